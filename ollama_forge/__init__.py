@@ -1,0 +1,77 @@
+"""ollama_forge: from a Hugging Face Hub model to a correctly configured Ollama model.
+
+Notebook use::
+
+    import ollama_forge as forge
+    info = forge.inspect("models/gemma/gemma-3-270m-q4_k_m.gguf")
+    mf = forge.build_modelfile("models/gemma/gemma-3-270m-q4_k_m.gguf")
+    print(mf.render())
+
+Public functions are imported lazily so ``import ollama_forge`` stays light
+(no torch, transformers or langchain).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+from .errors import *  # noqa: F403  (the exception tree is cheap and always available)
+from .errors import ForgeError
+
+# public name -> "module:attribute" (modules relative to ollama_forge)
+_LAZY: dict[str, str] = {
+    # GGUF metadata
+    "read_gguf": "gguf:read_gguf",
+    "GGUFInfo": "gguf:GGUFInfo",
+    "inspect": "inspection:inspect",
+    "estimate_memory": "gguf.memory:estimate_memory",
+    # Modelfile
+    "Modelfile": "modelfile:Modelfile",
+    "parse_modelfile": "modelfile:parse_modelfile",
+    "validate_parameters": "modelfile:validate_parameters",
+    "build_modelfile": "families:build_modelfile",
+    "list_families": "families:list_families",
+    "detect_family": "families:detect_family",
+    # Templates and fidelity
+    "render_prompt": "prompt:render_prompt",
+    "render_chat_template": "chat_template:render_chat_template",
+    "verify": "verify:verify",
+    "synthesize_template": "synthesis:synthesize_template",
+    # Hub
+    "list_quants": "hub:list_quants",
+    "pull_gguf": "hub:pull_gguf",
+    # Store
+    "Store": "store:Store",
+    # Ollama
+    "register": "ollama:register",
+    "ps": "ollama:ps",
+    "list_models": "ollama:list_models",
+    "show": "ollama:show",
+    "remove": "ollama:remove",
+    "chat_model": "ollama:chat_model",
+    # Runners
+    "hf_pipeline": "runners.hf:hf_pipeline",
+    "hf_llm": "runners.hf:hf_llm",
+    "hf_chat_model": "runners.hf:hf_chat_model",
+    "chat": "runners.llama:chat",
+    "check": "check:check",
+    "doctor": "doctor:doctor",
+}
+
+__all__ = ["ForgeError", "__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'ollama_forge' has no attribute {name!r}")
+    module_name, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

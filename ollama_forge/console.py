@@ -1,0 +1,96 @@
+"""Terminal output helpers: data to stdout, progress and logs to stderr.
+
+Strings that come from GGUF files, the Hub or Ollama are untrusted: pass them
+through :func:`safe_text` before printing so ANSI escapes and control characters
+cannot repaint the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
+
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32) if chr(i) not in "\n\t"}
+_CONTROL[0x7F] = "\\x7f"
+for _i in range(0x80, 0xA0):
+    _CONTROL[_i] = f"\\x{_i:02x}"
+
+
+def safe_text(value: object, *, keep_newlines: bool = True, limit: int | None = None) -> str:
+    """Escape control characters (ANSI escapes, \\r, C1 controls) in untrusted text."""
+    text = str(value)
+    table = dict(_CONTROL)
+    if not keep_newlines:
+        table[ord("\n")] = "\\n"
+        table[ord("\t")] = "\\t"
+    text = text.translate(table)
+    if limit is not None and len(text) > limit:
+        text = text[:limit] + f"… ({len(text) - limit} more characters)"
+    return text
+
+
+def stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=False)
+
+
+def stdout_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    """Write JSON to stdout (stable key order as given, UTF-8, trailing newline)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    from pathlib import PurePath
+
+    if isinstance(obj, PurePath):
+        return str(obj)
+    return str(obj)
+
+
+def info(message: str) -> None:
+    """A log line on stderr (rich markup allowed; escape untrusted parts with safe_text)."""
+    stderr_console().print(message)
+
+
+def warn(message: str) -> None:
+    stderr_console().print(f"[yellow]warning:[/yellow] {message}")
+
+
+def make_progress(*, transient: bool = False, disable: bool = False) -> Progress:
+    """A rich progress display on stderr with bytes, rate and ETA columns."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=stderr_console(),
+        transient=transient,
+        disable=disable,
+    )

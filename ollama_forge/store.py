@@ -1,0 +1,242 @@
+"""forge's local store: what was pulled, registered, and which file digests are trusted.
+
+One JSON file, ``$FORGE_HOME/store.json``, written atomically (temp file + rename)
+under an advisory lock so concurrent forge processes never corrupt it.
+
+* ``models``: short name -> :class:`StoredModel` (repo, revision, files with sha256/size,
+  quant, time, the Modelfile written for it, Ollama registrations).
+* ``digests``: absolute path -> :class:`TrustedDigest`. A digest is trusted only while the
+  file's size, mtime and inode are unchanged, so re-registering the same weights reads
+  zero bytes of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .config import forge_home
+from .digests import FileIdentity
+from .errors import ModelNotFoundError, StoreError, UsageError
+
+STORE_VERSION = 1
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def validate_short_name(name: str) -> str:
+    """Short names double as folder names under models/: keep them safe."""
+    if not _NAME_RE.match(name or "") or name in (".", ".."):
+        raise UsageError(
+            f"Invalid model name {name!r}",
+            hint="Use 1-80 characters: letters, digits, '_', '.', '-' (not starting with '.' or '-').",
+        )
+    return name
+
+
+class StoredFile(BaseModel):
+    role: Literal["model", "shard", "projector", "adapter", "other"] = "model"
+    path: str  # absolute local path (in models/<name>/)
+    repo_path: str | None = None  # file name inside the Hub repo
+    size: int
+    sha256: str | None = None
+
+
+class Registration(BaseModel):
+    ollama_name: str
+    host: str
+    source: str
+    modelfile: str  # the Modelfile text that was registered
+    template_source: str | None = None  # "family:<name>", "synthesized", "native", "user"
+    registered_at: str = Field(default_factory=utcnow)
+
+
+class StoredModel(BaseModel):
+    name: str
+    repo: str | None = None
+    revision: str | None = None  # commit sha
+    quant: str | None = None
+    files: list[StoredFile] = Field(default_factory=list)
+    pulled_at: str = Field(default_factory=utcnow)
+    modelfile_path: str | None = None
+    registrations: list[Registration] = Field(default_factory=list)
+
+    @property
+    def model_files(self) -> list[StoredFile]:
+        return [f for f in self.files if f.role in ("model", "shard")]
+
+    @property
+    def entry_path(self) -> Path:
+        """The GGUF to open first (shard 1 of a split model)."""
+        files = sorted(self.model_files, key=lambda f: f.path)
+        if not files:
+            raise StoreError(f"Stored model {self.name!r} has no model file")
+        return Path(files[0].path)
+
+    @property
+    def projector_path(self) -> Path | None:
+        for f in self.files:
+            if f.role == "projector":
+                return Path(f.path)
+        return None
+
+
+class TrustedDigest(BaseModel):
+    sha256: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    source: str = "hashed"  # "hub-verified" | "hashed"
+
+
+class StoreData(BaseModel):
+    version: int = STORE_VERSION
+    models: dict[str, StoredModel] = Field(default_factory=dict)
+    digests: dict[str, TrustedDigest] = Field(default_factory=dict)
+
+
+class Store:
+    """The store at ``root`` (default: ``$FORGE_HOME``), read fresh on every call."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else forge_home()
+
+    @property
+    def path(self) -> Path:
+        return self.root / "store.json"
+
+    # --- low level ---------------------------------------------------------------------
+    def load(self) -> StoreData:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return StoreData()
+        except OSError as exc:
+            raise StoreError(f"Cannot read forge store {self.path}: {exc}") from exc
+        try:
+            data = StoreData.model_validate(json.loads(raw))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(
+                f"forge store {self.path} is corrupt: {exc}",
+                hint=f"Move it aside (mv {self.path} {self.path}.bak); forge starts a new one.",
+            ) from exc
+        return data
+
+    def _save(self, data: StoreData) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".store.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(data.model_dump_json(indent=2))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreData]:
+        """Lock, load, let the caller mutate, save atomically."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        lock_path = self.root / "store.lock"
+        with open(lock_path, "a+") as lock:
+            try:
+                import fcntl
+
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            except ImportError:  # pragma: no cover - Windows: best effort
+                pass
+            data = self.load()
+            yield data
+            self._save(data)
+
+    # --- models -----------------------------------------------------------------------
+    def list(self) -> list[StoredModel]:
+        return sorted(self.load().models.values(), key=lambda m: m.name)
+
+    def find(self, name: str) -> StoredModel | None:
+        return self.load().models.get(name)
+
+    def get(self, name: str) -> StoredModel:
+        model = self.find(name)
+        if model is None:
+            known = ", ".join(sorted(self.load().models)) or "none"
+            raise ModelNotFoundError(
+                f"No model named {name!r} in forge's store ({self.path})",
+                hint=f"Pull it first: forge pull-gguf owner/repo --name {name}  (known: {known})",
+                name=name,
+            )
+        return model
+
+    def put(self, model: StoredModel) -> None:
+        validate_short_name(model.name)
+        with self.transaction() as data:
+            data.models[model.name] = model
+
+    def remove(self, name: str) -> bool:
+        with self.transaction() as data:
+            return data.models.pop(name, None) is not None
+
+    def add_registration(self, name: str, registration: Registration) -> None:
+        with self.transaction() as data:
+            model = data.models.get(name)
+            if model is None:
+                model = StoredModel(name=name)
+                data.models[name] = model
+            model.registrations.append(registration)
+
+    def set_modelfile_path(self, name: str, path: str) -> None:
+        with self.transaction() as data:
+            if name in data.models:
+                data.models[name].modelfile_path = path
+
+    # --- trusted digests --------------------------------------------------------------
+    def trusted_sha256(self, path: str | os.PathLike[str]) -> str | None:
+        """The recorded sha256 of ``path`` if the file is unchanged since, else None."""
+        key = str(Path(path).resolve())
+        record = self.load().digests.get(key)
+        if record is None:
+            return None
+        try:
+            ident = FileIdentity.of(key)
+        except OSError:
+            return None
+        if (ident.size, ident.mtime_ns, ident.inode, ident.device) != (
+            record.size,
+            record.mtime_ns,
+            record.inode,
+            record.device,
+        ):
+            return None
+        return record.sha256
+
+    def remember_sha256(self, path: str | os.PathLike[str], sha256: str, *, source: str = "hashed") -> None:
+        key = str(Path(path).resolve())
+        ident = FileIdentity.of(key)
+        with self.transaction() as data:
+            data.digests[key] = TrustedDigest(
+                sha256=sha256,
+                size=ident.size,
+                mtime_ns=ident.mtime_ns,
+                inode=ident.inode,
+                device=ident.device,
+                source=source,
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return self.load().model_dump(mode="json")
