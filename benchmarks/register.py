@@ -1,0 +1,139 @@
+"""Bytes forge reads from disk when registering a model, against the local test Ollama server.
+
+Cases (each against a fresh server unless noted):
+
+1. first registration of a local GGUF forge has never seen (digest unknown: hash, then upload);
+2. re-registration of the same weights with a new SYSTEM (same server: HEAD says present);
+3. the two-step flow: ``forge pull-gguf`` recorded a Hub-verified digest, then ``forge register``;
+4. for comparison, ollama-python's ``Client.create_blob`` (hash, then POST without HEAD), every time.
+
+Bytes are counted two ways: forge's ``DISK_READS`` counter (what forge read itself) and the
+process's ``rchar`` from ``/proc/self/io`` (every byte read by any read() call; the server runs
+in a subprocess so its socket reads are not included).
+
+    python benchmarks/register.py [--size-mb 256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+SERVER = (
+    "import sys, time; sys.path.insert(0, {tests!r});"
+    "from servers.ollama_server import OllamaServer;"
+    "s = OllamaServer(version='0.33.0').start(); print(s.url, flush=True);"
+    "sys.stdin.read()"
+)
+
+
+def rchar() -> int | None:
+    try:
+        for line in Path("/proc/self/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class Server:
+    def __enter__(self) -> str:
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER.format(tests=str(ROOT / "tests"))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def make_gguf(path: Path, size_mb: int) -> Path:
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name("bench")
+    writer.add_block_count(1)
+    writer.add_context_length(4096)
+    writer.add_token_list(["<s>", "</s>", "a"])
+    rows = size_mb * 1024 * 1024 // 4 // 1024
+    rng = np.random.default_rng(0)
+    writer.add_tensor("blk.0.weight", rng.standard_normal((rows, 1024), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def measure(label: str, size: int, fn: object) -> dict[str, object]:
+    from ollama_forge.digests import DISK_READS
+
+    d0, r0, t0 = DISK_READS.bytes_read, rchar(), time.perf_counter()
+    result = fn()  # type: ignore[operator]
+    wall = time.perf_counter() - t0
+    d1, r1 = DISK_READS.bytes_read, rchar()
+    row = {"case": label, "file": size, "forge_reads": d1 - d0, "rchar": (r1 - r0) if r0 is not None and r1 is not None else None,
+           "wall_s": wall, "uploaded": getattr(result, "bytes_uploaded", None)}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mb", type=int, default=256)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="forge-bench-") as tmp:
+        work = Path(tmp)
+        os.environ["FORGE_HOME"] = str(work / "forge")
+        from ollama_forge.ollama.register import register
+        from ollama_forge.store import Store
+
+        model = make_gguf(work / "bench-f32.gguf", args.size_mb)
+        size = model.stat().st_size
+        modelfile = work / "Modelfile"
+        modelfile.write_text('FROM ./bench-f32.gguf\nTEMPLATE """{{ .Prompt }}"""\nSYSTEM first\n')
+        rows = []
+        with Server() as url:
+            rows.append(measure("1. first registration, unknown local file", size,
+                                lambda: register("bench", modelfile=modelfile, host=url)))
+            rows.append(measure("2. re-register, new SYSTEM (same server)", size,
+                                lambda: register("bench", modelfile=modelfile, host=url, system="second")))
+        with Server() as url:
+            # what `forge pull-gguf` records: the Hub's LFS sha256, verified while downloading
+            digest = hashlib.sha256(model.read_bytes()).hexdigest()
+            os.environ["FORGE_HOME"] = str(work / "forge2")
+            Store().remember_sha256(model, digest, source="hub-verified")
+            rows.append(measure("3. two-step flow (digest trusted from pull)", size,
+                                lambda: register("bench", modelfile=modelfile, host=url)))
+        with Server() as url:
+            import ollama
+
+            client = ollama.Client(host=url)
+            rows.append(measure("4. ollama-python create_blob (for comparison)", size,
+                                lambda: client.create_blob(model)))
+            rows.append(measure("4b. create_blob again (no HEAD: re-hash + re-send)", size,
+                                lambda: client.create_blob(model)))
+    print(f"file size: {size:,} bytes ({size / 1e6:.1f} MB)")
+    print(f"{'case':<52} {'forge reads':>14} {'x size':>7} {'rchar':>14} {'x size':>7} {'wall s':>7}")
+    for row in rows:
+        fr, rc = int(row["forge_reads"]), row["rchar"]  # type: ignore[call-overload]
+        rc_text = f"{rc:>14,} {rc / size:>7.2f}" if isinstance(rc, int) else f"{'n/a':>14} {'':>7}"
+        print(f"{row['case']:<52} {fr:>14,} {fr / size:>7.2f} {rc_text} {row['wall_s']:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

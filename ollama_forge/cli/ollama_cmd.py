@@ -1,0 +1,243 @@
+"""``forge register`` / ``ps`` / ``list`` / ``show`` / ``rm``: Ollama through its HTTP API."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+HOST_HELP = "Ollama server URL (default: OLLAMA_HOST, else http://127.0.0.1:11434)."
+
+
+class _RegisterProgress:
+    """Renders register events on stderr: hash/merge/upload bars, create statuses, template path."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        from ..console import make_progress
+
+        self.quiet = quiet
+        self.progress: Progress = make_progress(disable=quiet)
+        self.task: TaskID | None = None
+        self.last_status: str | None = None
+
+    def __enter__(self) -> _RegisterProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def _bar(self, label: str, total: int) -> None:
+        self._close()
+        self.task = self.progress.add_task(label, total=total)
+
+    def _close(self) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+            self.task = None
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        from pathlib import Path
+
+        from ..console import safe_text
+
+        log = self.progress.console.print
+        if event in ("hash_start", "upload_start", "merge_start"):
+            what = {"hash_start": "hashing", "upload_start": "uploading", "merge_start": "merging shards"}[event]
+            label = data.get("key") or Path(str(data.get("path", ""))).name
+            self._bar(f"{what} {safe_text(label, keep_newlines=False)}", int(data.get("total", 0)))
+        elif event in ("hash_progress", "upload_progress", "merge_progress") and self.task is not None:
+            self.progress.advance(self.task, int(data["bytes"]))
+        elif event in ("hash_done", "upload_done", "merge_done"):
+            self._close()
+        elif event == "blob_present":
+            log(f"[dim]present on the server, not uploaded: {safe_text(data['key'], keep_newlines=False)}[/dim]")
+        elif event == "version":
+            log(f"[dim]Ollama {safe_text(data['version'])}[/dim]")
+        elif event == "template":
+            decision = data["decision"]
+            log(f"[bold]template:[/bold] {_esc(decision.explanation)}")
+        elif event == "info":
+            log(_esc(str(data["message"])))
+        elif event == "status":
+            status = str(data.get("status", ""))
+            if status and status != self.last_status:
+                self.last_status = status
+                log(f"[dim]{_esc(safe_text(status, keep_newlines=False))}[/dim]")
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    from ..console import safe_text
+
+    return escape(safe_text(text))
+
+
+@click.command("register")
+@click.argument("name")
+@click.argument("source", required=False)
+@click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False), help="A Modelfile to register.")
+@click.option("--host", help=HOST_HELP)
+@click.option("--dry-run", is_flag=True, help="Print the exact requests (method, URL, JSON body) and send nothing.")
+@click.option("--native-template", is_flag=True,
+              help="Ollama >= 0.30: omit TEMPLATE so Ollama renders the GGUF's own Jinja chat template.")
+@click.option("--cli", "use_cli", is_flag=True, help="Run `ollama create NAME -f Modelfile` instead of the HTTP API.")
+@click.option("--system", help="Replace the Modelfile's SYSTEM message.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def register_command(name: str, source: str | None, modelfile: str | None, host: str | None, dry_run: bool,
+                     native_template: bool, use_cli: bool, system: str | None, as_json: bool) -> None:
+    """Register NAME with Ollama from SOURCE (a GGUF, a pulled model's name, or a Modelfile).
+
+    \b
+    Without SOURCE, NAME is looked up in forge's store:
+      forge pull-gguf owner/repo --name mymodel
+      forge register mymodel
+    Each file is uploaded as a blob (skipped when Ollama already has it), then /api/create.
+    """
+    from ..console import print_json
+    from ..ollama.register import register
+
+    with _RegisterProgress(quiet=False) as reporter:
+        result = register(name, source, modelfile=modelfile, host=host, dry_run=dry_run,
+                          native_template=native_template, use_cli=use_cli, system=system, reporter=reporter)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    out = sys.stdout
+    if result.dry_run:
+        out.write(f"# dry run: nothing was sent to {result.host}\n")
+        for request in result.requests:
+            out.write(request.render() + "\n\n")
+        return
+    uploaded = [f.key for f in result.files if f.uploaded]
+    skipped = [f.key for f in result.files if f.uploaded is False]
+    out.write(f"registered {result.name} on {result.host} (via {result.via})\n")
+    if result.files:
+        out.write(f"  uploaded: {', '.join(uploaded) or 'none'}; already present: {', '.join(skipped) or 'none'}\n")
+        out.write(f"  bytes read from disk: {result.bytes_read} (hashing {result.bytes_hashed}, "
+                  f"upload {result.bytes_uploaded})\n")
+    out.write(f"  template: {result.template.path}\n")
+    if result.template.recommend_native and not native_template:
+        out.write("  hint: re-run with --native-template to let Ollama render the GGUF's own chat template\n")
+    out.write(f"  try it: ollama run {result.name}\n")
+
+
+@click.command("ps")
+@click.option("--host", help=HOST_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the loaded models as JSON.")
+@click.option("--require-gpu", is_flag=True, help="Exit 1 unless every loaded model is fully on the GPU.")
+@click.option("--watch", is_flag=True, help="Refresh every 2 seconds until Ctrl-C.")
+@click.option("--interval", type=float, default=2.0, show_default=True, hidden=True)
+def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, interval: float) -> None:
+    """Show loaded models like `ollama ps`, and warn when one runs partly on the CPU."""
+    from ..console import print_json, warn
+    from ..ollama.ps import gpu_warnings, ps, render_table
+
+    while True:
+        models = ps(host)
+        if watch and not as_json and sys.stdout.isatty():
+            sys.stdout.write("\x1b[H\x1b[2J")
+        if as_json:
+            print_json([m.model_dump(mode="json") for m in models])
+        else:
+            sys.stdout.write(render_table(models))
+            sys.stdout.flush()
+        for message in gpu_warnings(models):
+            warn(_esc(message))
+        if not watch:
+            break
+        try:
+            time.sleep(max(0.2, interval))
+        except KeyboardInterrupt:  # Ctrl-C ends --watch normally
+            break
+    if require_gpu:
+        if not models:
+            warn("no model is loaded, so none runs on the CPU (--require-gpu passes)")
+        bad = [m for m in models if not m.fully_on_gpu]
+        if bad:
+            names = ", ".join(f"{m.name} ({m.processor})" for m in bad)
+            from ..errors import DeviceError
+
+            raise DeviceError(f"Not fully on the GPU: {names}",
+                              hint="Lower num_ctx, free VRAM or use a smaller quant; see the warnings above.")
+
+
+@click.command("list")
+@click.option("--host", help=HOST_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
+def list_command(host: str | None, as_json: bool) -> None:
+    """List Ollama's models joined with forge's store (repo, quant, template source)."""
+    from ..console import print_json, warn
+    from ..ollama.models import list_models
+    from ..ollama.ps import human_bytes
+
+    result = list_models(host)
+    if not result.ollama_reachable:
+        warn(_esc(result.message or "Ollama is not reachable"))
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    from ..console import safe_text
+
+    header = ["NAME", "ID", "SIZE", "QUANT", "REPO", "TEMPLATE"]
+    rows = [[safe_text(m.name, keep_newlines=False), m.id or "-", human_bytes(m.size) if m.size is not None else "-",
+             m.quant or "-", safe_text(m.repo or "-", keep_newlines=False), m.template_source or "-"]
+            for m in result.models]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        sys.stdout.write("    ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
+
+
+@click.command("show")
+@click.argument("name")
+@click.option("--host", help=HOST_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def show_command(name: str, host: str | None, as_json: bool) -> None:
+    """Show an Ollama model's capabilities, parameters, template and Modelfile."""
+    from ..console import print_json, safe_text
+    from ..ollama.models import show
+
+    result = show(name, host)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    out = sys.stdout
+    details = result.details
+    out.write(f"model: {safe_text(name)}\n")
+    for key in ("family", "parameter_size", "quantization_level", "format"):
+        if details.get(key):
+            out.write(f"  {key}: {safe_text(details[key])}\n")
+    out.write(f"capabilities: {', '.join(result.capabilities) or 'none'}\n")
+    if result.registration:
+        out.write(f"forge: registered from {safe_text(result.registration.get('source'))} "
+                  f"(template: {result.registration.get('template_source') or '-'})\n")
+    if result.parameters:
+        out.write("parameters:\n")
+        for key, value in result.parameters.items():
+            out.write(f"  {key} {safe_text(value)}\n")
+    if result.system:
+        out.write(f"system:\n{safe_text(result.system)}\n")
+    out.write(f"template:\n{safe_text(result.template) or '(none)'}\n")
+    out.write(f"\n{safe_text(result.modelfile)}")
+
+
+@click.command("rm")
+@click.argument("name")
+@click.option("--host", help=HOST_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def rm_command(name: str, host: str | None, as_json: bool) -> None:
+    """Remove an Ollama model (and forge's record of its registration)."""
+    from ..console import print_json
+    from ..ollama.models import remove
+
+    result = remove(name, host)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    sys.stdout.write(f"deleted '{name}'\n")

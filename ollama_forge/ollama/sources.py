@@ -1,0 +1,263 @@
+"""What ``forge register NAME [SOURCE] [-f MODELFILE]`` registers.
+
+SOURCE is a local GGUF, a pulled model's short name (forge's store) or a Modelfile; without
+SOURCE, NAME itself is looked up in the store (``forge pull-gguf … --name m`` then
+``forge register m``). The result is a :class:`ResolvedSource`: a Modelfile plus where it came
+from, and the local files its FROM/ADAPTER lines point at (:func:`local_files`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ModelfileError, ModelNotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from ..modelfile import Modelfile
+    from ..store import Store, StoredModel
+
+SourceKind = Literal["gguf", "store", "modelfile", "registration"]
+SHARD_RE = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$")
+
+
+class ResolvedSource(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    kind: SourceKind
+    description: str
+    store_name: str | None = None
+    modelfile: Any  # ollama_forge.modelfile.Modelfile
+    template_source: str | None = None
+
+
+class LocalFile(BaseModel):
+    path: Path
+    role: Literal["model", "shard", "projector", "adapter", "draft", "merged"]
+    key: str  # name in the create request's files/adapters map
+
+
+class LocalFiles(BaseModel):
+    files: list[LocalFile] = Field(default_factory=list)
+    adapters: list[LocalFile] = Field(default_factory=list)
+    drafts: list[LocalFile] = Field(default_factory=list)
+    from_model: str | None = None  # FROM <existing Ollama model>
+
+    @property
+    def shards(self) -> list[LocalFile]:
+        return [f for f in self.files if f.role == "shard"]
+
+
+def _is_gguf(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"GGUF"
+    except OSError:
+        return False
+
+
+def _parse(text: str, base_dir: Path | None) -> Modelfile:
+    from ..modelfile import parse_modelfile
+
+    return parse_modelfile(text, base_dir=base_dir)
+
+
+def _template_source_of(mf: Modelfile, default: str | None) -> str | None:
+    """'family:<name>' / 'synthesized' / 'native' from the Modelfile forge wrote, else default."""
+    explicit = getattr(mf, "template_source", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    for comment in getattr(mf, "comments", None) or []:
+        text = str(getattr(comment, "text", comment))
+        match = re.search(r"template[ _-]?source\s*[:=]\s*(\S+)", text, re.IGNORECASE)
+        if match:
+            return match.group(1)
+        match = re.search(r"\bfamily\s*[:=]\s*([\w.-]+)", text, re.IGNORECASE)
+        if match:
+            return f"family:{match.group(1)}"
+    if not getattr(mf, "template", None):
+        return "native" if default != "user" else default
+    return default
+
+
+def _build(path: Path, projector: Path | None = None) -> tuple[Modelfile, str | None]:
+    """build_modelfile's Modelfile plus its template source ('family:<name>', 'synthesized', 'plain')."""
+    import warnings
+
+    from ..families import plan_modelfile
+
+    result = plan_modelfile(path, projector=projector)
+    for message in result.warnings:
+        warnings.warn(message, UserWarning, stacklevel=3)
+    return result.modelfile, result.template_source
+
+
+def _from_stored(model: StoredModel, store_name: str) -> ResolvedSource:
+    if model.modelfile_path and Path(model.modelfile_path).is_file():
+        path = Path(model.modelfile_path)
+        mf = _parse(path.read_text(encoding="utf-8"), path.parent)
+        return ResolvedSource(kind="store", description=f"store:{store_name} ({path})", store_name=store_name,
+                              modelfile=mf, template_source=_template_source_of(mf, "user"))
+    if model.model_files:
+        mf, tsource = _build(model.entry_path, model.projector_path)
+        return ResolvedSource(kind="store", description=f"store:{store_name} ({model.entry_path})",
+                              store_name=store_name, modelfile=mf, template_source=tsource)
+    if model.registrations:
+        last = model.registrations[-1]
+        mf = _parse(last.modelfile, None)
+        return ResolvedSource(kind="registration", description=last.source, store_name=store_name,
+                              modelfile=mf, template_source=last.template_source)
+    raise ModelNotFoundError(
+        f"Stored model {store_name!r} has no model file, Modelfile or earlier registration",
+        hint=f"Pull it again: forge pull-gguf owner/repo --name {store_name}",
+        name=store_name,
+    )
+
+
+def _short_candidates(name: str) -> list[str]:
+    out = [name]
+    stem = name.rsplit("/", 1)[-1]
+    if ":" in stem:
+        model, _, tag = stem.partition(":")
+        out += [stem, model] if tag == "latest" else [stem.replace(":", "-"), model]
+    elif stem != name:
+        out.append(stem)
+    return list(dict.fromkeys(out))
+
+
+def resolve_source(name: str, source: str | None, modelfile: str | Path | None, store: Store) -> ResolvedSource:
+    """Turn the command's SOURCE / -f / NAME into a Modelfile to register."""
+    if modelfile is not None:
+        if source is not None:
+            raise UsageError("Give either SOURCE or -f MODELFILE, not both",
+                             hint="forge register NAME -f ./Modelfile   or   forge register NAME ./model.gguf")
+        path = Path(modelfile).expanduser()
+        if not path.is_file():
+            raise UsageError(f"Modelfile {str(path)!r} does not exist", hint="Check the -f path.")
+        mf = _parse(path.read_text(encoding="utf-8"), path.absolute().parent)
+        return ResolvedSource(kind="modelfile", description=str(path.absolute()), modelfile=mf,
+                              template_source=_template_source_of(mf, "user"))
+    if source is not None:
+        path = Path(source).expanduser()
+        if path.is_dir() and (path / "Modelfile").is_file():
+            path = path / "Modelfile"
+        if path.is_file():
+            if _is_gguf(path):
+                mf, tsource = _build(path.absolute())
+                return ResolvedSource(kind="gguf", description=str(path.absolute()), modelfile=mf,
+                                      template_source=tsource)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError) as exc:
+                raise UsageError(f"{str(path)!r} is neither a GGUF file nor a readable Modelfile: {exc}") from exc
+            mf = _parse(text, path.absolute().parent)
+            return ResolvedSource(kind="modelfile", description=str(path.absolute()), modelfile=mf,
+                                  template_source=_template_source_of(mf, "user"))
+        stored = store.find(source)
+        if stored is not None:
+            return _from_stored(stored, source)
+        if path.is_dir():
+            raise UsageError(f"{source!r} is a folder without a Modelfile",
+                             hint="Pass the GGUF file itself, or a Modelfile.")
+        from ..modelfile.paths import looks_like_path
+
+        if looks_like_path(source):
+            raise UsageError(f"{source!r} does not exist", hint="Check the path of the GGUF or Modelfile.")
+        store.get(source)  # raises ModelNotFoundError with the known names
+    for candidate in _short_candidates(name):
+        stored = store.find(candidate)
+        if stored is not None:
+            return _from_stored(stored, candidate)
+    store.get(name)  # raises ModelNotFoundError
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _key_for(path: Path, taken: set[str]) -> str:
+    key = path.name if path.name.lower().endswith(".gguf") else f"{path.name}.gguf"
+    if key in taken:
+        raise UsageError(f"Two files would be uploaded under the same name {key!r}",
+                         hint="Rename one of them; Ollama's files map is keyed by file name.")
+    taken.add(key)
+    return key
+
+
+def _expand_shards(path: Path) -> list[Path]:
+    match = SHARD_RE.match(path.name)
+    if not match:
+        return [path]
+    prefix, count = match.group(1), int(match.group(3))
+    shards = [path.with_name(f"{prefix}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+    missing = [p.name for p in shards if not p.is_file()]
+    if missing:
+        from ..errors import SplitError
+
+        raise SplitError(f"Split GGUF {path.name} is missing shard(s): {', '.join(missing)}",
+                         hint="Download every shard (forge pull-gguf fetches them all).", path=str(path))
+    return shards
+
+
+def local_files(mf: Modelfile) -> LocalFiles:
+    """The files the Modelfile's FROM/ADAPTER lines name, as Ollama's CLI would find them."""
+    from ..modelfile.paths import expand_path, looks_like_path
+
+    base = getattr(mf, "base_dir", None)
+    out = LocalFiles()
+    taken: set[str] = set()
+    seen: set[Path] = set()
+    names: list[str] = []
+    candidates: list[Path] = []
+    for value in mf.from_:
+        path = expand_path(value, base)
+        if path.is_dir():
+            ggufs = sorted(path.glob("*.gguf"))
+            if not ggufs:
+                raise ModelfileError(f"FROM {value}: the folder has no .gguf file", hint="Point FROM at the GGUF file.")
+            candidates += ggufs
+        elif path.is_file():
+            candidates += _expand_shards(path)
+        elif looks_like_path(value):
+            raise ModelfileError(
+                f"FROM {value}: {path} does not exist",
+                hint="Ollama would treat it as a model name and try to pull it; fix the path.",
+                path=str(path),
+            )
+        else:
+            names.append(value)
+    for path in candidates:
+        real = path.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        role: Literal["model", "shard", "projector"] = "shard" if SHARD_RE.match(path.name) else "model"
+        if role == "model":
+            try:
+                from ..gguf import read_gguf
+
+                if read_gguf(path).is_projector:
+                    role = "projector"
+            except ImportError:  # pragma: no cover - the gguf package ships with forge
+                pass
+        out.files.append(LocalFile(path=path, role=role, key=_key_for(path, taken)))
+    for value in getattr(mf, "adapters", None) or []:
+        path = expand_path(value, base)
+        if not path.is_file():
+            raise ModelfileError(f"ADAPTER {value}: {path} does not exist", hint="Fix the ADAPTER path.")
+        out.adapters.append(LocalFile(path=path, role="adapter", key=_key_for(path, taken)))
+    for value in getattr(mf, "draft", None) or []:
+        path = expand_path(value, base)
+        if not path.is_file():
+            raise ModelfileError(f"DRAFT {value}: {path} does not exist", hint="Fix the DRAFT path.")
+        out.drafts.append(LocalFile(path=path, role="draft", key=_key_for(path, taken)))
+    if names:
+        if out.files or len(names) > 1:
+            raise ModelfileError(
+                f"FROM {names[0]} names an Ollama model while other FROM lines are local files",
+                hint="Ollama ignores the local files when any FROM is a model name; use one or the other.",
+            )
+        out.from_model = names[0]
+    if not out.files and out.from_model is None:
+        raise ModelfileError("The Modelfile has no FROM line", hint="Add FROM ./model.gguf")
+    return out

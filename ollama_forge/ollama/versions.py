@@ -1,0 +1,228 @@
+"""Ollama server versions and what they mean for a registration.
+
+* ``/api/version`` -> a comparable :class:`Version`;
+* split GGUFs can be imported by ``/api/create`` only from 0.30.0 (ollama.md §3.7);
+* from 0.30.0 the GGUF's own Jinja chat template can be rendered natively, and a Go TEMPLATE
+  wins unless the Jinja advertises more capabilities (server/images.go
+  ``shouldPreferChatTemplate``; ollama.md §3.8). :func:`decide_template` reproduces that rule
+  so forge can say which path the registered model will take.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import total_ordering
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+NATIVE_TEMPLATE_SINCE = (0, 30, 0)
+SPLIT_GGUF_SINCE = (0, 30, 0)
+
+_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+@total_ordering
+class Version:
+    """A parsed Ollama version (``0.33.0``, ``0.30.0-rc2``, ``0.0.0`` for dev builds)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        match = _VERSION_RE.match(text.strip())
+        self.parts: tuple[int, int, int] = (
+            (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else (0, 0, 0)
+        )
+        # a dev build ("0.0.0") is current source: treat it as new
+        self.is_dev = self.parts == (0, 0, 0)
+
+    def at_least(self, parts: tuple[int, int, int]) -> bool:
+        return self.is_dev or self.parts >= parts
+
+    @property
+    def native_templates(self) -> bool:
+        return self.at_least(NATIVE_TEMPLATE_SINCE)
+
+    @property
+    def split_gguf(self) -> bool:
+        return self.at_least(SPLIT_GGUF_SINCE)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self.parts == other.parts
+
+    def __lt__(self, other: Version) -> bool:
+        return self.parts < other.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __repr__(self) -> str:
+        return f"Version({self.text!r})"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+TemplatePath = Literal["go_template", "native_jinja", "renderer", "prompt_fallback", "native_default", "inherited"]
+
+_ROUND_TRIP_JINJA = (
+    "tool_response",
+    "tool_results",
+    "role'] == 'tool'",
+    "role'] == \"tool\"",
+    "role\"] == 'tool'",
+    "role\"] == \"tool\"",
+    "message.role == 'tool'",
+    'message.role == "tool"',
+    "ipython",
+)
+
+
+class TemplateDecision(BaseModel):
+    """Which prompt template Ollama will use for the registered model, and why."""
+
+    server_version: str | None = None
+    native_supported: bool = False
+    path: TemplatePath
+    send_template: bool = True
+    go_capabilities: list[str] = Field(default_factory=list)
+    jinja_capabilities: list[str] = Field(default_factory=list)
+    recommend_native: bool = False
+    explanation: str
+
+    def __repr__(self) -> str:
+        return f"TemplateDecision(path={self.path!r}, send_template={self.send_template}, recommend_native={self.recommend_native})"
+
+
+def jinja_capabilities(chat_template: str | None) -> list[str]:
+    """Capabilities Ollama reads from a GGUF Jinja template (keyword scan, server/images.go)."""
+    if not chat_template:
+        return []
+    caps = []
+    if "tools" in chat_template or "tool_call" in chat_template:
+        caps.append("tools")
+    if "<think>" in chat_template and "</think>" in chat_template:
+        caps.append("thinking")
+    return caps
+
+
+def jinja_tool_round_trip(chat_template: str) -> bool:
+    if not jinja_capabilities(chat_template).count("tools"):
+        return False
+    calls = "tool_calls" in chat_template or "assistant_tool_call" in chat_template
+    return calls and any(marker in chat_template for marker in _ROUND_TRIP_JINJA)
+
+
+def _go_vars(template: str) -> set[str]:
+    """Lower-cased field names a Go template references (like Ollama's ``Template.Vars``)."""
+    return {m.lower() for m in re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)", template)}
+
+
+def go_capabilities(template: str | None) -> list[str]:
+    """Capabilities Ollama derives from a Go TEMPLATE (tools, insert, thinking)."""
+    if not template:
+        return []
+    try:
+        from ..prompt import template_capabilities
+    except ImportError:  # pragma: no cover - the prompt module ships with forge
+        names = _go_vars(template)
+        caps = set()
+        if "tools" in names:
+            caps.add("tools")
+        if "suffix" in names:
+            caps.add("insert")
+        if "think" in names and "</think>" in template:
+            caps.add("thinking")
+    else:
+        caps = {c for c in template_capabilities(template) if c in ("tools", "insert", "thinking")}
+    return [c for c in ("tools", "insert", "thinking") if c in caps]
+
+
+def go_tool_round_trip(template: str) -> bool:
+    names = _go_vars(template)
+    if "tools" not in names or "toolcalls" not in names:
+        return False
+    return 'eq .Role "tool"' in template or "tool_response" in template or "TOOL_RESULTS" in template
+
+
+def prefer_chat_template(chat_template: str, go_template: str) -> bool:
+    """Ollama's ``shouldPreferChatTemplate`` (OLLAMA_GO_TEMPLATE unset)."""
+    jinja = jinja_capabilities(chat_template)
+    go = go_capabilities(go_template)
+    if len(jinja) > len(go):
+        return not go_tool_round_trip(go_template) or jinja_tool_round_trip(chat_template)
+    if set(jinja) != set(go) or "tools" not in jinja or "tools" not in go:
+        return False
+    return jinja_tool_round_trip(chat_template) and not go_tool_round_trip(go_template)
+
+
+def decide_template(
+    version: Version | None,
+    *,
+    go_template: str | None,
+    chat_template: str | None,
+    renderer: str | None = None,
+    parser: str | None = None,
+    architecture: str | None = None,
+    native_requested: bool = False,
+    base_model: str | None = None,
+) -> TemplateDecision:
+    """Explain which template path a model registered with these inputs will take."""
+    native = version.native_templates if version is not None else True
+    vtext = str(version) if version is not None else None
+    go_caps = go_capabilities(go_template)
+    jinja_caps = jinja_capabilities(chat_template)
+
+    def made(path: TemplatePath, send_template: bool, explanation: str, recommend_native: bool = False) -> TemplateDecision:
+        return TemplateDecision(server_version=vtext, native_supported=native, path=path, send_template=send_template,
+                                go_capabilities=go_caps, jinja_capabilities=jinja_caps,
+                                recommend_native=recommend_native, explanation=explanation)
+
+    if base_model is not None and not go_template:
+        return made("inherited", False, f"FROM {base_model}: the model keeps the template of {base_model} "
+                    "(no TEMPLATE is sent; `forge show` tells which one).")
+    harmony = (architecture or "").lower() in ("gptoss", "gpt-oss")
+    if renderer or parser or harmony:
+        what = "RENDERER/PARSER" if (renderer or parser) else "the gpt-oss (harmony) architecture"
+        return made("renderer", bool(go_template) and not native_requested,
+                    f"Ollama renders prompts with its built-in renderer because of {what}; TEMPLATE is not used for chat.")
+    ver = f"Ollama {vtext}" if vtext else "Ollama"
+    if not native:
+        if native_requested:
+            return made("go_template" if go_template else "prompt_fallback", bool(go_template),
+                        f"{ver} predates 0.30 and cannot render the GGUF's Jinja template; "
+                        "--native-template is ignored and the Go TEMPLATE is sent.")
+        if go_template:
+            return made("go_template", True, f"{ver} (< 0.30) uses the Go TEMPLATE forge sends.")
+        return made("prompt_fallback", False,
+                    f"{ver} (< 0.30) has no template for this model and falls back to '{{{{ .Prompt }}}}' "
+                    "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile).")
+    # 0.30 and later
+    if native_requested:
+        if not chat_template:
+            return made("native_default", False,
+                        f"{ver}: --native-template omits TEMPLATE, but the GGUF has no chat template: "
+                        "llama-server's default template will be used for /api/chat (poorly formatted chats likely).")
+        return made("native_jinja", False,
+                    f"{ver}: TEMPLATE omitted (--native-template); Ollama renders the GGUF's own Jinja "
+                    f"chat template natively (capabilities: {', '.join(jinja_caps) or 'none beyond completion'}). "
+                    "Note: Ollama may still autodetect a Go template for a few well-known templates (Llama 3.1, Gemma 2).")
+    if go_template and chat_template:
+        if prefer_chat_template(chat_template, go_template):
+            return made("native_jinja", True,
+                        f"{ver}: the GGUF's Jinja template advertises more capabilities "
+                        f"({', '.join(jinja_caps)}) than the Go TEMPLATE ({', '.join(go_caps) or 'none'}), so Ollama "
+                        "renders the Jinja natively and ignores TEMPLATE; --native-template would omit the unused TEMPLATE.",
+                        True)
+        missing = [c for c in jinja_caps if c not in go_caps]
+        return made("go_template", True,
+                    f"{ver}: the Go TEMPLATE forge sends takes precedence over the GGUF's Jinja template"
+                    + (f"; it lacks {', '.join(missing)} that the Jinja has: consider --native-template" if missing else "")
+                    + ".", bool(missing))
+    if go_template:
+        return made("go_template", True, f"{ver}: the GGUF has no chat template; Ollama uses the Go TEMPLATE forge sends.")
+    if chat_template:
+        return made("native_jinja", False,
+                    f"{ver}: no TEMPLATE is sent; Ollama renders the GGUF's own Jinja chat template natively.")
+    return made("native_default", False,
+                f"{ver}: neither a TEMPLATE nor a GGUF chat template: /api/chat uses llama-server's default "
+                "template and /api/generate '{{ .Prompt }}'; chats will likely be poorly formatted.")
