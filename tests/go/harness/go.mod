@@ -1,0 +1,3 @@
+module forgeharness
+
+go 1.24
