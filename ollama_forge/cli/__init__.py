@@ -130,7 +130,9 @@ def _escape(text: str) -> str:
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     try:
-        cli.main(args=argv, prog_name="forge", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="forge", standalone_mode=False)
+        if isinstance(code, int) and code:  # ctx.exit(n) is returned, not raised, in this mode
+            return sys.exit(code)
     except click.exceptions.Exit as exc:
         return sys.exit(exc.exit_code)
     except click.Abort:
