@@ -1,0 +1,55 @@
+"""The Hugging Face Hub side of forge: listing, quant choice, verified resumable download,
+remote header inspection.
+
+Public API (also re-exported as ``ollama_forge.list_quants`` / ``ollama_forge.pull_gguf``)::
+
+    listing = list_quants("ggml-org/gemma-3-270m-GGUF", ctx=8192, mem="8G")   # QuantListing
+    result = pull_gguf("ggml-org/gemma-3-270m-GGUF:Q4_K_M", name="gemma")    # PullResult
+
+huggingface_hub is imported inside the functions, never at import time of this package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .pull import PulledFile, PullResult, pull_gguf
+    from .quants import QuantListing, list_quants
+    from .refs import HubRef, parse_ref
+    from .remote import HTTPRangeSource, inspect_remote
+
+_LAZY = {
+    "list_quants": "quants",
+    "QuantListing": "quants",
+    "pull_gguf": "pull",
+    "PullResult": "pull",
+    "PulledFile": "pull",
+    "HubRef": "refs",
+    "parse_ref": "refs",
+    "HTTPRangeSource": "remote",
+    "inspect_remote": "remote",
+}
+
+__all__ = [
+    "HTTPRangeSource",
+    "HubRef",
+    "PullResult",
+    "PulledFile",
+    "QuantListing",
+    "inspect_remote",
+    "list_quants",
+    "parse_ref",
+    "pull_gguf",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ollama_forge.hub' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,241 @@
+"""Read a GGUF header on the Hub without downloading the weights.
+
+:class:`HTTPRangeSource` is a :class:`ollama_forge.gguf.ByteSource` over HTTP Range requests
+(``GET /{repo}/resolve/{commit}/{file}`` with ``Range: bytes=a-b``, following the Hub's CDN
+redirect, through huggingface_hub's shared HTTP session and retry helper). It fetches a first
+chunk and then grows its buffer only when the parser reads past it, so a header costs its own
+size plus at most one chunk. :func:`inspect_remote` builds the same report as for a local file
+and adds ``report.remote`` (bytes fetched vs file size, requests, repo, commit, file).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .. import config
+from ..errors import HubError, QuantSelectionError
+from ._errors import hub_errors
+from .refs import HubRef, parse_ref
+
+if TYPE_CHECKING:
+    from ..gguf import GGUFInfo
+    from ..inspection import InspectReport
+    from .listing import RemoteFile, RepoListing
+    from .select import Variant
+
+CHUNK = 2 * 1024 * 1024  # like @huggingface/gguf
+SMALL_CHUNK = 256 * 1024  # shards 2..N and projectors have small headers
+MAX_HEADER_BYTES = 256 * 1024 * 1024
+_ATTEMPTS = 3
+
+
+class HTTPRangeSource:
+    """Random-access reads of a remote file through Range requests, cached as one growing prefix."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        token: str | None = None,
+        size: int | None = None,
+        chunk_size: int = CHUNK,
+        max_bytes: int = MAX_HEADER_BYTES,
+        repo: str = "",
+        revision: str | None = None,
+    ) -> None:
+        self.url = url
+        self.name = name or url
+        self.chunk_size = chunk_size
+        self.max_bytes = max_bytes
+        self.bytes_fetched = 0
+        self.requests = 0
+        self._token = token
+        self._size = size
+        self._buffer = bytearray()
+        self._current_url = url
+        self._repo = repo
+        self._revision = revision
+
+    def size(self) -> int | None:
+        return self._size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0:
+            raise ValueError("negative offset or length")
+        end = offset + length
+        if self._size is not None:
+            end = min(end, self._size)
+        if end > len(self._buffer) and (self._size is None or len(self._buffer) < self._size):
+            # Grow the prefix to cover the read, plus one chunk of read-ahead.
+            self._fetch(len(self._buffer), max(end, len(self._buffer) + self.chunk_size))
+        return bytes(self._buffer[offset:min(end, len(self._buffer))])
+
+    def _headers(self, url: str) -> dict[str, str]:
+        from huggingface_hub.utils import build_hf_headers
+
+        headers = build_hf_headers(token=self._token, library_name="ollama-forge")
+        headers["Accept-Encoding"] = "identity"
+        if not _same_origin(url, self.url):
+            headers.pop("authorization", None)
+        return headers
+
+    def _fetch(self, start: int, stop: int) -> None:
+        import httpx
+
+        if self._size is not None:
+            stop = min(stop, self._size)
+        if stop > self.max_bytes:
+            raise HubError(
+                f"{self.name}: the GGUF header needs more than {self.max_bytes} bytes; refusing to read further",
+                hint="Download the file (forge pull-gguf) and inspect it locally.",
+            )
+        if stop <= start:
+            return
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._buffer += self._get(start, stop)
+                return
+            except HubError as exc:
+                if not isinstance(exc.__cause__, httpx.TransportError) or attempt == _ATTEMPTS - 1:
+                    raise
+                time.sleep(1)
+
+    def _get(self, start: int, stop: int) -> bytearray:
+        from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
+
+        headers = self._headers(self._current_url)
+        headers["Range"] = f"bytes={start}-{stop - 1}"
+        got = bytearray()
+        with hub_errors(repo=self._repo, revision=self._revision, filename=self.name), http_stream_backoff(
+            # retry_on_exceptions=(): errors inside the body must not be thrown into the backoff
+            # generator; _fetch retries the whole range instead.
+            "GET", self._current_url, headers=headers, follow_redirects=True, retry_on_exceptions=(),
+            retry_on_status_codes=(429, 500, 502, 503, 504),
+        ) as response:
+            self.requests += 1
+            hf_raise_for_status(response)
+            self._current_url = str(response.url)
+            if response.status_code == 206:
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
+                if total.isdigit():
+                    self._size = int(total)
+                first = response.headers.get("Content-Range", "").removeprefix("bytes ").partition("-")[0]
+                if first.strip() != str(start):
+                    raise HubError(f"{self.name}: the server answered range {first!r}, asked {start}")
+                for block in response.iter_bytes():
+                    got += block
+                    self.bytes_fetched += len(block)
+            else:
+                # Range ignored (200): read only what is needed and drop the connection.
+                length = response.headers.get("Content-Length")
+                if length and length.isdigit():
+                    self._size = int(length)
+                skipped = 0
+                for block in response.iter_bytes():
+                    self.bytes_fetched += len(block)
+                    if skipped + len(block) <= start:
+                        skipped += len(block)
+                        continue
+                    got += block[max(0, start - skipped):]
+                    skipped += len(block)
+                    if start + len(got) >= stop:
+                        break
+                got = got[: stop - start]
+        return got
+
+
+def _same_origin(a: str, b: str) -> bool:
+    sa, sb = urlsplit(a), urlsplit(b)
+    return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
+
+
+def source_for(listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUNK) -> HTTPRangeSource:
+    """A range source for ``file`` at the listing's commit (the token goes to the Hub only)."""
+    from huggingface_hub import hf_hub_url
+
+    url = hf_hub_url(listing.repo, file.path, revision=listing.commit, endpoint=config.hf_endpoint())
+    return HTTPRangeSource(
+        url, name=f"{listing.repo}/{file.path}", token=config.hf_token(), size=file.size, chunk_size=chunk_size,
+        repo=listing.repo, revision=listing.commit,
+    )
+
+
+def read_remote_info(
+    listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUNK
+) -> tuple[GGUFInfo, HTTPRangeSource]:
+    """Parse a remote GGUF's header over Range requests."""
+    from ..gguf import read_gguf
+
+    source = source_for(listing, file, chunk_size=chunk_size)
+    return read_gguf(source), source
+
+
+def inspect_remote(ref: HubRef | str, ctx: int | None = None, *, cache_type: str = "f16") -> InspectReport:
+    """The InspectReport of a Hub GGUF (``owner/repo[:QUANT][@REV]``), reading only headers.
+
+    Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
+    chunk (their headers are tiny) so the weights total and the projector are exact too.
+    """
+    from ..inspection import build_report
+    from .listing import fetch_listing
+    from .select import choose_variant, group_variants, pick_projector
+
+    hub_ref = parse_ref(ref) if isinstance(ref, str) else ref
+    if config.hf_offline():
+        from ..errors import OfflineError
+
+        raise OfflineError(
+            f"Cannot inspect {hub_ref} remotely: offline mode (HF_HUB_OFFLINE) is set",
+            hint=f"Pull it first (forge pull-gguf {hub_ref}) and inspect the stored model.",
+        )
+    listing = fetch_listing(hub_ref)
+    grouped = group_variants(listing.files)
+    try:
+        variant: Variant = choose_variant(grouped.variants, repo=hub_ref.repo, quant=hub_ref.quant)
+    except QuantSelectionError:
+        if hub_ref.quant is not None or not grouped.variants:
+            raise
+        # No Q4_K_M/Q8_0: the default is the best variant that fits, which needs the budget.
+        from .quants import annotate_fit
+
+        annotate_fit(listing, grouped.variants, ctx=ctx, mem=None)
+        variant = choose_variant(grouped.variants, repo=hub_ref.repo)
+    info, source = read_remote_info(listing, variant.entry)
+    sources = [source]
+    weights: int | None = None
+    if variant.shard_count > 1:
+        weights = info.tensor_bytes
+        for shard in variant.files[1:]:
+            shard_info, shard_source = read_remote_info(listing, shard, chunk_size=SMALL_CHUNK)
+            sources.append(shard_source)
+            weights += shard_info.tensor_bytes
+    projector_info = None
+    proj = pick_projector(grouped.projectors, variant)
+    proj_file = listing.get(proj.path) if proj is not None else None
+    if proj_file is not None:
+        projector_info, proj_source = read_remote_info(listing, proj_file, chunk_size=SMALL_CHUNK)
+        sources.append(proj_source)
+    remote: dict[str, Any] = {
+        "repo": hub_ref.repo,
+        "revision": hub_ref.rev,
+        "commit": listing.commit,
+        "file": variant.entry.path,
+        "quant": variant.quant,
+        "shards": [f.path for f in variant.files],
+        "projector": proj_file.path if proj_file is not None else None,
+        "file_size": source.size(),
+        "variant_size": variant.size,
+        "bytes_fetched": source.bytes_fetched,
+        "requests": source.requests,
+        "total_bytes_fetched": sum(s.bytes_fetched for s in sources),
+        "total_requests": sum(s.requests for s in sources),
+        "chunk_size": source.chunk_size,
+    }
+    return build_report(
+        info, ctx, target=str(hub_ref), weights_bytes=weights,
+        shards=[f.name for f in variant.files] if variant.shard_count > 1 else None,
+        projector=projector_info, remote=remote, cache_type=cache_type,
+    )
