@@ -1,0 +1,463 @@
+"""A lazy, hardened GGUF header parser (gguf.md §1-§2, §9-§10).
+
+One pass over the header through a cursor: scalars are decoded, fixed-width arrays are
+skipped by arithmetic, string arrays (the vocabulary, merges) get a length-only scan that
+keeps an offset index, so ``token_text(id)`` later costs one small read and nothing decodes
+the whole vocabulary. Every count, length, type, dimension, offset and the alignment is
+checked against the file size and :data:`LIMITS` before anything is allocated; bad bytes
+raise a :class:`~ollama_forge.errors.GGUFError` subclass, never a crash or a hang.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import GGUFError, GGUFFormatError, GGUFTruncatedError, NotGGUFError
+from ._scan import scan_strings
+from .access import LazyAccess
+from .cursor import (
+    _FIXED_STRUCTS,
+    _INLINE_FIXED,
+    _INLINE_STRINGS,
+    _INT64_MAX,
+    _U64,
+    CORRUPT,
+    DEFAULT_ALIGNMENT,
+    FIXED,
+    LIMITS,
+    MAGIC,
+    T_ARRAY,
+    T_STRING,
+    T_UINT32,
+    TYPE_NAMES,
+    ArrayRef,
+    Cursor,
+    Limits,
+    TensorInfo,
+    _describe_kind,
+    detect_kind,
+)
+from .quant import tensor_types
+from .sources import ByteSource, as_source
+
+if TYPE_CHECKING:
+    import os
+
+    from .info import GGUFInfo
+
+__all__ = ["LIMITS", "ArrayRef", "Cursor", "GGUFFile", "Limits", "TensorInfo", "detect_kind", "open_gguf", "read_gguf"]
+
+
+@dataclass
+class _State:
+    kv: dict[str, Any] = field(default_factory=dict)
+    types: dict[str, int] = field(default_factory=dict)
+
+
+class GGUFFile(LazyAccess):
+    """A parsed GGUF header over its source. Close it (or use ``with``) to release the file."""
+
+    def __init__(self, source: ByteSource, *, owns_source: bool = False, limits: Limits = LIMITS) -> None:
+        self.source = source
+        self.name = source.name
+        self.limits = limits
+        self._owns = owns_source
+        self._info: GGUFInfo | None = None
+        self._region_cache: dict[str, bytes] = {}
+        self._token_ids_cache: dict[str, int | None] = {}
+        state = _State()
+        cur = Cursor(source, limits)
+        self.version, self.tensor_count, kv_count = self._parse_preamble(cur)
+        self._parse_kvs(cur, kv_count, state)
+        self.kv: dict[str, Any] = state.kv
+        self.types: dict[str, int] = state.types
+        self.alignment = self._check_alignment()
+        self.tensors: list[TensorInfo] = self._parse_tensor_infos(cur)
+        self.header_end = cur.pos
+        pad = (self.alignment - cur.pos % self.alignment) % self.alignment
+        self.data_offset = cur.pos + pad
+        self.file_size = source.size()
+        self.tensor_bytes = sum(t.n_bytes for t in self.tensors)
+        self.size_checked = self.file_size is not None
+        if self.file_size is not None:
+            self._check_data_bounds(self.file_size)
+
+    # --- header ---------------------------------------------------------------------------
+    def _parse_preamble(self, cur: Cursor) -> tuple[int, int, int]:
+        size = cur.size
+        if size == 0:
+            raise GGUFTruncatedError(
+                f"{self.name} is empty (0 bytes)",
+                hint="The download failed or was interrupted; download the file again.",
+                needed=4,
+                size=0,
+            )
+        buf, i, have = cur.window(1, 64, "the GGUF magic")
+        head = bytes(buf[i : i + min(have, 64)])
+        if not head.startswith(MAGIC):
+            if len(head) < 4 and MAGIC.startswith(head):
+                cur._truncated(0, 4, "the GGUF magic")
+            kind, hint = detect_kind(head)
+            raise NotGGUFError(
+                f"{self.name} is not a GGUF file ({_describe_kind(kind)}): it starts with {head[:8]!r}",
+                hint=hint,
+                kind=kind,
+            )
+        cur.pos = 4
+        version = cur.u32("the version")
+        if version != 0 and version & 0xFFFF == 0:
+            raise GGUFFormatError(
+                f"{self.name} is a big-endian GGUF (version field {version:#010x}); llama.cpp and Ollama "
+                "only load little-endian files",
+                hint="Convert it: gguf-convert-endian FILE little (from the gguf Python package).",
+                version=version,
+            )
+        if version == 1:
+            raise GGUFFormatError(
+                f"{self.name} is GGUF version 1, which llama.cpp and Ollama no longer support",
+                hint="Re-convert the model with a current llama.cpp (convert_hf_to_gguf.py).",
+                version=1,
+            )
+        if version not in (2, 3):
+            raise GGUFFormatError(
+                f"{self.name} has unsupported GGUF version {version} (supported: 2 and 3)",
+                hint="The file is corrupt, or newer than this reader; upgrade ollama-forge or re-download it.",
+                version=version,
+            )
+        tensor_count = cur.u64("the tensor count")
+        kv_count = cur.u64("the metadata count")
+        remaining = cur.remaining()
+        for label, count, cap, record in (
+            ("tensor", tensor_count, self.limits.max_tensors, 8 + 4 + 4 + 8),
+            ("metadata", kv_count, self.limits.max_kv, 8 + 4 + 1),
+        ):
+            if count > _INT64_MAX:
+                raise GGUFFormatError(
+                    f"{self.name}: {label} count {count} is negative as int64 (corrupt or malicious header)",
+                    hint="Re-download the file from a trusted source.",
+                    count=count,
+                )
+            if count > cap:
+                raise GGUFFormatError(
+                    f"{self.name}: {label} count {count} exceeds the limit of {cap}",
+                    hint="No real model needs this many; the header is corrupt or malicious.",
+                    count=count,
+                )
+            if remaining is not None and count * record > remaining:
+                raise GGUFTruncatedError(
+                    f"{self.name}: {label} count {count} cannot fit in the {remaining} bytes left "
+                    f"(each entry needs at least {record}): truncated or corrupt",
+                    hint="The file is truncated or its header is corrupt; download it again.",
+                    count=count,
+                    needed=cur.pos + count * record,
+                    size=cur.size,
+                )
+        return version, tensor_count, kv_count
+
+    def _parse_kvs(self, cur: Cursor, kv_count: int, state: _State) -> None:
+        kv, types = state.kv, state.types
+        for n in range(kv_count):
+            where = f"metadata entry {n}"
+            key_len = cur.u64(f"the key length of {where}")
+            if key_len == 0:
+                raise GGUFFormatError(f"{self.name}: {where} has an empty key", hint=CORRUPT)
+            if key_len > self.limits.max_key:
+                raise GGUFFormatError(
+                    f"{self.name}: {where} has a key of {key_len} bytes (limit {self.limits.max_key})",
+                    hint=CORRUPT,
+                )
+            raw_key = cur.raw(key_len, f"the key of {where}")
+            try:
+                key = raw_key.decode("ascii")
+            except UnicodeDecodeError:
+                raise GGUFFormatError(
+                    f"{self.name}: {where} has a non-ASCII key {raw_key[:80]!r}",
+                    hint="GGUF keys are ASCII; the file is corrupt or malicious.",
+                ) from None
+            if not key.isprintable():
+                raise GGUFFormatError(
+                    f"{self.name}: {where} has a key with control characters {raw_key[:80]!r}",
+                    hint=CORRUPT,
+                )
+            if key in kv:
+                raise GGUFFormatError(
+                    f"{self.name}: duplicate metadata key {key!r}",
+                    hint="Each key may appear once; the file is corrupt or was edited wrongly.",
+                    key=key,
+                )
+            vtype = cur.u32(f"the type of {key!r}")
+            types[key] = vtype
+            kv[key] = self._read_value(cur, vtype, key, 0)
+            if cur.pos > self.limits.max_header:
+                cur._fill(cur.pos, 0, 0, f"the value of {key!r}")  # raises the header-size error
+
+    def _read_value(self, cur: Cursor, vtype: int, key: str, depth: int) -> Any:
+        fixed = FIXED.get(vtype)
+        if fixed is not None:
+            i = cur.need(fixed[2], f"the value of {key!r}")
+            cur.pos += fixed[2]
+            return _FIXED_STRUCTS[vtype].unpack_from(cur.buf, i)[0]
+        if vtype == T_STRING:
+            return self._read_string(cur, key)
+        if vtype == T_ARRAY:
+            return self._read_array(cur, key, depth)
+        raise GGUFFormatError(
+            f"{self.name}: metadata key {key!r} has invalid value type {vtype} (valid: 0-12)",
+            hint=CORRUPT,
+            key=key,
+            value_type=vtype,
+        )
+
+    def _read_string(self, cur: Cursor, key: str) -> str:
+        length = cur.u64(f"the string length of {key!r}")
+        self._check_string_length(cur, length, key)
+        return cur.raw(length, f"the string value of {key!r}").decode("utf-8", errors="replace")
+
+    def _check_string_length(self, cur: Cursor, length: int, key: str) -> None:
+        if length > self.limits.max_string:
+            raise GGUFFormatError(
+                f"{self.name}: string value of {key!r} claims {length} bytes (limit {self.limits.max_string})",
+                hint=CORRUPT,
+                key=key,
+                length=length,
+            )
+        remaining = cur.remaining()
+        if remaining is not None and length > remaining:
+            cur._truncated(cur.pos, length, f"the string value of {key!r}")
+
+    def _read_array(self, cur: Cursor, key: str, depth: int) -> ArrayRef:
+        if depth >= self.limits.max_depth:
+            raise GGUFFormatError(
+                f"{self.name}: metadata key {key!r} nests arrays deeper than {self.limits.max_depth}",
+                hint=CORRUPT,
+                key=key,
+            )
+        elem_type = cur.u32(f"the array element type of {key!r}")
+        count = cur.u64(f"the array length of {key!r}")
+        if elem_type not in FIXED and elem_type not in (T_STRING, T_ARRAY):
+            raise GGUFFormatError(
+                f"{self.name}: array {key!r} has invalid element type {elem_type} (valid: 0-12)",
+                hint=CORRUPT,
+                key=key,
+                value_type=elem_type,
+            )
+        elem_min = FIXED[elem_type][2] if elem_type in FIXED else (8 if elem_type == T_STRING else 12)
+        if count > self.limits.max_array:
+            raise GGUFFormatError(
+                f"{self.name}: array {key!r} claims {count} elements (limit {self.limits.max_array})",
+                hint=CORRUPT,
+                key=key,
+                count=count,
+            )
+        if elem_type == T_ARRAY and count > self.limits.max_nested:
+            raise GGUFFormatError(
+                f"{self.name}: array of arrays {key!r} claims {count} elements (limit {self.limits.max_nested})",
+                hint=CORRUPT,
+                key=key,
+                count=count,
+            )
+        remaining = cur.remaining()
+        if remaining is not None and count * elem_min > remaining:
+            raise GGUFTruncatedError(
+                f"{self.name}: array {key!r} claims {count} elements of at least {elem_min} bytes, "
+                f"but only {remaining} bytes remain",
+                hint="The file is truncated or its header is corrupt; download it again.",
+                key=key,
+                count=count,
+                needed=cur.pos + count * elem_min,
+                size=cur.size,
+            )
+        start = cur.pos
+        ref = ArrayRef(key=key, elem_type=elem_type, count=count, offset=start, end=start)
+        if elem_type in FIXED:
+            size = FIXED[elem_type][2]
+            if count <= _INLINE_FIXED:
+                i = cur.need(count * size, f"the array {key!r}")
+                ref.values = list(struct.unpack_from(f"<{count}{FIXED[elem_type][1]}", cur.buf, i))
+            cur.skip(count * size, f"the array {key!r}")
+        elif elem_type == T_STRING:
+            ref.index = scan_strings(cur, count, key, self.limits.max_string)
+            if count <= _INLINE_STRINGS:
+                ref.values = [self._string_at(cur, off) for off in ref.index.offsets]
+        else:
+            ref.values = [self._read_array(cur, key, depth + 1) for _ in range(count)]
+        ref.end = cur.pos
+        return ref
+
+    def _string_at(self, cur: Cursor, off: int) -> str:
+        i = off - cur.base
+        if cur.base <= off and off + 8 <= cur.end:
+            n = _U64(cur.buf, i)[0]
+            if off + 8 + n <= cur.end:
+                return bytes(cur.buf[i + 8 : i + 8 + n]).decode("utf-8", errors="replace")
+        return self._read_string_at(off)
+
+    def _check_alignment(self) -> int:
+        if "general.alignment" not in self.kv:
+            return DEFAULT_ALIGNMENT
+        value, vtype = self.kv["general.alignment"], self.types["general.alignment"]
+        if vtype != T_UINT32:
+            raise GGUFFormatError(
+                f"{self.name}: general.alignment has type {TYPE_NAMES.get(vtype, vtype)}, must be UINT32",
+                hint=CORRUPT,
+            )
+        if value == 0 or value & (value - 1) or value > self.limits.max_alignment:
+            raise GGUFFormatError(
+                f"{self.name}: general.alignment {value} is not a power of two between 1 and "
+                f"{self.limits.max_alignment}",
+                hint=CORRUPT,
+                alignment=value,
+            )
+        return int(value)
+
+    def _parse_tensor_infos(self, cur: Cursor) -> list[TensorInfo]:
+        types = tensor_types()
+        limits = self.limits
+        align = self.alignment
+        seen: set[bytes] = set()
+        out: list[TensorInfo] = []
+        expected = 0
+        for n in range(self.tensor_count):
+            where = f"tensor info {n}"
+            name_len = cur.u64(f"the name length of {where}")
+            if name_len == 0 or name_len > limits.max_tensor_name:
+                raise GGUFFormatError(
+                    f"{self.name}: {where} has a name of {name_len} bytes (must be 1-{limits.max_tensor_name})",
+                    hint=CORRUPT,
+                )
+            raw = cur.raw(name_len, f"the name of {where}")
+            name = raw.decode("utf-8", errors="replace")
+            if raw in seen:
+                raise GGUFFormatError(f"{self.name}: duplicate tensor name {name!r}", hint=CORRUPT, tensor=name)
+            seen.add(raw)
+            n_dims = cur.u32(f"the dimension count of tensor {name!r}")
+            if n_dims > limits.max_dims:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} has {n_dims} dimensions (limit {limits.max_dims})",
+                    hint=CORRUPT,
+                    tensor=name,
+                )
+            i = cur.need(8 * n_dims + 12, f"the shape of tensor {name!r}")
+            shape = struct.unpack_from(f"<{n_dims}QIQ", cur.buf, i)
+            cur.pos += 8 * n_dims + 12
+            dims, type_id, offset = tuple(int(d) for d in shape[:n_dims]), int(shape[n_dims]), int(shape[n_dims + 1])
+            n_elements = 1
+            for d in dims:
+                if d > _INT64_MAX:
+                    raise GGUFFormatError(
+                        f"{self.name}: tensor {name!r} has dimension {d} (>= 2^63)", hint=CORRUPT, tensor=name
+                    )
+                n_elements *= d
+            if n_elements > _INT64_MAX:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} shape {list(dims)} has more than 2^63 elements",
+                    hint=CORRUPT,
+                    tensor=name,
+                )
+            ttype = types.get(type_id)
+            if ttype is None:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} has unknown tensor type {type_id}",
+                    hint="The file is corrupt, or uses a type newer than this gguf package (pip install -U gguf).",
+                    tensor=name,
+                    type_id=type_id,
+                )
+            type_name, block, type_size = ttype
+            row = dims[0] if dims else 1
+            if row % block:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} ({type_name}) has {row} elements per row, "
+                    f"not a multiple of the block size {block}",
+                    hint=CORRUPT,
+                    tensor=name,
+                )
+            n_bytes = n_elements // block * type_size
+            if offset % align:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} offset {offset} is not a multiple of the alignment {align}",
+                    hint=CORRUPT,
+                    tensor=name,
+                )
+            if offset != expected:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} has offset {offset}, expected {expected} "
+                    "(tensors overlap or leave a gap)",
+                    hint=CORRUPT,
+                    tensor=name,
+                )
+            expected = offset + n_bytes + (align - n_bytes % align) % align
+            if cur.pos > limits.max_header:
+                cur._fill(cur.pos, 0, 0, f"tensor info {name!r}")  # raises the header-size error
+            out.append(TensorInfo(name, dims, type_id, type_name, offset, n_elements, n_bytes))
+        return out
+
+    def _check_data_bounds(self, size: int) -> None:
+        if self.tensors and self.data_offset > size:
+            raise GGUFTruncatedError(
+                f"{self.name}: the tensor data section starts at byte {self.data_offset}, "
+                f"past the end of the file ({size} bytes)",
+                hint="The file is truncated or its header is corrupt; download it again.",
+                needed=self.data_offset,
+                size=size,
+            )
+        available = size - self.data_offset
+        for t in self.tensors:
+            if t.offset + t.n_bytes > available:
+                raise GGUFTruncatedError(
+                    f"{self.name}: tensor {t.name!r} offset+size ({self.data_offset + t.offset + t.n_bytes}) "
+                    f"exceeds the file size ({size})",
+                    hint="The file is truncated (interrupted download?) or malicious; download it again.",
+                    needed=self.data_offset + t.offset + t.n_bytes,
+                    size=size,
+                    tensor=t.name,
+                )
+
+    # --- lazy access --------------------------------------------------------------------
+    @property
+    def info(self) -> GGUFInfo:
+        if self._info is None:
+            from .info import build_info
+
+            self._info = build_info(self)
+        return self._info
+
+    def close(self) -> None:
+        if self._owns:
+            close = getattr(self.source, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> GGUFFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+
+def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = LIMITS) -> GGUFFile:
+    """Parse a GGUF header lazily from a path or a :class:`ByteSource`."""
+    source, owned = as_source(target)
+    try:
+        return GGUFFile(source, owns_source=owned, limits=limits)
+    except GGUFError:
+        if owned:
+            getattr(source, "close", lambda: None)()
+        raise
+    except (RecursionError, MemoryError, OverflowError, ValueError, struct.error) as exc:
+        # Defence in depth: every such case should already be a GGUFError above.
+        if owned:
+            getattr(source, "close", lambda: None)()
+        raise GGUFFormatError(f"{source.name}: malformed GGUF header ({type(exc).__name__}: {exc})", hint=CORRUPT) from exc
+    except BaseException:
+        if owned:
+            getattr(source, "close", lambda: None)()
+        raise
+
+
+def read_gguf(target: str | os.PathLike[str] | ByteSource) -> GGUFInfo:
+    """The :class:`~ollama_forge.gguf.info.GGUFInfo` of a GGUF file or source."""
+    with open_gguf(target) as handle:
+        return handle.info
