@@ -1,6 +1,6 @@
 """Benchmark: forge's GGUF reader and `forge inspect --json` vs gguf-py's GGUFReader.
 
-    python benchmarks/inspect.py [PATH.gguf] [--runs N] [--skip-gguf-py]
+    python benchmarks/inspect_speed.py [PATH.gguf] [--runs N] [--skip-gguf-py]
 
 Without PATH it uses the real Gemma 3 270M GGUF from the test assets (assembled on first use).
 Prints: the reader's metadata parse time (first call in the process, which includes importing

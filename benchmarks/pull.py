@@ -15,15 +15,8 @@
    log shows what the rerun asked for (``Range``) and how many bytes it had to send.
 """
 
-# ruff: noqa: E402  (sys.path is fixed before the other imports, see below)
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# benchmarks/ holds a script named inspect.py: drop this folder from sys.path so that it cannot
-# shadow the standard library's inspect module (imported by dataclasses, numpy, ...).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import hashlib
@@ -32,8 +25,10 @@ import os
 import signal
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent

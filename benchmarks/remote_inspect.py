@@ -9,21 +9,16 @@ gives the bytes it really sent; the goal is *header size + at most one chunk*. T
 compared with the local report of the same file (same family, template, context, memory).
 """
 
-# ruff: noqa: E402  (sys.path is fixed before the other imports, see below)
+
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# benchmarks/ holds a script named inspect.py: drop this folder from sys.path so that it cannot
-# shadow the standard library's inspect module (imported by dataclasses, numpy, ...).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
