@@ -1,0 +1,440 @@
+"""``forge check``: prove by real generation that a model stops where it should.
+
+A few short prompts are answered (temperature 0, fixed seed, a small token budget) and each
+reply is judged:
+
+* **rambling**: generation ran into the token limit instead of ending on a stop string or an
+  end-of-generation token. (Both Ollama and llama.cpp end on EOG tokens by themselves, so a
+  missing ``stop`` only shows when the model opens a new turn *without* an EOG token: the
+  template's turn markers are then the only thing that could have stopped it.)
+* **cut**: generation ended on a stop/EOG before the reply had any content: typically a
+  turn-*opening* marker in ``stop`` that the model writes first (ollama#17939).
+* **leaked**: the reply contains a stop string, an EOG token's text or one of the template's
+  turn markers (the text between an assistant reply and the next user message), i.e. the
+  model went on into a turn that is not its own.
+
+It runs through Ollama (``/api/chat``, ``done_reason``) when a server is reachable and the
+model is registered there, otherwise through the embedded llama.cpp runtime with exactly the
+prompt and stops the Modelfile gives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .errors import (
+    CheckFailedError,
+    ForgeError,
+    ModelNotFoundError,
+    OllamaConnectionError,
+    OllamaResponseError,
+    TemplateError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from .modelfile import Modelfile
+
+DEFAULT_PROMPTS: tuple[str, ...] = (
+    "What is the capital of France?",
+    "Name three colors.",
+    "Say hello in one short sentence.",
+)
+DEFAULT_MAX_TOKENS = 96
+CHECK_SEED = 42
+#: a reply with fewer non-space characters than this, ended by a stop, was cut at the start
+MIN_REPLY_CHARS = 2
+Verdict = Literal["ok", "rambling", "cut", "leaked"]
+_SPECIAL_RE = re.compile(r"<\|[^<>|\s]{1,40}\|>|<[A-Za-z_][A-Za-z0-9_]{1,40}>|\[/?[A-Z_]{2,20}\]")
+
+
+class PromptCheck(BaseModel):
+    """The verdict for one prompt."""
+
+    prompt: str
+    reply: str
+    done_reason: str = Field(description="'stop' or 'length' (Ollama's vocabulary)")
+    stopped_by: Literal["eog", "stop_string", "stop", "limit"] = Field(
+        description="eog / stop_string (embedded runtime), stop (Ollama: EOG or stop string), limit"
+    )
+    stop: str | None = None
+    completion_tokens: int | None = None
+    seconds: float
+    rambling: bool
+    cut: bool
+    leaked: list[str] = Field(default_factory=list)
+    verdict: Verdict
+
+
+class CheckReport(BaseModel):
+    """The result of :func:`check`; ``passed`` is False when any prompt rambled, was cut or leaked."""
+
+    target: str
+    backend: Literal["ollama", "embedded"]
+    ollama_name: str | None = None
+    host: str | None = None
+    gguf_path: str | None = None
+    modelfile_source: str | None = None
+    stops: list[str]
+    leak_markers: list[str] = Field(description="stops, EOG token texts and template turn markers a reply must not contain")
+    max_tokens: int
+    options: dict[str, Any]
+    results: list[PromptCheck]
+    passed: bool
+    problems: list[str]
+    notes: list[str] = Field(default_factory=list)
+    seconds: float
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`CheckFailedError` when the check did not pass."""
+        if self.passed:
+            return
+        kinds = sorted({r.verdict for r in self.results if r.verdict != "ok"})
+        raise CheckFailedError(
+            f"{self.target} failed the stop check ({', '.join(kinds)}): " + "; ".join(self.problems),
+            hint=_failure_hint(kinds),
+            target=self.target,
+            verdicts=kinds,
+        )
+
+
+def _failure_hint(kinds: Sequence[str]) -> str:
+    parts: list[str] = []
+    if "rambling" in kinds or "leaked" in kinds:
+        parts.append(
+            "add the family's turn-closing tokens (and the next turn's opening marker) as PARAMETER stop, "
+            "and check that TEMPLATE is the model's chat format (forge modelfile NAME; forge verify NAME)"
+        )
+    if "cut" in kinds:
+        parts.append(
+            "remove stops that open the assistant's own turn (they match before the reply starts) and make "
+            "sure TEMPLATE ends with the assistant turn header"
+        )
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+# --- judging -----------------------------------------------------------------------------
+
+
+def turn_markers(template: str | None) -> list[str]:
+    """The text a template puts between an assistant reply and the next user message, as markers.
+
+    E.g. ``<end_of_turn>`` and ``<start_of_turn>user`` for Gemma, ``User:`` for a plain
+    ``User:/Assistant:`` format. Empty for ``{{ .Prompt }}``-only templates.
+    """
+    if not template:
+        return []
+    from .prompt import render_prompt
+
+    a, b, c = "\x1eQ1FORGE\x1e", "\x1eA1FORGE\x1e", "\x1eQ2FORGE\x1e"
+    try:
+        text = render_prompt(
+            template,
+            [{"role": "user", "content": a}, {"role": "assistant", "content": b}, {"role": "user", "content": c}],
+        )
+    except (TemplateError, ForgeError):
+        return []
+    start, end = text.find(b), text.find(c)
+    if start < 0 or end < 0 or end < start:
+        return []
+    between = text[start + len(b) : end]
+    markers: list[str] = []
+    for line in between.splitlines():
+        piece = line.strip()
+        if len(piece) >= 2 and piece not in markers:
+            markers.append(piece)
+    for token in _SPECIAL_RE.findall(between):
+        if token not in markers:
+            markers.append(token)
+    return markers
+
+
+def judge(
+    prompt: str,
+    reply: str,
+    *,
+    done_reason: str,
+    stopped_by: str,
+    stop: str | None,
+    completion_tokens: int | None,
+    seconds: float,
+    markers: Sequence[str],
+) -> PromptCheck:
+    """Classify one generation (pure: no model needed)."""
+    rambling = done_reason == "length"
+    cut = not rambling and len(reply.strip()) < MIN_REPLY_CHARS
+    leaked = [m for m in markers if m and m in reply]
+    verdict: Verdict = "cut" if cut else "rambling" if rambling else "leaked" if leaked else "ok"
+    return PromptCheck(
+        prompt=prompt,
+        reply=reply,
+        done_reason=done_reason,
+        stopped_by=stopped_by,  # type: ignore[arg-type]
+        stop=stop,
+        completion_tokens=completion_tokens,
+        seconds=round(seconds, 4),
+        rambling=rambling,
+        cut=cut,
+        leaked=leaked,
+        verdict=verdict,
+    )
+
+
+def _problem(result: PromptCheck, max_tokens: int) -> str | None:
+    short = json.dumps(result.prompt)
+    if result.verdict == "cut":
+        by = f"stop {result.stop!r}" if result.stop else result.stopped_by
+        return f"{short}: reply cut at the start ({len(result.reply.strip())} characters, ended by {by})"
+    if result.verdict == "rambling":
+        extra = f"; it went on into {', '.join(repr(m) for m in result.leaked)}" if result.leaked else ""
+        return f"{short}: no stop after {max_tokens} tokens (rambling){extra}"
+    if result.verdict == "leaked":
+        return f"{short}: the reply contains {', '.join(repr(m) for m in result.leaked)}"
+    return None
+
+
+# --- the check ----------------------------------------------------------------------------
+
+
+def check(
+    target: str | Path | None = None,
+    *,
+    modelfile: str | Path | Modelfile | None = None,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    prompts: Sequence[str] | None = None,
+    backend: Literal["auto", "ollama", "embedded"] = "auto",
+    host: str | None = None,
+    n_threads: int | None = None,
+) -> CheckReport:
+    """Generate replies to a few prompts and report whether the model stops cleanly.
+
+    ``target``: a stored model name, an Ollama model name or a GGUF path. ``modelfile``
+    (``-f``) checks that Modelfile with the embedded runtime. ``backend="auto"`` uses Ollama
+    when it is reachable and knows the model, else the embedded runtime.
+    """
+    if max_tokens < 1:
+        raise UsageError("max_tokens must be at least 1")
+    asked = list(prompts) if prompts is not None else list(DEFAULT_PROMPTS)
+    if not asked or not all(isinstance(p, str) and p.strip() for p in asked):
+        raise UsageError("Give at least one non-empty prompt")
+    if backend not in ("auto", "ollama", "embedded"):
+        raise UsageError(f"Unknown backend {backend!r}", hint="Use auto, ollama or embedded.")
+    notes: list[str] = []
+    if backend != "embedded" and modelfile is None and target is not None and not Path(target).expanduser().exists():
+        report = _try_ollama(str(target), asked, max_tokens, host, notes, required=backend == "ollama")
+        if report is not None:
+            return report
+    elif backend == "ollama":
+        raise UsageError(
+            "The Ollama backend checks a model registered in Ollama by name",
+            hint="Drop -f/--backend ollama to check a local GGUF or Modelfile with the embedded runtime.",
+        )
+    return _check_embedded(target, modelfile, asked, max_tokens, notes, n_threads)
+
+
+def _check_embedded(
+    target: str | Path | None,
+    modelfile: str | Path | Modelfile | None,
+    prompts: list[str],
+    max_tokens: int,
+    notes: list[str],
+    n_threads: int | None,
+) -> CheckReport:
+    from .runners.llama import LlamaRuntime, resolve_model
+
+    started = time.perf_counter()
+    resolved = resolve_model(target, modelfile)
+    options = {"temperature": 0.0, "seed": CHECK_SEED}
+    with LlamaRuntime(resolved, options=options, n_threads=n_threads) as runtime:
+        markers = _merge(runtime.stops, runtime.eog_texts(), turn_markers(resolved.modelfile.template))
+        results: list[PromptCheck] = []
+        for prompt in prompts:
+            text = runtime.render([{"role": "user", "content": prompt}])
+            gen = runtime.complete(text, max_tokens=max_tokens)
+            results.append(
+                judge(
+                    prompt,
+                    gen.text,
+                    done_reason=gen.done_reason,
+                    stopped_by=gen.stopped_by,
+                    stop=gen.stop,
+                    completion_tokens=gen.completion_tokens,
+                    seconds=gen.seconds,
+                    markers=markers,
+                )
+            )
+        used = {**runtime.options, "num_ctx": runtime.n_ctx}
+        stops = list(runtime.stops)
+    return _report(
+        target=resolved.target,
+        backend="embedded",
+        gguf_path=str(resolved.gguf_path),
+        modelfile_source=resolved.modelfile_source,
+        stops=stops,
+        markers=markers,
+        max_tokens=max_tokens,
+        options=used,
+        results=results,
+        notes=notes,
+        started=started,
+    )
+
+
+def _merge(*groups: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for group in groups:
+        for item in group:
+            if item and item not in out:
+                out.append(item)
+    return out
+
+
+def _report(
+    *,
+    target: str,
+    backend: Literal["ollama", "embedded"],
+    stops: list[str],
+    markers: list[str],
+    max_tokens: int,
+    options: dict[str, Any],
+    results: list[PromptCheck],
+    notes: list[str],
+    started: float,
+    gguf_path: str | None = None,
+    modelfile_source: str | None = None,
+    ollama_name: str | None = None,
+    host: str | None = None,
+) -> CheckReport:
+    problems = [p for p in (_problem(r, max_tokens) for r in results) if p]
+    return CheckReport(
+        target=target,
+        backend=backend,
+        ollama_name=ollama_name,
+        host=host,
+        gguf_path=gguf_path,
+        modelfile_source=modelfile_source,
+        stops=stops,
+        leak_markers=markers,
+        max_tokens=max_tokens,
+        options=options,
+        results=results,
+        passed=not problems,
+        problems=problems,
+        notes=notes,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+# --- Ollama --------------------------------------------------------------------------------
+
+
+def _ollama_names(target: str, host: str) -> list[str]:
+    """Names to try on Ollama: the store's registrations for this host first, then the target."""
+    from .store import Store
+
+    names: list[str] = []
+    try:
+        stored = Store().find(target)
+    except ForgeError:
+        stored = None
+    if stored is not None:
+        for reg in reversed(stored.registrations):
+            if reg.host.rstrip("/") == host.rstrip("/") and reg.ollama_name not in names:
+                names.append(reg.ollama_name)
+    if target not in names:
+        names.append(target)
+    return names
+
+
+def parse_show_stops(parameters: str | None) -> list[str]:
+    """``stop`` values from ``/api/show``'s ``parameters`` text (``%-30s %#v`` lines)."""
+    stops: list[str] = []
+    for line in (parameters or "").splitlines():
+        name, _, value = line.strip().partition(" ")
+        if name != "stop":
+            continue
+        value = value.strip()
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+        if isinstance(decoded, str) and decoded:
+            stops.append(decoded)
+    return stops
+
+
+def _try_ollama(
+    target: str, prompts: list[str], max_tokens: int, host: str | None, notes: list[str], *, required: bool
+) -> CheckReport | None:
+    from .ollama.client import make_client, resolve_host, translate_errors
+
+    started = time.perf_counter()
+    where = resolve_host(host)
+    client = make_client(where)
+    name: str | None = None
+    shown: Any = None
+    for candidate in _ollama_names(target, where):
+        try:
+            with translate_errors(where, action=f"looking up {candidate}"):
+                shown = client.show(candidate)
+            name = candidate
+            break
+        except OllamaConnectionError as exc:
+            if required:
+                raise
+            notes.append(f"Ollama not reachable at {where} ({exc.message}); used the embedded runtime")
+            return None
+        except OllamaResponseError as exc:
+            if exc.fields.get("status") != 404:
+                raise
+    if name is None:
+        if required:
+            raise ModelNotFoundError(
+                f"Ollama at {where} has no model {target!r}",
+                hint=f"Register it first: forge register {target}",
+                name=target,
+            )
+        notes.append(f"{target!r} is not registered in Ollama at {where}; used the embedded runtime")
+        return None
+    stops = parse_show_stops(getattr(shown, "parameters", None))
+    markers = _merge(stops, turn_markers(getattr(shown, "template", None)))
+    options = {"temperature": 0, "seed": CHECK_SEED, "num_predict": max_tokens}
+    results: list[PromptCheck] = []
+    for prompt in prompts:
+        t0 = time.perf_counter()
+        with translate_errors(where, action=f"chatting with {name}"):
+            response = client.chat(model=name, messages=[{"role": "user", "content": prompt}], options=options, stream=False)
+        reason = str(getattr(response, "done_reason", None) or "stop")
+        results.append(
+            judge(
+                prompt,
+                response.message.content or "",
+                done_reason=reason,
+                stopped_by="limit" if reason == "length" else "stop",
+                stop=None,
+                completion_tokens=getattr(response, "eval_count", None),
+                seconds=time.perf_counter() - t0,
+                markers=markers,
+            )
+        )
+    return _report(
+        target=target,
+        backend="ollama",
+        ollama_name=name,
+        host=where,
+        stops=stops,
+        markers=markers,
+        max_tokens=max_tokens,
+        options=options,
+        results=results,
+        notes=notes,
+        started=started,
+    )

@@ -1,0 +1,80 @@
+"""``forge doctor [--json]``: devices, extras, Ollama, Hub, disk and memory."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ..doctor import DoctorReport
+
+
+def _gib(value: int | None) -> str:
+    return "?" if value is None else f"{value / 2**30:.1f} GiB"
+
+
+@click.command("doctor")
+@click.option("--host", default=None, help="Ollama server to probe (default: OLLAMA_HOST).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor_command(host: str | None, as_json: bool) -> None:
+    """Report devices, installed extras, Ollama, Hub and disk/memory state."""
+    from ..doctor import doctor
+
+    report = doctor(host)
+    if as_json:
+        from ..console import print_json
+
+        print_json(report.model_dump(mode="json"))
+        return
+    _print(report)
+
+
+def _print(report: DoctorReport) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..console import safe_text, stdout_console
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column()
+    table.add_column()
+
+    def row(label: str, value: str, ok: bool | None = None) -> None:
+        style = None if ok is None else ("green" if ok else "yellow")
+        table.add_row(Text(label, style="bold"), Text(safe_text(value), style=style or ""))
+
+    row("forge", f"{report.forge_version} (Python {report.python}, {report.platform})")
+    t = report.torch
+    if not t.installed:
+        row("torch", "not installed", False)
+    else:
+        cuda = (
+            f"CUDA {t.cuda_built}: " + (", ".join(t.cuda_devices) if t.cuda_available else "no GPU visible")
+            if t.cuda_built
+            else "no CUDA in this build"
+        )
+        if t.cuda_available:
+            cuda += f" (native bf16: {'yes' if t.cuda_bf16_native else 'no'})"
+        mps = "MPS available" if t.mps_available else ("MPS built, unavailable" if t.mps_built else "no MPS")
+        row("torch", f"{t.version}; {cuda}; {mps}; CPU; auto -> {t.best_device}" + (f" [{t.error}]" if t.error else ""), t.error is None)
+    lc = report.llama_cpp
+    row(
+        "llama.cpp",
+        f"llama-cpp-python {lc.version}, GPU offload: {'yes' if lc.gpu_offload else 'no'}" if lc.installed else "not installed",
+        lc.installed and lc.error is None,
+    )
+    for extra in report.extras:
+        missing = [p for p, v in extra.packages.items() if v is None]
+        row(f"[{extra.name}] extra", "installed" if extra.installed else f"missing {', '.join(missing)}", extra.installed)
+    o = report.ollama
+    row("Ollama", f"{o.host}: " + (f"version {o.version}" if o.reachable else f"unreachable ({o.error})"), o.reachable)
+    h = report.hub
+    row("Hub", f"{h.endpoint}; token: {h.token_source or 'none'}; offline: {'yes' if h.offline else 'no'}")
+    for disk in report.disks:
+        row(f"disk: {disk.label}", f"{disk.path}: {_gib(disk.free_bytes)} free of {_gib(disk.total_bytes)}")
+    row("memory", f"{_gib(report.memory.available_bytes)} available of {_gib(report.memory.total_bytes)}")
+    out = stdout_console()
+    out.print(table)
+    for note in report.notes:
+        out.print(Text(f"- {safe_text(note)}", style="yellow"))
