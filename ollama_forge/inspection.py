@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,6 @@ from pydantic import BaseModel, Field
 from .errors import GGUFError, SplitError, UsageError
 from .gguf import GGUFFile, GGUFInfo, MemoryEstimate, estimate_memory, open_gguf, read_gguf
 from .gguf.split import check_shard_set, find_shards, parse_shard_name
-
-# owner/repo, owner/repo:QUANT, owner/repo@revision (optionally with an hf.co/ prefix)
-_HUB_REF = re.compile(r"^(?:(?:https?://)?(?:hf\.co|huggingface\.co)/)?[\w.-]+/[\w.-]+(?:@[\w./-]+)?(?::[\w.-]+)?$")
 
 
 class InspectReport(BaseModel):
@@ -101,14 +97,11 @@ def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_typ
         return _inspect_local(
             stored.entry_path, ctx, cache_type=cache_type, target=text, projector_path=projector
         )
-    if _HUB_REF.match(text) and not text.endswith(".gguf"):
-        try:
-            from .hub.remote import inspect_remote
-        except ImportError as exc:  # the Hub module ships separately in development trees
-            raise GGUFError(
-                f"{text!r} looks like a Hub repo, but remote inspection is unavailable ({exc})",
-                hint="Download it first (forge pull-gguf owner/repo) and inspect the file.",
-            ) from exc
+    from .hub.refs import looks_like_hub_ref
+
+    if looks_like_hub_ref(text):
+        from .hub.remote import inspect_remote
+
         report: InspectReport = inspect_remote(text, ctx=ctx, cache_type=cache_type)
         return report
     raise GGUFError(

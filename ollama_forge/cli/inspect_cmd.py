@@ -166,6 +166,16 @@ def render_report(report: InspectReport) -> Table:
         section("Projector")
         _projector_rows(row, report.projector)
 
+    if report.remote:
+        remote = report.remote
+        section("Remote (header only, HTTP Range)")
+        row("repo", f"{remote.get('repo')} @ {str(remote.get('commit') or remote.get('revision'))[:12]}")
+        row("file", remote.get("file"))
+        fetched, size = remote.get("total_bytes_fetched"), remote.get("file_size")
+        if isinstance(fetched, int) and isinstance(size, int) and size:
+            row("fetched", f"{_human_bytes(fetched)} of {_human_bytes(size)} ({fetched / size:.2%}) "
+                           f"in {remote.get('total_requests')} requests; weights not downloaded")
+
     section("Memory")
     mem = report.memory
     row("context", f"{mem.ctx} tokens, {mem.cache_type} KV cache")
