@@ -1,0 +1,54 @@
+"""Model families: detection, stop tokens, ``num_ctx`` and the Modelfile a careful expert writes.
+
+::
+
+    import ollama_forge as forge
+    forge.detect_family("model.gguf")          # Detection(family, rule, confidence, evidence)
+    mf = forge.build_modelfile("model.gguf")   # Modelfile; mf.render() is the text
+    forge.list_families()                      # built-in + FORGE_FAMILIES folder
+
+Family files live in ``templates/`` (one Jinja file per family, see :mod:`.registry` for the
+format); a user folder adds families or overrides built-in ones by name.
+"""
+
+from __future__ import annotations
+
+from .build import BuildResult, ResolvedSource, build_modelfile, plan_modelfile, resolve_source
+from .context import DEFAULT_MAX_CTX, ContextChoice, choose_num_ctx, parse_size
+from .detect import Candidate, Detection, detect_family
+from .registry import (
+    Family,
+    builtin_dir,
+    chat_template_sha256,
+    get_family,
+    list_families,
+    load_families,
+    normalize_chat_template,
+    parse_family_file,
+)
+from .stops import StopChoice, choose_stops
+
+__all__ = [
+    "DEFAULT_MAX_CTX",
+    "BuildResult",
+    "Candidate",
+    "ContextChoice",
+    "Detection",
+    "Family",
+    "ResolvedSource",
+    "StopChoice",
+    "build_modelfile",
+    "builtin_dir",
+    "chat_template_sha256",
+    "choose_num_ctx",
+    "choose_stops",
+    "detect_family",
+    "get_family",
+    "list_families",
+    "load_families",
+    "normalize_chat_template",
+    "parse_family_file",
+    "parse_size",
+    "plan_modelfile",
+    "resolve_source",
+]

@@ -1,0 +1,110 @@
+"""Which files a Modelfile is written for: a GGUF path (its shards found beside it) or a stored name."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ..errors import UsageError
+
+_SHARD = re.compile(r"^(?P<prefix>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+
+
+class ResolvedSource(BaseModel):
+    """The files a Modelfile is written for."""
+
+    weights: list[Path] = Field(description="the GGUF, or every shard of a split GGUF in order")
+    projector: Path | None = None
+    projector_note: str | None = Field(default=None, description="where the projector came from")
+    store_name: str | None = None
+    repo: str | None = None
+
+    @property
+    def entry(self) -> Path:
+        return self.weights[0]
+
+
+
+def _shards_of(path: Path) -> list[Path]:
+    match = _SHARD.match(path.name)
+    if not match:
+        return [path]
+    count = int(match.group("count"))
+    shards = [path.with_name(f"{match.group('prefix')}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
+    missing = [s.name for s in shards if not s.exists()]
+    if missing:
+        from ..errors import SplitError
+
+        raise SplitError(f"Split GGUF {path.name} is missing shard(s): {', '.join(missing)}",
+                         hint="Download every shard into the same folder (forge pull-gguf does).", path=str(path))
+    return shards
+
+
+def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[str] | None = None) -> ResolvedSource:
+    """A GGUF path (shards found next to it) or a stored model name -> the files to use."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder", hint="Pass the .gguf file itself (or a stored model name).")
+    if path.is_file():
+        resolved = ResolvedSource(weights=_shards_of(path.absolute()))
+    else:
+        from ..store import Store
+
+        entry = Store().find(str(source))
+        if entry is None:
+            raise UsageError(f"{source!s} is neither a GGUF file nor a model in forge's store",
+                             hint="Pass a path to a .gguf, or pull the model first: forge pull-gguf owner/repo",
+                             source=str(source))
+        weights = sorted((Path(f.path) for f in entry.model_files), key=lambda p: p.name)
+        if not weights:
+            raise UsageError(f"Stored model {entry.name!r} has no model file",
+                             hint=f"Pull it again: forge pull-gguf {entry.repo or 'owner/repo'} --name {entry.name}")
+        resolved = ResolvedSource(weights=weights, projector=entry.projector_path, store_name=entry.name, repo=entry.repo)
+    if projector is not None:
+        proj = Path(projector).expanduser()
+        if not proj.is_file():
+            raise UsageError(f"Projector {proj} does not exist", hint="Pass the mmproj .gguf path to --projector.")
+        resolved.projector = proj.absolute()
+        resolved.projector_note = "given with --projector"
+    elif resolved.projector is not None:
+        resolved.projector_note = f"recorded for stored model {resolved.store_name}"
+    else:
+        sibling = _sibling_projector(resolved.entry)
+        if sibling is not None:
+            resolved.projector = sibling
+            resolved.projector_note = "the one mmproj*.gguf next to the model (--projector chooses another)"
+    return resolved
+
+
+def from_value(path: Path, modelfile_dir: Path | None) -> str:
+    """A FROM value: ``./name`` relative to the Modelfile's folder when inside it, else absolute."""
+    absolute = path.absolute()
+    if modelfile_dir is not None:
+        try:
+            rel = absolute.relative_to(modelfile_dir.absolute())
+        except ValueError:
+            return str(absolute)
+        return "./" + rel.as_posix()
+    return str(absolute)
+
+
+
+
+def _sibling_projector(path: Path) -> Path | None:
+    """The single ``mmproj*.gguf`` next to the model that really is a projector (llama.cpp / Hub layout)."""
+    from ..errors import ForgeError
+    from ..gguf import read_gguf
+
+    try:
+        found = [p for p in path.parent.glob("*.gguf") if p.name.lower().startswith("mmproj") and p != path]
+    except OSError:
+        return None
+    if len(found) != 1:
+        return None
+    try:
+        return found[0].absolute() if read_gguf(found[0]).is_projector else None
+    except ForgeError:
+        return None

@@ -1,0 +1,62 @@
+"""Every family's TEMPLATE reproduces a real chat template of that family, byte for byte.
+
+Each case carries a model author's chat template (tests/data/chat_templates, llama.cpp's vocab
+GGUFs) or a widely published one (tests/families/data) in a GGUF. ``plan_modelfile`` must detect
+the family from the GGUF alone and choose the family's own template because it verifies on the
+whole conversation suite (tools and thinking included where the family supports them).
+"""
+
+from __future__ import annotations
+
+import pytest
+from family_cases import CHAT_CASES, Case
+
+from ollama_forge.families import load_families, plan_modelfile
+
+REQUIRED = {
+    "llama2", "llama3", "llama3.1", "llama3.2", "mistral", "mistral-v3", "mistral-v7", "chatml", "qwen2.5",
+    "qwen3", "qwq", "hermes", "smollm3", "gemma", "gemma3", "phi3", "phi4", "deepseek-v2", "deepseek-v3",
+    "deepseek-r1", "command-r", "granite3", "falcon", "zephyr", "vicuna", "alpaca", "openchat", "starcoder2",
+}
+
+
+def test_every_required_family_has_a_verified_case() -> None:
+    families = load_families()
+    assert set(families) >= REQUIRED
+    assert {c.family for c in CHAT_CASES} >= REQUIRED
+
+
+@pytest.mark.parametrize("case", CHAT_CASES, ids=lambda c: c.id)
+def test_family_template_verifies(case: Case, case_gguf) -> None:  # type: ignore[no-untyped-def]
+    result = plan_modelfile(case_gguf(case), use_free_memory=False)
+    assert result.family == case.family, result.attempts
+    assert result.template_source == f"family:{case.family}"
+    assert result.verified is True
+    report = result.report
+    compared = [r for r in report.results if r.skipped_reason is None]
+    assert len(compared) >= 2 and all(r.matched for r in compared)
+    family = load_families()[case.family]
+    names = {r.name for r in compared}
+    if family.supports_tools:
+        assert {"tools_defined", "tool_call"} <= names, "tool conversations must be compared, not skipped"
+        assert ".Tools" in result.modelfile.template
+    if family.supports_thinking and case.family not in ("deepseek-r1",):
+        assert {"think_on", "think_off"} <= names
+    # The Modelfile forge writes reads back identically.
+    from ollama_forge.modelfile import parse_modelfile
+
+    text = result.modelfile.render()
+    assert parse_modelfile(text).template == result.modelfile.template
+    assert f"template: family {case.family}, verified" in text
+
+
+def test_template_keeping_tools_is_preferred_over_one_losing_them(case_gguf) -> None:  # type: ignore[no-untyped-def]
+    # Plain ChatML also verifies Qwen2.5's template on the tool-free conversations; it must not win.
+    case = next(c for c in CHAT_CASES if c.family == "qwen2.5")
+    result = plan_modelfile(case_gguf(case), family=None, use_free_memory=False)
+    assert result.family == "qwen2.5"
+    forced = plan_modelfile(case_gguf(case), family="chatml", use_free_memory=False)
+    assert forced.verified is True and forced.family == "chatml"
+    assert any("they are lost" in (r.skipped_reason or "") for r in forced.report.results)
+    assert any("supports tools" in w for w in forced.warnings)
+    assert not any("supports tools" in w for w in result.warnings)
