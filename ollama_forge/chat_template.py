@@ -1,0 +1,503 @@
+"""A model's own Jinja chat template, rendered exactly as transformers renders it.
+
+GGUF metadata is untrusted (CVE-2024-34359 "Llama Drama": an unsandboxed Jinja render of
+``tokenizer.chat_template`` is code execution). The template therefore only ever runs inside
+jinja2's :class:`~jinja2.sandbox.ImmutableSandboxedEnvironment` configured like transformers
+5.x ``_compile_jinja_template``: ``trim_blocks``, ``lstrip_blocks``, ``loopcontrols``, the
+``{% generation %}`` tag (AssistantTracker), no loader (``include``/``import``/``extends`` fail),
+the ``tojson`` override, the globals ``raise_exception``, ``strftime_now``, a restricted ``dict``
+and an underscore-refusing ``namespace``. Inputs are rebuilt out of plain JSON types first.
+
+DoS guards the sandbox lacks (security fact sheet §3):
+
+* the template length is capped (:data:`MAX_TEMPLATE_CHARS`);
+* rendering happens in a **persistent worker subprocess** with a wall-clock timeout. A thread
+  cannot be stopped and ``sys.settrace`` slows every render, while a nested
+  ``range(99999)`` loop emits nothing a generator-based guard could observe; killing a
+  process is the one mechanism that really stops it. The worker stays alive between renders
+  (one start per session, then a pipe round trip per render), so the common path is fast;
+  on a timeout it is killed and a fresh one starts on the next call;
+* the worker runs under an address-space limit (where the OS supports ``RLIMIT_AS``) and
+  stops rendering once the output exceeds :data:`MAX_OUTPUT_CHARS`.
+
+Requests and answers cross the pipe as JSON, which also guarantees that only plain data
+(str, int, float, bool, None, lists, dicts) ever reaches the template.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import ChatTemplateError
+
+MAX_TEMPLATE_CHARS = 256 * 1024
+MAX_OUTPUT_CHARS = 1024 * 1024
+DEFAULT_TIMEOUT_S = 5.0
+WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
+# strftime_now(fmt) renders as DATE_MARK_OPEN + fmt + DATE_MARK_CLOSE when date_marker=True
+# (used by synthesis to find where a template prints the current date).
+DATE_MARK_OPEN = "\x02date:"
+DATE_MARK_CLOSE = "\x03"
+
+_REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+# ChatTemplateError kinds that mean "broken or hostile template", never "this conversation is refused".
+HOSTILE_KINDS = frozenset({"Timeout", "OutputLimit", "MemoryError", "WorkerDied", "SecurityError",
+                           "TemplateTooLarge", "TemplateSyntaxError", "RecursionError"})
+# GGUF special-token kinds a tokenizer's special_tokens_map exposes to templates (besides bos/eos)
+TEMPLATE_TOKEN_KINDS = ("unk", "pad", "sep", "cls", "mask")
+
+
+def special_token_kwargs(special_tokens: Mapping[str, str] | None) -> dict[str, Any]:
+    """``unk_token``/``pad_token``/... template variables, as transformers passes special_tokens_map."""
+    return {f"{k}_token": v for k, v in (special_tokens or {}).items() if k in TEMPLATE_TOKEN_KINDS and v}
+
+
+# ---------------------------------------------------------------------------------------------
+# Input preparation (mirrors transformers' _normalize_chat_messages / _plain_template_data /
+# _alias_reasoning_fields)
+
+
+def plain_data(value: Any) -> Any:
+    """Rebuild ``value`` out of plain JSON types (anything else becomes ``"<TypeName>"``)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, Mapping):
+        return {plain_data(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(item) for item in value]
+    if callable(getattr(value, "model_dump", None)):
+        return plain_data(value.model_dump())
+    return f"<{type(value).__name__}>"
+
+
+def prepare_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Drop None-valued keys, reduce to plain data and alias reasoning fields, like transformers."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if not isinstance(message, Mapping):
+            raise ChatTemplateError(
+                f"chat messages must be objects, got {type(message).__name__}",
+                hint='give each message as {"role": ..., "content": ...}',
+            )
+        clean = {k: v for k, v in plain_data(message).items() if v is not None}
+        reasoning = next((clean[k] for k in _REASONING_FIELDS if clean.get(k) is not None), None)
+        if reasoning is not None:
+            clean = {"thinking": reasoning, **clean, "reasoning_content": reasoning}
+        out.append(clean)
+    return out
+
+
+def check_template(template: str) -> None:
+    """Refuse non-text, oversized or syntactically broken templates (parsing executes nothing)."""
+    if isinstance(template, str) and template in _CHECKED:
+        return
+    if not isinstance(template, str):
+        raise ChatTemplateError("the chat template is not text", hint="pass the template as a string")
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise ChatTemplateError(
+            f"the chat template is {len(template)} characters long, over forge's limit of {MAX_TEMPLATE_CHARS}",
+            hint="real chat templates are a few KiB; this GGUF's template is suspicious",
+            kind="TemplateTooLarge",
+        )
+    import jinja2
+
+    try:
+        _parse_env().parse(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ChatTemplateError(
+            f"the chat template does not parse: {exc.message} (line {exc.lineno})",
+            hint="the GGUF's tokenizer.chat_template is broken; pass a Modelfile TEMPLATE or a family instead",
+            kind="TemplateSyntaxError",
+            line=exc.lineno,
+        ) from None
+    except RecursionError:
+        raise ChatTemplateError(
+            "the chat template nests too deeply to parse", hint="the template is not a real chat template",
+            kind="RecursionError",
+        ) from None
+    if len(_CHECKED) > 256:
+        _CHECKED.clear()
+    _CHECKED.add(template)
+
+
+_CHECKED: set[str] = set()
+
+
+_PARSE_ENV: Any = None
+
+
+def _parse_env() -> Any:
+    global _PARSE_ENV
+    if _PARSE_ENV is None:
+        _PARSE_ENV = _make_environment(date_marker=False)
+    return _PARSE_ENV
+
+
+def template_variables(template: str) -> frozenset[str]:
+    """The undeclared variables a template reads (``messages``, ``tools``, ``enable_thinking``...)."""
+    import jinja2.meta
+
+    check_template(template)
+    return frozenset(jinja2.meta.find_undeclared_variables(_parse_env().parse(template)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment (built in the worker; also in-process for parsing only)
+
+
+def _make_environment(*, date_marker: bool) -> Any:
+    """An ImmutableSandboxedEnvironment configured exactly like transformers' chat templates."""
+    from contextlib import contextmanager
+    from contextvars import ContextVar
+    from datetime import datetime
+
+    import jinja2
+    import jinja2.ext
+    import jinja2.nodes
+    import jinja2.utils
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class AssistantTracker(jinja2.ext.Extension):
+        tags = {"generation"}  # noqa: RUF012 - jinja2 Extension API
+
+        def __init__(self, environment: Any) -> None:
+            super().__init__(environment)
+            environment.extend(activate_tracker=self.activate_tracker)
+            self._tracking: ContextVar[Any] = ContextVar("assistant_tracker", default=None)
+
+        def parse(self, parser: Any) -> Any:
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+            return jinja2.nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+        @jinja2.pass_eval_context
+        def _generation_support(self, context: Any, caller: Any) -> str:
+            rv: str = caller()
+            tracking = self._tracking.get()
+            if tracking is not None:
+                rendered_blocks, generation_indices = tracking
+                start = len("".join(rendered_blocks))
+                generation_indices.append((start, start + len(rv)))
+            return rv
+
+        @contextmanager
+        def activate_tracker(self, rendered_blocks: list[str], generation_indices: list[Any]) -> Any:
+            token = self._tracking.set((rendered_blocks, generation_indices))
+            try:
+                yield
+            finally:
+                self._tracking.reset(token)
+
+    def raise_exception(message: Any) -> None:
+        raise _raised_class()(message)
+
+    def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
+               sort_keys: bool = False) -> str:
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def strftime_now(format: Any) -> str:
+        if date_marker:
+            return f"{DATE_MARK_OPEN}{format}{DATE_MARK_CLOSE}"
+        return datetime.now().strftime(format)
+
+    class TemplateDict:
+        def __call__(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+            return dict(*args, **kwargs)
+
+        def fromkeys(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
+            return dict.fromkeys(*args, **kwargs)
+
+    class TemplateNamespace(jinja2.utils.Namespace):
+        def __init__(*args: Any, **kwargs: Any) -> None:
+            self, rest = args[0], args[1:]
+            attrs = dict(*rest, **kwargs)
+            for name in attrs:
+                TemplateNamespace._check_name(name)
+            jinja2.utils.Namespace.__init__(self, attrs)
+
+        def __setitem__(self, name: str, value: Any) -> None:
+            TemplateNamespace._check_name(name)
+            jinja2.utils.Namespace.__setitem__(self, name, value)
+
+        @staticmethod
+        def _check_name(name: Any) -> None:
+            if isinstance(name, str) and name.startswith("_"):
+                raise jinja2.exceptions.SecurityError(
+                    "Chat templates cannot store underscore-prefixed attributes on a namespace, "
+                    f"but got {name!r}. Please rename the attribute."
+                )
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols]
+    )
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = strftime_now
+    env.globals["dict"] = TemplateDict()
+    env.globals["namespace"] = TemplateNamespace
+    return env
+
+
+@functools.lru_cache(maxsize=1)
+def _raised_class() -> type[Exception]:
+    """The exception raise_exception() throws: a jinja2 TemplateError, as in transformers."""
+    import jinja2
+
+    class TemplateRaised(jinja2.exceptions.TemplateError):
+        pass
+
+    return TemplateRaised
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker process
+
+
+def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any]) -> dict[str, Any]:
+    import jinja2
+
+    raised_cls = _raised_class()
+    template_text: str = request["template"]
+    date_marker = bool(request.get("date_marker"))
+    key = (template_text, date_marker)
+    try:
+        compiled = cache.get(key)
+        if compiled is None:
+            if len(cache) > 64:
+                cache.clear()
+            compiled = _make_environment(date_marker=date_marker).from_string(template_text)
+            cache[key] = compiled
+        context = dict(request.get("kwargs") or {})
+        context.update(
+            messages=request["messages"], tools=request.get("tools"), documents=request.get("documents"),
+            add_generation_prompt=bool(request.get("add_generation_prompt")),
+        )
+        limit = int(request.get("max_output", MAX_OUTPUT_CHARS))
+        parts: list[str] = []
+        size = 0
+        for chunk in compiled.generate(**context):
+            size += len(chunk)
+            if size > limit:
+                return {"ok": False, "kind": "OutputLimit",
+                        "message": f"the chat template's output exceeded {limit} characters"}
+            parts.append(chunk)
+        return {"ok": True, "text": "".join(parts)}
+    except raised_cls as exc:
+        return {"ok": False, "kind": "raise_exception", "message": str(getattr(exc, "message", "") or "")}
+    except jinja2.exceptions.TemplateSyntaxError as exc:
+        return {"ok": False, "kind": "TemplateSyntaxError", "message": f"{exc.message} (line {exc.lineno})"}
+    except jinja2.exceptions.SecurityError as exc:
+        return {"ok": False, "kind": "SecurityError", "message": str(exc)}
+    except jinja2.exceptions.UndefinedError as exc:
+        return {"ok": False, "kind": "UndefinedError", "message": str(exc)}
+    except jinja2.exceptions.TemplateError as exc:
+        return {"ok": False, "kind": "TemplateError", "message": str(exc)}
+    except MemoryError:
+        return {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
+    except RecursionError:
+        return {"ok": False, "kind": "RecursionError", "message": "the chat template recursed too deeply"}
+    except Exception as exc:
+        return {"ok": False, "kind": type(exc).__name__, "message": str(exc)}
+
+
+def _read_frame(stream: BinaryIO) -> bytes | None:
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    (length,) = struct.unpack(">I", header)
+    data = stream.read(length)
+    return data if len(data) == length else None
+
+
+def _write_frame(stream: BinaryIO, payload: bytes) -> None:
+    stream.write(struct.pack(">I", len(payload)) + payload)
+    stream.flush()
+
+
+def _worker_main() -> None:
+    """Entry point of the render subprocess: length-prefixed JSON requests on stdin."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
+    except (ImportError, ValueError, OSError):  # not on this OS, or a lower hard limit: keep the timeout guard
+        pass
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but frames on the real stdout
+    cache: dict[tuple[str, bool], Any] = {}
+    while True:
+        frame = _read_frame(stdin)
+        if frame is None:
+            return
+        try:
+            answer = _render_in_worker(json.loads(frame), cache)
+        except MemoryError:
+            answer = {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
+        _write_frame(stdout, json.dumps(answer, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+
+
+class _Worker:
+    """One persistent render subprocess with a reader thread (so reads can time out)."""
+
+    def __init__(self) -> None:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        boot = (
+            "import sys; sys.path.insert(0, " + repr(package_parent) + "); "
+            "from ollama_forge.chat_template import _worker_main; _worker_main()"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-s", "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=env,
+        )
+        self.owner_pid = os.getpid()  # a forked child must not share this worker's pipes
+        self.answers: queue.Queue[bytes | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read_loop, daemon=True)
+        self.reader.start()
+
+    def _read_loop(self) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            frame = _read_frame(self.proc.stdout)  # type: ignore[arg-type]
+            self.answers.put(frame)
+            if frame is None:
+                return
+
+    def request(self, payload: bytes, timeout: float) -> bytes | None:
+        assert self.proc.stdin is not None
+        _write_frame(self.proc.stdin, payload)  # type: ignore[arg-type]
+        return self.answers.get(timeout=timeout)
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+_LOCK = threading.Lock()
+_WORKER: _Worker | None = None
+
+
+def _shutdown_worker() -> None:
+    global _WORKER
+    if _WORKER is not None:
+        _WORKER.kill()
+        _WORKER = None
+
+
+atexit.register(_shutdown_worker)
+
+
+def _run_request(request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    global _WORKER
+    payload = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    with _LOCK:
+        for attempt in (1, 2):
+            if _WORKER is None or _WORKER.owner_pid != os.getpid() or _WORKER.proc.poll() is not None:
+                _WORKER = _Worker()
+            try:
+                frame = _WORKER.request(payload, timeout)
+            except queue.Empty:
+                _shutdown_worker()
+                raise ChatTemplateError(
+                    f"the chat template did not finish rendering within {timeout:g} s",
+                    hint="the template loops without bound (a CPU denial of service); do not use this GGUF's template",
+                    kind="Timeout",
+                ) from None
+            except (BrokenPipeError, OSError):
+                frame = None
+            if frame is not None:
+                answer: dict[str, Any] = json.loads(frame)
+                return answer
+            # The worker died (memory limit hit at the OS level, or killed): one fresh retry.
+            _shutdown_worker()
+            if attempt == 2:
+                raise ChatTemplateError(
+                    "the chat template render process died (memory limit or crash)",
+                    hint="the template allocates without bound; do not use this GGUF's template",
+                    kind="WorkerDied",
+                )
+    raise AssertionError("unreachable")
+
+
+def render_chat_template(
+    template: str,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    documents: Sequence[Mapping[str, Any]] | None = None,
+    add_generation_prompt: bool = True,
+    bos_token: str = "",
+    eos_token: str = "",
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_output: int = MAX_OUTPUT_CHARS,
+    date_marker: bool = False,
+    **kwargs: Any,
+) -> str:
+    """Render a model's Jinja chat template like ``tokenizer.apply_chat_template(..., tokenize=False)``.
+
+    ``messages`` use the transformers shape (``tool_calls`` as ``{"type": "function", "function":
+    {"name", "arguments"}}``). Extra keyword arguments (``enable_thinking``, special tokens, ...)
+    reach the template as variables, as transformers' ``**kwargs`` do. Raises
+    :class:`ChatTemplateError` for syntax errors, sandbox refusals, ``raise_exception`` (with the
+    template's own message in ``template_message``), timeouts and output/memory limits.
+    """
+    check_template(template)
+    request = {
+        "template": template,
+        "messages": prepare_messages(messages),
+        "tools": plain_data(list(tools)) if tools is not None else None,
+        "documents": plain_data(list(documents)) if documents is not None else None,
+        "add_generation_prompt": bool(add_generation_prompt),
+        "kwargs": plain_data({"bos_token": bos_token, "eos_token": eos_token, **kwargs}),
+        "max_output": int(max_output),
+        "date_marker": bool(date_marker),
+    }
+    answer = _run_request(request, timeout)
+    if answer.get("ok"):
+        return str(answer["text"])
+    kind = str(answer.get("kind", "Error"))
+    message = str(answer.get("message", ""))
+    if kind == "raise_exception":
+        raise ChatTemplateError(
+            f"the chat template refused the conversation: {message}",
+            hint="the model's template does not accept this message sequence (its own rule)",
+            kind=kind, template_message=message,
+        )
+    hints = {
+        "SecurityError": "the template tried something the sandbox forbids; treat this GGUF as hostile",
+        "OutputLimit": "the template produces unbounded output; do not use this GGUF's template",
+        "MemoryError": "the template allocates without bound; do not use this GGUF's template",
+        "TypeError": "the template needs something forge does not provide (loaders are disabled on purpose)",
+    }
+    raise ChatTemplateError(
+        f"the chat template failed to render: {kind}: {message}",
+        hint=hints.get(kind, "the GGUF's chat template cannot render this conversation; "
+                             "pass a family or a Modelfile TEMPLATE instead"),
+        kind=kind,
+    )
+
+
+if __name__ == "__main__":
+    _worker_main()

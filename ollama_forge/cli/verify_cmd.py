@@ -1,0 +1,137 @@
+"""``forge verify`` and ``forge render``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from ..verify import VerifyReport
+
+
+@click.command("verify")
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option("--full", is_flag=True, help="Also print both prompts of every mismatching conversation.")
+@click.pass_context
+def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -> None:
+    """Prove a Modelfile TEMPLATE renders the model's own chat template, byte for byte.
+
+    TARGET is a GGUF (checks the Modelfile forge would write for it), a Modelfile (its FROM
+    GGUF provides the chat template) or a stored model name.
+
+    \b
+    Rules: the chat template renders with add_generation_prompt=True; when the GGUF sets
+    add_bos_token, a leading BOS in its output is stripped (llama.cpp adds it); a SYSTEM the
+    chat template already prints without a system message is its built-in default, any other
+    SYSTEM is compared as a system message. Exit status 1 on any mismatch.
+    """
+    from ..console import print_json
+    from ..verify import verify
+
+    report = verify(target)
+    if as_json:
+        print_json(report.model_dump(mode="json"))
+    else:
+        _print_report(report, full=full)
+    if not report.matched:
+        ctx.exit(1)
+
+
+def _print_report(report: VerifyReport, *, full: bool) -> None:
+    from rich.markup import escape
+
+    from ..console import safe_text, stdout_console
+
+    out = stdout_console()
+
+    def s(text: object) -> str:
+        return escape(safe_text(text))
+
+    if report.target:
+        source = f" (template: {s(report.template_source)})" if report.template_source else ""
+        out.print(f"[bold]{s(report.target)}[/bold]{source}")
+    for result in report.results:
+        if result.skipped_reason:
+            out.print(f"  [dim]-[/dim] {s(result.name):<20} [dim]skipped: {s(result.skipped_reason)}[/dim]")
+        elif result.matched:
+            out.print(f"  [green]✓[/green] {s(result.name):<20} match")
+        elif result.error:
+            out.print(f"  [red]✗[/red] {s(result.name):<20} {s(result.error)}")
+        else:
+            diff = result.first_difference
+            assert diff is not None
+            out.print(f"  [red]✗[/red] {s(result.name):<20} differs at line {diff.line}, column {diff.column} "
+                      f"(offset {diff.offset})")
+            out.print(f"      model template: {s(diff.expected_context)}")
+            out.print(f"      Ollama TEMPLATE: {s(diff.actual_context)}")
+            if full:
+                out.print(f"      [dim]expected:[/dim] {s(repr(result.expected))}")
+                out.print(f"      [dim]actual:[/dim]   {s(repr(result.actual))}")
+    for note in report.normalisations:
+        out.print(f"  [dim]note: {s(note)}[/dim]")
+    if report.system_rule:
+        out.print(f"  [dim]system: {s(report.system_rule)}[/dim]")
+    compared = report.compared
+    failed = report.mismatches
+    if report.matched:
+        out.print(f"[green]match[/green]: {len(compared)} conversation(s) identical, "
+                  f"{len(report.results) - len(compared)} skipped")
+    elif not compared:
+        out.print("[red]not verified[/red]: the model's own template renders none of the conversations")
+    else:
+        out.print(f"[red]mismatch[/red]: {len(failed)} of {len(compared)} conversation(s) differ")
+
+
+def _load_json_arg(value: str | None, what: str) -> Any:
+    import json
+    from pathlib import Path
+
+    from ..errors import UsageError
+
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read {what} file {value[1:]}: {exc.strerror}", hint="check the path after @") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{what} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                         hint=f"pass {what} as a JSON array, or @file.json") from None
+
+
+@click.command("render")
+@click.argument("target")
+@click.option("--messages", "messages", required=True, help="The conversation: a JSON array of messages, or @file.")
+@click.option("--system", default=None, help="A SYSTEM to use instead of the Modelfile's.")
+@click.option("--tools", default=None, help="Tool definitions: a JSON array, or @file.")
+@click.option("--think/--no-think", default=None, help="Set Ollama's think flag (default: unset).")
+@click.option("--json", "as_json", is_flag=True, help="Print {\"prompt\": ...} as JSON.")
+def render_command(target: str, messages: str, system: str | None, tools: str | None, think: bool | None,
+                   as_json: bool) -> None:
+    """Print the exact prompt Ollama builds for a conversation.
+
+    TARGET is a Go template file, a Modelfile, a GGUF (the Modelfile forge would write), a
+    stored model name, or the template text itself. Messages use Ollama's /api/chat shape.
+    """
+    import sys
+
+    from ..console import print_json
+    from ..verify import render_for
+
+    parsed_messages = _load_json_arg(messages, "--messages")
+    parsed_tools = _load_json_arg(tools, "--tools")
+    prompt = render_for(target, parsed_messages, system=system, tools=parsed_tools, think=think)
+    if as_json:
+        print_json({"prompt": prompt})
+    else:
+        from ..console import safe_text
+
+        sys.stdout.write(safe_text(prompt))
+        if not prompt.endswith("\n"):
+            sys.stdout.write("\n")
