@@ -44,29 +44,7 @@ REPO = "bench/pull-GGUF"
 FILE = "pull-Q8_0.gguf"
 MIB = 1024 * 1024
 
-
-def make_gguf(path: Path, megabytes: int) -> Path:
-    import numpy as np
-    from gguf import GGMLQuantizationType, GGUFWriter, LlamaFileType
-
-    writer = GGUFWriter(str(path), "llama")
-    writer.add_name("bench")
-    writer.add_file_type(int(LlamaFileType.MOSTLY_Q8_0))
-    writer.add_context_length(2048)
-    writer.add_block_count(1)
-    writer.add_embedding_length(256)
-    writer.add_head_count(4)
-    writer.add_head_count_kv(2)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(["<unk>", "<s>", "</s>"])
-    rows = megabytes * MIB // 34
-    data = np.random.default_rng(0).integers(0, 256, size=(rows, 34), dtype=np.uint8)
-    writer.add_tensor("blk.0.attn_q.weight", data, raw_dtype=GGMLQuantizationType.Q8_0)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+from ggufs import big_gguf  # noqa: E402  (tests/ is on sys.path above)
 
 
 class Server:
@@ -198,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="forge-bench-pull-") as tmp:
         work = Path(tmp)
-        src = make_gguf(work / FILE, args.mb)
+        src = big_gguf(work / FILE, megabytes=args.mb)
         size = src.stat().st_size
         digest = hashlib.sha256(src.read_bytes()).hexdigest()
         server = Server(src)

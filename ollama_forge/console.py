@@ -34,6 +34,18 @@ def safe_text(value: object, *, keep_newlines: bool = True, limit: int | None = 
     return text
 
 
+def human_bytes(value: int | None, *, unknown: str = "unknown") -> str:
+    """Binary-unit sizes for humans: ``512 B``, ``235.16 MiB`` (Ollama's own decimal format is in ollama.ps)."""
+    if value is None:
+        return unknown
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} TiB"
+
+
 def stderr_console() -> Console:
     from rich.console import Console
 

@@ -26,8 +26,6 @@ EXPECTED_FAILURES = {
     # "tool_use" templates are a GGUF's *named* template, used only when tools are passed; they
     # iterate over `tools` unconditionally, so a conversation without tools cannot render.
     "CohereForAI-c4ai-command-r-plus-tool_use": "'NoneType' object is not iterable",
-    "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use": "'NoneType' object is not iterable",
-    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use": "'NoneType' object is not iterable",
     # Firefunction v2 needs a `functions` variable its own tokenizer config passes.
     "fireworks-ai-llama-3-firefunction-v2": "'functions' is undefined",
 }

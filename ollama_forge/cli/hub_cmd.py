@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..console import print_json, safe_text, stderr_console, stdout_console
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{n} B"
+from ..console import human_bytes, print_json, safe_text, stderr_console, stdout_console
 
 
 def _esc(value: object) -> str:
@@ -42,7 +31,7 @@ def quants_command(repo: str, ctx: int | None, mem: str | None, no_header: bool,
 
     out = stdout_console()
     budget = (
-        f"{_size(listing.budget.bytes)} ({listing.budget.source})" if listing.budget is not None else "unknown"
+        f"{human_bytes(listing.budget.bytes)} ({listing.budget.source})" if listing.budget is not None else "unknown"
     )
     out.print(
         f"[bold]{_esc(listing.repo)}[/bold] @ {_esc(listing.revision)} ({listing.commit[:12]})"
@@ -62,14 +51,14 @@ def quants_command(repo: str, ctx: int | None, mem: str | None, no_header: bool,
             quant += f" (header: {v.file_type})"
         fits = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "?"}[v.fits]
         table.add_row(
-            "*" if v.label == listing.default else "", _esc(quant), _esc(v.label), _size(v.size),
-            str(v.shard_count), _size(v.estimate_bytes), fits,
+            "*" if v.label == listing.default else "", _esc(quant), _esc(v.label), human_bytes(v.size),
+            str(v.shard_count), human_bytes(v.estimate_bytes), fits,
         )
     if listing.variants:
         out.print(table)
     if listing.kv_bytes is not None:
         out.print(
-            f"est. memory = file size + {_size(listing.kv_bytes)} of KV cache at ctx {listing.ctx} "
+            f"est. memory = file size + {human_bytes(listing.kv_bytes)} of KV cache at ctx {listing.ctx} "
             "(compute buffers not included)"
         )
     if listing.default:
@@ -77,7 +66,7 @@ def quants_command(repo: str, ctx: int | None, mem: str | None, no_header: bool,
     if listing.projectors:
         out.print("[bold]projectors (mmproj)[/bold]")
         for p in listing.projectors:
-            out.print(f"  {_esc(p.path)}  {_size(p.size)}  {_esc(p.quant or '?')}")
+            out.print(f"  {_esc(p.path)}  {human_bytes(p.size)}  {_esc(p.quant or '?')}")
     for label in listing.incomplete:
         out.print(f"[yellow]incomplete split set (missing shards):[/yellow] {_esc(label)}")
     for note in listing.notes:
@@ -111,12 +100,12 @@ def pull_gguf_command(
         print_json(result.model_dump(mode="json"))
         return
     out = stdout_console()
-    fetched = _size(result.downloaded_bytes) if result.downloaded_bytes else "nothing (cached)"
+    fetched = human_bytes(result.downloaded_bytes) if result.downloaded_bytes else "nothing (cached)"
     out.print(
         f"[green]pulled[/green] [bold]{_esc(result.name)}[/bold]: {_esc(result.repo)} {_esc(result.quant or '')}"
-        f" @ {result.commit[:12]} — {_size(result.total_bytes)}, downloaded {fetched}, sha256 verified"
+        f" @ {result.commit[:12]} — {human_bytes(result.total_bytes)}, downloaded {fetched}, sha256 verified"
     )
     for f in result.files:
-        resumed = f" (resumed at {_size(f.resumed_from)})" if f.resumed_from else ""
+        resumed = f" (resumed at {human_bytes(f.resumed_from)})" if f.resumed_from else ""
         out.print(f"  {f.role:<9} {_esc(f.path)}{resumed}")
     out.print(f"next: forge modelfile {_esc(result.name)}")

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..console import human_bytes
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -40,17 +42,6 @@ def inspect_command(target: str, as_json: bool, ctx: int | None, cache_type: str
     from ..console import stdout_console
 
     stdout_console().print(render_report(report))
-
-
-def _human_bytes(value: int | None) -> str:
-    if value is None:
-        return "unknown"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
-        size /= 1024
-    return f"{value} B"  # pragma: no cover
 
 
 def _human_count(value: int) -> str:
@@ -96,7 +87,7 @@ def render_report(report: InspectReport) -> Table:
 
     section("Identity")
     row("file", info.path)
-    row("file size", _human_bytes(info.file_size))
+    row("file size", human_bytes(info.file_size))
     row("name", info.name)
     row("basename", info.basename)
     row("size label", info.size_label)
@@ -115,7 +106,7 @@ def render_report(report: InspectReport) -> Table:
     row("parameters", _human_count(info.parameter_count) if info.tensor_count else "no tensors")
     if info.tensor_types:
         mix = ", ".join(f"{name} ×{tc.count}" for name, tc in sorted(info.tensor_types.items(), key=lambda kv: -kv[1].bytes))
-        row("tensors", f"{info.tensor_count} ({_human_bytes(info.tensor_bytes)}): {mix}")
+        row("tensors", f"{info.tensor_count} ({human_bytes(info.tensor_bytes)}): {mix}")
     row("context length", info.context_length)
     row("blocks", info.block_count)
     row("embedding length", info.embedding_length)
@@ -173,19 +164,19 @@ def render_report(report: InspectReport) -> Table:
         row("file", remote.get("file"))
         fetched, size = remote.get("total_bytes_fetched"), remote.get("file_size")
         if isinstance(fetched, int) and isinstance(size, int) and size:
-            row("fetched", f"{_human_bytes(fetched)} of {_human_bytes(size)} ({fetched / size:.2%}) "
+            row("fetched", f"{human_bytes(fetched)} of {human_bytes(size)} ({fetched / size:.2%}) "
                            f"in {remote.get('total_requests')} requests; weights not downloaded")
 
     section("Memory")
     mem = report.memory
     row("context", f"{mem.ctx} tokens, {mem.cache_type} KV cache")
-    row("weights", _human_bytes(mem.weights_bytes))
-    row("KV cache", _human_bytes(mem.kv_bytes))
-    row("total", f"{_human_bytes(mem.total_bytes)} + compute buffers")
+    row("weights", human_bytes(mem.weights_bytes))
+    row("KV cache", human_bytes(mem.kv_bytes))
+    row("total", f"{human_bytes(mem.total_bytes)} + compute buffers")
     if mem.kv_bytes_full_ctx is not None:
-        row(f"KV at {info.context_length}", _human_bytes(mem.kv_bytes_full_ctx))
+        row(f"KV at {info.context_length}", human_bytes(mem.kv_bytes_full_ctx))
     if report.projector is not None:
-        row("+ projector", _human_bytes(report.projector.tensor_bytes))
+        row("+ projector", human_bytes(report.projector.tensor_bytes))
     for note in mem.notes:
         row("note", note)
     if report.warnings:
@@ -199,4 +190,4 @@ def _projector_rows(row: Any, projector: GGUFInfo) -> None:
     row("file", projector.path)
     row("name", projector.name)
     row("quant", projector.quant)
-    row("size", _human_bytes(projector.file_size))
+    row("size", human_bytes(projector.file_size))

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from ..errors import UsageError
-
-_SHARD = re.compile(r"^(?P<prefix>.*)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
+from ..gguf.split import expand_shards
 
 
 class ResolvedSource(BaseModel):
@@ -28,28 +26,13 @@ class ResolvedSource(BaseModel):
 
 
 
-def _shards_of(path: Path) -> list[Path]:
-    match = _SHARD.match(path.name)
-    if not match:
-        return [path]
-    count = int(match.group("count"))
-    shards = [path.with_name(f"{match.group('prefix')}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
-    missing = [s.name for s in shards if not s.exists()]
-    if missing:
-        from ..errors import SplitError
-
-        raise SplitError(f"Split GGUF {path.name} is missing shard(s): {', '.join(missing)}",
-                         hint="Download every shard into the same folder (forge pull-gguf does).", path=str(path))
-    return shards
-
-
 def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[str] | None = None) -> ResolvedSource:
     """A GGUF path (shards found next to it) or a stored model name -> the files to use."""
     path = Path(source).expanduser()
     if path.is_dir():
         raise UsageError(f"{path} is a folder", hint="Pass the .gguf file itself (or a stored model name).")
     if path.is_file():
-        resolved = ResolvedSource(weights=_shards_of(path.absolute()))
+        resolved = ResolvedSource(weights=expand_shards(path.absolute()))
     else:
         from ..store import Store
 

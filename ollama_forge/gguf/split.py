@@ -50,6 +50,26 @@ def find_shards(entry: str | Path) -> list[Path]:
     return found
 
 
+def expand_shards(entry: str | Path) -> list[Path]:
+    """Every shard of a split GGUF named by ``entry`` (any shard), or [entry] if not split.
+
+    Raises :class:`SplitError` naming the missing files when the set is incomplete.
+    """
+    path = Path(entry)
+    parsed = parse_shard_name(path.name)
+    if parsed is None:
+        return [path]
+    shards = [path.with_name(parsed.filename(i)) for i in range(1, parsed.count + 1)]
+    missing = [p.name for p in shards if not p.is_file()]
+    if missing:
+        raise SplitError(
+            f"Split GGUF {path.name} is missing shard(s): {', '.join(missing)}",
+            hint="Download every shard into the same folder (forge pull-gguf fetches them all).",
+            path=str(path),
+        )
+    return shards
+
+
 def check_shard_set(shards: Sequence[tuple[str | Path, GGUFInfo]], *, entry: str | Path | None = None) -> list[Path]:
     """Validate a complete shard set; return the paths ordered by shard index.
 

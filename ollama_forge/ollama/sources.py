@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ModelfileError, ModelNotFoundError, UsageError
+from ..gguf.split import expand_shards, parse_shard_name
 
 if TYPE_CHECKING:
     from ..modelfile import Modelfile
     from ..store import Store, StoredModel
 
 SourceKind = Literal["gguf", "store", "modelfile", "registration"]
-SHARD_RE = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$")
 
 
 class ResolvedSource(BaseModel):
@@ -184,21 +184,6 @@ def _key_for(path: Path, taken: set[str]) -> str:
     return key
 
 
-def _expand_shards(path: Path) -> list[Path]:
-    match = SHARD_RE.match(path.name)
-    if not match:
-        return [path]
-    prefix, count = match.group(1), int(match.group(3))
-    shards = [path.with_name(f"{prefix}-{i:05d}-of-{count:05d}.gguf") for i in range(1, count + 1)]
-    missing = [p.name for p in shards if not p.is_file()]
-    if missing:
-        from ..errors import SplitError
-
-        raise SplitError(f"Split GGUF {path.name} is missing shard(s): {', '.join(missing)}",
-                         hint="Download every shard (forge pull-gguf fetches them all).", path=str(path))
-    return shards
-
-
 def local_files(mf: Modelfile) -> LocalFiles:
     """The files the Modelfile's FROM/ADAPTER lines name, as Ollama's CLI would find them."""
     from ..modelfile.paths import expand_path, looks_like_path
@@ -217,7 +202,7 @@ def local_files(mf: Modelfile) -> LocalFiles:
                 raise ModelfileError(f"FROM {value}: the folder has no .gguf file", hint="Point FROM at the GGUF file.")
             candidates += ggufs
         elif path.is_file():
-            candidates += _expand_shards(path)
+            candidates += expand_shards(path)
         elif looks_like_path(value):
             raise ModelfileError(
                 f"FROM {value}: {path} does not exist",
@@ -231,7 +216,7 @@ def local_files(mf: Modelfile) -> LocalFiles:
         if real in seen:
             continue
         seen.add(real)
-        role: Literal["model", "shard", "projector"] = "shard" if SHARD_RE.match(path.name) else "model"
+        role: Literal["model", "shard", "projector"] = "shard" if parse_shard_name(path.name) else "model"
         if role == "model":
             try:
                 from ..gguf import read_gguf

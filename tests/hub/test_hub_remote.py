@@ -7,7 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import big_gguf
+from ggufs import big_gguf
 from servers.hub_server import HubServer
 
 from ollama_forge.errors import GatedRepoError, OfflineError

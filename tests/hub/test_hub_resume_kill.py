@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import big_gguf
+from ggufs import big_gguf
 from servers.hub_server import HubServer
 
 from ollama_forge import config
