@@ -54,6 +54,7 @@ __all__ = ["LIMITS", "ArrayRef", "Cursor", "GGUFFile", "Limits", "TensorInfo", "
 class _State:
     kv: dict[str, Any] = field(default_factory=dict)
     types: dict[str, int] = field(default_factory=dict)
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 class GGUFFile(LazyAccess):
@@ -73,6 +74,8 @@ class GGUFFile(LazyAccess):
         self._parse_kvs(cur, kv_count, state)
         self.kv: dict[str, Any] = state.kv
         self.types: dict[str, int] = state.types
+        # (key, start, end) of each KV's raw bytes, in file order (for verbatim copies).
+        self.kv_spans: list[tuple[str, int, int]] = state.spans
         self.alignment = self._check_alignment()
         self.tensors: list[TensorInfo] = self._parse_tensor_infos(cur)
         self.header_end = cur.pos
@@ -157,8 +160,9 @@ class GGUFFile(LazyAccess):
         return version, tensor_count, kv_count
 
     def _parse_kvs(self, cur: Cursor, kv_count: int, state: _State) -> None:
-        kv, types = state.kv, state.types
+        kv, types, spans = state.kv, state.types, state.spans
         for n in range(kv_count):
+            start = cur.pos
             where = f"metadata entry {n}"
             key_len = cur.u64(f"the key length of {where}")
             if key_len == 0:
@@ -190,6 +194,7 @@ class GGUFFile(LazyAccess):
             vtype = cur.u32(f"the type of {key!r}")
             types[key] = vtype
             kv[key] = self._read_value(cur, vtype, key, 0)
+            spans.append((key, start, cur.pos))
             if cur.pos > self.limits.max_header:
                 cur._fill(cur.pos, 0, 0, f"the value of {key!r}")  # raises the header-size error
 

@@ -29,6 +29,14 @@ def test_every_required_family_has_a_verified_case() -> None:
 @pytest.mark.parametrize("case", CHAT_CASES, ids=lambda c: c.id)
 def test_family_template_verifies(case: Case, case_gguf) -> None:  # type: ignore[no-untyped-def]
     result = plan_modelfile(case_gguf(case), use_free_memory=False)
+    if result.template_source == "synthesized":
+        # The family verifies but drops tools the model's own template supports; a synthesized
+        # template that keeps them ranks higher (see build.py), and that is the right choice.
+        family_attempt = next(a for a in result.attempts if a.startswith(f"family {case.family}:"))
+        assert family_attempt.startswith(f"family {case.family}: verified"), result.attempts
+        assert "they are lost" in family_attempt
+        assert result.verified is True and ".Tools" in result.modelfile.template
+        return
     assert result.family == case.family, result.attempts
     assert result.template_source == f"family:{case.family}"
     assert result.verified is True

@@ -12,12 +12,35 @@ import pytest
 
 from ollama_forge.digests import DISK_READS
 from ollama_forge.errors import GGUFError, SplitError
-from ollama_forge.gguf.merge import merge_split_gguf, read_header
+from ollama_forge.gguf import open_gguf
+from ollama_forge.gguf.merge import merge_split_gguf
 
 
-def write_split(folder: Path, *, shards: int = 3, alignment: int | None = None) -> list[Path]:
+class _SplitWriter(gguf.GGUFWriter):
+    """gguf-py pads every shard to its custom alignment but declares it only in shard 1, which
+    llama.cpp (and forge's reader) reject as misplaced offsets; declare it in every shard."""
+
+    def add_shard_kv_data(self) -> None:
+        super().add_shard_kv_data()
+        if self.data_alignment != gguf.GGUF_DEFAULT_ALIGNMENT:
+            for kv in self.kv_data[1:]:
+                kv[gguf.Keys.General.ALIGNMENT] = gguf.GGUFValue(self.data_alignment, gguf.GGUFValueType.UINT32)
+
+
+class _ArchSplitWriter(_SplitWriter):
+    """Writes shard 1's split keys arch-prefixed (llama.split.no, ...), which Ollama also accepts
+    (only shard 1 names the architecture, and only its KVs are copied by the merge)."""
+
+    def add_shard_kv_data(self) -> None:
+        super().add_shard_kv_data()
+        kv = self.kv_data[0]
+        for key in [k for k in kv if k.startswith("split.")]:
+            kv["llama." + key] = kv.pop(key)
+
+
+def write_split(folder: Path, *, shards: int = 3, alignment: int | None = None, arch_keys: bool = False) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    writer = gguf.GGUFWriter(str(folder / "m.gguf"), "llama", split_max_tensors=2)
+    writer = (_ArchSplitWriter if arch_keys else _SplitWriter)(str(folder / "m.gguf"), "llama", split_max_tensors=2)
     writer.add_name("Merge Me")
     writer.add_context_length(4096)
     writer.add_block_count(shards)
@@ -57,16 +80,17 @@ def test_merge_matches_the_shards(tmp_path: Path, alignment: int | None) -> None
         assert t.data_offset % merged.alignment == 0
     # only tensor data is counted as weight reads
     assert DISK_READS.bytes_read - before == sum(int(t.n_bytes) for t in merged.tensors)
-    header = read_header(result.path)
-    assert len(header.kv_spans) == result.kv_count
+    with open_gguf(result.path) as header:
+        assert len(header.kv_spans) == result.kv_count
 
 
 def test_merge_refuses_wrong_order_and_missing_shards(tmp_path: Path) -> None:
     shards = write_split(tmp_path / "s")
-    with pytest.raises(SplitError, match=r"split\.no"):
+    with pytest.raises(SplitError, match=r"split\.no") as order:
         merge_split_gguf([shards[1], shards[0], shards[2]], tmp_path / "x.gguf")
-    with pytest.raises(SplitError, match=r"split\.count"):
+    with pytest.raises(SplitError, match=r"split\.count") as count:
         merge_split_gguf(shards[:2], tmp_path / "x.gguf")
+    assert order.value.hint and count.value.hint
     assert not (tmp_path / "x.gguf").exists()
 
 
@@ -74,8 +98,9 @@ def test_truncated_shard_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
     shards = write_split(tmp_path / "s")
     data = shards[2].read_bytes()
     shards[2].write_bytes(data[: len(data) - 10])
-    with pytest.raises(GGUFError, match="exceeds file size"):
+    with pytest.raises(GGUFError, match="exceeds the file size") as exc:
         merge_split_gguf(shards, tmp_path / "out.gguf")
+    assert exc.value.hint
     assert list(tmp_path.glob("out.gguf*")) == [] and list(tmp_path.glob(".out.gguf*")) == []
 
 
@@ -94,3 +119,12 @@ def test_merge_output_replaces_atomically(tmp_path: Path) -> None:
     result = merge_split_gguf(shards, out)
     assert gguf.GGUFReader(out).fields.get("split.count") is None
     assert result.path == out
+
+
+def test_arch_prefixed_split_keys_are_dropped(tmp_path: Path) -> None:
+    shards = write_split(tmp_path / "s", arch_keys=True)
+    assert "llama.split.count" in gguf.GGUFReader(shards[0]).fields
+    result = merge_split_gguf(shards, tmp_path / "m.gguf")
+    merged = gguf.GGUFReader(result.path)
+    assert not [k for k in merged.fields if "split." in k]
+    assert merged.fields["general.name"].contents() == "Merge Me" and len(merged.tensors) == 6
