@@ -123,3 +123,12 @@ def test_error_to_dict_is_json_friendly() -> None:
     assert err.path == "a.gguf"
     with pytest.raises(AttributeError):
         _ = err.nope
+
+
+@pytest.mark.parametrize("name", sorted(forge_cli.COMMANDS))
+def test_every_command_loads_and_has_help(name: str) -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(forge_cli.cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: " in result.output and name in result.output
