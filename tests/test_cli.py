@@ -132,3 +132,13 @@ def test_every_command_loads_and_has_help(name: str) -> None:
     result = CliRunner().invoke(forge_cli.cli, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage: " in result.output and name in result.output
+
+
+def test_emoji_codes_in_untrusted_text_stay_literal(
+    failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /etc/passwd starts with "root:x:0" - rich would otherwise render ":x:" as an emoji.
+    failing_command.append(ForgeError("it starts with b'root:x:0:0'"))
+    with pytest.raises(SystemExit):
+        forge_cli.main(["boom"])
+    assert "root:x:0:0" in capsys.readouterr().err
