@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._interactive import user_lines
+
 if TYPE_CHECKING:
     from ..runners.hf import HFGeneration
 
-_EXIT_WORDS = {"/bye", "/exit", "/quit"}
 
 
 def _write(text: str) -> None:
@@ -72,16 +73,7 @@ def run_hf_command(
         return
     history: list[dict[str, Any]] = []
     err.print("[dim]type /bye to leave[/dim]")
-    while True:
-        try:
-            text = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False, err=True)
-        except (EOFError, click.Abort):
-            err.print()
-            return
-        if text.strip() in _EXIT_WORDS:
-            return
-        if not text.strip():
-            continue
+    for text in user_lines(err):
         messages = _conversation(system, history, text)
         result = hf_generate(pipe, messages=messages, on_text=_write)
         _finish(result)

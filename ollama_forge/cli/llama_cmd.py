@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._interactive import user_lines
+
 if TYPE_CHECKING:
     from ..check import CheckReport
     from ..runners.llama import ChatResult
 
-_EXIT_WORDS = {"/bye", "/exit", "/quit"}
 
 
 def _write(text: str) -> None:
@@ -127,16 +128,7 @@ def _interactive(
                 " - type /bye to leave"
             )
         )
-        while True:
-            try:
-                text = click.prompt(">>>", prompt_suffix=" ", default="", show_default=False, err=True)
-            except (EOFError, click.Abort):
-                err.print()
-                return
-            if text.strip() in _EXIT_WORDS:
-                return
-            if not text.strip():
-                continue
+        for text in user_lines(err):
             result = session.send(text, max_tokens=max_tokens, on_text=_write)
             _finish(result, show_prompt)
 
