@@ -7,9 +7,11 @@ Cases (each against a fresh server unless noted):
 3. the two-step flow: ``forge pull-gguf`` recorded a Hub-verified digest, then ``forge register``;
 4. for comparison, ollama-python's ``Client.create_blob`` (hash, then POST without HEAD), every time.
 
-Bytes are counted two ways: forge's ``DISK_READS`` counter (what forge read itself) and the
+Bytes are counted three ways: forge's ``DISK_READS`` counter (what forge read itself), the
 process's ``rchar`` from ``/proc/self/io`` (every byte read by any read() call; the server runs
-in a subprocess so its socket reads are not included).
+in a subprocess so its socket reads are not included), and ``read_bytes`` from the same file
+(bytes actually fetched from storage). Before each case the weights are evicted from the page
+cache (``posix_fadvise(DONTNEED)``), so ``read_bytes`` is what a cold registration reads from disk.
 
     python benchmarks/register.py [--size-mb 256]
 """
@@ -37,14 +39,24 @@ SERVER = (
 )
 
 
-def rchar() -> int | None:
+def proc_io(field: str) -> int | None:
     try:
         for line in Path("/proc/self/io").read_text().splitlines():
-            if line.startswith("rchar:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         return None
     return None
+
+
+def evict(path: Path) -> None:
+    """Drop the file's pages from the page cache so the next read comes from storage."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 class Server:
@@ -80,16 +92,20 @@ def make_gguf(path: Path, size_mb: int) -> Path:
     return path
 
 
-def measure(label: str, size: int, fn: object) -> dict[str, object]:
+def measure(label: str, model: Path, fn: object) -> dict[str, object]:
     from ollama_forge.digests import DISK_READS
 
-    d0, r0, t0 = DISK_READS.bytes_read, rchar(), time.perf_counter()
+    evict(model)
+    d0, r0, s0, t0 = DISK_READS.bytes_read, proc_io("rchar"), proc_io("read_bytes"), time.perf_counter()
     result = fn()  # type: ignore[operator]
     wall = time.perf_counter() - t0
-    d1, r1 = DISK_READS.bytes_read, rchar()
-    row = {"case": label, "file": size, "forge_reads": d1 - d0, "rchar": (r1 - r0) if r0 is not None and r1 is not None else None,
-           "wall_s": wall, "uploaded": getattr(result, "bytes_uploaded", None)}
-    return row
+    d1, r1, s1 = DISK_READS.bytes_read, proc_io("rchar"), proc_io("read_bytes")
+
+    def delta(a: int | None, b: int | None) -> int | None:
+        return b - a if a is not None and b is not None else None
+
+    return {"case": label, "file": model.stat().st_size, "forge_reads": d1 - d0, "rchar": delta(r0, r1),
+            "storage": delta(s0, s1), "wall_s": wall, "uploaded": getattr(result, "bytes_uploaded", None)}
 
 
 def main() -> None:
@@ -108,31 +124,35 @@ def main() -> None:
         modelfile.write_text('FROM ./bench-f32.gguf\nTEMPLATE """{{ .Prompt }}"""\nSYSTEM first\n')
         rows = []
         with Server() as url:
-            rows.append(measure("1. first registration, unknown local file", size,
+            rows.append(measure("1. first registration, unknown local file", model,
                                 lambda: register("bench", modelfile=modelfile, host=url)))
-            rows.append(measure("2. re-register, new SYSTEM (same server)", size,
+            rows.append(measure("2. re-register, new SYSTEM (same server)", model,
                                 lambda: register("bench", modelfile=modelfile, host=url, system="second")))
         with Server() as url:
             # what `forge pull-gguf` records: the Hub's LFS sha256, verified while downloading
             digest = hashlib.sha256(model.read_bytes()).hexdigest()
             os.environ["FORGE_HOME"] = str(work / "forge2")
             Store().remember_sha256(model, digest, source="hub-verified")
-            rows.append(measure("3. two-step flow (digest trusted from pull)", size,
+            rows.append(measure("3. two-step flow (digest trusted from pull)", model,
                                 lambda: register("bench", modelfile=modelfile, host=url)))
         with Server() as url:
             import ollama
 
             client = ollama.Client(host=url)
-            rows.append(measure("4. ollama-python create_blob (for comparison)", size,
+            rows.append(measure("4. ollama-python create_blob (for comparison)", model,
                                 lambda: client.create_blob(model)))
-            rows.append(measure("4b. create_blob again (no HEAD: re-hash + re-send)", size,
+            rows.append(measure("4b. create_blob again (no HEAD: re-hash + re-send)", model,
                                 lambda: client.create_blob(model)))
     print(f"file size: {size:,} bytes ({size / 1e6:.1f} MB)")
-    print(f"{'case':<52} {'forge reads':>14} {'x size':>7} {'rchar':>14} {'x size':>7} {'wall s':>7}")
+    print(f"{'case':<52} {'forge reads':>14} {'x size':>7} {'rchar':>14} {'x size':>7} "
+          f"{'from disk':>14} {'x size':>7} {'wall s':>7}")
+
+    def cell(value: object) -> str:
+        return f"{value:>14,} {value / size:>7.2f}" if isinstance(value, int) else f"{'n/a':>14} {'':>7}"
+
     for row in rows:
-        fr, rc = int(row["forge_reads"]), row["rchar"]  # type: ignore[call-overload]
-        rc_text = f"{rc:>14,} {rc / size:>7.2f}" if isinstance(rc, int) else f"{'n/a':>14} {'':>7}"
-        print(f"{row['case']:<52} {fr:>14,} {fr / size:>7.2f} {rc_text} {row['wall_s']:>7.2f}")
+        print(f"{row['case']:<52} {cell(row['forge_reads'])} {cell(row['rchar'])} {cell(row['storage'])} "
+              f"{row['wall_s']:>7.2f}")
 
 
 if __name__ == "__main__":
