@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -178,12 +177,11 @@ def _inspect_step(path: Path) -> DemoStep:
 
 
 def _modelfile_step(result: DemoResult) -> DemoStep:
-    from .families import build_modelfile
+    from .families.build import plan_modelfile
     from .store import Store
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        modelfile = build_modelfile(DEMO_NAME)
+    plan = plan_modelfile(DEMO_NAME)
+    modelfile = plan.modelfile
     target = Path(result.model_path).parent / "Modelfile"
     text = modelfile.render()
     tmp = target.with_name(".Modelfile.tmp")
@@ -191,7 +189,7 @@ def _modelfile_step(result: DemoResult) -> DemoStep:
     os.replace(tmp, target)
     Store().set_modelfile_path(DEMO_NAME, str(target))
     result.modelfile_path = str(target)
-    notes = [f"warning: {w.message}" for w in caught]
+    notes = [f"warning: {message}" for message in plan.warnings]
     return DemoStep(name="modelfile", ok=True, summary=f"wrote {target}", details=[*notes, *text.rstrip("\n").splitlines()])
 
 

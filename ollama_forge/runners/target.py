@@ -86,18 +86,15 @@ def resolve_model(
             path=str(gguf),
         )
     if mf is None:
-        import warnings
-
-        from ..console import safe_text, warn
-        from ..families import build_modelfile
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            mf = build_modelfile(gguf)
         from rich.markup import escape
 
-        for item in caught:
-            warn(escape(safe_text(str(item.message))))
+        from ..console import safe_text, warn
+        from ..families.build import plan_modelfile
+
+        plan = plan_modelfile(gguf)
+        mf = plan.modelfile
+        for message in plan.warnings:
+            warn(escape(safe_text(message)))
         source = "generated"
     return ResolvedModel(target=label, gguf_path=gguf, modelfile=mf, modelfile_source=source, store_name=store_name)
 
