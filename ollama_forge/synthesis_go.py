@@ -14,32 +14,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .chat_template import DATE_MARK_CLOSE, DATE_MARK_OPEN
+from .gotemplate.literals import go_quote as go_string
 
 if TYPE_CHECKING:
     from .synthesis import Plan
-
-
-def go_string(text: str) -> str:
-    """A Go double-quoted string literal for ``text``."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
