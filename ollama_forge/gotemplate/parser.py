@@ -417,8 +417,10 @@ def parse_trees(text: str, name: str, funcs: set[str]) -> dict[str, n.ListNode]:
         return parser.parse()
     except _Parse as err:
         col = _column(text, err.pos)
+        # The message stays Go's own text (conformance compares it); the hint adds the column.
         raise GoTemplateError(
-            err.msg, hint=_HINT, line=err.line, col=col, template=name
+            err.msg, hint=f"Line {err.line}, column {col}: {_HINT[0].lower()}{_HINT[1:]}",
+            line=err.line, col=col, template=name,
         ) from None
     except RecursionError:
         raise GoTemplateError(

@@ -161,3 +161,13 @@ def test_vars_are_lowercased_identifiers() -> None:
 def test_execution_error_location_uses_byte_columns() -> None:
     err = error_of("é日{{ .S.X }}", {"S": "x"})
     assert err.message.startswith('template: t:1:10: executing "t" at <.S.X>')
+
+
+def test_parse_error_names_line_and_column_for_the_user() -> None:
+    from ollama_forge.gotemplate import GoTemplateError, parse
+
+    with pytest.raises(GoTemplateError) as exc:
+        parse("hello\n{{ if .X }}\n{{ .Y | }}", name="t")
+    assert exc.value.message == "template: t:3: unexpected EOF"  # Go's own text, unchanged
+    assert exc.value.line == 3 and exc.value.col == 11
+    assert (exc.value.hint or "").startswith("Line 3, column 11:")
