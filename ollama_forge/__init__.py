@@ -13,9 +13,7 @@ Public functions are imported lazily so ``import ollama_forge`` stays light
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ._lazy import lazy_exports
 from ._version import __version__
 from .errors import *  # noqa: F403  (the exception tree is cheap and always available)
 from .errors import ForgeError
@@ -63,15 +61,4 @@ _LAZY: dict[str, str] = {
 __all__ = ["ForgeError", "__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'ollama_forge' has no attribute {name!r}")
-    module_name, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
