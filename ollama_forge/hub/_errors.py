@@ -1,4 +1,8 @@
-"""The one choke point where huggingface_hub / httpx exceptions become ForgeErrors."""
+"""The one choke point where huggingface_hub and HTTP-stack exceptions become ForgeErrors.
+
+The HTTP stack is whatever huggingface_hub uses (``httpx`` for 1.x, ``httpx2`` for 2.x), detected
+by :func:`._http.http_module`; no HTTP package is imported by name here.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,8 @@ from ..errors import (
 
 
 def convert(exc: BaseException, *, repo: str, revision: str | None = None, filename: str | None = None) -> ForgeError | None:
-    """The ForgeError for a huggingface_hub/httpx exception, or None if it is not a transport error."""
+    """The ForgeError for a huggingface_hub/HTTP exception, or None if it is not a transport error."""
     from huggingface_hub import errors as hf_errors
-
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency of huggingface_hub
-        httpx = None  # type: ignore[assignment]
 
     rev = revision or "main"
     page = f"https://huggingface.co/{repo}"
@@ -71,13 +70,53 @@ def convert(exc: BaseException, *, repo: str, revision: str | None = None, filen
             hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
             **fields,
         )
-    if httpx is not None and isinstance(exc, httpx.HTTPError):
-        return HubError(
-            f"Cannot reach the Hub for {what}: {type(exc).__name__}: {_first_line(exc)}",
-            hint="Check your network and HF_ENDPOINT; set HF_HUB_OFFLINE=1 to use only the local cache.",
-            **fields,
-        )
-    return None
+    return _transport(exc, what, fields)
+
+
+def _transport(exc: BaseException, what: str, fields: dict[str, str]) -> ForgeError | None:
+    """Network failures (refused, DNS, TLS, timeouts, cut connections) of the detected HTTP stack."""
+    from .. import config
+    from ._http import StalledTransfer, http_module
+
+    mod = http_module()
+    if not isinstance(exc, (mod.HTTPError, mod.InvalidURL, StalledTransfer)):
+        return None
+    endpoint = config.hf_endpoint()
+    where = _origin(exc) or endpoint
+    offline = "set HF_HUB_OFFLINE=1 to use models already in the local cache"
+    reason = _first_line(exc)
+    if isinstance(exc, (mod.TimeoutException, StalledTransfer)):
+        kind = "timeout"
+        message = f"The Hub at {where} did not answer in time for {what} ({reason or type(exc).__name__})"
+        hint = (f"Check your network (or proxy) and HF_ENDPOINT ({endpoint}); on a slow link raise "
+                f"FORGE_HUB_TIMEOUT (seconds) or lower FORGE_HUB_MIN_RATE (bytes/s); or {offline}.")
+    elif isinstance(exc, mod.ConnectError):
+        kind = "unreachable"
+        message = f"The Hub is unreachable at {where} ({reason}) for {what}"
+        hint = f"Check your network connection and HF_ENDPOINT ({endpoint}), or {offline}."
+    elif isinstance(exc, (mod.NetworkError, mod.RemoteProtocolError)):
+        kind = "connection-lost"
+        message = f"The connection to the Hub at {where} broke while reading {what} ({reason})"
+        hint = (f"Run the command again (downloads resume where they stopped); if it keeps failing check "
+                f"your network, proxy and HF_ENDPOINT ({endpoint}).")
+    else:  # proxy errors, unsupported protocol, bad URL, other HTTP-level failures
+        kind = "transport"
+        message = f"Cannot talk to the Hub at {where} for {what}: {type(exc).__name__}: {reason}"
+        hint = f"Check HF_ENDPOINT ({endpoint}) and your proxy settings, or {offline}."
+    return HubError(message, hint=hint, reason=kind, endpoint=endpoint, **fields)
+
+
+def _origin(exc: BaseException) -> str | None:
+    """scheme://host:port of the request that failed (``exc.request`` raises when unset)."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):
+        return None
+    try:
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{url.host}{port}"
+    except (AttributeError, ValueError):
+        return None
 
 
 @contextlib.contextmanager

@@ -19,16 +19,24 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
 from ..digests import validate_sha256_hex
 from ..errors import HubError, IntegrityError, UnsafeNameError
 from ._errors import hub_errors
+from ._http import (
+    RateGuard,
+    guarded_raw,
+    is_transient,
+    limits,
+    request_timeout,
+    same_origin,
+    transport_errors,
+)
 from .hashing import Hasher, ProgressFn, hash_file
 from .listing import COMMIT_RE, RemoteFile, repo_folder
-from .names import safe_join
+from .names import real_dirs, safe_join
 
 STREAM_CHUNK = 1024 * 1024
 PARTIAL_SUFFIX = ".forge-partial"
@@ -48,13 +56,8 @@ class CachedFile(BaseModel):
     cached: bool = False  # already complete in the cache before this call
 
 
-def _same_origin(a: str, b: str) -> bool:
-    sa, sb = urlsplit(a), urlsplit(b)
-    return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _atomic_write_text(path: Path, text: str, root: Path) -> None:
+    real_dirs(root, path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -66,9 +69,9 @@ def _atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def _link_pointer(blob: Path, pointer: Path) -> None:
+def _link_pointer(blob: Path, pointer: Path, root: Path) -> None:
     """``snapshots/<commit>/<path>`` -> ``../../blobs/<etag>`` (relative, as huggingface_hub does)."""
-    pointer.parent.mkdir(parents=True, exist_ok=True)
+    real_dirs(root, pointer.parent)
     rel = os.path.relpath(blob, pointer.parent)
     tmp = pointer.with_name(f".{pointer.name}.forge-link")
     with contextlib.suppress(FileNotFoundError):
@@ -126,11 +129,11 @@ def ensure_file(
     # 1. Already in the cache (this commit, or the same blob from another snapshot)?
     if pointer.exists():
         blob = Path(os.path.realpath(pointer))
-        done = _check_cached(file, blob, trusted, progress)
+        done = _check_cached(file, blob, trusted, progress, cache_dir)
         if done is not None:
             if revision != commit and not offline:
                 with contextlib.suppress(OSError):  # the cache may be read-only: best effort
-                    _atomic_write_text(safe_join(storage / "refs", revision), commit)
+                    _atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
             return CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
                               sha256=done[0], hashed_bytes=done[1], cached=True)
         with contextlib.suppress(OSError):
@@ -138,11 +141,11 @@ def ensure_file(
     if file.etag is not None:
         blob = storage / "blobs" / file.etag
         if blob.is_file():
-            done = _check_cached(file, blob, trusted, progress)
+            done = _check_cached(file, blob, trusted, progress, cache_dir)
             if done is not None:
-                _link_pointer(blob, pointer)
+                _link_pointer(blob, pointer, cache_dir)
                 if revision != commit:
-                    _atomic_write_text(safe_join(storage / "refs", revision), commit)
+                    _atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
                 return CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
                                   sha256=done[0], hashed_bytes=done[1], cached=True)
     if offline:
@@ -154,7 +157,8 @@ def ensure_file(
 
     url = hf_hub_url(repo, file.path, revision=commit, endpoint=endpoint)
     with hub_errors(repo=repo, revision=revision, filename=file.path):
-        meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, library_name="ollama-forge")
+        meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, library_name="ollama-forge",
+                                    timeout=limits().timeout)
     if meta.commit_hash and meta.commit_hash != commit:
         raise HubError(f"{file.path}: the Hub served commit {meta.commit_hash}, expected {commit}",
                        hint="The revision moved while forge was reading it; run the command again.")
@@ -165,17 +169,17 @@ def ensure_file(
     blob = storage / "blobs" / etag
     partial = blob.with_name(blob.name + PARTIAL_SUFFIX)
     lock = cache_dir / ".locks" / repo_folder(repo) / f"{etag}.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    blob.parent.mkdir(parents=True, exist_ok=True)
+    real_dirs(cache_dir, lock.parent)
+    real_dirs(cache_dir, blob.parent)
     _cachedir_tag(cache_dir)
     location = meta.location or url
     with WeakFileLock(str(lock)):
         if blob.is_file():  # another process finished it meanwhile
-            done = _check_cached(file, blob, trusted, progress)
+            done = _check_cached(file, blob, trusted, progress, cache_dir)
             if done is not None:
                 result = CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
                                     sha256=done[0], hashed_bytes=done[1], cached=True)
-                _finish(storage, blob, pointer, revision, commit)
+                _finish(cache_dir, storage, blob, pointer, revision, commit)
                 return result
         stats = _download(
             url=location, origin=url, partial=partial, file=file, token=token, repo=repo,
@@ -195,17 +199,17 @@ def ensure_file(
             )
         _chmod_like_umask(partial)
         os.replace(partial, blob)
-        _finish(storage, blob, pointer, revision, commit)
+        _finish(cache_dir, storage, blob, pointer, revision, commit)
     return CachedFile(
         repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size, sha256=sha256,
         downloaded_bytes=stats["received"], resumed_from=stats["resumed_from"], hashed_bytes=stats["prefix_read"],
     )
 
 
-def _finish(storage: Path, blob: Path, pointer: Path, revision: str, commit: str) -> None:
-    _link_pointer(blob, pointer)
+def _finish(cache_dir: Path, storage: Path, blob: Path, pointer: Path, revision: str, commit: str) -> None:
+    _link_pointer(blob, pointer, cache_dir)
     if revision != commit:
-        _atomic_write_text(safe_join(storage / "refs", revision), commit)
+        _atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
 
 
 def _cachedir_tag(cache_dir: Path) -> None:
@@ -213,7 +217,7 @@ def _cachedir_tag(cache_dir: Path) -> None:
     if not tag.exists():
         with contextlib.suppress(OSError):
             _atomic_write_text(tag, "Signature: 8a477f597d28d172789f06886806bc55\n"
-                               "# This file is a cache directory tag created by huggingface_hub.\n")
+                               "# This file is a cache directory tag created by huggingface_hub.\n", cache_dir)
 
 
 def _chmod_like_umask(path: Path) -> None:
@@ -225,11 +229,17 @@ def _chmod_like_umask(path: Path) -> None:
 
 def _check_cached(
     file: RemoteFile, blob: Path, trusted: Callable[[Path], str | None] | None, progress: ProgressFn | None,
+    cache_dir: Path,
 ) -> tuple[str, int] | None:
-    """(sha256, bytes read) when the cached blob is the expected file, else None (and it is removed)."""
+    """(sha256, bytes read) when the cached blob is the expected file, else None (and it is removed).
+
+    Only a blob inside the cache is ever removed: a pointer planted to lead elsewhere is just not used.
+    """
     try:
         size = blob.stat().st_size
     except OSError:
+        return None
+    if not Path(os.path.realpath(blob)).is_relative_to(os.path.realpath(cache_dir)):
         return None
     if size != file.size:
         _discard(blob)
@@ -269,16 +279,38 @@ def _offline_missing(repo: str, revision: str, paths: list[str]) -> HubError:
     )
 
 
-def _blocks(response: Any) -> Iterator[bytearray]:
-    """The body in ~STREAM_CHUNK pieces with one copy per byte (httpx's iter_bytes makes three)."""
+def _blocks(response: Any, guard: RateGuard) -> Iterator[bytearray]:
+    """The body in ~STREAM_CHUNK pieces with one copy per byte (iter_bytes makes three).
+
+    Every network chunk passes the rate guard, so a trickling body fails within one period.
+    """
     buf = bytearray()
-    for raw in response.iter_raw():
+    for raw in guarded_raw(response, guard):
         buf += raw
         if len(buf) >= STREAM_CHUNK:
             yield buf
             buf = bytearray()
     if buf:
         yield buf
+
+
+def _open_partial(partial: Path) -> Any:
+    """Open the partial file for writing without following a symlink planted at its name."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(partial, flags, 0o644)
+    except OSError as exc:
+        if partial.is_symlink():
+            raise UnsafeNameError(f"Refusing to write through {partial}: it is a symbolic link",
+                                  hint="Remove the link and run the command again.", path=str(partial)) from exc
+        raise
+    import stat
+
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnsafeNameError(f"Refusing to write {partial}: it is not a regular file",
+                              hint="Remove it and run the command again.", path=str(partial))
+    return os.fdopen(fd, "r+b")
 
 
 def _download(
@@ -300,8 +332,11 @@ def _download(
     hasher = Hasher(total if file.sha256 is None else None)
     headers = build_hf_headers(token=token, library_name="ollama-forge")
     headers["Accept-Encoding"] = "identity"  # a compressed body would break Range arithmetic
-    if not _same_origin(url, origin):
+    if not same_origin(url, origin):
         headers.pop("authorization", None)  # never send the token to the CDN
+    if partial.is_symlink():
+        raise UnsafeNameError(f"Refusing to write through {partial}: it is a symbolic link",
+                              hint="Remove the link and run the command again.", path=str(partial))
     have = partial.stat().st_size if partial.exists() else 0
     if have > total:
         partial.unlink()
@@ -357,26 +392,35 @@ def _stream(
     progress: ProgressFn | None,
     restart: Callable[[], None] | None,
 ) -> dict[str, Any]:
-    import httpx
+    """GET the rest of the file, resuming with ``Range`` after every transient failure.
+
+    Transient: any transport error of huggingface_hub's HTTP stack (refused, reset, cut body,
+    read timeout) or a body slower than FORGE_HUB_MIN_RATE. ``_RETRIES`` consecutive failures
+    that each brought less than STREAM_CHUNK give up with a HubError (the partial file stays, so
+    the next run resumes); an attempt that brought at least that much resets the count.
+    """
     from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
 
+    lim = limits()
+    timeout = request_timeout(lim)
+    caught: tuple[type[BaseException], ...] = (HubError, *transport_errors())
     total = file.size
     received = 0
     retries = _RETRIES
-    mode = "r+b" if partial.exists() else "wb"
-    with open(partial, mode) as out:
+    with _open_partial(partial) as out:
         out.seek(have)
         out.truncate()
         while have < total:
             req = dict(headers)
             if have:
                 req["Range"] = f"bytes={have}-"
+            attempt_start = have
             try:
                 with hub_errors(repo=repo, revision=revision, filename=file.path), http_stream_backoff(
                     # retry_on_exceptions=(): a failure *inside* the body would be thrown into the
                     # backoff generator (which cannot retry there); this loop resumes instead.
                     "GET", url, headers=req, follow_redirects=True, retry_on_exceptions=(),
-                    retry_on_status_codes=(408, 429, 500, 502, 503, 504),
+                    retry_on_status_codes=(408, 429, 500, 502, 503, 504), timeout=timeout,
                 ) as response:
                     if response.status_code == 416 and have:
                         # Our partial is not a prefix the server knows: start over.
@@ -391,19 +435,21 @@ def _stream(
                     if have and response.status_code == 200:  # Range ignored: restart from 0
                         out.seek(0)
                         out.truncate()
-                        have = 0
+                        have = attempt_start = 0
                         hasher.restart()
                         if restart:
                             restart()
                     elif have and response.status_code == 206:
                         start = response.headers.get("Content-Range", "").removeprefix("bytes ").partition("-")[0]
                         if start.strip() != str(have):
-                            raise HubError(f"{file.path}: the server resumed at {start!r}, asked {have}")
+                            raise HubError(f"{file.path}: the server resumed at {start[:40]!r}, asked {have}",
+                                           hint="Run the command again; if it persists check proxies and HF_ENDPOINT.")
                     encoding = response.headers.get("Content-Encoding", "identity").lower()
                     if encoding not in ("", "identity"):
-                        raise HubError(f"{file.path}: the server compressed the body ({encoding}) despite "
+                        raise HubError(f"{file.path}: the server compressed the body ({encoding[:40]}) despite "
                                        "Accept-Encoding: identity", hint="Check proxies between you and the Hub.")
-                    for block in _blocks(response):
+                    guard = RateGuard(lim, file.path)
+                    for block in _blocks(response, guard):
                         if have + len(block) > total:
                             raise IntegrityError(
                                 f"{file.path}: the server sent more than the {total} bytes the Hub lists",
@@ -414,25 +460,31 @@ def _stream(
                         hasher.feed(block)
                         have += len(block)
                         received += len(block)
-                        retries = _RETRIES
                         if progress:
                             progress(len(block))
-            except (httpx.TransportError, HubError) as exc:
-                transient = isinstance(exc, httpx.TransportError) or isinstance(exc.__cause__, httpx.TransportError)
-                if not transient or retries <= 0:
+            except caught as exc:
+                if have - attempt_start >= STREAM_CHUNK:
+                    retries = _RETRIES
+                if not is_transient(exc) or retries <= 0:
                     out.flush()
                     hasher.drain()
-                    raise
+                    final = _final(exc, repo, revision, file, have)
+                    if final is exc:
+                        raise
+                    raise final from exc
                 retries -= 1
                 out.flush()
-                time.sleep(1)
+                time.sleep(min(1.0, lim.timeout))
                 continue
             if have < total:
+                if have - attempt_start >= STREAM_CHUNK:
+                    retries = _RETRIES
                 if retries <= 0:
                     out.flush()
                     hasher.drain()
                     raise HubError(f"{file.path}: the download stopped at {have} of {total} bytes",
-                                   hint="Run the command again: forge resumes from where it stopped.")
+                                   hint="Run the command again: forge resumes from where it stopped.",
+                                   filename=file.path)
                 retries -= 1
         out.flush()  # no fsync (like huggingface_hub): a torn partial fails its sha256 and is re-fetched
     hasher.drain()
@@ -443,3 +495,16 @@ def _stream(
         "resumed_from": resumed_from,
         "prefix_read": prefix_read,
     }
+
+
+def _final(exc: BaseException, repo: str, revision: str, file: RemoteFile, have: int) -> BaseException:
+    """The error to raise when giving up: a HubError that says the partial file is kept."""
+    from ._errors import convert
+
+    if isinstance(exc, HubError):
+        err: BaseException = exc
+    else:
+        err = convert(exc, repo=repo, revision=revision, filename=file.path) or exc
+    if isinstance(err, HubError) and is_transient(exc) and have:
+        err.hint = (err.hint or "") + f" {have:,} of {file.size:,} bytes are kept: the next run resumes from there."
+    return err

@@ -1,8 +1,8 @@
 """What a repo holds at a commit: file names, sizes and LFS sha256, online or from the cache.
 
 Online: ``GET /api/models/{repo}/revision/{rev}`` (commit sha) then the recursive tree at that
-commit (``Link``-paginated), both through huggingface_hub's ``HfApi`` with the endpoint and token
-read from the environment at call time. Every name is validated before it is used, every
+commit (``Link``-paginated), through huggingface_hub's session with the endpoint and token read
+from the environment at call time, every answer size- and time-bounded (``_http.get_json``). Every name is validated before it is used, every
 sha256 checked to be 64 hex digits (it becomes a blob file name).
 
 The listing is remembered in ``$FORGE_HOME/hub/listings/<repo folder>/<commit>.json`` so that
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from .. import config
 from ..digests import validate_sha256_hex
-from ..errors import OfflineError, UnsafeNameError
+from ..errors import HubError, OfflineError, UnsafeNameError
 from ._errors import hub_errors
 from .names import safe_join, validate_remote_filename
 from .refs import HubRef
@@ -72,17 +72,10 @@ def storage_folder(repo: str, cache_dir: str | Path | None = None) -> Path:
     return Path(cache_dir or config.hf_hub_cache()) / repo_folder(repo)
 
 
-def hf_api() -> object:
-    """An ``HfApi`` bound to the endpoint and token of the environment *now*."""
-    from huggingface_hub import HfApi
-
-    return HfApi(endpoint=config.hf_endpoint(), token=config.hf_token(), library_name="ollama-forge")
-
-
 def check_file_entry(path: str, size: object, sha256: object, blob_id: object) -> RemoteFile:
     """Validate one listing entry (name, size, digests) and build a RemoteFile."""
     validate_remote_filename(path)
-    if not isinstance(size, int) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise UnsafeNameError(f"Invalid size {size!r} for {path!r} in the Hub listing", filename=path)
     sha = validate_sha256_hex(str(sha256), what=f"LFS sha256 of {path!r}") if sha256 is not None else None
     oid: str | None = None
@@ -93,29 +86,79 @@ def check_file_entry(path: str, size: object, sha256: object, blob_id: object) -
     return RemoteFile(path=path, size=size, sha256=sha, blob_id=oid)
 
 
+MAX_ENTRIES = 200_000  # files + folders of one repo (the largest GGUF repos list a few hundred)
+MAX_PAGES = 1_000
+
+
 def fetch_listing(ref: HubRef) -> RepoListing:
-    """The repo's files at ``ref.revision`` (online, or from the cache when HF_HUB_OFFLINE is set)."""
+    """The repo's files at ``ref.revision`` (online, or from the cache when HF_HUB_OFFLINE is set).
+
+    Online, forge makes the two requests ``HfApi.model_info`` / ``list_repo_tree`` would make,
+    through huggingface_hub's session, headers and error mapping, but reads every answer with a
+    size bound and timeouts, and follows ``Link`` pages only on the endpoint's own origin.
+    """
+    endpoint = config.hf_endpoint()  # validated before huggingface_hub reads HF_ENDPOINT at import
     if config.hf_offline():
         return cached_listing(ref)
-    from huggingface_hub.hf_api import RepoFile
+    from urllib.parse import quote
 
-    api = hf_api()
+    from huggingface_hub.utils import build_hf_headers
+
+    from ._http import get_json, same_origin
+
     rev = ref.rev
+    headers = build_hf_headers(token=config.hf_token(), library_name="ollama-forge")
+    base = f"{endpoint}/api/models/{ref.repo}"
     with hub_errors(repo=ref.repo, revision=rev):
-        info = api.model_info(ref.repo, revision=rev)  # type: ignore[attr-defined]
-        commit = str(info.sha or "")
-        if not COMMIT_RE.match(commit):
+        info, _ = get_json(f"{base}/revision/{quote(rev, safe='')}", headers=headers, what=f"{ref.repo} model info")
+        commit = info.get("sha") if isinstance(info, dict) else None
+        if not isinstance(commit, str) or not COMMIT_RE.match(commit):
             raise UnsafeNameError(f"The Hub returned an invalid commit id {commit!r} for {ref.repo}")
         files: list[RemoteFile] = []
-        for entry in api.list_repo_tree(ref.repo, recursive=True, revision=commit):  # type: ignore[attr-defined]
-            if not isinstance(entry, RepoFile):
-                validate_remote_filename(entry.path)
-                continue
-            lfs = entry.lfs
-            files.append(check_file_entry(entry.path, entry.size, lfs.sha256 if lfs else None, entry.blob_id))
+        url: str | None = f"{base}/tree/{commit}"
+        params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
+        seen = pages = 0
+        while url is not None:
+            pages += 1
+            if pages > MAX_PAGES:
+                raise _listing_too_big(ref.repo)
+            page, next_url = get_json(url, headers=headers, params=params, what=f"{ref.repo} file listing")
+            if not isinstance(page, list):
+                raise HubError(f"{ref.repo}: the Hub's file listing is not a list",
+                               hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
+            seen += len(page)
+            if seen > MAX_ENTRIES:
+                raise _listing_too_big(ref.repo)
+            files.extend(f for f in map(_tree_entry, page) if f is not None)
+            if next_url is not None and not same_origin(next_url, endpoint):
+                raise HubError(f"{ref.repo}: the Hub's listing points its next page at another server",
+                               hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
+                               next_url=next_url)
+            url, params = next_url, None  # the next URL carries its own query
     listing = RepoListing(repo=ref.repo, revision=rev, commit=commit, files=files)
     _remember(listing)
     return listing
+
+
+def _tree_entry(entry: object) -> RemoteFile | None:
+    """One ``/tree`` entry: a validated file, None for a folder; anything else is refused."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+        raise UnsafeNameError(f"Malformed entry in the Hub listing: {str(entry)[:200]!r}")
+    path = entry["path"]
+    if entry.get("type") == "directory":
+        validate_remote_filename(path)
+        return None
+    if entry.get("type") != "file":
+        raise UnsafeNameError(f"Unknown entry type {entry.get('type')!r} for {path!r} in the Hub listing",
+                              filename=path)
+    lfs = entry.get("lfs")
+    sha = lfs.get("oid") if isinstance(lfs, dict) else None
+    return check_file_entry(path, entry.get("size"), sha, entry.get("oid"))
+
+
+def _listing_too_big(repo: str) -> HubError:
+    return HubError(f"{repo}: the Hub lists more than {MAX_ENTRIES:,} entries; refusing to read further",
+                    hint="Name the file to use directly (forge pull-gguf --file), or check HF_ENDPOINT.")
 
 
 def _listing_path(repo: str, commit: str) -> Path:

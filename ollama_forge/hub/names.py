@@ -31,7 +31,7 @@ def validate_repo_id(repo_id: str) -> str:
         and ".." not in repo_id
         and not repo_id.endswith(".git")
     )
-    if not ok:
+    if not ok or any(0xD800 <= ord(c) <= 0xDFFF for c in repo_id):
         raise UsageError(
             f"Invalid Hub repo id {repo_id!r}",
             hint="Use owner/name with letters, digits, '-', '_' or '.' (max 96 each, not starting or "
@@ -59,6 +59,9 @@ def validate_remote_filename(name: str) -> str:
         raise refuse("empty name")
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 for c in name):
         raise refuse("contains control characters")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        # JSON's "\\ud800" decodes to a lone surrogate: not Unicode, no file name on disk.
+        raise refuse("contains an unpaired surrogate (not valid Unicode)")
     if "\\" in name:
         # The Hub's names are POSIX; a backslash is a Windows separator in disguise.
         raise refuse("contains a backslash")
@@ -90,3 +93,35 @@ def safe_join(root: str | Path, name: str) -> Path:
             filename=name,
         )
     return target
+
+
+def real_dirs(root: str | Path, target: str | Path) -> Path:
+    """Create the folders from ``root`` down to ``target`` refusing any that is a symlink.
+
+    ``root`` itself may be a symlink (a cache moved to another disk is a user's choice); every
+    component below it is made by forge and must be a real directory, so a pre-planted link
+    (``snapshots/<commit>/sub -> /etc``, ``models/<name> -> ~``) cannot redirect a write.
+    Returns ``target`` as an absolute path.
+    """
+    base = Path(os.path.abspath(root))
+    full = Path(os.path.abspath(target))
+    if full != base and not full.is_relative_to(base):
+        raise UnsafeNameError(f"Refusing to write {full}: it is outside {base}", path=str(full))
+    current = base
+    current.mkdir(parents=True, exist_ok=True)
+    for part in full.relative_to(base).parts:
+        current = current / part
+        if current.is_symlink():
+            raise UnsafeNameError(
+                f"Refusing to write through {current}: it is a symbolic link",
+                hint="Something planted a link where forge keeps its files; remove it (rm, not rm -r "
+                "through the link) and run the command again.",
+                path=str(current),
+            )
+        try:
+            current.mkdir()
+        except FileExistsError:
+            if not current.is_dir() or current.is_symlink():  # a file, or a link raced in
+                raise UnsafeNameError(f"Refusing to write through {current}: it is not a folder",
+                                      hint="Remove it and run the command again.", path=str(current)) from None
+    return full

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from .. import config
 from ..errors import HubError, QuantSelectionError
 from ._errors import hub_errors
+from ._http import RateGuard, guarded_raw, is_transient, limits, request_timeout, same_origin
 from .refs import HubRef, parse_ref
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ class HTTPRangeSource:
         max_bytes: int = MAX_HEADER_BYTES,
         repo: str = "",
         revision: str | None = None,
+        path: str | None = None,
     ) -> None:
         self.url = url
         self.name = name or url
@@ -58,6 +59,7 @@ class HTTPRangeSource:
         self._current_url = url
         self._repo = repo
         self._revision = revision
+        self._path = path or self.name
 
     def size(self) -> int | None:
         return self._size
@@ -78,13 +80,11 @@ class HTTPRangeSource:
 
         headers = build_hf_headers(token=self._token, library_name="ollama-forge")
         headers["Accept-Encoding"] = "identity"
-        if not _same_origin(url, self.url):
+        if not same_origin(url, self.url):
             headers.pop("authorization", None)
         return headers
 
     def _fetch(self, start: int, stop: int) -> None:
-        import httpx
-
         if self._size is not None:
             stop = min(stop, self._size)
         if stop > self.max_bytes:
@@ -99,57 +99,91 @@ class HTTPRangeSource:
                 self._buffer += self._get(start, stop)
                 return
             except HubError as exc:
-                if not isinstance(exc.__cause__, httpx.TransportError) or attempt == _ATTEMPTS - 1:
+                if not is_transient(exc) or attempt == _ATTEMPTS - 1:
                     raise
-                time.sleep(1)
+                time.sleep(min(1.0, limits().timeout))
 
     def _get(self, start: int, stop: int) -> bytearray:
+        """Exactly bytes ``start..stop-1`` (fewer only at the end of the file); never reads more."""
         from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
 
+        lim = limits()
         headers = self._headers(self._current_url)
         headers["Range"] = f"bytes={start}-{stop - 1}"
         got = bytearray()
-        with hub_errors(repo=self._repo, revision=self._revision, filename=self.name), http_stream_backoff(
+        with hub_errors(repo=self._repo, revision=self._revision, filename=self._path), http_stream_backoff(
             # retry_on_exceptions=(): errors inside the body must not be thrown into the backoff
             # generator; _fetch retries the whole range instead.
             "GET", self._current_url, headers=headers, follow_redirects=True, retry_on_exceptions=(),
-            retry_on_status_codes=(429, 500, 502, 503, 504),
+            retry_on_status_codes=(429, 500, 502, 503, 504), timeout=request_timeout(lim),
         ) as response:
             self.requests += 1
             hf_raise_for_status(response)
             self._current_url = str(response.url)
+            encoding = response.headers.get("Content-Encoding", "identity").lower()
+            if encoding not in ("", "identity"):
+                raise self._bad(f"the server compressed the body ({encoding[:40]}) despite Accept-Encoding: identity")
             if response.status_code == 206:
-                total = response.headers.get("Content-Range", "").rpartition("/")[2]
-                if total.isdigit():
-                    self._size = int(total)
-                first = response.headers.get("Content-Range", "").removeprefix("bytes ").partition("-")[0]
-                if first.strip() != str(start):
-                    raise HubError(f"{self.name}: the server answered range {first!r}, asked {start}")
-                for block in response.iter_bytes():
-                    got += block
-                    self.bytes_fetched += len(block)
+                first, last, total = _content_range(response.headers.get("Content-Range", ""))
+                if first != start or last is None or last < first or last > stop - 1:
+                    raise self._bad(f"asked for bytes {start}-{stop - 1}, the server answered Content-Range "
+                                    f"{response.headers.get('Content-Range', '')[:80]!r}")
+                self._check_total(total, "Content-Range total")
+                if last < stop - 1 and (total is None or last != total - 1):
+                    raise self._bad(f"asked for bytes {start}-{stop - 1}, the server sent only {start}-{last}")
+                want, skip = last + 1 - start, 0
+            elif response.status_code == 200:
+                # Range ignored: skip to ``start``, keep what is needed, then drop the connection.
+                length = response.headers.get("Content-Length", "")
+                self._check_total(int(length) if length.isdigit() and len(length) <= 20 else None, "Content-Length")
+                want, skip = stop - start, start
             else:
-                # Range ignored (200): read only what is needed and drop the connection.
-                length = response.headers.get("Content-Length")
-                if length and length.isdigit():
-                    self._size = int(length)
-                skipped = 0
-                for block in response.iter_bytes():
-                    self.bytes_fetched += len(block)
-                    if skipped + len(block) <= start:
-                        skipped += len(block)
-                        continue
-                    got += block[max(0, start - skipped):]
-                    skipped += len(block)
-                    if start + len(got) >= stop:
-                        break
-                got = got[: stop - start]
+                raise self._bad(f"unexpected HTTP {response.status_code} answer to a Range request")
+            guard = RateGuard(lim, self.name)
+            for raw in guarded_raw(response, guard):
+                self.bytes_fetched += len(raw)
+                block = raw
+                if skip:
+                    cut = min(skip, len(block))
+                    skip -= cut
+                    block = block[cut:]
+                got += block[: want - len(got)]
+                if len(got) >= want:
+                    break  # never read past the requested range, whatever the body's size
+        if len(got) < want and (self._size is None or start + len(got) < min(stop, self._size)):
+            raise self._bad(f"the body ended after {len(got)} of the {want} bytes asked for")
         return got
 
+    def _check_total(self, total: int | None, what: str) -> None:
+        if total is None:
+            return
+        if self._size is None:
+            self._size = total
+        elif total != self._size:
+            raise self._bad(f"its {what} says the file has {total} bytes, the Hub's listing {self._size}")
 
-def _same_origin(a: str, b: str) -> bool:
-    sa, sb = urlsplit(a), urlsplit(b)
-    return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
+    def _bad(self, why: str) -> HubError:
+        return HubError(
+            f"{self.name}: {why}",
+            hint="The file changed while forge was reading it, or a proxy/server between you and the Hub "
+            "misbehaves; run the command again, and check HF_ENDPOINT if it persists.",
+            filename=self._path,
+        )
+
+
+def _content_range(value: str) -> tuple[int | None, int | None, int | None]:
+    """``bytes a-b/total`` -> (a, b, total); None for parts that are missing or not numbers."""
+    spec = value.strip()
+    if not spec.startswith("bytes "):
+        return None, None, None
+    span, _, total = spec[6:].partition("/")
+    first, _, last = span.partition("-")
+
+    def num(text: str) -> int | None:
+        text = text.strip()
+        return int(text) if text.isdigit() and len(text) <= 20 else None
+
+    return num(first), num(last), num(total)
 
 
 def source_for(listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUNK) -> HTTPRangeSource:
@@ -159,7 +193,7 @@ def source_for(listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUN
     url = hf_hub_url(listing.repo, file.path, revision=listing.commit, endpoint=config.hf_endpoint())
     return HTTPRangeSource(
         url, name=f"{listing.repo}/{file.path}", token=config.hf_token(), size=file.size, chunk_size=chunk_size,
-        repo=listing.repo, revision=listing.commit,
+        repo=listing.repo, revision=listing.commit, path=file.path,
     )
 
 
