@@ -14,8 +14,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
@@ -52,15 +56,17 @@ def user_families_dir() -> Path | None:
 
 
 def ollama_host() -> str:
-    """The Ollama base URL, normalised the way the ollama client does it."""
+    """The Ollama base URL from ``OLLAMA_HOST``, normalised the way the ollama client does it."""
     raw = os.environ.get("OLLAMA_HOST", "").strip()
-    return normalize_ollama_host(raw) if raw else DEFAULT_OLLAMA_HOST
+    return normalize_ollama_host(raw, source="OLLAMA_HOST") if raw else DEFAULT_OLLAMA_HOST
 
 
-def normalize_ollama_host(raw: str) -> str:
-    """``host``, ``host:port``, ``:port`` or a URL -> ``scheme://host:port`` (like ollama-python)."""
-    from urllib.parse import urlsplit
+def normalize_ollama_host(raw: str, *, source: str = "--host") -> str:
+    """``host``, ``host:port``, ``:port`` or a URL -> ``scheme://host:port`` (like ollama-python).
 
+    A value that is not a usable URL is a :class:`ConfigError` (exit 2) naming ``source``, the
+    variable or option it came from, never a ``ValueError`` deep inside an HTTP client.
+    """
     value = raw.strip()
     if not value:
         return DEFAULT_OLLAMA_HOST
@@ -69,17 +75,22 @@ def normalize_ollama_host(raw: str) -> str:
         scheme, _, value = value.partition("://")
         if scheme not in ("http", "https"):
             raise ConfigError(
-                f"Unsupported scheme {scheme!r} in Ollama host {raw!r}",
-                hint="Use http://host:port or https://host:port (OLLAMA_HOST or --host).",
+                f"Unsupported scheme {scheme!r} in {source}={raw!r}",
+                hint=f"Use http://host:port or https://host:port in {source}.",
+                variable=source,
             )
-    split = urlsplit(f"{scheme}://{value}")
+    split = _split_url(f"{scheme}://{value}", raw, source, example="127.0.0.1:11434")
     host = split.hostname or "127.0.0.1"
     if host == "0.0.0.0":
         host = "127.0.0.1"
     try:
         port = split.port
     except ValueError as exc:
-        raise ConfigError(f"Invalid port in Ollama host {raw!r}", hint="Example: OLLAMA_HOST=127.0.0.1:11434") from exc
+        raise ConfigError(
+            f"Invalid port in {source}={raw!r}",
+            hint=f"Example: {source}=127.0.0.1:11434",
+            variable=source,
+        ) from exc
     if port is None:
         port = 443 if scheme == "https" and "://" in raw else 11434
     if ":" in host:
@@ -88,8 +99,50 @@ def normalize_ollama_host(raw: str) -> str:
     return f"{scheme}://{host}:{port}{path}"
 
 
+def _split_url(url: str, raw: str, source: str, *, example: str) -> SplitResult:
+    """``urlsplit`` that refuses what no HTTP client could connect to, naming ``source``."""
+    from urllib.parse import urlsplit
+
+    problem = None
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+        problem = "it contains whitespace or control characters"
+    else:
+        try:
+            split = urlsplit(url)
+        except ValueError as exc:  # e.g. "Invalid IPv6 URL" for http://[::1
+            problem = str(exc)
+        else:
+            if split.query or split.fragment or split.username or split.password:
+                problem = "it has a query, fragment or credentials"
+            elif split.netloc and not split.hostname and not split.netloc.startswith(":"):
+                problem = "it has no host name"
+            else:
+                try:
+                    split.port  # noqa: B018 - raises for a port that is not 0-65535
+                except ValueError as exc:
+                    problem = str(exc)
+                else:
+                    return split
+    raise ConfigError(
+        f"{source}={raw!r} is not a valid server address: {problem}",
+        hint=f"Set {source} to host:port or a URL, e.g. {source}={example}.",
+        variable=source,
+    )
+
+
 def hf_endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT", DEFAULT_HF_ENDPOINT).rstrip("/")
+    """The Hub URL from ``HF_ENDPOINT`` (validated: a malformed value is a usage error naming it)."""
+    raw = os.environ.get("HF_ENDPOINT", "").strip()
+    if not raw:
+        return DEFAULT_HF_ENDPOINT
+    split = _split_url(raw, raw, "HF_ENDPOINT", example=DEFAULT_HF_ENDPOINT)
+    if split.scheme not in ("http", "https") or not split.hostname:
+        raise ConfigError(
+            f"HF_ENDPOINT={raw!r} is not a valid server address: it needs http:// or https:// and a host",
+            hint=f"Set HF_ENDPOINT to a URL such as {DEFAULT_HF_ENDPOINT}, or unset it.",
+            variable="HF_ENDPOINT",
+        )
+    return raw.rstrip("/")
 
 
 def hf_offline() -> bool:

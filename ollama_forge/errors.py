@@ -56,8 +56,11 @@ class MissingExtraError(ForgeError):
     """An optional dependency group is not installed (``extra`` names it)."""
 
 
-class ConfigError(ForgeError):
-    """An environment variable or configuration value is invalid."""
+class ConfigError(UsageError):
+    """An environment variable, option or configuration value is invalid (misuse: exit 2).
+
+    ``variable`` names the variable or option, e.g. ``OLLAMA_HOST``.
+    """
 
 
 # --- GGUF -------------------------------------------------------------------------------

@@ -57,3 +57,30 @@ def test_forge_home_defaults_to_user_data_dir(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.delenv("FORGE_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert config.forge_home() == tmp_path / "xdg" / "ollama-forge"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["http://[::1", "http://host:99999", "http://a b", "http://user:pw@host:1", "http://host:1/?q=1", "http://:x"],
+)
+def test_malformed_ollama_host_is_a_usage_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", raw)
+    with pytest.raises(ConfigError) as exc:
+        config.ollama_host()
+    assert exc.value.exit_code == 2
+    assert "OLLAMA_HOST" in exc.value.message and exc.value.hint and "OLLAMA_HOST" in exc.value.hint
+    with pytest.raises(ConfigError) as opt:
+        config.normalize_ollama_host(raw)  # the same value given as --host names the option
+    assert "--host" in opt.value.message
+
+
+def test_port_only_host_keeps_working() -> None:
+    assert config.normalize_ollama_host(":1234") == "http://127.0.0.1:1234"
+
+
+@pytest.mark.parametrize("raw", ["http://[::1", "huggingface.co", "ftp://hub", "http://a b"])
+def test_malformed_hf_endpoint_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", raw)
+    with pytest.raises(ConfigError) as exc:
+        config.hf_endpoint()
+    assert exc.value.exit_code == 2 and "HF_ENDPOINT" in exc.value.message
