@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ._version import __version__
+from ._version import __version__, install_hint
 
 #: mirrors [project.optional-dependencies] in pyproject.toml (a test keeps them in sync)
 EXTRAS: dict[str, list[str]] = {
@@ -52,6 +52,14 @@ class LlamaCppInfo(BaseModel):
     version: str | None = None
     gpu_offload: bool | None = None
     error: str | None = None
+    can_generate: bool | None = Field(
+        default=None, description="a child process generated text here (None: not tested, no model at hand)"
+    )
+    extra_buffer_types: bool | None = Field(
+        default=None, description="llama.cpp's extra buffer types (AMX, repack) are usable here"
+    )
+    probe_model: str | None = Field(default=None, description="the GGUF the runtime probe generated with")
+    probe_error: str | None = None
 
 
 class OllamaInfo(BaseModel):
@@ -142,16 +150,52 @@ def torch_info() -> TorchInfo:
     return info
 
 
-def llama_cpp_info() -> LlamaCppInfo:
+def _probe_model() -> Path | None:
+    """A GGUF at hand to test the runtime with: a model of the demo, else one forge pulled."""
+    from .config import models_dir
+
+    for folder in (models_dir() / "smollm2-135m", models_dir() / "gemma-3-270m"):
+        found = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
+        if found:
+            return found[0]
+    try:
+        from .store import Store
+
+        for model in Store().load().models.values():
+            if model.model_files:
+                path = model.entry_path
+                if path.suffix == ".gguf" and path.is_file():
+                    return path
+    except Exception:  # a damaged store is reported by the commands that use it
+        return None
+    return None
+
+
+def llama_cpp_info(probe_model: str | Path | None = None) -> LlamaCppInfo:
+    """The embedded runtime: installed, and able to generate here (probed in a child process)."""
     version = _version("llama-cpp-python")
     if version is None:
         return LlamaCppInfo(installed=False)
+    info = LlamaCppInfo(installed=True, version=version)
     try:
         import llama_cpp
 
-        return LlamaCppInfo(installed=True, version=version, gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()))
+        info.gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
     except Exception as exc:
-        return LlamaCppInfo(installed=True, version=version, error=f"{type(exc).__name__}: {exc}")
+        info.error = f"{type(exc).__name__}: {exc}"
+        return info
+    model = Path(probe_model) if probe_model is not None else _probe_model()
+    if model is None:
+        return info
+    from .runners.llama_probe import probe_runtime
+
+    probe = probe_runtime(model)
+    info.probe_model = str(model)
+    info.can_generate = probe.usable
+    info.extra_buffer_types = probe.extra_buffer_types if probe.usable else None
+    if probe.failure:
+        info.probe_error = probe.failure
+    return info
 
 
 def ollama_info(host: str | None = None) -> OllamaInfo:
@@ -216,21 +260,35 @@ def memory_info() -> MemoryInfo:
     return MemoryInfo(total_bytes=int(vm.total), available_bytes=int(vm.available))
 
 
-def doctor(host: str | None = None) -> DoctorReport:
-    """Collect the report (never raises for an absent extra or an unreachable server)."""
-    from .config import forge_home, hf_hub_cache, models_dir
+def doctor(host: str | None = None, *, probe_model: str | Path | None = None) -> DoctorReport:
+    """Collect the report (never raises for an absent extra or an unreachable server).
 
+    A malformed ``host``/``OLLAMA_HOST``/``HF_ENDPOINT`` is a usage error (ConfigError), raised
+    before anything is probed. ``probe_model`` is the GGUF the embedded runtime is tested with
+    (default: a demo model or a pulled model, if any).
+    """
+    from .config import forge_home, hf_endpoint, hf_hub_cache, models_dir
+    from .ollama.client import resolve_host
+
+    resolve_host(host)
+    hf_endpoint()
     torch = torch_info()
-    llama = llama_cpp_info()
+    llama = llama_cpp_info(probe_model)
     extras = extras_info()
     ollama = ollama_info(host)
     hub = hub_info()
     notes: list[str] = []
     by_name = {e.name: e for e in extras}
     if not by_name["hf"].installed:
-        notes.append("[hf] extra missing: forge run-hf / hf_pipeline need pip install 'ollama-forge[hf]'")
+        notes.append(f"[hf] extra missing: forge run-hf / hf_pipeline need {install_hint('hf')}")
     if not by_name["llama"].installed:
-        notes.append("[llama] extra missing: forge chat / check without Ollama need pip install 'ollama-forge[llama]'")
+        notes.append(f"[llama] extra missing: forge chat / check without Ollama need {install_hint('llama')}")
+    if llama.can_generate is False:
+        notes.append(f"the embedded llama.cpp runtime cannot generate here ({llama.probe_error}): reinstall it "
+                     "with CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install --force-reinstall --no-cache-dir --no-deps "
+                     f"llama-cpp-python=={llama.version}")
+    elif llama.can_generate is None and llama.installed and llama.error is None:
+        notes.append("the embedded runtime was not tested (no GGUF at hand): forge doctor --probe-model FILE.gguf")
     if not ollama.reachable:
         notes.append(f"Ollama is not reachable at {ollama.host}: start `ollama serve` or set OLLAMA_HOST")
     if torch.installed and torch.best_device == "cpu":

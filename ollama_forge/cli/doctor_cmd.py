@@ -16,12 +16,18 @@ def _gib(value: int | None) -> str:
 
 @click.command("doctor")
 @click.option("--host", default=None, help="Ollama server to probe (default: OLLAMA_HOST).")
+@click.option(
+    "--probe-model",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="GGUF to test the embedded runtime with (default: a demo or pulled model).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def doctor_command(host: str | None, as_json: bool) -> None:
-    """Report devices, installed extras, Ollama, Hub and disk/memory state."""
+def doctor_command(host: str | None, probe_model: str | None, as_json: bool) -> None:
+    """Report devices, installed extras, the embedded runtime, Ollama, Hub and disk/memory state."""
     from ..doctor import doctor
 
-    report = doctor(host)
+    report = doctor(host, probe_model=probe_model)
     if as_json:
         from ..console import print_json
 
@@ -59,11 +65,14 @@ def _print(report: DoctorReport) -> None:
         mps = "MPS available" if t.mps_available else ("MPS built, unavailable" if t.mps_built else "no MPS")
         row("torch", f"{t.version}; {cuda}; {mps}; CPU; auto -> {t.best_device}" + (f" [{t.error}]" if t.error else ""), t.error is None)
     lc = report.llama_cpp
-    row(
-        "llama.cpp",
-        f"llama-cpp-python {lc.version}, GPU offload: {'yes' if lc.gpu_offload else 'no'}" if lc.installed else "not installed",
-        lc.installed and lc.error is None,
-    )
+    if lc.installed:
+        generates = {True: "generates here", False: "CANNOT generate here", None: "generation not tested"}[lc.can_generate]
+        if lc.can_generate and lc.extra_buffer_types is False:
+            generates += " (extra buffer types off: this CPU's AMX/repack kernels crash)"
+        summary = f"llama-cpp-python {lc.version}, GPU offload: {'yes' if lc.gpu_offload else 'no'}, {generates}"
+    else:
+        summary = "not installed"
+    row("llama.cpp", summary, lc.installed and lc.error is None and lc.can_generate is not False)
     for extra in report.extras:
         missing = [p for p, v in extra.packages.items() if v is None]
         row(f"[{extra.name}] extra", "installed" if extra.installed else f"missing {', '.join(missing)}", extra.installed)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .._version import install_hint
 from ..errors import MissingExtraError, RuntimeBackendError, UsageError
 from .target import ResolvedModel, resolve_model
 
@@ -54,7 +55,7 @@ OLLAMA_DEFAULTS: dict[str, Any] = {
 DEFAULT_NUM_CTX = 4096
 #: PARAMETERs that have no meaning for a single-process llama.cpp run
 NOT_APPLICABLE = frozenset({"num_keep", "main_gpu", "draft_num_predict"})
-LLAMA_HINT = "Install the embedded runtime: pip install 'ollama-forge[llama]'"
+LLAMA_HINT = f"Install the embedded runtime: {install_hint('llama')}"
 
 Messages = Sequence[dict[str, Any]]
 OnText = Callable[[str], None]
@@ -159,8 +160,13 @@ class LlamaRuntime:
         use_mmap = self.options.pop("use_mmap", None)
         if use_mmap is not None:
             kwargs["use_mmap"] = bool(use_mmap)
+        # Native crashes (a CPU feature the host advertises but cannot run) would kill this
+        # process: the settings come from a probe that ran llama.cpp in a child process first.
+        from .llama_probe import load_llama, runtime_settings
+
+        settings = runtime_settings(resolved.gguf_path, n_gpu_layers=kwargs.get("n_gpu_layers"))
         try:
-            self.llm = llama_cpp.Llama(**kwargs)
+            self.llm = load_llama(llama_cpp, kwargs, use_extra_bufts=settings["use_extra_bufts"])
         except (ValueError, RuntimeError, OSError) as exc:
             raise RuntimeBackendError(
                 f"llama.cpp could not load {resolved.gguf_path}: {exc}",
