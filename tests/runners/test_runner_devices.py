@@ -160,4 +160,4 @@ def test_missing_hf_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(MissingExtraError) as info:
         choose("auto")
-    assert info.value.hint and "ollama-forge[hf]" in info.value.hint
+    assert info.value.hint and "hf-ollama-forge[hf]" in info.value.hint

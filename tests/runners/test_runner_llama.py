@@ -249,5 +249,5 @@ def test_missing_llama_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(MissingExtraError) as info:
         _import_llama_cpp()
-    assert info.value.hint and "ollama-forge[llama]" in info.value.hint
+    assert info.value.hint and "hf-ollama-forge[llama]" in info.value.hint
     assert info.value.fields["extra"] == "llama"
