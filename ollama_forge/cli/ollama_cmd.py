@@ -55,6 +55,10 @@ class _RegisterProgress:
             self.progress.advance(self.task, int(data["bytes"]))
         elif event in ("hash_done", "upload_done", "merge_done"):
             self._close()
+        elif event == "files":
+            for f in data["files"]:
+                where = " [yellow](outside the model's folder)[/yellow]" if f.get("outside") else ""
+                log(f"[dim]local file ({_esc(f['role'])}):[/dim] {_esc(f['path'])}{where}")
         elif event == "blob_present":
             log(f"[dim]present on the server, not uploaded: {safe_text(data['key'], keep_newlines=False)}[/dim]")
         elif event == "version":
@@ -89,9 +93,13 @@ def _esc(text: str) -> str:
               help="Ollama >= 0.30: omit TEMPLATE so Ollama renders the GGUF's own Jinja chat template.")
 @click.option("--cli", "use_cli", is_flag=True, help="Run `ollama create NAME -f Modelfile` instead of the HTTP API.")
 @click.option("--system", help="Replace the Modelfile's SYSTEM message.")
+@click.option("--allow-outside-files", is_flag=True,
+              help="Also upload files the Modelfile names outside the model's folder, the Hugging Face cache "
+                   "and forge's models folder (refused by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def register_command(name: str, source: str | None, modelfile: str | None, host: str | None, dry_run: bool,
-                     native_template: bool, use_cli: bool, system: str | None, as_json: bool) -> None:
+                     native_template: bool, use_cli: bool, system: str | None, allow_outside_files: bool,
+                     as_json: bool) -> None:
     """Register NAME with Ollama from SOURCE (a GGUF, a pulled model's name, or a Modelfile).
 
     \b
@@ -99,19 +107,24 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
       forge pull-gguf owner/repo --name mymodel
       forge register mymodel
     Each file is uploaded as a blob (skipped when Ollama already has it), then /api/create.
+    Every local file is listed with its role first; files outside the model's folder, the
+    Hugging Face cache and forge's models folder need --allow-outside-files.
     """
-    from ..console import print_json
+    from ..console import print_json, safe_text
     from ..ollama.register import register
 
     with _RegisterProgress(quiet=False) as reporter:
         result = register(name, source, modelfile=modelfile, host=host, dry_run=dry_run,
-                          native_template=native_template, use_cli=use_cli, system=system, reporter=reporter)
+                          native_template=native_template, use_cli=use_cli, system=system, reporter=reporter,
+                          allow_outside_files=allow_outside_files)
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
     out = sys.stdout
     if result.dry_run:
         out.write(f"# dry run: nothing was sent to {result.host}\n")
+        for f in result.files:
+            out.write(f"# local file ({f.role}, {f.size} bytes): {safe_text(f.path, keep_newlines=False)}\n")
         for request in result.requests:
             out.write(request.render() + "\n\n")
         return
@@ -137,10 +150,10 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
 def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, interval: float) -> None:
     """Show loaded models like `ollama ps`, and warn when one runs partly on the CPU."""
     from ..console import print_json, warn
-    from ..ollama.ps import gpu_warnings, ps, render_table
+    from ..ollama.ps import gpu_warnings, ps_with_version, render_table, require_gpu_hint
 
     while True:
-        models = ps(host)
+        models, version = ps_with_version(host)
         if watch and not as_json and sys.stdout.isatty():
             sys.stdout.write("\x1b[H\x1b[2J")
         if as_json:
@@ -148,7 +161,7 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
         else:
             sys.stdout.write(render_table(models))
             sys.stdout.flush()
-        for message in gpu_warnings(models):
+        for message in gpu_warnings(models, version):
             warn(_esc(message))
         if not watch:
             break
@@ -161,11 +174,11 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
             warn("no model is loaded, so none runs on the CPU (--require-gpu passes)")
         bad = [m for m in models if not m.fully_on_gpu]
         if bad:
-            names = ", ".join(f"{m.name} ({m.processor})" for m in bad)
+            from ..console import safe_text
             from ..errors import DeviceError
 
-            raise DeviceError(f"Not fully on the GPU: {names}",
-                              hint="Lower num_ctx, free VRAM or use a smaller quant; see the warnings above.")
+            names = ", ".join(f"{safe_text(m.name, keep_newlines=False)} ({m.processor})" for m in bad)
+            raise DeviceError(f"Not fully on the GPU: {names}", hint=require_gpu_hint(bad))
 
 
 @click.command("list")
@@ -173,21 +186,17 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 def list_command(host: str | None, as_json: bool) -> None:
     """List Ollama's models joined with forge's store (repo, quant, template source)."""
-    from ..console import print_json, warn
+    from ..console import print_json, safe_text
     from ..ollama.models import list_models
-    from ..ollama.ps import human_bytes
 
     result = list_models(host)
-    if not result.ollama_reachable:
-        warn(_esc(result.message or "Ollama is not reachable"))
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
-    from ..console import safe_text
-
     header = ["NAME", "ID", "SIZE", "QUANT", "REPO", "TEMPLATE"]
-    rows = [[safe_text(m.name, keep_newlines=False), m.id or "-", human_bytes(m.size) if m.size is not None else "-",
-             m.quant or "-", safe_text(m.repo or "-", keep_newlines=False), m.template_source or "-"]
+    rows = [[safe_text(m.name, keep_newlines=False), safe_text(m.id or "-", keep_newlines=False), m.size_text or "-",
+             safe_text(m.quant or "-", keep_newlines=False), safe_text(m.repo or "-", keep_newlines=False),
+             m.template_source or "-"]
             for m in result.models]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -209,18 +218,22 @@ def show_command(name: str, host: str | None, as_json: bool) -> None:
         return
     out = sys.stdout
     details = result.details
-    out.write(f"model: {safe_text(name)}\n")
+    out.write(f"model: {safe_text(result.name)}\n")
     for key in ("family", "parameter_size", "quantization_level", "format"):
         if details.get(key):
             out.write(f"  {key}: {safe_text(details[key])}\n")
-    out.write(f"capabilities: {', '.join(result.capabilities) or 'none'}\n")
+    out.write(f"capabilities: {safe_text(', '.join(result.capabilities) or 'none')}\n")
     if result.registration:
         out.write(f"forge: registered from {safe_text(result.registration.get('source'))} "
                   f"(template: {result.registration.get('template_source') or '-'})\n")
-    if result.parameters:
+    lines = [line.strip().split(None, 1) for line in result.parameters_text.splitlines() if line.strip()]
+    if lines:
+        # values exactly as Ollama writes them (Go %#v: strings quoted, one line per stop)
+        width = max(len(parts[0]) for parts in lines)
         out.write("parameters:\n")
-        for key, value in result.parameters.items():
-            out.write(f"  {key} {safe_text(value)}\n")
+        for parts in lines:
+            out.write(f"  {safe_text(parts[0].ljust(width), keep_newlines=False)}    "
+                      f"{safe_text(parts[1] if len(parts) > 1 else '', keep_newlines=False)}\n")
     if result.system:
         out.write(f"system:\n{safe_text(result.system)}\n")
     out.write(f"template:\n{safe_text(result.template) or '(none)'}\n")
@@ -237,7 +250,13 @@ def rm_command(name: str, host: str | None, as_json: bool) -> None:
     from ..ollama.models import remove
 
     result = remove(name, host)
+    if result.warning:
+        from ..console import warn
+
+        warn(_esc(result.warning))
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
-    sys.stdout.write(f"deleted '{name}'\n")
+    from ..console import safe_text
+
+    sys.stdout.write(f"deleted '{safe_text(name, keep_newlines=False)}'\n")

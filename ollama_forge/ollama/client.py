@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,8 +29,16 @@ if TYPE_CHECKING:
 
 #: seconds for quick calls (list, ps, show, version, HEAD)
 DEFAULT_TIMEOUT = 30.0
-#: seconds without a byte during a blob upload or a create stream
+#: seconds without a byte during a blob upload
 LONG_TIMEOUT = 900.0
+#: seconds without a status line during /api/create (a large GGUF's conversion check is the
+#: longest silent step; a server stalled longer than this is reported, not waited on)
+CREATE_STALL_TIMEOUT = 300.0
+#: the largest JSON answer forge reads (a verbose /api/show of a 256k vocabulary is ~10 MB)
+MAX_JSON_BYTES = 32 * 1024 * 1024
+#: the most of an error body forge reads and shows
+MAX_ERROR_BYTES = 64 * 1024
+_VERSION_TEXT = re.compile(r"^v?\d{1,4}\.\d{1,4}\.\d{1,6}[0-9A-Za-z.+_-]{0,48}$")
 
 
 def resolve_host(host: str | None = None) -> str:
@@ -124,6 +134,30 @@ def convert_exception(exc: BaseException, host: str, *, action: str | None = Non
     return None
 
 
+def malformed(host: str, what: str, detail: str) -> OllamaResponseError:
+    """The error for an answer that is not what an Ollama server sends (a proxy, another service)."""
+    from ..console import safe_text
+
+    return OllamaResponseError(
+        f"Ollama at {host} sent a malformed answer to {what}: {safe_text(detail, keep_newlines=False, limit=200)}",
+        hint="Check that OLLAMA_HOST / --host points at an Ollama server (not a proxy or another service) "
+        "and that it is a released version; `curl " + host + "/api/version` shows what answers there.",
+        host=host, endpoint=what,
+    )
+
+
+def status_error(host: str, status: int, body: str, *, action: str | None = None) -> OllamaResponseError:
+    """The error for an HTTP error answer (``{"error": ...}`` or gin's text/plain pages)."""
+    from ..console import safe_text
+
+    text = safe_text(_error_text(body), keep_newlines=False, limit=2000)
+    doing = f" while {action}" if action else ""
+    return OllamaResponseError(
+        f"Ollama at {host} answered HTTP {status}{doing}: {text}",
+        hint=_hint_for(text, status), status=status, host=host, server_error=text,
+    )
+
+
 def _response_text(response: httpx.Response) -> str:
     try:
         return response.text
@@ -148,14 +182,26 @@ def _error_text(raw: object) -> str:
     return text or "(empty response)"
 
 
+#: server errors caused by the bytes the client uploaded (as opposed to server-side GGUF failures)
+_CLIENT_FILE_ERRORS = ("supplied file was not in gguf format", "invalid file magic", "not a gguf",
+                       "unknown type", "exceeds file size")
+
+
 def _hint_for(text: str, status: int) -> str | None:
     low = text.lower()
     if "not found" in low and ("model" in low or status == 404):
         return "List the models Ollama has with `forge list` (or `ollama list`)."
     if "digest mismatch" in low:
         return "The file changed while it was uploaded; re-run the command (forge re-hashes it)."
-    if "gguf" in low or "file magic" in low:
+    if any(marker in low for marker in _CLIENT_FILE_ERRORS):
+        # the uploaded bytes are not a GGUF: a Git-LFS pointer or a partial download is the usual cause
         return "Check the file with `forge inspect <file>`; it must be a complete GGUF (not a Git-LFS pointer)."
+    if "split gguf" in low:
+        return "Give every shard of the split GGUF with its llama.cpp name (<name>-0000N-of-0000M.gguf)."
+    if "does not support" in low:
+        return "`forge show NAME` lists the model's capabilities; drop the feature or register a template that has it."
+    if "must be of type" in low:
+        return "A PARAMETER or option has the wrong type; `forge show NAME` shows the model's stored parameters."
     if "invalid model name" in low:
         return "Use [namespace/]model[:tag] with letters, digits, '_', '.', '-' (see `forge register --help`)."
     if status >= 500:
@@ -207,21 +253,83 @@ class OllamaHTTP:
 
     # --- simple calls ------------------------------------------------------------------
     def version(self) -> str:
-        with translate_errors(self.host, action="reading /api/version"):
-            response = self._http.get("/api/version")
-            response.raise_for_status()
-            data = response.json()
+        """``GET /api/version``: the version text, refused unless it looks like one (it is printed)."""
+        data = self.request_json("GET", "/api/version", action="reading /api/version")
         version = data.get("version") if isinstance(data, dict) else None
-        if not isinstance(version, str):
-            raise OllamaResponseError(f"Ollama at {self.host} sent no version in /api/version", host=self.host)
+        if not isinstance(version, str) or not _VERSION_TEXT.match(version):
+            raise malformed(self.host, "/api/version", repr(data)[:200])
         return version
+
+    def get_json(self, path: str, *, action: str | None = None) -> Any:
+        return self.request_json("GET", path, action=action)
 
     def post_json(self, path: str, body: dict[str, Any], *, action: str | None = None) -> Any:
         """A non-streaming JSON POST; the decoded answer (None for an empty body)."""
-        with translate_errors(self.host, action=action):
-            response = self._http.post(path, json=body)
-            response.raise_for_status()
-            return response.json() if response.content else None
+        return self.request_json("POST", path, body, action=action)
+
+    def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                     action: str | None = None, max_bytes: int = MAX_JSON_BYTES) -> Any:
+        """One JSON exchange, the answer read up to ``max_bytes`` and decoded (None when empty).
+
+        An error status becomes :func:`status_error`, an oversized or undecodable answer
+        :func:`malformed`: a hostile or broken server never costs more than ``max_bytes``.
+        """
+        with translate_errors(self.host, action=action), self._http.stream(
+            method, path, json=body if body is not None else None
+        ) as response:
+            if response.status_code >= 400:
+                raise status_error(self.host, response.status_code,
+                                   _error_body(response),
+                                   action=action)
+            raw = _read_capped(response, max_bytes)
+            if raw is None:
+                raise malformed(self.host, path, f"the answer is larger than {max_bytes} bytes")
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise malformed(self.host, path, f"not JSON ({exc})") from exc
+
+    def generate_stream(self, path: str, body: dict[str, Any], *, deadline: float,
+                        action: str | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/chat`` or ``/api/generate`` streamed, ended by forge after ``deadline`` seconds.
+
+        The per-read timeout never exceeds what is left of the deadline, so a stalled server and
+        one that never stops both end within ``deadline`` (+ one read) with an :class:`OllamaError`.
+        """
+        import httpx
+
+        from ..errors import OllamaError
+
+        end = time.monotonic() + deadline
+        timeout = httpx.Timeout(min(self.timeout, deadline), connect=min(self.timeout, 30.0))
+        model = body.get("model")
+        with translate_errors(self.host, action=action), self._http.stream(
+            "POST", path, json=body, timeout=timeout
+        ) as response:
+            if response.status_code >= 400:
+                raise status_error(self.host, response.status_code,
+                                   _error_body(response),
+                                   action=action)
+            for part in _ndjson(response, self.host, path):
+                if part.get("error"):
+                    text = str(part["error"])
+                    raise OllamaResponseError(
+                        f"Ollama at {self.host} reported an error{f' while {action}' if action else ''}: {text}",
+                        hint=_hint_for(text, -1), status=-1, host=self.host, server_error=text)
+                yield part
+                if part.get("done") is True:
+                    return
+                if time.monotonic() > end:
+                    raise OllamaError(
+                        f"forge stopped the generation of {model!r} after its {deadline:g} s deadline"
+                        f"{f' while {action}' if action else ''}: the model was still generating",
+                        hint="Lower num_predict (the reply length) or raise the deadline; a model that never "
+                        "stops usually lacks a stop string or a chat template (`forge check NAME`).",
+                        host=self.host, deadline=deadline, model=model,
+                    )
+        raise malformed(self.host, path, "the stream ended without a final done line")
 
     def blob_exists(self, digest: str) -> bool:
         """``HEAD /api/blobs/<digest>``: True on 200, False on 404, an error otherwise."""
@@ -262,26 +370,23 @@ class OllamaHTTP:
             response.raise_for_status()
         return response.status_code
 
-    def create(self, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """``POST /api/create`` (streamed NDJSON); yields each status line, raises on any error line."""
+    def create(self, body: dict[str, Any], *, stall_timeout: float = CREATE_STALL_TIMEOUT) -> Iterator[dict[str, Any]]:
+        """``POST /api/create`` (streamed NDJSON); yields each status line, raises on any error line.
+
+        Errors come three ways (recorded from a real 0.32 server): a status before the stream
+        (400/500 ``{"error"}``), or an ``{"error"}`` line inside a 200 stream after ``parsing GGUF``.
+        """
+        import httpx
+
+        timeout = httpx.Timeout(stall_timeout, connect=min(self.timeout, 30.0))
         with translate_errors(self.host, action="creating the model"), self._http.stream(
-            "POST", "/api/create", json=body, timeout=self._long
+            "POST", "/api/create", json=body, timeout=timeout
         ) as response:
             if response.status_code >= 400:
-                response.read()
-                response.raise_for_status()
-            for line in response.iter_lines():
-                if not line.strip():
-                    continue
-                try:
-                    part = json.loads(line)
-                except ValueError as exc:
-                    raise OllamaResponseError(
-                        f"Ollama at {self.host} sent an unreadable create status line: {line[:200]!r}",
-                        host=self.host,
-                    ) from exc
-                if not isinstance(part, dict):
-                    continue
+                raise status_error(self.host, response.status_code,
+                                   _error_body(response),
+                                   action="creating the model")
+            for part in _ndjson(response, self.host, "/api/create"):
                 if part.get("error"):
                     text = str(part["error"])
                     raise OllamaResponseError(
@@ -292,3 +397,46 @@ class OllamaHTTP:
                         server_error=text,
                     )
                 yield part
+
+
+#: the longest NDJSON line forge accepts (status and token lines are < 1 KB)
+MAX_LINE_BYTES = 1024 * 1024
+
+
+def _read_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes | None:
+    """The body, at most ``limit`` bytes: None when longer (or the first ``limit`` bytes if ``truncate``)."""
+    out = bytearray()
+    for block in response.iter_bytes():
+        out += block
+        if len(out) > limit:
+            return bytes(out[:limit]) if truncate else None
+    return bytes(out)
+
+
+def _error_body(response: httpx.Response) -> str:
+    return (_read_capped(response, MAX_ERROR_BYTES, truncate=True) or b"").decode("utf-8", "replace")
+
+
+def _ndjson(response: httpx.Response, host: str, path: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an NDJSON stream, each line bounded; anything else is malformed."""
+    buffer = b""
+    for block in response.iter_bytes():
+        buffer += block
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            if line.strip():
+                yield _ndjson_line(line, host, path)
+        if len(buffer) > MAX_LINE_BYTES:
+            raise malformed(host, path, f"a stream line longer than {MAX_LINE_BYTES} bytes")
+    if buffer.strip():
+        yield _ndjson_line(buffer, host, path)
+
+
+def _ndjson_line(line: bytes, host: str, path: str) -> dict[str, Any]:
+    try:
+        part = json.loads(line)
+    except ValueError as exc:
+        raise malformed(host, path, f"an unreadable stream line {line[:200]!r}") from exc
+    if not isinstance(part, dict):
+        raise malformed(host, path, f"a stream line that is not an object: {line[:200]!r}")
+    return part

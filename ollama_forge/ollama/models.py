@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..errors import OllamaConnectionError
-from .client import DEFAULT_TIMEOUT, make_client, resolve_host, translate_errors
+from ..errors import OllamaResponseError
+from .answers import Malformed, as_dict, as_int, as_str, details_of, models_of, parse_go_time
+from .client import DEFAULT_TIMEOUT, OllamaHTTP, malformed, resolve_host
 from .names import ModelName, parse_model_name, same_model
 
 if TYPE_CHECKING:
@@ -20,32 +21,30 @@ class ListedModel(BaseModel):
     id: str | None = None
     digest: str | None = None
     size: int | None = None
+    #: SIZE as the server's own ``ollama list`` prints it (its version's HumanBytes)
+    size_text: str | None = None
     modified_at: datetime | None = None
     family: str | None = None
     parameter_size: str | None = None
     quant: str | None = None
-    in_ollama: bool = True
     store_name: str | None = None
     repo: str | None = None
     template_source: str | None = None
     registered_at: str | None = None
 
     def __repr__(self) -> str:
-        where = "ollama" if self.in_ollama else "store only"
-        return f"ListedModel(name={self.name!r}, quant={self.quant!r}, repo={self.repo!r}, {where})"
+        return f"ListedModel(name={self.name!r}, quant={self.quant!r}, repo={self.repo!r})"
 
     __str__ = __repr__
 
 
 class ModelList(BaseModel):
     host: str
-    ollama_reachable: bool
-    message: str | None = None
+    server_version: str | None = None
     models: list[ListedModel] = Field(default_factory=list)
 
     def __repr__(self) -> str:
-        state = "reachable" if self.ollama_reachable else "unreachable"
-        return f"ModelList(host={self.host!r}, {state}, models={[m.name for m in self.models]!r})"
+        return f"ModelList(host={self.host!r}, models={[m.name for m in self.models]!r})"
 
     __str__ = __repr__
 
@@ -76,6 +75,9 @@ class RemoveResult(BaseModel):
     name: str
     host: str
     removed: bool
+    #: whether the model was unloaded first (``keep_alive: 0``, as ``ollama rm`` does)
+    unloaded: bool = False
+    warning: str | None = None
     store_records_removed: int = 0
 
     def __repr__(self) -> str:
@@ -102,43 +104,43 @@ def _match(name: str, regs: list[tuple[StoredModel, Registration]]) -> tuple[Sto
 
 
 def list_models(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None) -> ModelList:
-    """Ollama's models (``/api/tags``) joined with forge's store; the store alone if Ollama is down."""
+    """Ollama's models (``/api/tags``) joined with forge's store.
+
+    Ollama down is an :class:`~ollama_forge.errors.OllamaConnectionError` (``forge list`` exits 1
+    like ``ollama list``): forge's store alone cannot say which models Ollama has.
+    """
     from ..store import Store
+    from .ps import human_bytes, legacy_sizes, server_version
 
     server = resolve_host(host)
-    store = store or Store()
-    regs = _registrations(store, server)
-    try:
-        client = make_client(server, timeout=timeout)
-        with translate_errors(server, action="listing models"):
-            response = client.list()
-    except OllamaConnectionError as exc:
-        models = []
-        for stored in store.list():
-            last = stored.registrations[-1] if stored.registrations else None
-            models.append(ListedModel(
-                name=last.ollama_name if last else stored.name, in_ollama=False, store_name=stored.name,
-                repo=stored.repo, quant=stored.quant, template_source=last.template_source if last else None,
-                registered_at=last.registered_at if last else None,
-            ))
-        return ModelList(host=server, ollama_reachable=False, models=models,
-                         message=f"{exc.message}; showing forge's store only")
+    with OllamaHTTP(server, timeout=timeout) as http:
+        data = http.get_json("/api/tags", action="listing models")
+        version = server_version(http)
+    legacy = legacy_sizes(version)
+    regs = _registrations(store or Store(), server)
     out = []
-    for m in response.models:
-        name = str(m.model or "")
-        details = m.details
-        hit = _match(name, regs)
-        known: StoredModel | None = hit[0] if hit else None
-        reg: Registration | None = hit[1] if hit else None
-        out.append(ListedModel(
-            name=name, digest=m.digest, id=(m.digest or "")[:12] or None, size=int(m.size) if m.size is not None else None,
-            modified_at=m.modified_at, family=details.family if details else None,
-            parameter_size=details.parameter_size if details else None,
-            quant=(details.quantization_level if details else None) or (known.quant if known else None),
-            store_name=known.name if known else None, repo=known.repo if known else None,
-            template_source=reg.template_source if reg else None, registered_at=reg.registered_at if reg else None,
-        ))
-    return ModelList(host=server, ollama_reachable=True, models=out)
+    try:
+        for i, entry in enumerate(models_of(data, "/api/tags")):
+            field = f"models[{i}]"
+            name = as_str(entry.get("model"), f"{field}.model") or as_str(entry.get("name"), f"{field}.name")
+            digest = as_str(entry.get("digest"), f"{field}.digest") or None
+            size = as_int(entry.get("size"), f"{field}.size", optional=True)
+            details = details_of(entry, field)
+            hit = _match(name, regs)
+            known: StoredModel | None = hit[0] if hit else None
+            reg: Registration | None = hit[1] if hit else None
+            out.append(ListedModel(
+                name=name, digest=digest, id=(digest or "")[:12] or None, size=size,
+                size_text=human_bytes(size, legacy=legacy) if size is not None else None,
+                modified_at=parse_go_time(entry.get("modified_at"), f"{field}.modified_at"),
+                family=details["family"], parameter_size=details["parameter_size"],
+                quant=details["quantization_level"] or (known.quant if known else None),
+                store_name=known.name if known else None, repo=known.repo if known else None,
+                template_source=reg.template_source if reg else None, registered_at=reg.registered_at if reg else None,
+            ))
+    except Malformed as exc:
+        raise malformed(server, "/api/tags", str(exc)) from None
+    return ModelList(host=server, server_version=version, models=out)
 
 
 def parse_show_parameters(text: str) -> dict[str, Any]:
@@ -164,35 +166,72 @@ def parse_show_parameters(text: str) -> dict[str, Any]:
 
 
 def show(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None) -> ModelShow:
-    """``POST /api/show``: Modelfile, parameters, template, capabilities (+ forge's record)."""
-    from ..store import Store
-    from .client import OllamaHTTP
+    """``POST /api/show``: Modelfile, parameters, template, capabilities (+ forge's record).
 
+    The name is validated first (nothing is sent for an invalid one); ``name`` in the result is
+    its normalised form (``g1`` -> ``g1:latest``), as Ollama stores it.
+    """
+    from ..store import Store
+
+    target = parse_model_name(name)
     server = resolve_host(host)
     with OllamaHTTP(server, timeout=timeout) as http:
-        resp = http.post_json("/api/show", {"model": name}, action=f"showing {name}") or {}
+        resp = http.post_json("/api/show", {"model": name}, action=f"showing {target.display}")
     hit = _match(name, _registrations(store or Store(), server))
-    info = resp.get("model_info") or {}
+    try:
+        return _show_result(target.display, resp, hit)
+    except Malformed as exc:
+        raise malformed(server, "/api/show", str(exc)) from None
+
+
+def _show_result(display: str, resp: Any, hit: tuple[StoredModel, Registration] | None) -> ModelShow:
+    resp = as_dict(resp, "the answer", optional=False)
+
+    def text(key: str) -> str:
+        value = resp.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise Malformed(f"{key} is {type(value).__name__}, not a string")
+        return value
+
+    caps = resp.get("capabilities") or []
+    if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+        raise Malformed("capabilities is not a list of strings")
+    messages = resp.get("messages") or []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise Malformed("messages is not a list of objects")
+    info = as_dict(resp.get("model_info"), "model_info")
+    parameters_text = text("parameters")
     return ModelShow(
-        name=name, modelfile=resp.get("modelfile") or "", parameters=parse_show_parameters(resp.get("parameters") or ""),
-        parameters_text=resp.get("parameters") or "", template=resp.get("template") or "",
-        system=resp.get("system") or "", license=resp.get("license") or "",
-        capabilities=list(resp.get("capabilities") or []), details=dict(resp.get("details") or {}),
-        messages=list(resp.get("messages") or []),
-        model_info={k: v for k, v in dict(info).items() if not isinstance(v, list) or len(v) <= 16},
+        name=display, modelfile=text("modelfile"), parameters=parse_show_parameters(parameters_text),
+        parameters_text=parameters_text, template=text("template"), system=text("system"), license=text("license"),
+        capabilities=list(caps), details=as_dict(resp.get("details"), "details"), messages=list(messages),
+        model_info={k: v for k, v in info.items() if not isinstance(v, list) or len(v) <= 16},
         store_name=hit[0].name if hit else None, registration=hit[1].model_dump() if hit else None,
     )
 
 
 def remove(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None) -> RemoveResult:
-    """``DELETE /api/delete``; then drop forge's registration records of that name on that host."""
+    """Unload (``keep_alive: 0``), then ``DELETE /api/delete``, as ``ollama rm`` does; then drop
+    forge's registration records of that name on that host.
+
+    Ollama deletes a loaded model's files but keeps its runner (it stays in ``ollama ps`` and
+    ``ollama stop`` cannot find it), so the unload must come first.
+    """
     from ..store import Store
 
     target: ModelName = parse_model_name(name)
     server = resolve_host(host)
-    client = make_client(server, timeout=timeout)
-    with translate_errors(server, action=f"removing {name}"):
-        client.delete(name)
+    unloaded, warning = False, None
+    with OllamaHTTP(server, timeout=timeout) as http:
+        try:
+            http.post_json("/api/generate", {"model": name, "keep_alive": 0}, action=f"unloading {target.display}")
+            unloaded = True
+        except OllamaResponseError as exc:
+            if "not found" not in str(exc.fields.get("server_error") or exc.message).lower():
+                warning = f"unable to stop model '{target.display}' before deleting it: {exc.message}"
+        http.request_json("DELETE", "/api/delete", {"model": name}, action=f"removing {target.display}")
     store = store or Store()
     removed = 0
     with store.transaction() as data:
@@ -201,4 +240,5 @@ def remove(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEO
                     if not (r.host == server and same_model(r.ollama_name, target.display))]
             removed += len(model.registrations) - len(keep)
             model.registrations = keep
-    return RemoveResult(name=target.display, host=server, removed=True, store_records_removed=removed)
+    return RemoveResult(name=target.display, host=server, removed=True, unloaded=unloaded, warning=warning,
+                        store_records_removed=removed)

@@ -2,7 +2,9 @@
 
 * PROCESSOR: ``100% CPU`` (size_vram 0), ``100% GPU`` (equal), ``Unknown`` (vram > size or size
   0), else ``{cpu}%/{100-cpu}% CPU/GPU`` with Go's ``math.Round`` (half away from zero);
-* SIZE: ``format.HumanBytes`` (decimal units, ``%.1f GB``, strictly-greater thresholds);
+* SIZE: ``format.HumanBytes`` of the server's version: decimal units; from 0.32 ``>=`` thresholds,
+  TB, values >= 10 truncated to integers (``328 MB``) and whole values without decimals (``1 GB``);
+  before that ``%.1f`` with strictly-greater thresholds (``328.4 MB``);
 * UNTIL: ``Stopping...`` once ``expires_at`` passed, else ``format.HumanTime`` (``4 minutes from
   now``, ``About an hour from now``, ``Forever``);
 * table: olekukonko/tablewriter v0.0.5 with no border, left aligned, 4-space padding; every
@@ -17,20 +19,45 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .client import DEFAULT_TIMEOUT, make_client, resolve_host, translate_errors
+from .answers import Malformed, as_int, as_str, details_of, models_of, parse_go_time
+from .client import DEFAULT_TIMEOUT, OllamaHTTP, malformed, resolve_host
+from .versions import Version
 
-KB, MB, GB = 1000, 1000**2, 1000**3
+KB, MB, GB, TB = 1000, 1000**2, 1000**3, 1000**4
 
 
-def human_bytes(b: int) -> str:
-    """Go ``format.HumanBytes``."""
-    if b > GB:
-        return f"{b / GB:.1f} GB"
-    if b > MB:
-        return f"{b / MB:.1f} MB"
-    if b > KB:
-        return f"{b / KB:.1f} KB"
+def human_bytes(b: int, *, legacy: bool = False) -> str:
+    """Go ``format.HumanBytes`` as the server's own CLI prints it (``legacy``: before 0.32)."""
+    if legacy:
+        if b > GB:
+            return f"{b / GB:.1f} GB"
+        if b > MB:
+            return f"{b / MB:.1f} MB"
+        if b > KB:
+            return f"{b / KB:.1f} KB"
+        return f"{b} B"
+    for unit, scale in (("TB", TB), ("GB", GB), ("MB", MB), ("KB", KB)):
+        if b >= scale:
+            value = b / scale
+            if value >= 10 or value == math.trunc(value):
+                return f"{int(value)} {unit}"
+            return f"{value:.1f} {unit}"
     return f"{b} B"
+
+
+def legacy_sizes(version: str | None) -> bool:
+    """Whether a server of ``version`` prints sizes in the old ``%.1f`` form (unknown: current)."""
+    return version is not None and not Version(version).truncated_sizes
+
+
+def server_version(http: OllamaHTTP) -> str | None:
+    """The server's version for formatting choices; None when it cannot say (then: current)."""
+    from ..errors import ForgeError
+
+    try:
+        return http.version()
+    except ForgeError:
+        return None
 
 
 def go_round(x: float) -> float:
@@ -111,6 +138,8 @@ class RunningModel(BaseModel):
     id: str
     size: int
     size_vram: int
+    #: SIZE as the server's own ``ollama ps`` prints it (its version's HumanBytes)
+    size_text: str = ""
     processor: str
     context_length: int | None = None
     expires_at: datetime | None = None
@@ -140,35 +169,50 @@ class RunningModel(BaseModel):
     __str__ = __repr__
 
 
-def _from_api(m: Any, now: datetime) -> RunningModel:
-    size = int(m.size or 0)
-    vram = int(m.size_vram or 0)
-    digest = str(m.digest or "")
-    details = m.details
+def _from_api(entry: dict[str, Any], i: int, now: datetime, legacy: bool) -> RunningModel:
+    field = f"models[{i}]"
+    size = as_int(entry.get("size"), f"{field}.size", optional=True) or 0
+    vram = as_int(entry.get("size_vram"), f"{field}.size_vram", optional=True) or 0
+    digest = as_str(entry.get("digest"), f"{field}.digest")
+    name = as_str(entry.get("name"), f"{field}.name") or as_str(entry.get("model"), f"{field}.model")
+    expires = parse_go_time(entry.get("expires_at"), f"{field}.expires_at")
+    details = details_of(entry, field)
     return RunningModel(
-        name=str(m.name or m.model or ""), model=str(m.model or m.name or ""), digest=digest, id=digest[:12],
-        size=size, size_vram=vram, processor=processor(size, vram), context_length=m.context_length,
-        expires_at=m.expires_at, until=until(m.expires_at, now),
-        family=getattr(details, "family", None) if details else None,
-        parameter_size=getattr(details, "parameter_size", None) if details else None,
-        quantization_level=getattr(details, "quantization_level", None) if details else None,
+        name=name, model=as_str(entry.get("model"), f"{field}.model") or name, digest=digest, id=digest[:12],
+        size=size, size_vram=vram, size_text=human_bytes(size, legacy=legacy), processor=processor(size, vram),
+        context_length=as_int(entry.get("context_length"), f"{field}.context_length", optional=True),
+        expires_at=expires, until=until(expires, now), family=details["family"],
+        parameter_size=details["parameter_size"], quantization_level=details["quantization_level"],
     )
 
 
 def ps(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, now: datetime | None = None) -> list[RunningModel]:
     """The models Ollama has loaded (``GET /api/ps``), in the server's order."""
+    return ps_with_version(host, timeout=timeout, now=now)[0]
+
+
+def ps_with_version(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+                    now: datetime | None = None) -> tuple[list[RunningModel], str | None]:
+    """:func:`ps` and the server's version (None when it cannot say), which formats SIZE."""
     server = resolve_host(host)
-    client = make_client(server, timeout=timeout)
-    with translate_errors(server, action="listing loaded models"):
-        response = client.ps()
+    with OllamaHTTP(server, timeout=timeout) as http:
+        data = http.get_json("/api/ps", action="listing loaded models")
+        version = server_version(http)
     moment = now or datetime.now(timezone.utc)
-    return [_from_api(m, moment) for m in response.models]
+    legacy = legacy_sizes(version)
+    try:
+        return [_from_api(entry, i, moment, legacy) for i, entry in enumerate(models_of(data, "/api/ps"))], version
+    except Malformed as exc:
+        raise malformed(server, "/api/ps", str(exc)) from None
 
 
 def render_table(models: list[RunningModel]) -> str:
-    """The exact text ``ollama ps`` prints for these models."""
+    """The exact text ``ollama ps`` prints for these models (server strings made terminal-safe)."""
+    from ..console import safe_text
+
     header = ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
-    rows = [[m.name, m.id, human_bytes(m.size), m.processor, str(m.context_length or 0), m.until] for m in models]
+    rows = [[safe_text(m.name, keep_newlines=False), safe_text(m.id, keep_newlines=False),
+             m.size_text or human_bytes(m.size), m.processor, str(m.context_length or 0), m.until] for m in models]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     pad = "    "
     lines = ["".join(h.ljust(widths[i]) + (" " if i == len(header) - 1 else pad) for i, h in enumerate(header))]
@@ -176,23 +220,41 @@ def render_table(models: list[RunningModel]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def gpu_warnings(models: list[RunningModel]) -> list[str]:
-    """Plain-language warnings for models not fully on the GPU, with the likely cause."""
+def gpu_warnings(models: list[RunningModel], version: str | None = None) -> list[str]:
+    """Plain-language warnings for models not fully on the GPU, with the likely cause.
+
+    From 0.30 models run in llama-server, whose log has no ``offloaded N/M layers`` line; the
+    server log's ``inference compute`` line (``library=cpu``, ``total_vram="0 B"``) says that
+    no GPU was found.
+    """
+    llama_server = version is None or Version(version).native_templates
     out = []
     for m in models:
         ctx = m.context_length
+        name = m.name
         if m.processor == "100% CPU":
+            where = ("the server log's `inference compute` line says library=cpu when it found no GPU"
+                     if llama_server else "the server log shows `offloaded 0/N layers to GPU`")
             out.append(
-                f"{m.name} runs entirely on the CPU: Ollama found no usable GPU, or the model was loaded with "
-                "num_gpu 0. Check `nvidia-smi`/the server log (`offloaded N/M layers to GPU`)."
+                f"{name} runs entirely on the CPU (size_vram 0): Ollama found no usable GPU, or the model was "
+                f"loaded with num_gpu 0. Check `nvidia-smi` ({where})."
             )
         elif m.processor.endswith("CPU/GPU"):
             ctx_note = f" (context {ctx} tokens)" if ctx else ""
             out.append(
-                f"{m.name} is split {m.processor}: {human_bytes(m.size - m.size_vram)} did not fit in VRAM. Likely "
+                f"{name} is split {m.processor}: {human_bytes(m.size - m.size_vram)} did not fit in VRAM. Likely "
                 f"cause: num_ctx{ctx_note} too large for the free VRAM (the KV cache grows with it) or num_gpu "
                 "limiting offloaded layers; lower PARAMETER num_ctx, free VRAM, or use a smaller quant."
             )
         elif m.processor == "Unknown":
-            out.append(f"{m.name}: Ollama reports size_vram > size ({m.size_vram} > {m.size}); the split is unknown.")
+            out.append(f"{name}: Ollama reports size_vram > size ({m.size_vram} > {m.size}); the split is unknown.")
     return out
+
+
+def require_gpu_hint(bad: list[RunningModel]) -> str:
+    """The fix for ``ps --require-gpu`` failing: CPU-only servers need a GPU, split models less memory."""
+    if bad and all(m.processor == "100% CPU" for m in bad):
+        return ("The server runs these models on the CPU only. On a machine without a usable GPU, drop "
+                "--require-gpu; otherwise install the GPU driver (and Ollama's GPU libraries), restart "
+                "`ollama serve`, and make sure num_gpu is not 0.")
+    return "Lower num_ctx, free VRAM or use a smaller quant; see the warnings above."

@@ -18,6 +18,9 @@ from pydantic import BaseModel, Field
 
 NATIVE_TEMPLATE_SINCE = (0, 30, 0)
 SPLIT_GGUF_SINCE = (0, 30, 0)
+#: format.HumanBytes with >= thresholds, TB and truncated values (``328 MB``); recorded on 0.32.15,
+#: older servers forge supports print ``%.1f`` (``328.4 MB``)
+TRUNCATED_SIZES_SINCE = (0, 32, 0)
 
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
@@ -41,6 +44,10 @@ class Version:
     @property
     def native_templates(self) -> bool:
         return self.at_least(NATIVE_TEMPLATE_SINCE)
+
+    @property
+    def truncated_sizes(self) -> bool:
+        return self.at_least(TRUNCATED_SIZES_SINCE)
 
     @property
     def split_gguf(self) -> bool:

@@ -42,7 +42,42 @@ def test_single_model_fully_on_gpu(server: OllamaServer, capsys: pytest.CaptureF
 
 
 def test_split_cpu_unknown_and_stopping(server: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
-    server.state.set_running([
+    """Sizes as Ollama >= 0.32 prints them: >= thresholds, values >= 10 truncated, whole values bare."""
+    server.state.set_running(SPLIT_STATE)
+    code, out, err = run_ps(capsys, "--require-gpu")
+    # columns: NAME 10, ID 12, SIZE 5 ("42 GB"), PROCESSOR 15, CONTEXT 7, UNTIL 23
+    assert out == (
+        "NAME      " + "    " + "ID          " + "    " + "SIZE " + "    " + "PROCESSOR      " + "    "
+        + "CONTEXT" + "    " + "UNTIL                  " + " " + "\n"
+        + "big:70b   " + "    " + "a80c4f17acd5" + "    " + "42 GB" + "    " + "52%/48% CPU/GPU" + "    "
+        + "131072 " + "    " + "2 hours from now       " + "    " + "\n"
+        + "cpu:latest" + "    " + "b0f3e1d2c3a4" + "    " + "1 GB " + "    " + "100% CPU       " + "    "
+        + "2048   " + "    " + "About a minute from now" + "    " + "\n"
+        + "odd:latest" + "    " + "c1c2c3c4c5c6" + "    " + "500 B" + "    " + "Unknown        " + "    "
+        + "8192   " + "    " + "Stopping...            " + "    " + "\n"
+    )
+    assert code == 1  # --require-gpu
+    assert "big:70b is split 52%/48% CPU/GPU" in err
+    assert "cpu:latest runs entirely on the CPU" in err
+    assert "offloaded 0/N" not in err  # llama-server (>= 0.30) prints no `offloaded N/M layers` line
+    assert "inference compute" in err
+    assert "Not fully on the GPU" in err
+
+
+SPLIT_STATE = [
+    # (42e9 - 20.16e9) / 42e9 = 52% on CPU
+    {"name": "big:70b", "size": 42_000_000_000, "size_vram": 20_160_000_000, "digest": D1,
+     "expires_in": 2 * 3600 + 60, "context_length": 131072},
+    {"name": "cpu:latest", "size": 1_000_000_000, "size_vram": 0, "digest": D2, "expires_in": 90,
+     "context_length": 2048},
+    {"name": "odd:latest", "size": 500, "size_vram": 600, "digest": D3, "expires_in": -5, "context_length": 8192},
+]
+
+
+def test_split_cpu_unknown_and_stopping_on_an_old_server(old_server: OllamaServer,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A 0.29 server's own `ollama ps` prints %.1f sizes with strict thresholds: forge follows it."""
+    old_server.state.set_running([
         # (42e9 - 20.16e9) / 42e9 = 52% on CPU
         {"name": "big:70b", "size": 42_000_000_000, "size_vram": 20_160_000_000, "digest": D1,
          "expires_in": 2 * 3600 + 60, "context_length": 131072},
@@ -66,6 +101,7 @@ def test_split_cpu_unknown_and_stopping(server: OllamaServer, capsys: pytest.Cap
     assert "big:70b is split 52%/48% CPU/GPU" in err
     assert "num_ctx" in err and "num_gpu" in err
     assert "cpu:latest runs entirely on the CPU" in err
+    assert "offloaded 0/N layers" in err  # the pre-0.30 runner logs its offload
     assert "Not fully on the GPU" in err
 
 
@@ -77,7 +113,7 @@ def test_go_rounding_half_away_from_zero_and_forever(server: OllamaServer, capsy
     code, out, _ = run_ps(capsys)
     assert code == 0
     assert out.splitlines()[1] == (
-        "half:latest" + "    " + "a80c4f17acd5" + "    " + "1000 B" + "    " + "13%/87% CPU/GPU" + "    "
+        "half:latest" + "    " + "a80c4f17acd5" + "    " + "1 KB" + "    " + "13%/87% CPU/GPU" + "    "
         + "512    " + "    " + "Forever" + "    "
     )
     [model] = ps()
@@ -134,8 +170,28 @@ def test_ps_loaded_by_chat_appears(server: OllamaServer) -> None:
     (0, "0 B"), (1000, "1000 B"), (1001, "1.0 KB"), (1_000_000, "1000.0 KB"), (1_000_001, "1.0 MB"),
     (5_100_000_000, "5.1 GB"), (1_250_000_000, "1.2 GB"), (123_456_789_012, "123.5 GB"),
 ])
-def test_human_bytes(size: int, expected: str) -> None:
+def test_human_bytes_before_0_32(size: int, expected: str) -> None:
+    assert human_bytes(size, legacy=True) == expected
+
+
+@pytest.mark.parametrize(("size", "expected"), [
+    (0, "0 B"), (999, "999 B"), (1000, "1 KB"), (1001, "1.0 KB"), (1_500, "1.5 KB"), (9_999, "10.0 KB"), (9_940, "9.9 KB"),
+    (10_000, "10 KB"), (1_000_000, "1 MB"), (328_400_000, "328 MB"), (98_362_745, "98 MB"),
+    (5_100_000_000, "5.1 GB"), (1_250_000_000, "1.2 GB"), (123_456_789_012, "123 GB"),
+    (1_000_000_000_000, "1 TB"), (2_500_000_000_000, "2.5 TB"), (671, "671 B"),
+])
+def test_human_bytes_like_ollama_0_32(size: int, expected: str) -> None:
     assert human_bytes(size) == expected
+
+
+@pytest.mark.parametrize(("version", "legacy"), [
+    ("0.32.15", False), ("0.33.0", False), ("0.32.0", False), ("0.31.9", True), ("0.29.0", True),
+    ("0.0.0", False), (None, False),
+])
+def test_size_format_follows_the_server_version(version: str | None, legacy: bool) -> None:
+    from ollama_forge.ollama.ps import legacy_sizes
+
+    assert legacy_sizes(version) is legacy
 
 
 @pytest.mark.parametrize(("size", "vram", "expected"), [
