@@ -15,6 +15,7 @@ import (
 
 	"forgeharness/api"
 	"forgeharness/template"
+	"forgeharness/tools"
 )
 
 type Case struct {
@@ -29,6 +30,7 @@ type Case struct {
 	System        string          `json:"system"`
 	Prompt        string          `json:"prompt"`
 	Suffix        string          `json:"suffix"`
+	Chunks        []string        `json:"chunks"`
 }
 
 type Result struct {
@@ -141,8 +143,36 @@ func run(c Case) (out string, err error) {
 		values.IsThinkSet = think != nil
 		err = tmpl.Execute(&b, values)
 		return b.String(), err
+	case "toolparse":
+		return toolParse(c)
 	}
 	return "", fmt.Errorf("unknown mode %q", c.Mode)
+}
+
+// toolParse runs Ollama's tool-call parser (tools/, as server/routes.go ChatHandler builds it
+// from m.Template.Template) over the output chunks: the tag, each Add's result, then Content().
+func toolParse(c Case) (string, error) {
+	tmpl, err := template.Parse("", c.Template)
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, t := range c.Tools {
+		names = append(names, t.Function.Name)
+	}
+	tag := tools.ParseTag(tmpl.Template)
+	p := tools.NewParser(tag, names)
+	events := []any{}
+	for _, chunk := range c.Chunks {
+		calls, content := p.Add(chunk)
+		out := []any{}
+		for _, call := range calls {
+			out = append(out, map[string]any{"index": call.Index, "name": call.Name, "arguments": call.Arguments})
+		}
+		events = append(events, map[string]any{"calls": out, "content": content})
+	}
+	b, err := json.Marshal(map[string]any{"tag": tag, "events": events, "flush": p.Content()})
+	return string(b), err
 }
 
 func thinkValue(v any) *api.ThinkValue {
