@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import FamilyError, ForgeError, UsageError, VerificationError
+from ..errors import ForgeError, UsageError, VerificationError
 from .context import ContextChoice, choose_num_ctx
 from .detect import PLAIN, Detection, detect_family
-from .registry import Family, get_family, load_families, render_family_body
-from .source import ResolvedSource, from_value, resolve_source
+from .registry import Family, get_family, load_families, render_family_template
+from .source import ResolvedSource, check_file_name, from_value, resolve_source
 from .stops import StopChoice, choose_stops
 
 if TYPE_CHECKING:
@@ -126,11 +126,15 @@ class _Context(BaseModel):
     user_stops: list[str]
 
 
-def _from_values(ctx: _Context) -> tuple[str, list[str], str | None]:
+def _from_values(ctx: _Context) -> list[str]:
+    """FROM values: the weights (every shard, in order), then the projector."""
     weights = [from_value(p, ctx.modelfile_dir) for p in ctx.source.weights]
-    projector = from_value(ctx.source.projector, ctx.modelfile_dir) if ctx.source.projector else None
-    extra = weights[1:] + ([projector] if projector else [])
-    return weights[0], extra, projector
+    projector = [from_value(ctx.source.projector, ctx.modelfile_dir)] if ctx.source.projector else []
+    values = [*weights, *projector]
+    for value, role in zip(values, ["model"] + ["shard"] * (len(weights) - 1) + ["projector"] * len(projector),
+                           strict=True):
+        check_file_name(value, role)
+    return values
 
 
 def _special_text(info: GGUFInfo, kind: str) -> str:
@@ -159,51 +163,38 @@ def family_default_system(family: Family, info: GGUFInfo) -> str | None:
     return family.default_system
 
 
-def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile:
-    """Render ``family``'s body for this model and parse it back into a Modelfile."""
-    from ..modelfile import format_parameter_value, parse_modelfile
+def _stop_list(stops: StopChoice, ctx: _Context) -> list[str]:
+    return list(dict.fromkeys([*stops.stops, *ctx.user_stops]))
 
-    model_path, extra_from, projector = _from_values(ctx)
-    all_stops = list(dict.fromkeys([*stops.stops, *ctx.user_stops]))
-    params = _merge_parameters(ctx.sampling, family, ctx.user_params)
-    text = render_family_body(family, {
-        "model_path": model_path, "extra_from": extra_from, "projector_path": projector,
-        "stops": all_stops, "num_ctx": ctx.num_ctx, "system": family_default_system(family, ctx.info),
-        "params": {k: format_parameter_value(v) for k, v in params.items()},
-        "bos_token": _special_text(ctx.info, "bos"), "eos_token": _special_text(ctx.info, "eos"),
-        "add_bos_token": bool(ctx.info.add_bos_token),
-        "bos_prefix": "" if ctx.info.add_bos_token else _special_text(ctx.info, "bos"),
-    })
-    try:
-        modelfile = parse_modelfile(text, base_dir=ctx.modelfile_dir)
-    except ForgeError as exc:
-        raise FamilyError(f"family {family.name!r} ({family.path}) rendered a Modelfile Ollama would reject: "
-                          f"{exc.message}", hint=exc.hint or "Fix the family file's body.", family=family.name) from exc
-    if not modelfile.from_ or modelfile.from_[0] != model_path:
-        raise FamilyError(f"family {family.name!r} ({family.path}) must start with FROM {{{{ model_path }}}}",
-                          hint="Write the weights with FROM {{ model_path }} and the rest from extra_from.",
-                          family=family.name)
-    if modelfile.template is None:
-        raise FamilyError(f"family {family.name!r} ({family.path}) renders no TEMPLATE",
-                          hint='Add TEMPLATE """{% raw %}...{% endraw %}""" to the family file.', family=family.name)
-    # Whatever the body wrote, the chosen parameters and every stop reach the Modelfile.
-    merged = {**modelfile.parameters, **params}
-    body_stops = [str(s) for s in modelfile.parameters.get("stop", [])]
-    merged["stop"] = list(dict.fromkeys([*body_stops, *all_stops]))
-    if not merged["stop"]:
-        merged.pop("stop")
-    return modelfile.with_updates(parameters=merged)
+
+def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile:
+    """The Modelfile for ``family`` and this model, built as data.
+
+    The family contributes only its Go TEMPLATE (token texts written by
+    :func:`~.registry.go_text`) and its declared defaults; FROM values, SYSTEM, stops and
+    parameters are fields of the typed Modelfile, never text.
+    """
+    from ..modelfile import Modelfile
+
+    info = ctx.info
+    template = render_family_template(family, bos_token=_special_text(info, "bos"),
+                                      eos_token=_special_text(info, "eos"), add_bos_token=bool(info.add_bos_token))
+    all_stops = _stop_list(stops, ctx)
+    params: dict[str, Any] = {"stop": all_stops} if all_stops else {}
+    params["num_ctx"] = ctx.num_ctx
+    params.update(_merge_parameters(ctx.sampling, family, ctx.user_params))
+    return Modelfile(from_=_from_values(ctx), template=template, system=family_default_system(family, info),
+                     parameters=params, base_dir=ctx.modelfile_dir)
 
 
 def _synth_modelfile(go_template: str, system: str | None, ctx: _Context, stops: StopChoice) -> Modelfile:
     from ..modelfile import Modelfile
 
-    model_path, extra_from, _ = _from_values(ctx)
     params: dict[str, Any] = {"num_ctx": ctx.num_ctx, **_merge_parameters(ctx.sampling, None, ctx.user_params)}
-    all_stops = list(dict.fromkeys([*stops.stops, *ctx.user_stops]))
+    all_stops = _stop_list(stops, ctx)
     if all_stops:
         params["stop"] = all_stops
-    return Modelfile(from_=[model_path, *extra_from], template=go_template, system=system, parameters=params,
+    return Modelfile(from_=_from_values(ctx), template=go_template, system=system, parameters=params,
                      base_dir=ctx.modelfile_dir)
 
 
@@ -352,6 +343,7 @@ def plan_modelfile(
     from .._version import __version__
     from ..gguf import open_gguf, read_gguf
     from ..modelfile import Message
+    from ..modelfile.provenance import FORGE_MARKER, user_messages_comment
 
     resolved = resolve_source(source, projector)
     info = read_gguf(resolved.entry)
@@ -380,6 +372,7 @@ def plan_modelfile(
     ctx = _Context(info=info, source=resolved, modelfile_dir=Path(modelfile_dir).absolute() if modelfile_dir else None,
                    num_ctx=context.num_ctx, sampling=sampling, user_params=user_clean, user_stops=_user_stops(params))
     warn: list[str] = list(context.warnings)
+    warn += [f"ignored the {note}" for note in resolved.ignored]
     attempts: list[_Attempt] = []
 
     with open_gguf(resolved.entry) as gguf:
@@ -448,7 +441,7 @@ def plan_modelfile(
     params_out["num_ctx"] = context.num_ctx
     modelfile = modelfile.with_updates(**updates, parameters=params_out) if updates or params_out else modelfile
 
-    comments = [f"Modelfile written by ollama_forge {__version__} for {resolved.entry.name}"
+    comments = [f"{FORGE_MARKER} {__version__} for {resolved.entry.name}"
                 + (f" (stored model {resolved.store_name})" if resolved.store_name else ""),
                 _family_comment(detection, chosen.family)]
     comments += [f"  {e}" for e in detection.evidence]
@@ -458,6 +451,8 @@ def plan_modelfile(
         comments.append(f"projector: {resolved.projector.name} ({resolved.projector_note})")
     if system is not None:
         comments.append("SYSTEM: set by the user (replaces the family default)")
+    if messages:
+        comments.append(user_messages_comment(len(modelfile.messages)))
     comments.append("stops: " + (", ".join(chosen.stops.evidence) or "none"))
     if chosen.stops.rejected:
         comments.append("  left out: " + ", ".join(chosen.stops.rejected))
@@ -465,6 +460,7 @@ def plan_modelfile(
     comments += [f"  {n}" for n in param_notes]
     comments += [f"WARNING: {w}" for w in warn]
     modelfile = modelfile.with_updates(comments=[_one_line(c) for c in comments])
+    modelfile.render()  # refuses any value Ollama would read back as other instructions, before anyone uses it
 
     return BuildResult(
         modelfile=modelfile, source=resolved, detection=detection,

@@ -1,7 +1,7 @@
-r'''Model families: Jinja files that render a whole Modelfile, built-in and user-supplied.
+r'''Model families: detection metadata plus the Go TEMPLATE body, built-in and user-supplied.
 
 A family file is a Jinja template whose **first** block is a metadata comment holding one
-JSON object, followed by the Modelfile body::
+JSON object, followed by the **Go template body** (only the TEMPLATE text)::
 
     {#- forge-family
     {
@@ -23,19 +23,21 @@ JSON object, followed by the Modelfile body::
       "references": ["meta-llama-Llama-3.1-8B-Instruct"]
     }
     -#}
-    FROM {{ model_path }}
-    {% for p in extra_from %}FROM {{ p }}
-    {% endfor %}TEMPLATE """{% raw %}...the Ollama Go template, verbatim...{% endraw %}"""
-    ...
+    {% raw %}...the Ollama Go template, verbatim...{% endraw %}
 
-The body is rendered in jinja2's ``ImmutableSandboxedEnvironment`` with ``StrictUndefined``
-(family folders are untrusted input too) and the variables documented in
-:data:`BODY_VARIABLES`. The Go template sits inside ``{% raw %}`` so its ``{{ }}`` reach the
-Modelfile untouched. The rendered text is parsed back with :func:`parse_modelfile`.
+A family never writes Modelfile text. FROM, SYSTEM, stops, ``num_ctx`` and the other
+PARAMETERs are data (this metadata, the model, the user) that :mod:`.build` puts into the typed
+:class:`~ollama_forge.modelfile.Modelfile`, whose renderer refuses what Ollama would read back
+differently. The body is rendered in jinja2's ``ImmutableSandboxedEnvironment`` with
+``StrictUndefined`` (family folders are untrusted input too) and only the variables in
+:data:`BODY_VARIABLES`; the token texts among them come from the GGUF, so they are handed over
+already written as Go template text (:func:`go_text`): a token like ``<s>`` stays as is, anything
+that could open an action or is not plain becomes a quoted literal action ``{{ "..." }}``.
+The result must parse as a Go template. The file's final newline is not part of the template.
 
 Built-in families live in ``ollama_forge/templates`` (wheel) or the repository's
-``templates/`` (editable checkout). A user folder (``--families-dir`` or ``FORGE_FAMILIES``)
-adds families or replaces built-in ones with the same name.
+``templates/``. A user folder (``--families-dir`` or ``FORGE_FAMILIES``) adds families or
+replaces built-in ones with the same name.
 '''
 
 from __future__ import annotations
@@ -59,24 +61,21 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 MAX_FAMILY_FILE_BYTES = 256 * 1024
 
 BODY_VARIABLES: dict[str, str] = {
-    "model_path": "the FROM value of the weights (first shard for split models)",
-    "extra_from": "further FROM values: the remaining shards, then the projector, in order",
-    "projector_path": "the projector (mmproj) FROM value, or none (also included in extra_from)",
-    "stops": "the stop strings forge derived from the model (list of str)",
-    "num_ctx": "the context window forge chose (int)",
-    "system": "the SYSTEM text (user's --system, else the family's default_system), or none",
-    "params": "further PARAMETERs (family defaults merged with the user's), name -> value",
-    "bos_token": "the model's BOS token text ('' when none)",
-    "eos_token": "the model's EOS token text ('' when none)",
-    "bos_prefix": "the BOS text a template must print itself: '' when the GGUF sets add_bos_token "
-                  "(llama.cpp adds BOS while tokenising), else bos_token",
+    "bos_token": "the model's BOS token as Go template text ('' when none)",
+    "eos_token": "the model's EOS token as Go template text ('' when none)",
+    "bos_prefix": "the BOS a template must print itself, as Go template text: '' when the GGUF sets "
+                  "add_bos_token (llama.cpp adds BOS while tokenising), else bos_token",
     "add_bos_token": "the GGUF's tokenizer.ggml.add_bos_token (bool)",
     "family": "this family's metadata (a dict)",
 }
+# Token texts that may stand in Go template text as they are: no braces (an action could open),
+# no quotes or backslashes, printable, no surrounding or line-breaking whitespace.
+_PLAIN_GO_TEXT = re.compile(r'[^\s{}"\\`]+(?: [^\s{}"\\`]+)*')
+_LEGACY_BODY = re.compile(r"\s*FROM\s", re.I)
 
 
 class Family(BaseModel):
-    """One model family: detection signatures, stop policy, defaults and its Modelfile body."""
+    """One model family: detection signatures, stop policy, defaults and its Go template body."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -195,6 +194,7 @@ def parse_family_file(text: str, *, path: str = "<string>", source: Literal["bui
         # User files are untrusted and unreviewed: report syntax errors at load time. Built-in
         # bodies are compiled on first render only (compiling all of them costs ~0.2 s per CLI run).
         _check_body_syntax(body, path)
+    _check_body_format(body, path)
     return Family(**meta.model_dump(), source=source, path=path, body=body)
 
 
@@ -203,24 +203,8 @@ def _environment() -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                        keep_trailing_newline=True)
-    env.filters["quote"] = _quote_filter
-    env.filters["template_quote"] = _template_quote_filter
-    return env
-
-
-def _quote_filter(value: Any) -> str:
-    from ..modelfile.render import quoted_preference, render_value
-
-    text = str(value)
-    return render_value(text, prefer=quoted_preference(text), what="a quoted value")
-
-
-def _template_quote_filter(value: Any) -> str:
-    from ..modelfile.render import TEMPLATE_PREFERENCE, render_value
-
-    return render_value(str(value), prefer=TEMPLATE_PREFERENCE, what="TEMPLATE")
+    # keep_trailing_newline=False: the file's last newline is not part of the Go template.
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
 
 
 def _check_body_syntax(body: str, path: str) -> None:
@@ -229,8 +213,19 @@ def _check_body_syntax(body: str, path: str) -> None:
     try:
         _environment().parse(body)
     except TemplateSyntaxError as exc:
-        raise FamilyError(f"{path}: Jinja syntax error in the Modelfile body (line {exc.lineno}): {exc.message}",
+        raise FamilyError(f"{path}: Jinja syntax error in the template body (line {exc.lineno}): {exc.message}",
                           hint="Keep the Go template inside {% raw %}...{% endraw %}.", path=path) from exc
+
+
+def _check_body_format(body: str, path: str) -> None:
+    if _LEGACY_BODY.match(body):
+        raise FamilyError(
+            f"{path}: the body is a whole Modelfile (FROM ...); family files now hold only the Go template",
+            hint="Keep just the text that was inside TEMPLATE \"\"\"...\"\"\" and delete the FROM, TEMPLATE, "
+                 "SYSTEM and PARAMETER lines: stops come from stop_tokens/text_stops, defaults from "
+                 "parameters/default_system in the metadata (see templates/README.md).",
+            path=path,
+        )
 
 
 @functools.lru_cache(maxsize=256)
@@ -240,35 +235,91 @@ def _compile_body(body: str, path: str) -> Any:
     try:
         return _environment().from_string(body)
     except TemplateSyntaxError as exc:
-        raise FamilyError(f"{path}: Jinja syntax error in the Modelfile body (line {exc.lineno}): {exc.message}",
+        raise FamilyError(f"{path}: Jinja syntax error in the template body (line {exc.lineno}): {exc.message}",
                           hint="Keep the Go template inside {% raw %}...{% endraw %}.", path=path) from exc
 
 
-def render_family_body(family: Family, variables: Mapping[str, Any]) -> str:
-    """The Modelfile text the family's body renders to (sandboxed, strict undefined)."""
+def go_text(value: str) -> str:
+    """``value`` written as Go template text that prints exactly ``value``.
+
+    Plain token texts (``<s>``, ``<|im_end|>``) stay as they are, so Modelfiles read like
+    Ollama's own; anything else (``{{``, quotes, line breaks, edge spaces that a ``{{-`` could
+    trim, unprintable characters) becomes a quoted literal action ``{{ "..." }}`` (Go's
+    strconv.Quote), which can never open an action or end the TEMPLATE value.
+    """
+    from ..gotemplate.literals import go_quote
+    from ..modelfile.parser import is_print
+
+    if value == "":
+        return ""
+    if _PLAIN_GO_TEXT.fullmatch(value) and all(is_print(ch) for ch in value):
+        return value
+    return "{{ " + go_quote(value) + " }}"
+
+
+def render_family_template(family: Family, *, bos_token: str = "", eos_token: str = "", add_bos_token: bool = False,
+                           bos_prefix: str | None = None) -> str:
+    """The family's Go TEMPLATE for a model with these special tokens (raw texts, from the GGUF).
+
+    ``bos_prefix`` defaults to ``bos_token`` when the GGUF does not set ``add_bos_token``, else
+    ``''``. Every token text enters the template only through :func:`go_text`. The result is
+    checked to parse as a Go template.
+    """
     from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
 
-    from ..errors import ModelfileError
+    from ..errors import TemplateError
 
     template = _compile_body(family.body, family.path)
-    context: dict[str, Any] = {name: None for name in BODY_VARIABLES}
-    context.update({"extra_from": [], "stops": [], "params": {}, "bos_token": "", "eos_token": "", "bos_prefix": "",
-                    "add_bos_token": False})
-    context["family"] = family.model_dump(mode="json")
-    context.update(variables)
+    prefix = (("" if add_bos_token else bos_token) if bos_prefix is None else bos_prefix)
+    context: dict[str, Any] = {
+        "bos_token": go_text(bos_token), "eos_token": go_text(eos_token), "bos_prefix": go_text(prefix),
+        "add_bos_token": bool(add_bos_token), "family": family.model_dump(mode="json"),
+    }
     try:
-        return str(template.render(**context))
+        text = str(template.render(**context))
     except SecurityError as exc:
         raise FamilyError(f"family {family.name!r} ({family.path}) was refused by the sandbox: {exc}",
                           hint="Family files may only format the variables forge passes.",
                           family=family.name) from exc
-    except ModelfileError as exc:
-        raise FamilyError(f"family {family.name!r}: {exc.message}", hint=exc.hint, family=family.name) from exc
     except (JinjaError, TypeError, ValueError, LookupError, ArithmeticError, AttributeError, RecursionError) as exc:
         # The body is untrusted: whatever it does wrong is the family file's error, not a crash.
         raise FamilyError(f"family {family.name!r} ({family.path}) failed to render: {type(exc).__name__}: {exc}",
                           hint="Use only the variables: " + ", ".join(BODY_VARIABLES), family=family.name) from exc
+    from ..gotemplate import parse as parse_go
+
+    try:
+        parse_go(text)
+    except TemplateError as exc:
+        raise FamilyError(f"family {family.name!r} ({family.path}) renders an invalid Go template: {exc.message}",
+                          hint="Fix the Go template in the family file (forge render can try it).",
+                          family=family.name) from exc
+    return text
+
+
+def render_family_body(family: Family, variables: Mapping[str, Any]) -> str:
+    """Modelfile text for a family and sample values (conformance harnesses, documentation).
+
+    Kept for the old whole-Modelfile call shape (``model_path``, ``extra_from``, ``stops``,
+    ``num_ctx``, ``system``, ``params``, ``bos_token``, ``eos_token``, ``bos_prefix``,
+    ``add_bos_token``), but built as data through the typed Modelfile and its refusing renderer.
+    """
+    from ..modelfile import Modelfile
+
+    template = render_family_template(
+        family, bos_token=str(variables.get("bos_token") or ""), eos_token=str(variables.get("eos_token") or ""),
+        add_bos_token=bool(variables.get("add_bos_token")),
+        bos_prefix=None if variables.get("bos_prefix") is None else str(variables["bos_prefix"]),
+    )
+    params: dict[str, Any] = dict(variables.get("params") or {})
+    if variables.get("stops"):
+        params["stop"] = list(variables["stops"])
+    if variables.get("num_ctx") is not None:
+        params["num_ctx"] = variables["num_ctx"]
+    from_ = [str(variables.get("model_path") or "./model.gguf"), *(str(p) for p in variables.get("extra_from") or [])]
+    modelfile = Modelfile(from_=from_, template=template, system=variables.get("system"), parameters=params)
+    text: str = modelfile.render()
+    return text
 
 
 def _load_folder(folder: Path, source: Literal["builtin", "user"]) -> list[Family]:
@@ -279,7 +330,7 @@ def _load_folder(folder: Path, source: Literal["builtin", "user"]) -> list[Famil
         size = file.stat().st_size
         if size > MAX_FAMILY_FILE_BYTES:
             raise FamilyError(f"{file}: family file is {size} bytes (limit {MAX_FAMILY_FILE_BYTES})",
-                              hint="Family files hold one Modelfile body; remove the extra content.", path=str(file))
+                              hint="Family files hold metadata and one Go template; remove the extra content.", path=str(file))
         try:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:

@@ -8,7 +8,12 @@ forge's port of the lexer (:func:`.parser.scan_modelfile`) and only a spelling t
 back exactly is used. When none does, :class:`ModelfileRenderError` says why.
 
 forge writes LF-only files, so a value containing ``\\r`` is refused (Ollama would read a
-``\\r`` as a line break, and tools that normalise line endings would change it).
+``\\r`` as a line break, and tools that normalise line endings would change it). FROM, ADAPTER
+and DRAFT paths with a line break or another unprintable character are refused too: no real
+file name needs one, and a name that makes forge write extra lines must never be quoted through.
+
+Finally the whole text is read back with the lexer port and must give exactly the intended
+instructions (kinds and values, in order): :func:`check_reads_back`, run on every render.
 """
 
 from __future__ import annotations
@@ -129,6 +134,68 @@ def _line(word: str, value: str, what: str, prefer: Sequence[QuoteStyle] | None 
     return f"{word} {render_value(value, prefer=prefer or default_preference(value), what=what)}"
 
 
+def _path_line(word: str, value: str) -> str:
+    for index, ch in enumerate(value):
+        if not is_print(ch):
+            name = unicodedata.name(ch, unicodedata.category(ch))
+            raise ModelfileRenderError(
+                f"{word} path cannot be written to a Modelfile: it contains U+{ord(ch):04X} ({name}) at "
+                f"offset {index}",
+                hint="Rename the file: a path with a line break or control character never goes into a "
+                "Modelfile.",
+                instruction=word,
+                value=value,
+            )
+    return _line(word, value, word)
+
+
+def intended_commands(mf: Modelfile) -> list[tuple[str, str]]:
+    """(name, args) of every instruction ``mf`` stands for, as Ollama's parser stores them, in
+    the order :func:`render_modelfile` writes them."""
+    out: list[tuple[str, str]] = [("model", v) for v in mf.from_]
+    out += [("adapter", v) for v in mf.adapters]
+    if mf.template is not None:
+        out.append(("template", mf.template))
+    if mf.system is not None:
+        out.append(("system", mf.system))
+    for name, value in mf.parameters.items():
+        if isinstance(value, list):
+            out += [(name, str(item)) for item in value]
+        else:
+            out.append((name, format_parameter_value(value)))
+    out += [("message", f"{m.role}: {m.content}") for m in mf.messages]
+    out += [("license", text) for text in mf.license]
+    for word, setting in (("requires", mf.requires), ("renderer", mf.renderer), ("parser", mf.parser)):
+        if setting is not None:
+            out.append((word, setting))
+    out += [("draft", v) for v in mf.draft]
+    return out
+
+
+def check_reads_back(mf: Modelfile, text: str) -> None:
+    """Raise unless Ollama's parser reads ``text`` as exactly the instructions of ``mf``."""
+    try:
+        parsed = scan_modelfile(text)
+    except ModelfileError as exc:
+        got: list[tuple[str, str]] | str = f"a parse error: {exc.message}"
+    else:
+        got = [(c.name, c.args) for c in parsed.commands]
+    want = intended_commands(mf)
+    if got != want:
+        if isinstance(got, str):
+            detail = got
+        else:
+            extra = [n for n, a in got if (n, a) not in want]
+            detail = (f"{len(got)} instructions instead of {len(want)}" if len(got) != len(want)
+                      else "an instruction with another value")
+            if extra:
+                detail += " (unexpected: " + ", ".join(sorted(set(extra))) + ")"
+        raise ModelfileRenderError(
+            f"The rendered Modelfile does not read back as the intended instructions: {detail}",
+            hint="This is a bug in forge's Modelfile writer; nothing was written. Please report it.",
+        )
+
+
 def render_comment(text: str) -> str:
     if "\n" in text or "\r" in text:
         raise ModelfileRenderError(
@@ -155,8 +222,8 @@ def render_modelfile(mf: Modelfile) -> str:
                 hint="An empty FROM makes Ollama import the Modelfile's "
                 "whole folder; give the file path or model name.",
             )
-        lines.append(_line("FROM", value, "FROM"))
-    lines.extend(_line("ADAPTER", v, "ADAPTER") for v in mf.adapters)
+        lines.append(_path_line("FROM", value))
+    lines.extend(_path_line("ADAPTER", v) for v in mf.adapters)
     if mf.template is not None:
         lines.append(_line("TEMPLATE", mf.template, "TEMPLATE", TEMPLATE_PREFERENCE))
     if mf.system is not None:
@@ -181,5 +248,7 @@ def render_modelfile(mf: Modelfile) -> str:
     ):
         if setting is not None:
             lines.append(_line(word, setting, word))
-    lines.extend(_line("DRAFT", v, "DRAFT") for v in mf.draft)
-    return "\n".join(lines) + "\n"
+    lines.extend(_path_line("DRAFT", v) for v in mf.draft)
+    text = "\n".join(lines) + "\n"
+    check_reads_back(mf, text)
+    return text

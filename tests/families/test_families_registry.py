@@ -21,12 +21,8 @@ from ollama_forge.families import (
 )
 from ollama_forge.families.registry import BODY_VARIABLES, render_family_body
 
-BODY = '''FROM {{ model_path }}
-{% for path in extra_from %}FROM {{ path }}
-{% endfor %}TEMPLATE """{% raw %}{{ range .Messages }}{{ .Role }}: {{ .Content }}
-{{ end }}assistant:{% endraw %}"""
-{% for stop in stops %}PARAMETER stop {{ stop | quote }}
-{% endfor %}PARAMETER num_ctx {{ num_ctx }}
+BODY = '''{% raw %}{{ range .Messages }}{{ .Role }}: {{ .Content }}
+{{ end }}assistant:{% endraw %}
 '''
 
 
@@ -107,6 +103,8 @@ def test_bos_prefix_is_printed_only_when_llama_cpp_does_not_add_bos() -> None:
     (family_file({"name": "x", "name_patterns": ["("]}), "not a valid regex"),
     (family_file({"name": "x", "chat_template_sha256": ["abc"]}), "sha256"),
     (family_file({"name": "x"}, "FROM {{ model_path }\n"), "Jinja syntax error"),
+    (family_file({"name": "x"}, 'FROM {{ model_path }}\nTEMPLATE """{% raw %}{{ .Prompt }}{% endraw %}"""\n'),
+     "whole Modelfile"),
 ])
 def test_broken_family_files_are_refused_with_a_fix(text: str, needle: str) -> None:
     with pytest.raises(FamilyError) as info:
@@ -116,17 +114,25 @@ def test_broken_family_files_are_refused_with_a_fix(text: str, needle: str) -> N
 
 
 def test_family_bodies_are_sandboxed_and_strict() -> None:
-    escape = parse_family_file(family_file({"name": "evil"}, "FROM {{ ''.__class__.__mro__[1].__subclasses__() }}\n"))
+    escape = parse_family_file(family_file({"name": "evil"}, "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"))
     with pytest.raises(FamilyError):
         render_family_body(escape, sample_vars())
-    unknown = parse_family_file(family_file({"name": "typo"}, "FROM {{ model_pth }}\n"))
+    unknown = parse_family_file(family_file({"name": "typo"}, "{{ bos_tokn }}{% raw %}{{ .Prompt }}{% endraw %}\n"))
     with pytest.raises(FamilyError) as info:
         render_family_body(unknown, sample_vars())
-    assert "model_path" in (info.value.hint or "")
-    mutate = parse_family_file(family_file({"name": "mut"}, "{{ stops.append('x') }}FROM {{ model_path }}\n"))
+    assert "bos_token" in (info.value.hint or "")
+    mutate = parse_family_file(family_file({"name": "mut"}, "{{ family.aliases.append('x') }}\n"))
     with pytest.raises(FamilyError):
         render_family_body(mutate, sample_vars())
-    assert set(BODY_VARIABLES) >= {"model_path", "stops", "num_ctx", "system", "params", "projector_path"}
+    # Only the token texts and flags reach a body: paths, stops and SYSTEM are data, not variables.
+    assert set(BODY_VARIABLES) == {"bos_token", "eos_token", "bos_prefix", "add_bos_token", "family"}
+
+
+def test_a_body_that_is_not_a_go_template_is_refused() -> None:
+    broken = parse_family_file(family_file({"name": "broken"}, "{% raw %}{{ if .System }}{% endraw %}\n"))
+    with pytest.raises(FamilyError) as info:
+        render_family_body(broken, sample_vars())
+    assert "invalid Go template" in info.value.message
 
 
 def test_get_family_by_alias_and_unknown_name() -> None:
@@ -192,6 +198,6 @@ def test_missing_user_folder_is_an_error(tmp_path: Path, monkeypatch: pytest.Mon
 def test_family_bodies_cannot_include_files(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("s3cret")
-    sneaky = parse_family_file(family_file({"name": "sneaky"}, f"FROM {{{{ model_path }}}}\n{{% include '{secret}' %}}\n"))
+    sneaky = parse_family_file(family_file({"name": "sneaky"}, f"{{% include '{secret}' %}}\n"))
     with pytest.raises(FamilyError):
         render_family_body(sneaky, sample_vars())
