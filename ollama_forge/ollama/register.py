@@ -36,7 +36,17 @@ from ..digests import DISK_READS, sha256_file
 from ..errors import OllamaResponseError
 from .client import OllamaHTTP, resolve_host
 from .names import parse_model_name
-from .sources import LocalFile, LocalFiles, ResolvedSource, local_files, resolve_source
+from .sources import (
+    LocalFile,
+    LocalFiles,
+    ResolvedSource,
+    check_gguf_magic,
+    local_files,
+    outside_files,
+    refuse_outside_files,
+    refuse_unexpected_instructions,
+    resolve_source,
+)
 from .versions import TemplateDecision, Version, decide_template
 
 if TYPE_CHECKING:
@@ -85,7 +95,11 @@ class RegisterResult(BaseModel):
     store_name: str | None = None
     dry_run: bool = False
     via: Literal["api", "cli"] = "api"
-    files: list[BlobInfo] = Field(default_factory=list)
+    files: list[BlobInfo] = Field(default_factory=list, description="every local file sent (or, dry run, to send), "
+                                                                    "with its role")
+    outside_files: list[str] = Field(default_factory=list,
+                                     description="files outside the model's folder / HF cache / forge's models "
+                                                 "folder, sent because allow_outside_files was given")
     template: TemplateDecision
     statuses: list[str] = Field(default_factory=list)
     requests: list[PlannedRequest] = Field(default_factory=list)
@@ -235,8 +249,15 @@ def register(
     timeout: float | None = None,
     store: Store | None = None,
     reporter: Reporter | None = None,
+    allow_outside_files: bool = False,
 ) -> RegisterResult:
-    """Register ``name`` with Ollama from SOURCE (GGUF, stored short name, Modelfile) or the store."""
+    """Register ``name`` with Ollama from SOURCE (GGUF, stored short name, Modelfile) or the store.
+
+    Before anything is read or sent: a Modelfile forge wrote from a GGUF may hold only what forge
+    writes (no ADAPTER/DRAFT/LICENSE/..., no MESSAGE nobody asked for); every file to upload must
+    be a GGUF and lie in the model's folder, the Modelfile's folder, the Hugging Face cache or
+    forge's models folder, unless ``allow_outside_files``. The ``files`` event lists them.
+    """
     from ..store import Registration, Store
 
     report = reporter or _quiet
@@ -245,8 +266,15 @@ def register(
     store = store or Store()
     server = resolve_host(host)
     resolved = resolve_source(name, source, modelfile, store)
+    refuse_unexpected_instructions(resolved)
     mf = apply_overrides(resolved.modelfile, system=system, template=template, parameters=parameters)
     found = local_files(mf)
+    check_gguf_magic(found)
+    base_dir = getattr(mf, "base_dir", None)
+    outside = outside_files(found, base_dir)
+    if outside and not allow_outside_files:
+        refuse_outside_files(found, base_dir)
+    report("files", {"files": [{"role": f.role, "path": str(f.path), "outside": f in outside} for f in found.uploads]})
 
     if use_cli:
         from .cli_create import create_with_cli
@@ -313,7 +341,7 @@ def register(
             name=display, host=server, server_version=str(version) if version else None,
             source=resolved.description, store_name=resolved.store_name, dry_run=dry_run, files=blobs,
             template=decision, create_request=body, modelfile=_absolute_modelfile(mf, found),
-            merged_from=merged_from, bytes_hashed=bytes_hashed,
+            merged_from=merged_from, bytes_hashed=bytes_hashed, outside_files=[str(f.path) for f in outside],
         )
         if dry_run:
             for b in blobs:

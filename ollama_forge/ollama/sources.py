@@ -8,6 +8,7 @@ from, and the local files its FROM/ADAPTER lines point at (:func:`local_files`).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,6 +33,7 @@ class ResolvedSource(BaseModel):
     store_name: str | None = None
     modelfile: Any  # ollama_forge.modelfile.Modelfile
     template_source: str | None = None
+    planned: bool = Field(default=False, description="the Modelfile was planned by forge from a GGUF in this call")
 
 
 class LocalFile(BaseModel):
@@ -49,6 +51,11 @@ class LocalFiles(BaseModel):
     @property
     def shards(self) -> list[LocalFile]:
         return [f for f in self.files if f.role == "shard"]
+
+    @property
+    def uploads(self) -> list[LocalFile]:
+        """Every local file that would be sent to the server, in upload order."""
+        return [*self.files, *self.adapters, *self.drafts]
 
 
 def _is_gguf(path: Path) -> bool:
@@ -104,7 +111,7 @@ def _from_stored(model: StoredModel, store_name: str) -> ResolvedSource:
     if model.model_files:
         mf, tsource = _build(model.entry_path, model.projector_path)
         return ResolvedSource(kind="store", description=f"store:{store_name} ({model.entry_path})",
-                              store_name=store_name, modelfile=mf, template_source=tsource)
+                              store_name=store_name, modelfile=mf, template_source=tsource, planned=True)
     if model.registrations:
         last = model.registrations[-1]
         mf = _parse(last.modelfile, None)
@@ -148,7 +155,7 @@ def resolve_source(name: str, source: str | None, modelfile: str | Path | None, 
             if _is_gguf(path):
                 mf, tsource = _build(path.absolute())
                 return ResolvedSource(kind="gguf", description=str(path.absolute()), modelfile=mf,
-                                      template_source=tsource)
+                                      template_source=tsource, planned=True)
             try:
                 text = path.read_text(encoding="utf-8")
             except (UnicodeDecodeError, OSError) as exc:
@@ -246,3 +253,90 @@ def local_files(mf: Modelfile) -> LocalFiles:
     if not out.files and out.from_model is None:
         raise ModelfileError("The Modelfile has no FROM line", hint="Add FROM ./model.gguf")
     return out
+
+
+# --- defence in depth: what may be uploaded -----------------------------------------------------
+
+
+def refuse_unexpected_instructions(resolved: ResolvedSource) -> None:
+    """A Modelfile forge wrote from a GGUF must hold only what forge writes (see modelfile.provenance)."""
+    from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
+
+    mf = resolved.modelfile
+    if resolved.planned:
+        found = unexpected_instructions(mf, user_messages=0)
+        where = f"The Modelfile forge planned for {resolved.description}"
+    elif is_forge_written(mf):
+        found = unexpected_instructions(mf)
+        where = f"The Modelfile {resolved.description} (written by forge from a GGUF)"
+    else:
+        return
+    if found:
+        raise ModelfileError(
+            f"{where} holds instructions forge never writes from a model file: {'; '.join(found)}. "
+            "It was edited or crafted; nothing was uploaded.",
+            hint=("Write it again with forge modelfile. If you added these lines yourself, delete the first "
+                  f"header line ('# {FORGE_MARKER} ...') so forge treats the file as your own Modelfile."),
+            source=resolved.description, instructions=found,
+        )
+
+
+def _real(path: Path) -> Path:
+    return Path(os.path.realpath(path))
+
+
+def allowed_folders(found: LocalFiles, base_dir: Path | None) -> tuple[set[Path], list[Path]]:
+    """(folders whose direct files may be uploaded, trees whose files may be uploaded), resolved.
+
+    Direct files of the main model's folder (as named and where the weights really are) and of
+    the Modelfile's folder; anything under the Hugging Face cache, forge's models folder and
+    forge's merged shards.
+    """
+    from ..config import forge_home, hf_hub_cache, models_dir
+
+    shallow: set[Path] = set()
+    if found.files:
+        main = found.files[0].path.absolute()
+        shallow |= {_real(main.parent), _real(main).parent}
+    if base_dir is not None:
+        shallow.add(_real(Path(base_dir).absolute()))
+    deep = [_real(root) for root in (hf_hub_cache(), models_dir(), forge_home() / "merged")]
+    return shallow, deep
+
+
+def outside_files(found: LocalFiles, base_dir: Path | None) -> list[LocalFile]:
+    """Files to upload whose real location is outside :func:`allowed_folders` (symlinks followed)."""
+    shallow, deep = allowed_folders(found, base_dir)
+    out: list[LocalFile] = []
+    for f in found.uploads:
+        real = _real(f.path.absolute())
+        if real.parent in shallow or any(real.is_relative_to(root) for root in deep):
+            continue
+        out.append(f)
+    return out
+
+
+def refuse_outside_files(found: LocalFiles, base_dir: Path | None) -> None:
+    """Raise unless every file to upload lies in the model's folder, the HF cache or forge's folders."""
+    outside = outside_files(found, base_dir)
+    if outside:
+        listed = "; ".join(f"{f.role} {f.path}" + (f" (really {_real(f.path)})" if _real(f.path) != f.path.absolute()
+                                                   else "") for f in outside)
+        raise ModelfileError(
+            f"The Modelfile names files outside the model's folder, the Hugging Face cache and forge's models "
+            f"folder: {listed}. Nothing was uploaded.",
+            hint="Check that you mean to send these files to the Ollama server; if so, pass --allow-outside-files "
+                 "(allow_outside_files=True).",
+            files=[str(f.path) for f in outside],
+        )
+
+
+def check_gguf_magic(found: LocalFiles) -> None:
+    """ADAPTER and DRAFT files must be GGUFs too (FROM files are read as GGUFs already)."""
+    from ..errors import NotGGUFError
+
+    for f in [*found.adapters, *found.drafts]:
+        if not _is_gguf(f.path):
+            raise NotGGUFError(f"{f.role.upper()} {f.path} is not a GGUF file",
+                               hint=f"forge registers GGUF {f.role}s only; point the {f.role.upper()} line at one.",
+                               path=str(f.path))
