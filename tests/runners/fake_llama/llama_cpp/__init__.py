@@ -7,6 +7,7 @@ that advertises it), ``always`` (an illegal instruction everywhere) or ``never``
 
 import os
 import signal
+from collections.abc import Iterator
 
 from . import llama_cpp
 
@@ -29,7 +30,7 @@ class Llama:
     def tokenize(self, text: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
         return list(range(1, 1 + len(text.split())))
 
-    def generate(self, tokens: list[int], **kwargs: object):  # noqa: ANN201
+    def generate(self, tokens: list[int], **kwargs: object) -> Iterator[int]:
         if self.crash_on_generate:
             _die(signal.SIGSEGV)  # the first AMX tile instruction
         yield from (7, 8, 9, 10, 11)
