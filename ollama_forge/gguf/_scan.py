@@ -30,6 +30,8 @@ _U64 = struct.Struct("<Q").unpack_from
 _VECTOR_MIN = 4096  # below this many elements the plain loop is faster than numpy set-up
 _IMPORT_NUMPY_MIN = 1 << 20  # above this many, importing numpy pays for itself
 _BLOCK = 1 << 20
+_SHORT_RUN = 32  # a shorter vectorised run means the filter is failing here: step exactly
+_EXACT_RUN = 256  # records stepped exactly before trying the vectorised path again
 STRIDE = 64
 
 
@@ -93,18 +95,30 @@ def _scan_sparse(cur: Cursor, count: int, key: str, max_string: int) -> list[int
 
 
 def _step(cur: Cursor, count: int, key: str, max_string: int, out: list[int]) -> None:
-    """The plain sequential loop (reference semantics)."""
+    """The plain sequential loop (reference semantics), walking buffered windows."""
     size = cur.size
+    what = f"the array {key!r}"
+    unpack = _U64
     append = out.append
-    for n in range(count):
+    remaining = count
+    while remaining:
         pos = cur.pos
-        i = cur.need(8, f"element {n} of the array {key!r}")
-        length = _U64(cur.buf, i)[0]
-        _check(length, pos, size, key, max_string, cur)
-        append(pos)
-        cur.pos = pos + 8 + length
-    if size is not None and cur.pos > size:
-        cur._truncated(cur.pos, 0, f"the array {key!r}")
+        buf, i0, have = cur.window(8, min(1 << 16, remaining * 8), what)
+        limit = i0 + have - 8
+        i = i0
+        done = 0
+        while done < remaining and i <= limit:
+            length = unpack(buf, i)[0]
+            if length > max_string:
+                _check(length, pos + i - i0, size, key, max_string, cur)
+            append(pos + i - i0)
+            i += 8 + length
+            done += 1
+        remaining -= done
+        cur.pos = pos + (i - i0)
+        if size is not None and cur.pos > size:
+            last = out[-1]
+            cur._truncated(last + 8, cur.pos - last - 8, f"an element of the array {key!r}")
 
 
 def _check(length: int, pos: int, size: int | None, key: str, max_string: int, cur: Cursor) -> None:
@@ -120,52 +134,121 @@ def _check(length: int, pos: int, size: int | None, key: str, max_string: int, c
 
 
 def _scan_numpy(np: Any, cur: Cursor, count: int, key: str, max_string: int) -> Any:
-    parts: list[Any] = []
-    remaining = count
+    """Dense int64 offsets; per block, vectorised runs where the candidates chain, exact steps elsewhere."""
+    out = np.empty(count, dtype=np.int64)
+    k = 0
     size = cur.size
-    while remaining > 0:
-        # Every remaining element takes >= 8 bytes, so this window never passes the array's end.
-        max_n = min(_BLOCK, remaining * 8)
+    what = f"the array {key!r}"
+    while k < count:
+        remaining = count - k
         if remaining < 64:
             tail: list[int] = []
             _step(cur, remaining, key, max_string, tail)
-            parts.append(np.asarray(tail, dtype=np.int64))
+            out[k:] = tail
             break
-        buf, i0, have = cur.window(8, max_n, f"the array {key!r}")
+        # Every remaining element takes >= 8 bytes, so this window never passes the array's end.
+        max_n = min(_BLOCK, remaining * 8)
+        buf, i0, have = cur.window(8, max_n, what)
         n = min(have, max_n)
         base = cur.pos  # absolute offset of a[0]
-        a = np.frombuffer(buf, dtype=np.uint8, count=n, offset=i0)
-        zero = a == 0
-        ok = zero[2 : n - 5] & zero[3 : n - 4] & zero[4 : n - 3] & zero[5 : n - 2] & zero[6 : n - 1] & zero[7:n]
-        # A record start p also makes p-1 look like a start (its "high bytes" are p+1..p+6):
-        # keep only the rightmost position of each run of adjacent candidates.
-        ok[:-1] &= ~ok[1:]
-        cand = np.flatnonzero(ok)
-        lengths = a[cand].astype(np.int64) | (a[cand + 1].astype(np.int64) << 8)
-        nxt = cand + 8 + lengths
-        bad = np.flatnonzero(nxt[:-1] != cand[1:]) if len(cand) > 1 else np.zeros(0, np.int64)
-        n_cand = len(cand)
-        p = 0
-        del a, zero, ok
-        while remaining > 0 and p <= n - 8:
-            k = int(np.searchsorted(cand, p))
-            if k < n_cand and int(cand[k]) == p:
-                j = int(np.searchsorted(bad, k))
-                last = int(bad[j]) if j < len(bad) else n_cand - 1
-                take = min(last - k + 1, remaining)
-                parts.append(cand[k : k + take] + base)
-                remaining -= take
-                p = int(nxt[k + take - 1])
-                if size is not None and base + p > size:
-                    cur._truncated(base + p, 0, f"the array {key!r}")
-            else:
-                # A record the candidate filter missed (length >= 65536): step over it.
-                length = int(_U64(buf, i0 + p)[0])
-                _check(length, base + p, size, key, max_string, cur)
-                parts.append(np.asarray([base + p], dtype=np.int64))
-                remaining -= 1
-                p += 8 + length
+        p, k = _scan_block(np, buf, i0, n, base, out, k, cur, key, max_string)
         cur.pos = base + p
         if size is not None and cur.pos > size:
-            cur._truncated(cur.pos, 0, f"the array {key!r}")
-    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            cur._truncated(cur.pos, 0, what)
+    return out
+
+
+def _scan_block(
+    np: Any, buf: Any, i0: int, n: int, base: int, out: Any, k: int, cur: Cursor, key: str, max_string: int
+) -> tuple[int, int]:
+    """Fill ``out[k:]`` with the records starting in ``buf[i0:i0+n]``; return (end offset in block, k)."""
+    count = len(out)
+    a = np.frombuffer(buf, dtype=np.uint8, count=n, offset=i0)
+    zero = a == 0
+    ok = zero[2 : n - 5] & zero[3 : n - 4] & zero[4 : n - 3] & zero[5 : n - 2] & zero[6 : n - 1] & zero[7:n]
+    # A record start p also makes p-1 look like a start (its "high bytes" are p+1..p+6):
+    # keep only the rightmost position of each run of adjacent candidates.
+    ok[:-1] &= ~ok[1:]
+    cand = np.flatnonzero(ok)
+    lengths = a[cand].astype(np.int64) | (a[cand + 1].astype(np.int64) << 8)
+    nxt = cand + 8 + lengths
+    bad = np.flatnonzero(nxt[:-1] != cand[1:]) if len(cand) > 1 else np.zeros(0, np.int64)
+    del zero, ok
+    n_cand = len(cand)
+    small_ok = max_string >= 65535  # candidate lengths are < 65536: only a tiny limit needs a check
+    p = 0
+    while k < count and p <= n - 8:
+        j = int(np.searchsorted(cand, p))
+        if j < n_cand and int(cand[j]) == p and small_ok:
+            b = int(np.searchsorted(bad, j))
+            last = int(bad[b]) if b < len(bad) else n_cand - 1
+            take = min(last - j + 1, count - k)
+            np.add(cand[j : j + take], base, out=out[k : k + take])
+            k += take
+            p = int(nxt[j + take - 1])
+            if take >= _SHORT_RUN:
+                continue
+        # The candidates do not chain here (zero bytes in strings, lengths >= 65536, a tiny
+        # limit): step exactly, a bounded number of records, without per-record objects.
+        p, k = _step_exact(np, a, buf, i0, n, p, base, out, k, cur, key, max_string)
+    return p, k
+
+
+def _step_exact(
+    np: Any,
+    a: Any,
+    buf: Any,
+    i0: int,
+    n: int,
+    p: int,
+    base: int,
+    out: Any,
+    k: int,
+    cur: Cursor,
+    key: str,
+    max_string: int,
+) -> tuple[int, int]:
+    """Up to _EXACT_RUN records by the plain loop, then any run of copies of the last one at once."""
+    limit = n - 8
+    size = cur.size
+    unpack = _U64
+    offsets: list[int] = []
+    append = offsets.append
+    for _ in range(min(len(out) - k, _EXACT_RUN)):
+        if p > limit:
+            break
+        length = unpack(buf, i0 + p)[0]
+        if length > max_string:
+            _check(length, base + p, size, key, max_string, cur)
+        append(p)
+        p += 8 + length
+    got = len(offsets)
+    out[k : k + got] = offsets
+    out[k : k + got] += base
+    k += got
+    if size is not None and base + p > size:
+        cur._truncated(base + offsets[-1] + 8, p - offsets[-1] - 8, f"an element of the array {key!r}")
+    if got and p <= n:
+        # Millions of identical records (empty strings) would otherwise be stepped one by one.
+        p, k = _repeat(np, a, n, p, p - offsets[-1], base, out, k)
+    return p, k
+
+
+def _repeat(np: Any, a: Any, n: int, p: int, period: int, base: int, out: Any, k: int) -> tuple[int, int]:
+    """Records equal to the one before ``p`` (bytes repeating with ``period``), up to the block end."""
+    count = len(out)
+    end = p
+    window = 256
+    # Compare growing windows so the work stays proportional to what is found.
+    while end + period <= n:
+        stop = min(n, end + window)
+        diff = np.flatnonzero(a[end:stop] != a[end - period : stop - period])
+        if len(diff):
+            end += int(diff[0])
+            break
+        end = stop
+        window *= 2
+    reps = min((end - p) // period, count - k)
+    if reps > 0:
+        np.add(np.arange(reps, dtype=np.int64) * period, base + p, out=out[k : k + reps])
+    return p + reps * period, k + reps

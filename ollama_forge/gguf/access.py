@@ -8,8 +8,21 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import GGUFFormatError, GGUFTruncatedError
-from .cursor import _FIXED_STRUCTS, _U64, CORRUPT, FIXED, REDOWNLOAD, T_STRING, ArrayRef, Limits
+from .cursor import (
+    _FIXED_STRUCTS,
+    _U64,
+    CORRUPT,
+    FIXED,
+    REDOWNLOAD,
+    T_STRING,
+    ArrayRef,
+    Limits,
+    decode_text,
+)
 from .sources import ByteSource
+
+_SEARCH_CHUNK = 8 << 20  # bytes of a vocabulary searched at once by find_tokens
+_MAX_MISSES = 20_000  # byte matches that are not token starts, per lookup
 
 
 class LazyAccess:
@@ -34,7 +47,7 @@ class LazyAccess:
             raise GGUFTruncatedError(
                 f"{self.name}: string at offset {off} is cut off", hint=REDOWNLOAD, needed=off + 8 + n
             )
-        return data.decode("utf-8", errors="replace")
+        return decode_text(data)
 
     def _array_ref(self, key: str) -> ArrayRef | None:
         ref = self.kv.get(key)
@@ -125,30 +138,47 @@ class LazyAccess:
             for text in texts:
                 self._token_ids_cache[text] = first.get(text)
             return
-        buffer = getattr(self.source, "buffer", None)
-        base = 0
-        if buffer is None:
+        for text in texts:
+            self._token_ids_cache[text] = None
+        pending = {struct.pack("<Q", len(e)) + e: t for t in texts if len(e := t.encode("utf-8")) <= self.limits.max_string}
+        longest = max((len(n) for n in pending), default=0)
+        # Search the vocabulary bytes chunk by chunk (overlapping by the longest needle), so a
+        # huge array never needs one buffer of its own size.
+        chunk = max(_SEARCH_CHUNK, 2 * longest)
+        at = ref.offset
+        misses = 0
+        while pending and at < ref.end:
+            stop = min(ref.end, at + chunk)
+            data = self._region(ref, at, stop + longest - 1)
+            for needle, text in list(pending.items()):
+                hit = data.find(needle)
+                while 0 <= hit < stop - at:
+                    k = self._element_at(ref, at + hit)
+                    if k is not None:
+                        self._token_ids_cache[text] = k
+                        del pending[needle]
+                        break
+                    misses += 1
+                    if misses > _MAX_MISSES:
+                        # Real vocabularies give a handful of matches that are not token starts.
+                        raise GGUFFormatError(
+                            f"{self.name}: the vocabulary repeats the bytes of token text {text[:40]!r} at more "
+                            f"than {_MAX_MISSES} places that are not tokens (corrupt or malicious file)",
+                            hint=CORRUPT,
+                        )
+                    hit = data.find(needle, hit + 1)
+            at = stop
+
+    def _region(self, ref: ArrayRef, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` of an array (clipped to it); small arrays are read once and cached."""
+        stop = min(stop, ref.end)
+        if ref.end - ref.offset <= _SEARCH_CHUNK:
             region = self._region_cache.get(ref.key)
             if region is None:
                 region = self.source.read_at(ref.offset, ref.end - ref.offset)
                 self._region_cache[ref.key] = region
-            buffer, base = region, ref.offset
-        start, end = ref.offset - base, ref.end - base
-        for text in texts:
-            encoded = text.encode("utf-8")
-            needle = struct.pack("<Q", len(encoded)) + encoded
-            found: int | None = None
-            at = start
-            while True:
-                hit = buffer.find(needle, at, end)
-                if hit < 0:
-                    break
-                k = self._element_at(ref, hit + base)
-                if k is not None:
-                    found = k
-                    break
-                at = hit + 1
-            self._token_ids_cache[text] = found
+            return region[start - ref.offset : stop - ref.offset]
+        return self.source.read_at(start, stop - start)
 
     def array(self, key: str) -> list[Any]:
         """Materialise an array value (e.g. all token texts). Costly for vocabularies."""
@@ -168,7 +198,7 @@ class LazyAccess:
         try:
             for _ in range(ref.count):
                 n = _U64(data, i)[0]
-                values.append(data[i + 8 : i + 8 + n].decode("utf-8", errors="replace"))
+                values.append(decode_text(data[i + 8 : i + 8 + n]))
                 i += 8 + n
         except struct.error:
             raise GGUFTruncatedError(

@@ -25,6 +25,7 @@ class Limits:
     max_depth: int = 4
     max_nested: int = 65_536  # elements of an array of arrays (each becomes a Python object)
     max_header: int = 256 * 1024 * 1024
+    max_text: int = 64 * 1024 * 1024  # decoded metadata strings, over the whole header
     max_key: int = 65_535
     max_tensor_name: int = 63
     max_alignment: int = 1 << 16
@@ -69,7 +70,7 @@ class ArrayRef:
         return {"type": "array", "elem_type": self.type_name, "count": self.count}
 
 
-@dataclass
+@dataclass(slots=True)
 class TensorInfo:
     name: str
     shape: tuple[int, ...]  # ne[0] first (fastest varying), as stored
@@ -220,6 +221,12 @@ def _describe_kind(kind: str) -> str:
         "json": "a JSON file",
     }.get(kind, "unknown content")
 
+
+
+def decode_text(raw: bytes) -> str:
+    """Text from a GGUF, decoded one way everywhere: invalid UTF-8 (surrogate encodings
+    included) becomes U+FFFD, so no lone surrogate ever leaves the reader."""
+    return raw.decode("utf-8", errors="replace")
 
 
 CORRUPT = "The file is corrupt or malicious; re-download it from a trusted source."

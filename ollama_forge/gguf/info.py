@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from .cursor import FIXED, ArrayRef
 from .quant import quant_from_file_type, quant_from_filename
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ SPECIAL_TOKEN_KEYS: dict[str, str] = {
     "fim_sep": "fim_sep_token_id",
 }
 _INLINE_ARRAY = 16  # arrays up to this length appear in full in ``metadata``
+_PER_LAYER_MAX = 4096  # per-layer arrays read on demand when not decoded at parse time
+_METADATA_TEXT = 1 << 20  # characters of strings shown in ``metadata`` in all
 _METADATA_STRING = 4096  # long strings (templates) are cut in ``metadata``; full text has its own field
 
 
@@ -131,30 +134,47 @@ def _str(value: Any) -> str | None:
 
 
 def _int_or_list(handle: GGUFFile, key: str) -> int | list[int] | None:
-    from .reader import ArrayRef
-
     value = handle.kv.get(key)
     if isinstance(value, ArrayRef):
-        if value.values is None or not all(_int(v) is not None for v in value.values):
+        values = _small_values(handle, value)
+        if values is None or not all(_int(v) is not None for v in values):
             return None
-        return [int(v) for v in value.values]
+        return [int(v) for v in values]
     return _int(value)
 
 
-def _metadata(handle: GGUFFile) -> dict[str, Any]:
-    from .reader import ArrayRef
+def _small_values(handle: GGUFFile, ref: Any) -> list[Any] | None:
+    """A per-layer array's values: decoded at parse time, or read now when small and fixed-width."""
+    if ref.values is not None:
+        return list(ref.values)
+    if ref.elem_type in FIXED and ref.count <= _PER_LAYER_MAX:
+        return handle.array(ref.key)
+    return None
 
+
+def _metadata(handle: GGUFFile) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    budget = _METADATA_TEXT  # characters of strings shown in all, so the report stays small
     for key, value in handle.kv.items():
-        if isinstance(value, ArrayRef):
-            if value.values is not None and value.count <= _INLINE_ARRAY and not any(
-                isinstance(v, ArrayRef) for v in value.values
+        if isinstance(value, str):
+            shown = min(len(value), _METADATA_STRING)
+            if shown > budget:
+                out[key] = {"type": "string", "length": len(value)}
+                continue
+            budget -= shown
+            if len(value) > _METADATA_STRING:
+                value = value[:_METADATA_STRING] + f"… ({len(value) - _METADATA_STRING} more characters)"
+            out[key] = value
+        elif isinstance(value, ArrayRef):
+            items = value.values
+            text = sum(len(v) for v in items if isinstance(v, str)) if items is not None else 0
+            if items is not None and value.count <= _INLINE_ARRAY and text <= budget and not any(
+                isinstance(v, ArrayRef) for v in items
             ):
-                out[key] = [v if not isinstance(v, float) or math.isfinite(v) else None for v in value.values]
+                budget -= text
+                out[key] = [v if not isinstance(v, float) or math.isfinite(v) else None for v in items]
             else:
                 out[key] = value.summary()
-        elif isinstance(value, str) and len(value) > _METADATA_STRING:
-            out[key] = value[:_METADATA_STRING] + f"… ({len(value) - _METADATA_STRING} more characters)"
         elif isinstance(value, float) and not math.isfinite(value):
             out[key] = None  # JSON has no NaN/Infinity
         else:
@@ -217,13 +237,16 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
             tensors_count=_first_int(kv, "split.tensors.count", f"{arch}.split.tensors.count"),
         )
 
-    type_counts: dict[str, TensorTypeCount] = {}
+    counts: dict[str, list[int]] = {}
     parameters = 0
     for t in handle.tensors:
         parameters += t.n_elements
-        entry = type_counts.setdefault(t.type_name, TensorTypeCount(count=0, bytes=0))
-        entry.count += 1
-        entry.bytes += t.n_bytes
+        entry = counts.get(t.type_name)
+        if entry is None:
+            entry = counts[t.type_name] = [0, 0]
+        entry[0] += 1
+        entry[1] += t.n_bytes
+    type_counts = {name: TensorTypeCount(count=c, bytes=b) for name, (c, b) in counts.items()}
     if handle.file_size is not None and parameters > handle.file_size * 8:
         warnings.append(f"parameter count {parameters} is implausible for a {handle.file_size}-byte file")
 
@@ -240,8 +263,9 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
     }
     pattern_raw = a("attention.sliding_window_pattern")
     pattern: int | list[bool] | None = _int(pattern_raw)
-    if pattern is None and pattern_raw is not None and getattr(pattern_raw, "values", None) is not None:
-        pattern = [bool(v) for v in pattern_raw.values]
+    if pattern is None and isinstance(pattern_raw, ArrayRef):
+        flags = _small_values(handle, pattern_raw)
+        pattern = [bool(v) for v in flags] if flags is not None else None
     scaling_factor = _num(a("rope.scaling.factor"))
 
     return GGUFInfo(

@@ -22,6 +22,7 @@ from .cursor import (
     _INLINE_FIXED,
     _INLINE_STRINGS,
     _INT64_MAX,
+    _U32,
     _U64,
     CORRUPT,
     DEFAULT_ALIGNMENT,
@@ -37,6 +38,7 @@ from .cursor import (
     Limits,
     TensorInfo,
     _describe_kind,
+    decode_text,
     detect_kind,
 )
 from .quant import tensor_types
@@ -46,6 +48,10 @@ if TYPE_CHECKING:
     import os
 
     from .info import GGUFInfo
+
+# Elements of small arrays decoded at parse time, over the whole header (larger or later
+# arrays stay in the file and are read on demand): bounds the Python objects a header makes.
+_INLINE_BUDGET = 1 << 20
 
 __all__ = ["LIMITS", "ArrayRef", "Cursor", "GGUFFile", "Limits", "TensorInfo", "detect_kind", "open_gguf", "read_gguf"]
 
@@ -69,6 +75,10 @@ class GGUFFile(LazyAccess):
         self._region_cache: dict[str, bytes] = {}
         self._token_ids_cache: dict[str, int | None] = {}
         state = _State()
+        # Header-wide budgets: objects built per array element, whatever the file's shape.
+        self._nested_left = limits.max_nested
+        self._inline_left = _INLINE_BUDGET
+        self._text_left = limits.max_text
         cur = Cursor(source, limits)
         self.version, self.tensor_count, kv_count = self._parse_preamble(cur)
         self._parse_kvs(cur, kv_count, state)
@@ -86,6 +96,9 @@ class GGUFFile(LazyAccess):
         self.size_checked = self.file_size is not None
         if self.file_size is not None:
             self._check_data_bounds(self.file_size)
+        check_unchanged = getattr(source, "check_unchanged", None)
+        if check_unchanged is not None:
+            check_unchanged()  # a file rewritten while parsing gives a clear error, not a mixed header
 
     # --- header ---------------------------------------------------------------------------
     def _parse_preamble(self, cur: Cursor) -> tuple[int, int, int]:
@@ -218,7 +231,19 @@ class GGUFFile(LazyAccess):
     def _read_string(self, cur: Cursor, key: str) -> str:
         length = cur.u64(f"the string length of {key!r}")
         self._check_string_length(cur, length, key)
-        return cur.raw(length, f"the string value of {key!r}").decode("utf-8", errors="replace")
+        self._spend_text(length, key)
+        return decode_text(cur.raw(length, f"the string value of {key!r}"))
+
+    def _spend_text(self, length: int, key: str) -> None:
+        """Decoded text costs up to 4 bytes of memory per file byte: cap the header's total."""
+        self._text_left -= length
+        if self._text_left < 0:
+            raise GGUFFormatError(
+                f"{self.name}: the metadata strings ({key!r} and before) total more than "
+                f"{self.limits.max_text >> 20} MiB",
+                hint="No real model carries this much text in its metadata; the file is corrupt or malicious.",
+                key=key,
+            )
 
     def _check_string_length(self, cur: Cursor, length: int, key: str) -> None:
         if length > self.limits.max_string:
@@ -256,13 +281,17 @@ class GGUFFile(LazyAccess):
                 key=key,
                 count=count,
             )
-        if elem_type == T_ARRAY and count > self.limits.max_nested:
-            raise GGUFFormatError(
-                f"{self.name}: array of arrays {key!r} claims {count} elements (limit {self.limits.max_nested})",
-                hint=CORRUPT,
-                key=key,
-                count=count,
-            )
+        if elem_type == T_ARRAY:
+            if count > self._nested_left:
+                raise GGUFFormatError(
+                    f"{self.name}: arrays of arrays ({key!r}) hold more than {self.limits.max_nested} "
+                    "elements in total",
+                    hint="llama.cpp rejects nested arrays and no real model needs this many; "
+                    "the file is corrupt or malicious.",
+                    key=key,
+                    count=count,
+                )
+            self._nested_left -= count
         remaining = cur.remaining()
         if remaining is not None and count * elem_min > remaining:
             raise GGUFTruncatedError(
@@ -278,26 +307,31 @@ class GGUFFile(LazyAccess):
         ref = ArrayRef(key=key, elem_type=elem_type, count=count, offset=start, end=start)
         if elem_type in FIXED:
             size = FIXED[elem_type][2]
-            if count <= _INLINE_FIXED:
+            if count <= _INLINE_FIXED and count <= self._inline_left:
+                self._inline_left -= count
                 i = cur.need(count * size, f"the array {key!r}")
                 ref.values = list(struct.unpack_from(f"<{count}{FIXED[elem_type][1]}", cur.buf, i))
             cur.skip(count * size, f"the array {key!r}")
         elif elem_type == T_STRING:
             ref.index = scan_strings(cur, count, key, self.limits.max_string)
-            if count <= _INLINE_STRINGS:
-                ref.values = [self._string_at(cur, off) for off in ref.index.offsets]
+            if count <= _INLINE_STRINGS and count <= self._inline_left:
+                self._inline_left -= count
+                ref.values = [self._string_at(cur, off, key) for off in ref.index.offsets]
         else:
             ref.values = [self._read_array(cur, key, depth + 1) for _ in range(count)]
         ref.end = cur.pos
         return ref
 
-    def _string_at(self, cur: Cursor, off: int) -> str:
+    def _string_at(self, cur: Cursor, off: int, key: str) -> str:
         i = off - cur.base
         if cur.base <= off and off + 8 <= cur.end:
             n = _U64(cur.buf, i)[0]
             if off + 8 + n <= cur.end:
-                return bytes(cur.buf[i + 8 : i + 8 + n]).decode("utf-8", errors="replace")
-        return self._read_string_at(off)
+                self._spend_text(n, key)
+                return decode_text(bytes(cur.buf[i + 8 : i + 8 + n]))
+        text = self._read_string_at(off)
+        self._spend_text(len(text), key)
+        return text
 
     def _check_alignment(self) -> int:
         if "general.alignment" not in self.kv:
@@ -318,85 +352,67 @@ class GGUFFile(LazyAccess):
         return int(value)
 
     def _parse_tensor_infos(self, cur: Cursor) -> list[TensorInfo]:
-        types = tensor_types()
+        """All tensor infos: decoded straight from buffered windows, checked one by one."""
         limits = self.limits
-        align = self.alignment
-        seen: set[bytes] = set()
+        max_name, max_dims = limits.max_tensor_name, limits.max_dims
+        check = _TensorChecker(self.name, self.alignment)
         out: list[TensorInfo] = []
-        expected = 0
-        for n in range(self.tensor_count):
-            where = f"tensor info {n}"
-            name_len = cur.u64(f"the name length of {where}")
-            if name_len == 0 or name_len > limits.max_tensor_name:
-                raise GGUFFormatError(
-                    f"{self.name}: {where} has a name of {name_len} bytes (must be 1-{limits.max_tensor_name})",
-                    hint=CORRUPT,
-                )
-            raw = cur.raw(name_len, f"the name of {where}")
-            name = raw.decode("utf-8", errors="replace")
-            if raw in seen:
-                raise GGUFFormatError(f"{self.name}: duplicate tensor name {name!r}", hint=CORRUPT, tensor=name)
-            seen.add(raw)
-            n_dims = cur.u32(f"the dimension count of tensor {name!r}")
-            if n_dims > limits.max_dims:
-                raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} has {n_dims} dimensions (limit {limits.max_dims})",
-                    hint=CORRUPT,
-                    tensor=name,
-                )
-            i = cur.need(8 * n_dims + 12, f"the shape of tensor {name!r}")
-            shape = struct.unpack_from(f"<{n_dims}QIQ", cur.buf, i)
-            cur.pos += 8 * n_dims + 12
-            dims, type_id, offset = tuple(int(d) for d in shape[:n_dims]), int(shape[n_dims]), int(shape[n_dims + 1])
-            n_elements = 1
-            for d in dims:
-                if d > _INT64_MAX:
-                    raise GGUFFormatError(
-                        f"{self.name}: tensor {name!r} has dimension {d} (>= 2^63)", hint=CORRUPT, tensor=name
-                    )
-                n_elements *= d
-            if n_elements > _INT64_MAX:
-                raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} shape {list(dims)} has more than 2^63 elements",
-                    hint=CORRUPT,
-                    tensor=name,
-                )
-            ttype = types.get(type_id)
-            if ttype is None:
-                raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} has unknown tensor type {type_id}",
-                    hint="The file is corrupt, or uses a type newer than this gguf package (pip install -U gguf).",
-                    tensor=name,
-                    type_id=type_id,
-                )
-            type_name, block, type_size = ttype
-            row = dims[0] if dims else 1
-            if row % block:
-                raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} ({type_name}) has {row} elements per row, "
-                    f"not a multiple of the block size {block}",
-                    hint=CORRUPT,
-                    tensor=name,
-                )
-            n_bytes = n_elements // block * type_size
-            if offset % align:
-                raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} offset {offset} is not a multiple of the alignment {align}",
-                    hint=CORRUPT,
-                    tensor=name,
-                )
-            if offset != expected:
-                raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} has offset {offset}, expected {expected} "
-                    "(tensors overlap or leave a gap)",
-                    hint=CORRUPT,
-                    tensor=name,
-                )
-            expected = offset + n_bytes + (align - n_bytes % align) % align
+        append = out.append
+        u64, u32 = _U64, _U32
+        shapes = [struct.Struct(f"<{d}QIQ").unpack_from for d in range(max_dims + 1)]
+        count = self.tensor_count
+        n = 0
+        while n < count:
+            pos = cur.pos
+            # A record is at most 8 + max_name + 4 + 8 * max_dims + 12 bytes: decode every record
+            # that surely fits in the window here; the rest go through the checked path.
+            rec_max = 24 + max_name + 8 * max_dims
+            buf, i0, have = cur.window(1, min(1 << 20, (count - n) * rec_max), f"tensor info {n}")
+            i, stop = i0, i0 + have - rec_max
+            while n < count and i <= stop:
+                name_len = u64(buf, i)[0]
+                if name_len == 0 or name_len > max_name:
+                    break
+                j = i + 8 + name_len
+                n_dims = u32(buf, j)[0]
+                if n_dims > max_dims:
+                    break
+                fields = shapes[n_dims](buf, j + 4)
+                append(check(bytes(buf[i + 8 : j]), fields[:n_dims], fields[n_dims], fields[n_dims + 1]))
+                i = j + 16 + 8 * n_dims
+                n += 1
+            cur.pos = pos + (i - i0)
+            if n < count:
+                # The window's end, or a bad field (reported exactly by the checked path).
+                append(self._tensor_info_checked(cur, n, check))
+                n += 1
             if cur.pos > limits.max_header:
-                cur._fill(cur.pos, 0, 0, f"tensor info {name!r}")  # raises the header-size error
-            out.append(TensorInfo(name, dims, type_id, type_name, offset, n_elements, n_bytes))
+                cur._fill(cur.pos, 0, 0, f"tensor info {n - 1}")  # raises the header-size error
         return out
+
+    def _tensor_info_checked(self, cur: Cursor, n: int, check: _TensorChecker) -> TensorInfo:
+        """One tensor info through the bounds-checked cursor (window ends, bad fields)."""
+        limits = self.limits
+        where = f"tensor info {n}"
+        name_len = cur.u64(f"the name length of {where}")
+        if name_len == 0 or name_len > limits.max_tensor_name:
+            raise GGUFFormatError(
+                f"{self.name}: {where} has a name of {name_len} bytes (must be 1-{limits.max_tensor_name})",
+                hint=CORRUPT,
+            )
+        raw = cur.raw(name_len, f"the name of {where}")
+        name = decode_text(raw)
+        n_dims = cur.u32(f"the dimension count of tensor {name!r}")
+        if n_dims > limits.max_dims:
+            raise GGUFFormatError(
+                f"{self.name}: tensor {name!r} has {n_dims} dimensions (limit {limits.max_dims})",
+                hint=CORRUPT,
+                tensor=name,
+            )
+        i = cur.need(8 * n_dims + 12, f"the shape of tensor {name!r}")
+        fields = struct.unpack_from(f"<{n_dims}QIQ", cur.buf, i)
+        cur.pos += 8 * n_dims + 12
+        return check(raw, fields[:n_dims], fields[n_dims], fields[n_dims + 1])
 
     def _check_data_bounds(self, size: int) -> None:
         if self.tensors and self.data_offset > size:
@@ -440,6 +456,69 @@ class GGUFFile(LazyAccess):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+class _TensorChecker:
+    """Validates tensor infos in file order (names, shape, type, offsets) and builds them."""
+
+    def __init__(self, name: str, alignment: int) -> None:
+        self.name = name
+        self.align = alignment
+        self.types = tensor_types()
+        self.seen: set[bytes] = set()
+        self.expected = 0
+
+    def __call__(self, raw: bytes, dims: tuple[int, ...], type_id: int, offset: int) -> TensorInfo:
+        name = decode_text(raw)
+        if raw in self.seen:
+            raise GGUFFormatError(f"{self.name}: duplicate tensor name {name!r}", hint=CORRUPT, tensor=name)
+        self.seen.add(raw)
+        n_elements = 1
+        for d in dims:
+            if d > _INT64_MAX:
+                raise GGUFFormatError(
+                    f"{self.name}: tensor {name!r} has dimension {d} (>= 2^63)", hint=CORRUPT, tensor=name
+                )
+            n_elements *= d
+        if n_elements > _INT64_MAX:
+            raise GGUFFormatError(
+                f"{self.name}: tensor {name!r} shape {list(dims)} has more than 2^63 elements",
+                hint=CORRUPT,
+                tensor=name,
+            )
+        ttype = self.types.get(type_id)
+        if ttype is None:
+            raise GGUFFormatError(
+                f"{self.name}: tensor {name!r} has unknown tensor type {type_id}",
+                hint="The file is corrupt, or uses a type newer than this gguf package (pip install -U gguf).",
+                tensor=name,
+                type_id=type_id,
+            )
+        type_name, block, type_size = ttype
+        if (dims[0] if dims else 1) % block:
+            raise GGUFFormatError(
+                f"{self.name}: tensor {name!r} ({type_name}) has {dims[0] if dims else 1} elements per row, "
+                f"not a multiple of the block size {block}",
+                hint=CORRUPT,
+                tensor=name,
+            )
+        n_bytes = n_elements // block * type_size
+        align = self.align
+        if offset % align:
+            raise GGUFFormatError(
+                f"{self.name}: tensor {name!r} offset {offset} is not a multiple of the alignment {align}",
+                hint=CORRUPT,
+                tensor=name,
+            )
+        if offset != self.expected:
+            raise GGUFFormatError(
+                f"{self.name}: tensor {name!r} has offset {offset}, expected {self.expected} "
+                "(tensors overlap or leave a gap)",
+                hint=CORRUPT,
+                tensor=name,
+            )
+        self.expected = offset + n_bytes + (align - n_bytes % align) % align
+        return TensorInfo(name, dims, type_id, type_name, offset, n_elements, n_bytes)
 
 
 def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = LIMITS) -> GGUFFile:

@@ -7,12 +7,12 @@ with a handful of Range requests and never touch the weights.
 
 from __future__ import annotations
 
-import mmap
 import os
+import stat
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NoReturn, Protocol, runtime_checkable
 
-from ..errors import GGUFError
+from ..errors import GGUFError, GGUFTruncatedError
 
 
 @runtime_checkable
@@ -52,10 +52,15 @@ class BytesSource:
 
 
 class FileSource:
-    """A local file, memory-mapped (``pread`` for files mmap refuses, e.g. empty ones).
+    """A local file read with ``pread`` (never memory-mapped).
 
-    ``buffer`` exposes the mapping so the reader can parse in place without copies.
+    A mapping turns a file that shrinks under forge (another download, a sync tool, an
+    editor) into a SIGBUS that kills the process; ``pread`` just returns fewer bytes. A short
+    read inside the size seen at open, or a size or identity change seen by :meth:`check_unchanged`,
+    raises :class:`~ollama_forge.errors.GGUFTruncatedError` with ``changed=True``.
     """
+
+    buffer = None  # no in-place buffer: the reader parses through bounded windows
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -82,33 +87,23 @@ class FileSource:
             ) from exc
         try:
             st = os.fstat(self._fd)
-            if _is_dir(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
                 raise GGUFError(
                     f"{self.path} is a directory, not a GGUF file",
                     hint="Pass the .gguf file inside it (for a split model: the -00001-of-N shard).",
                     path=str(self.path),
                 )
-            if not _is_regular(st.st_mode):
+            if not stat.S_ISREG(st.st_mode):
                 raise GGUFError(
                     f"{self.path} is not a regular file",
                     hint="Pass a .gguf file.",
                     path=str(self.path),
                 )
             self._size = st.st_size
-            self._mmap: mmap.mmap | None = None
-            if self._size > 0:
-                try:
-                    self._mmap = mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ)
-                except (OSError, ValueError):
-                    self._mmap = None  # e.g. special file systems: fall back to pread
+            self._identity = _identity(st)
         except BaseException:
             os.close(self._fd)
             raise
-
-    @property
-    def buffer(self) -> mmap.mmap | None:
-        """The whole file as a buffer (None when it could not be mapped)."""
-        return self._mmap
 
     def size(self) -> int | None:
         return self._size
@@ -116,21 +111,50 @@ class FileSource:
     def read_at(self, offset: int, length: int) -> bytes:
         if offset < 0 or length < 0:
             raise ValueError("negative offset or length")
-        if self._mmap is not None:
-            return self._mmap[offset : offset + length]
-        if offset >= self._size:
+        want = min(length, max(self._size - offset, 0))
+        if want == 0:
             return b""
-        return os.pread(self._fd, min(length, self._size - offset), offset)
+        try:
+            data = os.pread(self._fd, want, offset)
+            while len(data) < want:
+                # pread may return less than asked (large reads, signals): only EOF is a change.
+                more = os.pread(self._fd, want - len(data), offset + len(data))
+                if not more:
+                    self._changed()
+                data += more
+        except OSError as exc:
+            raise GGUFError(
+                f"Cannot read {self.path}: {exc.strerror or exc}",
+                hint="Check that the disk is readable and the file is not being modified, then retry.",
+                path=str(self.path),
+            ) from exc
+        return data
+
+    def check_unchanged(self) -> None:
+        """Raise :class:`GGUFTruncatedError` (``changed=True``) when the file's size or identity differs from open time."""
+        try:
+            now = _identity(os.fstat(self._fd))
+        except OSError:
+            now = None
+        if now != self._identity:
+            self._changed()
+
+    def _changed(self) -> NoReturn:
+        try:
+            size: int | None = os.fstat(self._fd).st_size
+        except OSError:
+            size = None
+        now = f"it is now {size} bytes, was {self._size}" if size is not None else "it can no longer be read"
+        raise GGUFTruncatedError(
+            f"{self.path} changed while forge was reading it ({now})",
+            hint="Another program (a download, a sync tool, an editor) is writing it; let it finish, then run "
+            "the command again.",
+            path=str(self.path),
+            size=size,
+            changed=True,
+        )
 
     def close(self) -> None:
-        if self._mmap is not None:
-            try:
-                self._mmap.close()
-            except BufferError:
-                # Views handed out (e.g. numpy arrays) still reference the mapping; the
-                # mapping is released when they are garbage collected.
-                pass
-            self._mmap = None
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -148,16 +172,8 @@ class FileSource:
             pass
 
 
-def _is_regular(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(mode)
-
-
-def _is_dir(mode: int) -> bool:
-    import stat
-
-    return stat.S_ISDIR(mode)
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def as_source(target: str | os.PathLike[str] | ByteSource) -> tuple[ByteSource, bool]:

@@ -442,5 +442,5 @@ def test_all_errors_are_gguf_errors() -> None:
 
 def test_07_wide_array_of_arrays_is_capped() -> None:
     body = struct.pack("<IQ", ARRAY, 100_000) + struct.pack("<IQ", UINT8, 0) * 100_000
-    with pytest.raises(GGUFFormatError, match="array of arrays"):
+    with pytest.raises(GGUFFormatError, match="arrays of arrays"):
         parse(header(0, 1) + kv("wide", ARRAY, body))
