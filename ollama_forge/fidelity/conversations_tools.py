@@ -341,7 +341,11 @@ def compare_tool_suite(
             continue
         try:
             actual = render_prompt(
-                go_template, conv.messages, system=system, tools=conv.tools, think=conv.think
+                go_template,
+                list[Any](conv.messages),
+                system=system,
+                tools=None if conv.tools is None else list[Any](conv.tools),
+                think=conv.think,
             )
         except TemplateError as exc:
             result.error = f"the Go template failed: {exc.message}"

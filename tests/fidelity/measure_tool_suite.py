@@ -33,6 +33,14 @@ def _plausible_tokens():  # benchmarks/fidelity.py is a script, not a module
     return module.plausible_tokens
 
 
+def _state(result) -> str:
+    if result.identical:
+        return "same"
+    if result.skipped_reason:
+        return "skipped"
+    return "refused" if result.refused else "error" if result.error else "differs"
+
+
 def measure(only: str | None = None) -> dict:
     from ollama_forge.errors import ForgeError
     from ollama_forge.fidelity.conversations_tools import compare_tool_suite
@@ -77,20 +85,7 @@ def measure(only: str | None = None) -> dict:
         row["identical"] = report.identical
         row["path"] = report.server_path.path.value
         row["bypassed"] = any("bypassed" in w for w in report.server_path.warnings)
-        row["conversations"] = {
-            r.name: (
-                "same"
-                if r.identical
-                else r.skipped_reason
-                and "skipped"
-                or r.refused
-                and "refused"
-                or r.error
-                and "error"
-                or "differs"
-            )
-            for r in report.results
-        }
+        row["conversations"] = {r.name: _state(r) for r in report.results}
         row["round_trips"] = {t.conversation: t.recovered for t in report.round_trips}
         row["tool_tags"] = sorted({t.tag for t in report.round_trips})
         row["first_difference"] = next(
