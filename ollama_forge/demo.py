@@ -138,6 +138,9 @@ Reporter = Callable[[DemoStep], None]
 def run_demo(*, max_tokens: int = 48, report: Reporter | None = None, host: str | None = None) -> DemoResult:
     """Run every step; a failing step is reported and the demo goes on where it can."""
     emit: Reporter = report or (lambda step: None)
+    from .ollama.client import resolve_host
+
+    resolve_host(host)  # a malformed --host / OLLAMA_HOST is misuse: say so before a minute of work
     path = prepare_demo_model()
     result = DemoResult(model_path=str(path))
 

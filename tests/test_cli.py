@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -142,3 +143,28 @@ def test_emoji_codes_in_untrusted_text_stay_literal(
     with pytest.raises(SystemExit):
         forge_cli.main(["boom"])
     assert "root:x:0:0" in capsys.readouterr().err
+
+
+HOST_COMMANDS = [["ps"], ["list"], ["show", "somemodel"], ["rm", "somemodel"], ["check", "somemodel"],
+                 ["register", "somemodel", "{gguf}"], ["doctor"], ["demo"]]
+
+
+@pytest.mark.parametrize("command", HOST_COMMANDS, ids=lambda c: c[0])
+def test_malformed_ollama_host_is_misuse_in_every_command(command: list[str], tmp_path: Path) -> None:
+    from ggufs import write_gguf
+
+    gguf = write_gguf(tmp_path / "m.gguf", arch="llama")
+    args = [part.replace("{gguf}", str(gguf)) for part in command]
+    by_env = run_forge(*args, env={"OLLAMA_HOST": "http://[::1"})
+    assert by_env.returncode == 2, by_env.stderr
+    assert "OLLAMA_HOST" in by_env.stderr and "Traceback" not in by_env.stderr and "internal error" not in by_env.stderr
+    by_option = run_forge(*args, "--host", "http://[::1")
+    assert by_option.returncode == 2, by_option.stderr
+    assert "--host" in by_option.stderr and "internal error" not in by_option.stderr
+
+
+@pytest.mark.parametrize("command", [["quants", "a/b"], ["doctor"]], ids=lambda c: c[0])
+def test_malformed_hf_endpoint_is_misuse(command: list[str]) -> None:
+    done = run_forge(*command, env={"HF_ENDPOINT": "http://[::1"})
+    assert done.returncode == 2, done.stderr
+    assert "HF_ENDPOINT" in done.stderr and "internal error" not in done.stderr
