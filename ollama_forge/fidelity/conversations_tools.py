@@ -310,7 +310,8 @@ def compare_tool_suite(
 
     Conversations needing a capability the model's template lacks are not run. ``system`` is
     the Modelfile SYSTEM (only used where a conversation has none). The Ollama side is the Go
-    TEMPLATE path, refusals included; ``server_path`` says which path the server would take.
+    TEMPLATE path, refusals included, and ``think`` on by default for a thinking TEMPLATE as
+    ChatHandler does; ``server_path`` says which path the server would take.
     """
     caps = sorted(chat_template_capabilities(chat_template))
     tokens = {"bos": bos_token, "eos": eos_token, "add_bos": add_bos_token}
@@ -339,13 +340,16 @@ def compare_tool_suite(
             result.refused = "does not support thinking (no .Thinking inside range .Messages)"
         if result.refused:
             continue
+        think = conv.think
+        if think is None and "thinking" in go_caps:
+            think = True  # ChatHandler: a thinking model gets think=true when the request has none
         try:
             actual = render_prompt(
                 go_template,
                 list[Any](conv.messages),
                 system=system,
                 tools=None if conv.tools is None else list[Any](conv.tools),
-                think=conv.think,
+                think=think,
             )
         except TemplateError as exc:
             result.error = f"the Go template failed: {exc.message}"

@@ -154,6 +154,10 @@ class ServerPath(BaseModel):
     refuses_think: bool | None = Field(
         description="think=true gets 400 'does not support thinking'"
     )
+    think_default_on: bool | None = Field(
+        default=None,
+        description="a request without think is rendered with think=true (thinking models, ChatHandler)",
+    )
     prefer_chat_template: bool = False
     env_go_template: str | None = None
     warnings: list[str] = Field(default_factory=list)
@@ -447,5 +451,6 @@ def predict_server_path(
         prefer_chat_template=prefer,
         refuses_tools=None if selected is None else "tools" not in selected,
         refuses_think=None if selected is None else "thinking" not in selected,
+        think_default_on=None if selected is None else "thinking" in selected,
         warnings=warnings,
     )

@@ -90,15 +90,16 @@ def test_transformers_shape() -> None:
     assert to_transformers(suite["think_off"])["kwargs"]["enable_thinking"] is False
 
 
-def test_thinking_template_renders_identically() -> None:
+def test_thinking_template_renders_identically_when_think_is_sent() -> None:
     report = compare_tool_suite(THINK_JINJA, THINK_GO, server_version="0.33.0")
     assert report.capabilities == ["thinking"]
+    # reasoning_in_history sends no think: see the default-on test below
     assert {r.name: r.identical for r in report.results} == {
-        "reasoning_in_history": True,
+        "reasoning_in_history": False,
         "think_on": True,
         "think_off": True,
     }
-    assert report.identical and report.server_path.path.value == "go_template"
+    assert report.server_path.path.value == "go_template"
 
 
 def test_think_is_refused_without_thinking_in_the_messages_loop() -> None:
@@ -135,3 +136,29 @@ def test_tools_are_refused_by_a_template_without_tools() -> None:
     assert all(r.refused and "tools" in r.refused for r in report.results)
     assert report.round_trips == [] and not report.identical
     assert any("bypassed" in w for w in report.server_path.warnings)
+
+
+def test_a_thinking_template_renders_think_on_when_the_request_omits_it() -> None:
+    # reasoning_in_history has no think: Ollama sends think=true to a thinking model, the Jinja
+    # side sees no enable_thinking. This template opens <think> only when asked, so they differ.
+    report = compare_tool_suite(THINK_JINJA, THINK_GO, server_version="0.33.0")
+    history = next(r for r in report.results if r.name == "reasoning_in_history")
+    assert (
+        not history.identical
+        and history.actual_context
+        and history.actual_context.endswith("<think>")
+    )
+    # a Jinja template that thinks by default agrees with Ollama's default
+    eager = THINK_GO.replace(
+        "{{ else if .Think }}<think>{{ end }}", "{{ else if .Think }}<think>\n{{ end }}"
+    )
+    jinja = THINK_JINJA.replace(
+        "{% elif enable_thinking %}<think>{% endif %}",
+        "{% elif enable_thinking is not defined or enable_thinking %}<think>\n{% endif %}",
+    )
+    report = compare_tool_suite(jinja, eager, server_version="0.33.0")
+    assert {r.name: r.identical for r in report.results} == {
+        "reasoning_in_history": True,
+        "think_on": True,
+        "think_off": True,
+    }

@@ -126,6 +126,7 @@ def test_capabilities_and_refusals_follow_the_selected_side() -> None:
         go_template=TOOLS_GO, chat_template=JINJA_TOOLS + "<think></think>", server_version="0.33.0"
     )
     assert go.capabilities == ["tools"] and go.refuses_think and not go.refuses_tools
+    assert go.think_default_on is False
     assert any("thinking" in w and "refused" in w for w in go.warnings)
     assert go.output_parser == "template_tool_parser"
 
