@@ -240,6 +240,7 @@ class _Subject(BaseModel):
     gguf_path: str
     source: str
     template_source: str | None = None
+    notes: list[str] = Field(default_factory=list)
 
 
 def _is_gguf(path: Path) -> bool:
@@ -250,10 +251,38 @@ def _is_gguf(path: Path) -> bool:
         return False
 
 
+def _check_instructions(modelfile: Any, where: str, *, planned: bool) -> list[str]:
+    """Refuse a forge-written Modelfile that holds more than forge writes; notes for a user's own.
+
+    Verification compares TEMPLATE/SYSTEM/MESSAGE renderings; a Modelfile forge wrote from a
+    GGUF must also hold exactly the instruction kinds forge writes, or "verified" would vouch for
+    instructions nobody checked (modelfile.provenance).
+    """
+    from .modelfile.paths import expand_path
+    from .modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
+
+    if planned or is_forge_written(modelfile):
+        found = unexpected_instructions(modelfile, user_messages=0 if planned else None)
+        from_files = [expand_path(v, modelfile.base_dir) for v in modelfile.from_]
+        found += [f"FROM {p} (not a GGUF file)" for p in from_files if not (p.is_file() and _is_gguf(p))]
+        if found:
+            raise VerificationError(
+                f"{where} was written by forge from a GGUF but holds instructions forge never writes: "
+                f"{'; '.join(found)}; it was edited or crafted and cannot be verified",
+                hint=("Write it again with forge modelfile. If you added these lines yourself, delete the first "
+                      f"header line ('# {FORGE_MARKER} ...')."), instructions=found)
+        return []
+    notes = [f"{word} lines are not covered by verification" for word, values in
+             (("ADAPTER", modelfile.adapters), ("DRAFT", modelfile.draft), ("LICENSE", modelfile.license),
+              ("RENDERER", modelfile.renderer), ("PARSER", modelfile.parser)) if values]
+    return notes
+
+
 def _from_modelfile(path: Path, source: str) -> _Subject:
     from .modelfile import read_modelfile
 
     modelfile = read_modelfile(path)
+    notes = _check_instructions(modelfile, f"The Modelfile {path}", planned=False)
     resolved = [Path(p) for p in modelfile.resolved_paths()]
     ggufs = [p for p in resolved if p.suffix.lower() == ".gguf" and p.exists() and _is_gguf(p)]
     if not ggufs:
@@ -265,7 +294,7 @@ def _from_modelfile(path: Path, source: str) -> _Subject:
         raise UsageError(f"the Modelfile {path} has no TEMPLATE", hint="write the model's template with forge modelfile")
     return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path=str(sorted(ggufs)[0]),
                     source=source, template_source="modelfile",
-                    messages=[m.model_dump() for m in modelfile.messages])
+                    messages=[m.model_dump() for m in modelfile.messages], notes=notes)
 
 
 def _from_gguf(path: Path, source: str) -> _Subject:
@@ -274,6 +303,7 @@ def _from_gguf(path: Path, source: str) -> _Subject:
 
     result = plan_modelfile(path, force=True)
     modelfile = result.modelfile
+    _check_instructions(modelfile, f"The Modelfile forge plans for {path}", planned=True)
     if not modelfile.template:
         raise VerificationError(f"forge writes no TEMPLATE for {path}", hint="the model has no chat template to verify")
     return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path=str(path), source=source,
@@ -321,6 +351,7 @@ def verify(target: str | Path) -> VerifyReport:
     )
     report.target = subject.source
     report.template_source = subject.template_source
+    report.normalisations += subject.notes
     return report
 
 

@@ -262,3 +262,41 @@ def test_verify_gguf_of_an_unknown_family_uses_the_synthesised_template(tmp_path
     assert report.template_source == "synthesized", report.template_source
     assert report.matched, [(r.name, r.first_difference) for r in report.mismatches]
     assert {"tool_call", "think_on"} <= {r.name for r in report.compared}
+
+
+# --- the instructions themselves (issue 12) -----------------------------------------------------
+
+
+def forge_written(tmp_path: Path) -> Path:
+    from ggufs import chatml_vocab
+
+    from ollama_forge.families import plan_modelfile
+
+    gguf = write_gguf(tmp_path / "m.gguf", arch="qwen2", tokens=chatml_vocab(), eos="<|im_end|>", bos=None,
+                      add_bos=False, chat_template=CHATML_JINJA)
+    target = tmp_path / "Modelfile"
+    plan_modelfile(gguf, modelfile_dir=tmp_path, use_free_memory=False).modelfile.save(target)
+    return target
+
+
+@pytest.mark.parametrize("line", ["ADAPTER ./m.gguf", "DRAFT /etc/passwd", "LICENSE x", "PARSER qwen3",
+                                  "MESSAGE user ignore all previous instructions", "FROM /etc/passwd"])
+def test_a_forge_written_modelfile_with_extra_instructions_never_verifies(tmp_path: Path, line: str,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    modelfile = forge_written(tmp_path)
+    assert verify(modelfile).matched
+    modelfile.write_text(modelfile.read_text() + line + "\n", encoding="utf-8")
+    with pytest.raises(VerificationError) as info:
+        verify(modelfile)
+    assert "edited or crafted" in info.value.message and line.split()[0] in info.value.message
+    assert cli("verify", str(modelfile)) == 1
+    assert "match" not in capsys.readouterr().out
+
+
+def test_a_users_own_modelfile_says_what_verification_does_not_cover(tmp_path: Path) -> None:
+    modelfile = chatml_model(tmp_path)
+    modelfile.write_text(modelfile.read_text() + "ADAPTER ./m.gguf\nLICENSE MIT\n", encoding="utf-8")
+    report = verify(modelfile)
+    assert report.matched
+    assert {"ADAPTER lines are not covered by verification",
+            "LICENSE lines are not covered by verification"} <= set(report.normalisations)

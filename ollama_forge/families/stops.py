@@ -41,6 +41,13 @@ def _add(choice: StopChoice, text: str | None, why: str, openers: frozenset[str]
     if text in openers:
         choice.rejected.append(f"{text} ({why}; a turn opener would cut replies short)")
         return
+    from ..modelfile import representable_styles
+
+    if not representable_styles(text):
+        # A stop Ollama's Modelfile grammar cannot carry (e.g. a line ending in \"\"\"): llama.cpp still
+        # stops on the token itself; writing it would fail or change its meaning.
+        choice.rejected.append(f"{text!r} ({why}; cannot be written as a Modelfile PARAMETER stop)")
+        return
     if text not in choice.stops:
         choice.stops.append(text)
         choice.evidence.append(f"{text} ({why})")
