@@ -218,3 +218,23 @@ def test_unknown_and_dev_versions_use_the_latest_rules() -> None:
         go_template=PLAIN_GO, chat_template=JINJA_TOOLS, server_version="0.0.0"
     )
     assert dev.path is PromptPath.NATIVE_JINJA and not any("version" in w for w in dev.warnings)
+
+
+@pytest.mark.go
+@pytest.mark.slow
+def test_go_capabilities_match_go(go_harness: object) -> None:
+    templates = [
+        PLAIN_GO,
+        TOOLS_GO,
+        TOOLS_NO_RT_GO,
+        THINK_GO,
+        INSERT_TOOLS_GO,
+        "{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}",
+        "<|start|>{{ .Prompt }}<|end|>",
+    ]
+    results = go_harness([{"mode": "caps", "name": "", "template": t} for t in templates])  # type: ignore[operator]
+    for template, result in zip(templates, results, strict=True):
+        assert result["err"] is None
+        assert (
+            ",".join(go_template_capabilities(template).capabilities) == result["out"].split("|")[0]
+        )
