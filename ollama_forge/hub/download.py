@@ -285,11 +285,16 @@ def _blocks(response: Any, guard: RateGuard) -> Iterator[bytearray]:
     Every network chunk passes the rate guard, so a trickling body fails within one period.
     """
     buf = bytearray()
-    for raw in guarded_raw(response, guard):
-        buf += raw
-        if len(buf) >= STREAM_CHUNK:
+    try:
+        for raw in guarded_raw(response, guard):
+            buf += raw
+            if len(buf) >= STREAM_CHUNK:
+                yield buf
+                buf = bytearray()
+    except Exception:
+        if buf:  # hand over what did arrive, so the resume starts after it, then fail
             yield buf
-            buf = bytearray()
+        raise
     if buf:
         yield buf
 

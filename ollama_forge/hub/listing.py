@@ -23,7 +23,7 @@ from .. import config
 from ..digests import validate_sha256_hex
 from ..errors import HubError, OfflineError, UnsafeNameError
 from ._errors import hub_errors
-from .names import safe_join, validate_remote_filename
+from .names import real_dirs, safe_join, validate_remote_filename
 from .refs import HubRef
 
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -167,7 +167,7 @@ def _listing_path(repo: str, commit: str) -> Path:
 
 def _remember(listing: RepoListing) -> None:
     path = _listing_path(listing.repo, listing.commit)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    real_dirs(config.forge_home(), path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".listing.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -106,8 +106,9 @@ def pull_gguf(
     cached = _fetch_all(listing, ref, plan, progress=progress)
     transfer_seconds = time.monotonic() - transfer_started
 
-    dest = config.models_dir() / short
-    dest.mkdir(parents=True, exist_ok=True)
+    from .names import real_dirs
+
+    dest = real_dirs(config.models_dir(), config.models_dir() / short)  # models/<name> never a planted link
     previous = Store().find(short)
     pulled: list[PulledFile] = []
     used: set[str] = set()

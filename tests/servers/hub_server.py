@@ -19,6 +19,13 @@ Every request is recorded (method, path, host, headers, status, body bytes sent)
 assert exactly what a client sent. ``throttle_bps`` slows file bodies down (kill-and-resume
 tests), ``corrupt`` serves other bytes for a file from the CDN (integrity tests).
 
+Hostile behaviours (each off by default; see the attributes in ``HubServer.__init__``): a body
+that stalls after N bytes (``stall_after``), trickles (``trickle``), is cut (``drop_after``, once
+or ``drop_repeat``), a 206 whose body runs on past the range (``range_extra``), a lying
+``Content-Range`` (``content_range``), an ``/api`` answer that stalls, is padded past any sane
+size (``api_stall``, ``api_pad``) or paginates to another origin (``next_origin``). File names
+may hold lone surrogates (the JSON then carries ``\\udXXX`` escapes, as a hostile Hub could send).
+
 Run standalone (for benchmarks or a manual ``HF_ENDPOINT=... forge quants``)::
 
     python tests/servers/hub_server.py owner/repo path/to/file.gguf [...]
@@ -29,9 +36,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -145,6 +153,16 @@ class HubServer:
         self.corrupt: dict[tuple[str, str], bytes] = {}
         self.ignore_range = False  # answer 200 to Range requests (like a misbehaving proxy)
         self.drop_after: int | None = None  # cut the next file body after this many bytes (once)
+        self.drop_repeat = False  # ... and every later one too
+        self.stall_after: int | None = None  # file bodies: send this many bytes, then go silent
+        self.stall_repeat = True  # every body stalls (False: only the next one)
+        self.trickle: tuple[int, float] | None = None  # file bodies: (bytes, seconds) per write
+        self.range_extra = 0  # 206 bodies run on this many bytes past the range (Content-Length says so)
+        self.content_range: Callable[[int, int, int], str] | None = None  # (start, stop, size) -> header
+        self.api_stall = False  # /api answers: headers, then silence
+        self.api_pad = 0  # /api answers: this many spaces appended to the JSON
+        self.next_origin: str | None = None  # tree pagination links point at this origin instead
+        self._released = threading.Event()  # set on stop(): stalled handlers finish
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -170,7 +188,7 @@ class HubServer:
             else:
                 hub_files[path] = HubFile(path=path, source=Path(content), lfs=is_lfs)
         commit = hashlib.sha1(
-            (repo_id + "".join(f"{p}:{f.etag}" for p, f in sorted(hub_files.items()))).encode()
+            (repo_id + "".join(f"{p}:{f.etag}" for p, f in sorted(hub_files.items()))).encode("utf-8", "surrogatepass")
         ).hexdigest()
         repo = HubRepo(
             repo_id=repo_id, files=hub_files, commit=commit, branches={"main": commit},
@@ -186,13 +204,14 @@ class HubServer:
         class Handler(_Handler):
             hub = server
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="hub-server", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._released.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -235,6 +254,13 @@ class HubServer:
         return [r for r in self.find("GET") if r.route.startswith("/cdn/") or "/resolve/" in r.route]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up (the point of many hostile tests) is not a server error.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     hub: HubServer
     protocol_version = "HTTP/1.1"
@@ -266,7 +292,21 @@ class _Handler(BaseHTTPRequestHandler):
             rec.body_bytes += len(body)
 
     def _json(self, rec: Recorded, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> None:
-        self._send(rec, status, json.dumps(data).encode(), headers)
+        body = json.dumps(data).encode()
+        if rec.route.startswith("/api/") and status == 200:
+            if self.hub.api_stall:
+                rec.status = status
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[:1])
+                self.wfile.flush()
+                self.hub._released.wait(120)
+                self.close_connection = True
+                return
+            body += b" " * self.hub.api_pad
+        self._send(rec, status, body, headers)
 
     def _error(self, rec: Recorded, status: int, code: str | None, message: str,
                extra: Mapping[str, str] | None = None) -> None:
@@ -392,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if p in repo.files:
                     out.append(repo.files[p].tree_entry())
                 elif p in dirs:
-                    out.append({"type": "directory", "oid": hashlib.sha1(p.encode()).hexdigest(), "size": 0, "path": p})
+                    out.append({"type": "directory", "oid": hashlib.sha1(p.encode("utf-8", "surrogatepass")).hexdigest(), "size": 0, "path": p})
             self._json(rec, out)
             return
         self._send(rec, 404, b"Not Found", content_type="text/plain")
@@ -445,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
         entries: list[dict[str, Any]] = []
         for d in sorted(dirs):
             if d.startswith(prefix) and (recursive or "/" not in d[len(prefix):]):
-                entries.append({"type": "directory", "oid": hashlib.sha1(d.encode()).hexdigest(), "size": 0, "path": d})
+                entries.append({"type": "directory", "oid": hashlib.sha1(d.encode("utf-8", "surrogatepass")).hexdigest(), "size": 0, "path": d})
         for p in sorted(repo.files):
             if p.startswith(prefix) and (recursive or "/" not in p[len(prefix):]):
                 entries.append(repo.files[p].tree_entry())
@@ -457,6 +497,8 @@ class _Handler(BaseHTTPRequestHandler):
             path_part = f"/{quote(sub, safe='')}" if sub else ""
             nxt = (f"http://{host}/api/models/{repo.repo_id}/tree/{raw_rev}{path_part}"
                    f"?recursive={str(recursive).lower()}&expand=false&cursor={cursor + self.hub.page_size}")
+            if self.hub.next_origin:
+                nxt = self.hub.next_origin + nxt[len(f"http://{host}"):]
             headers["Link"] = f'<{nxt}>; rel="next"'
         self._json(rec, page, headers=headers)
 
@@ -519,14 +561,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(rec, 416, b"", {**headers, "Content-Range": f"bytes */{size}"}, content_type="text/plain")
                 return
             status = 206
-            headers = {**headers, "Content-Range": f"bytes {start}-{stop - 1}/{size}"}
+            header = self.hub.content_range(start, stop, size) if self.hub.content_range else f"bytes {start}-{stop - 1}/{size}"
+            headers = {**headers, "Content-Range": header}
+        extra = self.hub.range_extra if status == 206 else 0
         rec.status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Accept-Ranges", "bytes")
         for k, v in headers.items():
             self.send_header(k, v)
-        self.send_header("Content-Length", str(stop - start))
+        self.send_header("Content-Length", str(stop - start + extra))
         self.end_headers()
         if self.command == "HEAD":
             return
@@ -534,18 +578,42 @@ class _Handler(BaseHTTPRequestHandler):
         began = time.monotonic()
         sent = 0
         with self.hub._lock:
-            drop, self.hub.drop_after = self.hub.drop_after, None
-        while pos < stop:
+            drop = self.hub.drop_after
+            if not self.hub.drop_repeat:
+                self.hub.drop_after = None
+            stall = self.hub.stall_after
+            if not self.hub.stall_repeat:
+                self.hub.stall_after = None
+        trickle = self.hub.trickle
+        while pos < stop + extra:
             if drop is not None and sent >= drop:
                 self.close_connection = True
                 self.wfile.flush()
                 self.connection.shutdown(2)  # the client sees the body end early
                 return
-            n = min(_COPY_CHUNK, stop - pos)
-            block = corrupt[pos:pos + n] if corrupt is not None else f.read(pos, pos + n)
-            if len(block) < n:
-                block = block + b"\0" * (n - len(block))
+            if stall is not None and sent >= stall:
+                self.wfile.flush()
+                self.hub._released.wait(120)  # silent until the test ends
+                self.close_connection = True
+                return
+            n = min(_COPY_CHUNK, stop + extra - pos)
+            if drop is not None:
+                n = min(n, max(1, drop - sent))
+            if stall is not None:
+                n = min(n, max(1, stall - sent))
+            if trickle is not None:
+                n = min(n, trickle[0])
+            if pos >= stop:  # past the range: filler
+                block = b"\0" * n
+            else:
+                n = min(n, stop - pos)
+                block = corrupt[pos:pos + n] if corrupt is not None else f.read(pos, pos + n)
+                if len(block) < n:
+                    block = block + b"\0" * (n - len(block))
             self.wfile.write(block)
+            if trickle is not None:
+                self.wfile.flush()
+                time.sleep(trickle[1])
             pos += n
             sent += n
             rec.body_bytes += n
