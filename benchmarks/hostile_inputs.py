@@ -145,10 +145,10 @@ def classes(scale: float) -> dict[str, Callable[[Path], None]]:
         "tensors-1M": lambda p: tensors_file(p, n(1_000_000)),
         # 60,000 x 4096-element BOOL arrays (each small enough to be decoded eagerly)
         "bool-arrays-60000x4096": lambda p: small_arrays_file(p, n(60_000), 4096, BOOL, 1),
-        # 100,000 x 64-element string arrays of invalid UTF-8
-        "string-arrays-100000x64": lambda p: small_string_arrays_file(p, n(100_000)),
-        # 100,000 string values of 2,600 invalid bytes (~256 MiB, 2 bytes per char decoded)
-        "strings-100000x2600": lambda p: strings_kv_file(p, n(100_000), 2600),
+        # 99,998 x 64-element string arrays of invalid UTF-8
+        "string-arrays-99998x64": lambda p: small_string_arrays_file(p, n(99_998)),
+        # 99,998 string values of 2,600 invalid bytes (~256 MiB, 2 bytes per char decoded)
+        "strings-99998x2600": lambda p: strings_kv_file(p, n(99_998), 2600),
         # 15 strings of 16 MiB - 1 of invalid UTF-8
         "strings-15x16MiB": lambda p: strings_kv_file(p, n(15), 16 * MiB - 1),
     }

@@ -17,6 +17,11 @@ DoS guards the sandbox lacks (security fact sheet §3):
   process is the one mechanism that really stops it. The worker stays alive between renders
   (one start per session, then a pipe round trip per render), so the common path is fast;
   on a timeout it is killed and a fresh one starts on the next call;
+* one **budget per command**: renders costing more than :data:`FREE_RENDER_S` of CPU (real
+  templates take milliseconds; a killed render counts its wall time) draw on
+  :data:`RENDER_BUDGET_S` shared by every render of the process, or of a :func:`render_budget` scope; once it is spent a render fails at once, and a
+  template that timed out fails at once on every later render. A hostile template therefore
+  costs one command a few seconds, not a timeout per conversation;
 * the worker runs under an address-space limit (where the OS supports ``RLIMIT_AS``) and
   stops rendering once the output exceeds :data:`MAX_OUTPUT_CHARS`.
 
@@ -27,7 +32,10 @@ Requests and answers cross the pipe as JSON, which also guarantees that only pla
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import functools
+import hashlib
 import json
 import os
 import queue
@@ -35,15 +43,19 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .console import scrub_surrogates
 from .errors import ChatTemplateError
 
 MAX_TEMPLATE_CHARS = 256 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
 DEFAULT_TIMEOUT_S = 5.0
+RENDER_BUDGET_S = 8.0  # seconds of slow renders one command may spend, in all
+FREE_RENDER_S = 0.25  # renders cheaper than this do not draw on the budget
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 # strftime_now(fmt) renders as DATE_MARK_OPEN + fmt + DATE_MARK_CLOSE when date_marker=True
 # (used by synthesis to find where a template prints the current date).
@@ -348,10 +360,12 @@ def _worker_main() -> None:
         frame = _read_frame(stdin)
         if frame is None:
             return
+        cpu = time.process_time()
         try:
             answer = _render_in_worker(json.loads(frame), cache)
         except MemoryError:
             answer = {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
+        answer["cpu"] = time.process_time() - cpu  # what the render cost, whatever the machine's load
         _write_frame(stdout, json.dumps(answer, ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
 
@@ -395,6 +409,48 @@ class _Worker:
             pass
 
 
+class RenderBudget:
+    """Slow-render seconds left to a command, and the templates that already ran out of time."""
+
+    def __init__(self, seconds: float = RENDER_BUDGET_S) -> None:
+        self.seconds = float(seconds)
+        self.spent = 0.0
+        self.failed: dict[str, dict[str, Any]] = {}  # template digest -> the error's arguments
+
+    @property
+    def left(self) -> float:
+        return self.seconds - self.spent
+
+    def charge(self, elapsed: float) -> None:
+        self.spent += max(0.0, elapsed - FREE_RENDER_S)
+
+
+_PROCESS_BUDGET = RenderBudget()
+_BUDGET: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar("forge_render_budget", default=None)
+
+
+@contextlib.contextmanager
+def render_budget(seconds: float = RENDER_BUDGET_S) -> Iterator[RenderBudget]:
+    """Give the renders inside the ``with`` block (one command) their own budget.
+
+    Without a scope every render of the process shares one (a CLI process is one command).
+    """
+    budget = RenderBudget(seconds)
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+def _current_budget() -> RenderBudget:
+    return _BUDGET.get() or _PROCESS_BUDGET
+
+
+def _template_key(template: str) -> str:
+    return hashlib.sha256(template.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 _LOCK = threading.Lock()
 _WORKER: _Worker | None = None
 
@@ -410,6 +466,37 @@ atexit.register(_shutdown_worker)
 
 
 def _run_request(request: dict[str, Any], timeout: float) -> dict[str, Any]:
+    budget = _current_budget()
+    key = _template_key(request["template"])
+    failed = budget.failed.get(key)
+    if failed is not None:
+        raise ChatTemplateError(**failed)
+    if budget.left <= 0:
+        raise ChatTemplateError(
+            f"this command already spent its chat-template render budget ({budget.seconds:g} s) on slow renders",
+            hint="a chat template renders far slower than real ones (a CPU denial of service); "
+            "do not use this GGUF's template",
+            kind="Timeout",
+            budget_s=budget.seconds,
+        )
+    # A render may overrun the remaining budget by the free allowance only.
+    limit = max(0.05, min(timeout, budget.left + FREE_RENDER_S))
+    start = time.monotonic()
+    try:
+        answer = _exchange(request, limit)
+    except ChatTemplateError as exc:
+        budget.charge(time.monotonic() - start)  # a killed render cost its whole wall time
+        if exc.fields.get("kind") in ("Timeout", "WorkerDied"):
+            budget.failed[key] = {"message": exc.message + " (earlier in this command)", "hint": exc.hint,
+                                  **exc.fields}
+        raise
+    # The worker's CPU time, not the wall clock: a loaded machine must not eat the budget.
+    cpu = answer.get("cpu")
+    budget.charge(float(cpu) if isinstance(cpu, (int, float)) else time.monotonic() - start)
+    return answer
+
+
+def _exchange(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     global _WORKER
     payload = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
     with _LOCK:
@@ -476,7 +563,9 @@ def render_chat_template(
     }
     answer = _run_request(request, timeout)
     if answer.get("ok"):
-        return str(answer["text"])
+        # Escapes in the template or the messages can make lone surrogates, which no encoder
+        # accepts: they become U+FFFD, as a Go JSON decoder (Ollama) reads them.
+        return scrub_surrogates(str(answer["text"]))
     kind = str(answer.get("kind", "Error"))
     message = str(answer.get("message", ""))
     if kind == "raise_exception":

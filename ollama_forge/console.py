@@ -21,9 +21,22 @@ for _i in range(0x80, 0xA0):
     _CONTROL[_i] = f"\\x{_i:02x}"
 
 
+def scrub_surrogates(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone surrogates as U+FFFD (as Go decodes JSON).
+
+    Python strings can hold lone surrogates (JSON or template escapes); no UTF-8 encoder
+    accepts them, so text bound for a terminal, a file or a server goes through here.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def safe_text(value: object, *, keep_newlines: bool = True, limit: int | None = None) -> str:
     """Escape control characters (ANSI escapes, \\r, C1 controls) in untrusted text."""
-    text = str(value)
+    text = scrub_surrogates(str(value))
     table = dict(_CONTROL)
     if not keep_newlines:
         table[ord("\n")] = "\\n"
@@ -60,7 +73,8 @@ def stdout_console() -> Console:
 
 def print_json(data: Any) -> None:
     """Write JSON to stdout (stable key order as given, UTF-8, trailing newline)."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+    sys.stdout.write(scrub_surrogates(text) + "\n")
     sys.stdout.flush()
 
 

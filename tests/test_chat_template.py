@@ -13,6 +13,7 @@ from ollama_forge.chat_template import (
     MAX_TEMPLATE_CHARS,
     check_template,
     prepare_messages,
+    render_budget,
     render_chat_template,
     template_variables,
 )
@@ -216,3 +217,53 @@ def test_rendering_equals_transformers(name: str) -> None:
         assert ours == theirs[0], conv.name
         compared += 1
     assert compared >= 3
+
+
+# --- one render budget per command (issue 12) -------------------------------------------------
+
+SPIN = "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}"
+
+
+def test_a_template_that_timed_out_fails_at_once_for_the_rest_of_the_command() -> None:
+    with render_budget(30) as budget:
+        kind, _ = kind_of(SPIN, timeout=0.5)
+        assert kind == "Timeout"
+        spent = budget.spent
+        for _ in range(5):  # every later conversation of the same command
+            kind, err = kind_of(SPIN, timeout=0.5)
+            assert kind == "Timeout" and "earlier in this command" in err.message
+        assert budget.spent == spent  # nothing more was rendered
+        assert render("{{ messages[0].content }}") == "hi"  # other templates still render
+
+
+def test_slow_renders_share_one_budget_then_fail_without_rendering() -> None:
+    # Each template is different (no memo), each renders slowly: the command's budget bounds them all.
+    with render_budget(1.0) as budget:
+        kinds = []
+        for n in range(6):
+            try:
+                render(SPIN.replace("99999", str(99999 - n)), timeout=5)
+                kinds.append("ok")
+            except ChatTemplateError as exc:
+                kinds.append(str(exc.fields.get("kind")))
+                if "budget" in exc.message:
+                    assert exc.hint
+        assert set(kinds) == {"Timeout"}
+        assert budget.left <= 0
+        kind, err = kind_of("{% for i in range(3) %}{% endfor %}")  # any render now refuses at once
+        assert kind == "Timeout" and "budget" in err.message
+    assert render("{{ messages[0].content }}") == "hi"  # the scope ended: a fresh budget applies
+
+
+def test_fast_renders_do_not_draw_on_the_budget() -> None:
+    with render_budget(0.5) as budget:
+        for _ in range(20):
+            assert render("{{ messages[0].content }}") == "hi"
+        assert budget.left > 0
+
+
+def test_lone_surrogates_in_the_output_become_replacement_characters() -> None:
+    text = render('{{ "\\ud800" }}|{{ messages[0].content }}|{{ "\\ud83d\\ude00" }}',
+                  [{"role": "user", "content": "a\ud800b"}])
+    assert text == "\ufffd|a\ufffdb|\U0001f600"
+    text.encode("utf-8")  # printable, writable, sendable

@@ -209,28 +209,36 @@ def _step_exact(
     max_string: int,
 ) -> tuple[int, int]:
     """Up to _EXACT_RUN records by the plain loop, then any run of copies of the last one at once."""
-    limit = n - 8
     size = cur.size
     unpack = _U64
     offsets: list[int] = []
     append = offsets.append
-    for _ in range(min(len(out) - k, _EXACT_RUN)):
-        if p > limit:
-            break
-        length = unpack(buf, i0 + p)[0]
-        if length > max_string:
-            _check(length, base + p, size, key, max_string, cur)
-        append(p)
-        p += 8 + length
+    q = i0 + p  # index in buf; bytes past the block are still this file's, in order
+    try:
+        for _ in range(min(len(out) - k, _EXACT_RUN)):
+            append(q)
+            q += 8 + unpack(buf, q)[0]
+    except struct.error:  # the buffer ends inside this length: the caller refills from here
+        offsets.pop()
     got = len(offsets)
-    out[k : k + got] = offsets
-    out[k : k + got] += base
+    if not got:
+        return p, k
+    # Lengths are checked once per batch: the next start minus this one, minus 8.
+    starts = np.array(offsets, dtype=np.int64)
+    ends = np.append(starts[1:], q)
+    over = np.flatnonzero(ends - starts - 8 > max_string)
+    if len(over):
+        bad = int(starts[over[0]])
+        _check(int(unpack(buf, bad)[0]), base + bad - i0, size, key, max_string, cur)
+    np.add(starts, base - i0, out=out[k : k + got])
     k += got
+    p = q - i0
     if size is not None and base + p > size:
-        cur._truncated(base + offsets[-1] + 8, p - offsets[-1] - 8, f"an element of the array {key!r}")
-    if got and p <= n:
+        last = int(starts[-1]) - i0
+        cur._truncated(base + last + 8, p - last - 8, f"an element of the array {key!r}")
+    if p <= n:
         # Millions of identical records (empty strings) would otherwise be stepped one by one.
-        p, k = _repeat(np, a, n, p, p - offsets[-1], base, out, k)
+        p, k = _repeat(np, a, n, p, p - (int(starts[-1]) - i0), base, out, k)
     return p, k
 
 

@@ -356,6 +356,7 @@ class GGUFFile(LazyAccess):
         limits = self.limits
         max_name, max_dims = limits.max_tensor_name, limits.max_dims
         check = _TensorChecker(self.name, self.alignment)
+        types, seen, align = check.types, check.seen, check.align
         out: list[TensorInfo] = []
         append = out.append
         u64, u32 = _U64, _U32
@@ -369,6 +370,9 @@ class GGUFFile(LazyAccess):
             rec_max = 24 + max_name + 8 * max_dims
             buf, i0, have = cur.window(1, min(1 << 20, (count - n) * rec_max), f"tensor info {n}")
             i, stop = i0, i0 + have - rec_max
+            expected = check.expected
+            # The checks of _TensorChecker inlined for records that pass them all; anything
+            # unusual breaks out to the checked path, which reports it exactly.
             while n < count and i <= stop:
                 name_len = u64(buf, i)[0]
                 if name_len == 0 or name_len > max_name:
@@ -378,9 +382,27 @@ class GGUFFile(LazyAccess):
                 if n_dims > max_dims:
                     break
                 fields = shapes[n_dims](buf, j + 4)
-                append(check(bytes(buf[i + 8 : j]), fields[:n_dims], fields[n_dims], fields[n_dims + 1]))
+                raw = bytes(buf[i + 8 : j])
+                ttype = types.get(fields[n_dims])
+                offset = fields[n_dims + 1]
+                if ttype is None or offset != expected or raw in seen:
+                    break
+                dims = fields[:n_dims]
+                n_el = 1
+                for d in dims:
+                    n_el *= d
+                if n_el > _INT64_MAX or (n_el == 0 and any(d > _INT64_MAX for d in dims)):
+                    break
+                type_name, block, type_size = ttype
+                if (dims[0] if n_dims else 1) % block:
+                    break
+                n_bytes = n_el // block * type_size
+                seen.add(raw)
+                expected = offset + n_bytes + (align - n_bytes % align) % align
+                append(TensorInfo(raw.decode("utf-8", "replace"), dims, fields[n_dims], type_name, offset, n_el, n_bytes))
                 i = j + 16 + 8 * n_dims
                 n += 1
+            check.expected = expected
             cur.pos = pos + (i - i0)
             if n < count:
                 # The window's end, or a bad field (reported exactly by the checked path).
