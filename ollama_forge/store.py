@@ -13,6 +13,7 @@ under an advisory lock so concurrent forge processes never corrupt it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -136,25 +137,47 @@ class Store:
         return data
 
     def _save(self, data: StoreData) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".store.", suffix=".tmp", dir=self.root)
+        text = data.model_dump_json(indent=2)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".store.", suffix=".tmp", dir=self.root)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(data.model_dump_json(indent=2))
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise self._write_error(exc) from exc  # the old store.json is untouched
             raise
+
+    def _write_error(self, exc: OSError) -> StoreError:
+        """A clear error for a store that cannot be written (full disk, read-only, permissions)."""
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            hint = f"Free some space on the disk holding {self.root}, or set FORGE_HOME to a folder on another disk."
+        elif exc.errno == errno.ELOOP:
+            hint = f"{self.root / 'store.lock'} is a symbolic link; remove it (forge creates its own)."
+        else:
+            hint = f"Make {self.root} writable, or set FORGE_HOME to a folder you can write."
+        return StoreError(f"Cannot write forge's store in {self.root}: {reason}", hint=hint,
+                          path=str(self.root), errno=exc.errno)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreData]:
         """Lock, load, let the caller mutate, save atomically."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock_path = self.root / "store.lock"
-        with open(lock_path, "a+") as lock:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            # O_NOFOLLOW: a link planted as store.lock must not make forge create or open its target.
+            fd = os.open(self.root / "store.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        with os.fdopen(fd, "a+") as lock:
             try:
                 import fcntl
 

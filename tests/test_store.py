@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -71,3 +72,63 @@ def test_trusted_digest_expires_when_file_changes(tmp_path: Path) -> None:
     os.replace(replacement, weights)
     assert store.trusted_sha256(weights) is None
     assert store.trusted_sha256(tmp_path / "missing.gguf") is None
+
+
+# --- disk errors and planted links (issue 12) ---------------------------------------------------
+
+_FILL_AND_WRITE = r"""
+import resource, signal, sys
+from ollama_forge.errors import ForgeError
+from ollama_forge.store import Store, StoredModel
+store = Store(sys.argv[1])
+store.put(StoredModel(name="first"))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))
+try:
+    store.put(StoredModel(name="second", repo="o/r" * 100))
+except ForgeError as exc:
+    print(type(exc).__name__, "|", exc.message, "|", exc.hint)
+    sys.exit(1)
+"""
+
+
+def test_a_store_write_that_fails_is_a_clear_error_and_keeps_the_old_store(tmp_path: Path) -> None:
+    pytest.importorskip("resource")
+    import subprocess
+    import sys
+
+    root = tmp_path / "fhome"
+    proc = subprocess.run([sys.executable, "-c", _FILL_AND_WRITE, str(root)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    kind, message, hint = (part.strip() for part in proc.stdout.split("|"))
+    assert kind == "StoreError" and "Cannot write forge's store" in message and "FORGE_HOME" in hint
+    assert [m.name for m in Store(root).list()] == ["first"]  # the old store.json is intact
+    assert sorted(p.name for p in root.iterdir()) == ["store.json", "store.lock"]  # no temp file left
+
+
+def test_a_full_disk_names_the_fix(tmp_path: Path) -> None:
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        (mount / "filler").write_bytes(b"\x00" * (64 * 1024 - 4096 * 2))
+        with pytest.raises(StoreError) as err:
+            Store(mount).put(StoredModel(name="m", repo="o/r" * 3000))
+        assert err.value.fields["errno"] == errno.ENOSPC and "Free some space" in (err.value.hint or "")
+        assert not (mount / "store.json").exists()
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_planted_lock_link_is_not_followed(tmp_path: Path) -> None:
+    root = tmp_path / "fhome"
+    root.mkdir()
+    victim = tmp_path / "victim.txt"
+    (root / "store.lock").symlink_to(victim)
+    with pytest.raises(StoreError, match="Cannot write") as err:
+        Store(root).put(StoredModel(name="m"))
+    assert "symbolic link" in (err.value.hint or "")
+    assert not victim.exists()
