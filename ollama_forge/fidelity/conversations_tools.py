@@ -27,8 +27,8 @@ from ollama_forge.errors import ChatTemplateError, TemplateError
 from ollama_forge.prompt import render_prompt
 from ollama_forge.verify import chat_template_capabilities
 
+from .chat_stream import simulate_chat
 from .server_path import ServerPath, go_template_capabilities, predict_server_path
-from .toolcall_parser import simulate_chat
 
 __all__ = [
     "RoundTrip",

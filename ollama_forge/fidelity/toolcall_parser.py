@@ -26,17 +26,16 @@ from ollama_forge.gotemplate import nodes as n
 from ollama_forge.prompt import ollama_parse
 
 __all__ = [
-    "ChatToolOutcome",
+    "GO_SPACE",
     "ParsedToolCall",
     "ToolCallParser",
     "find_arguments",
     "go_trim_space",
     "parse_tag",
-    "simulate_chat",
 ]
 
 # unicode.IsSpace: Python's str.isspace also counts U+001C..U+001F, Go does not.
-_GO_SPACE = frozenset(
+GO_SPACE = frozenset(
     "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
     "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
@@ -45,9 +44,9 @@ _GO_SPACE = frozenset(
 def go_trim_space(text: str) -> str:
     """strings.TrimSpace."""
     start, end = 0, len(text)
-    while start < end and text[start] in _GO_SPACE:
+    while start < end and text[start] in GO_SPACE:
         start += 1
-    while end > start and text[end - 1] in _GO_SPACE:
+    while end > start and text[end - 1] in GO_SPACE:
         end -= 1
     return text[start:end]
 
@@ -400,42 +399,3 @@ class ToolCallParser:
                 if count == 0:
                     return True
         return False
-
-
-class ChatToolOutcome(BaseModel):
-    """What ``/api/chat`` returns for a model output when tools were sent (Go TEMPLATE path)."""
-
-    tag: str
-    tool_calls: list[ParsedToolCall] = Field(default_factory=list)
-    content: str = ""
-    dropped_calls: list[ParsedToolCall] = Field(
-        default_factory=list,
-        description="calls parsed from a chunk that also returned content: ChatHandler drops them",
-    )
-
-
-def simulate_chat(
-    template: str | Template | None, tools: Sequence[Any], chunks: Iterable[str | bytes]
-) -> ChatToolOutcome:
-    """Feed streamed output chunks through the parser as server/routes.go ChatHandler does.
-
-    Per chunk: content wins (calls parsed in the same chunk are lost), else calls, else nothing;
-    the final, empty done-chunk flushes ``Parser.Content()``. Thinking extraction, which runs
-    first in Ollama, is not modelled: pass the content after the thinking part.
-    """
-    parser = ToolCallParser.from_template(template, tools)
-    outcome = ChatToolOutcome(tag=parser.tag)
-    content = b""
-    pieces = [c if isinstance(c, bytes) else c.encode("utf-8", "surrogateescape") for c in chunks]
-    for i, piece in enumerate([*pieces, b""]):
-        done = i == len(pieces)
-        calls, text = parser.add_bytes(piece)
-        if text:
-            content += text
-            outcome.dropped_calls.extend(calls)
-        elif calls:
-            outcome.tool_calls.extend(calls)
-        elif done:
-            content += parser.content_bytes()
-    outcome.content = content.decode("utf-8", "replace")
-    return outcome

@@ -17,12 +17,12 @@ from toolcall_cases import (
 )
 
 from ollama_forge.errors import GoTemplateError
+from ollama_forge.fidelity.chat_stream import simulate_chat
 from ollama_forge.fidelity.toolcall_parser import (
     ToolCallParser,
     find_arguments,
     go_trim_space,
     parse_tag,
-    simulate_chat,
 )
 
 

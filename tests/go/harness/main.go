@@ -145,6 +145,8 @@ func run(c Case) (out string, err error) {
 		return b.String(), err
 	case "toolparse":
 		return toolParse(c)
+	case "chatparse":
+		return chatParse(c)
 	}
 	return "", fmt.Errorf("unknown mode %q", c.Mode)
 }
@@ -202,4 +204,45 @@ func main() {
 	if err := enc.Encode(results); err != nil {
 		os.Exit(1)
 	}
+}
+
+// chatParse runs ChatHandler's output handling: thinking parser (tags from InferTags, think
+// defaulting to on for a thinking template, a prompt ending in the opening tag pre-feeding
+// it), then the tool-call parser when tools were sent.
+func chatParse(c Case) (string, error) {
+	tmpl, err := template.Parse("", c.Template)
+	if err != nil {
+		return "", err
+	}
+	open, close := template.InferTags(tmpl.Template)
+	think := thinkValue(c.Think)
+	if think == nil && open != "" && close != "" {
+		think = &api.ThinkValue{Value: true}
+	}
+	var th *tools.Thinker
+	if think.Bool() && open != "" && close != "" {
+		th = &tools.Thinker{OpeningTag: open, ClosingTag: close}
+		if strings.HasSuffix(strings.TrimSpace(c.Prompt), open) {
+			th.AddContent(open)
+		}
+	}
+	tag := tools.ParseTag(tmpl.Template)
+	var tp *tools.Parser
+	if len(c.Tools) > 0 {
+		var names []string
+		for _, t := range c.Tools {
+			names = append(names, t.Function.Name)
+		}
+		tp = tools.NewParser(tag, names)
+	}
+	events := []any{}
+	for _, ch := range tools.Chat(th, tp, c.Chunks) {
+		calls := []any{}
+		for _, call := range ch.Calls {
+			calls = append(calls, map[string]any{"index": call.Index, "name": call.Name, "arguments": call.Arguments})
+		}
+		events = append(events, map[string]any{"thinking": ch.Thinking, "content": ch.Content, "calls": calls, "done": ch.Done})
+	}
+	b, err := json.Marshal(map[string]any{"tag": tag, "thinking": th != nil, "events": events})
+	return string(b), err
 }
