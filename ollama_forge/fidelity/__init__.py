@@ -1,7 +1,10 @@
-"""Fidelity of the prompt and the replies Ollama really produces for an imported model.
+"""Fidelity of the prompt Ollama builds and of what it parses back, for an imported model.
 
 * :mod:`.toolcall_parser` - Ollama's tool-call parser for Go TEMPLATE models (tools/ port);
+* :mod:`.thinking_parser` - Ollama's thinking parser (thinking/parser.go port);
+* :mod:`.chat_stream` - ChatHandler's output handling: what ``/api/chat`` sends back;
 * :mod:`.server_path` - which prompt path a server version takes (Go TEMPLATE, native Jinja,
-  built-in renderer, default) and what it will refuse;
-* :mod:`.conversations_tools` - the tool and thinking conversation suite, both input shapes.
+  built-in renderer, default) and what it refuses;
+* :mod:`.conversations_tools` - the tool and thinking conversation suite in both request
+  shapes, the byte comparison and the tool-call round trip.
 """
