@@ -371,60 +371,97 @@ def parse_show_stops(parameters: str | None) -> list[str]:
     return stops
 
 
+#: seconds one check reply through Ollama may take in total (num_predict bounds its length)
+OLLAMA_REPLY_DEADLINE = 120.0
+
+
+def _in_store(target: str) -> bool:
+    from .store import Store
+
+    try:
+        return Store().find(target) is not None
+    except ForgeError:
+        return False
+
+
+def _ollama_reply(http: Any, name: str, prompt: str, options: dict[str, Any]) -> tuple[str, str, int | None]:
+    """One streamed ``/api/chat`` reply within :data:`OLLAMA_REPLY_DEADLINE`: text, done_reason, tokens."""
+    pieces: list[str] = []
+    final: dict[str, Any] = {}
+    body = {"model": name, "messages": [{"role": "user", "content": prompt}], "options": options, "stream": True}
+    for part in http.generate_stream("/api/chat", body, deadline=OLLAMA_REPLY_DEADLINE, action=f"chatting with {name}"):
+        message = part.get("message")
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            pieces.append(message["content"])
+        if part.get("done") is True:
+            final = part
+    reason = final.get("done_reason")
+    tokens = final.get("eval_count")
+    return ("".join(pieces), reason if isinstance(reason, str) and reason else "stop",
+            tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None)
+
+
 def _try_ollama(
     target: str, prompts: list[str], max_tokens: int, host: str | None, notes: list[str], *, required: bool
 ) -> CheckReport | None:
-    from .ollama.client import make_client, resolve_host, translate_errors
+    from .ollama.client import OllamaHTTP, resolve_host, start_hint
 
     started = time.perf_counter()
     where = resolve_host(host)
-    client = make_client(where)
     name: str | None = None
     shown: Any = None
-    for candidate in _ollama_names(target, where):
-        try:
-            with translate_errors(where, action=f"looking up {candidate}"):
-                shown = client.show(candidate)
-            name = candidate
-            break
-        except OllamaConnectionError as exc:
-            if required:
-                raise
-            notes.append(f"Ollama not reachable at {where} ({exc.message}); used the embedded runtime")
+    with OllamaHTTP(where) as http:
+        for candidate in _ollama_names(target, where):
+            try:
+                shown = http.post_json("/api/show", {"model": candidate}, action=f"looking up {candidate}")
+                name = candidate
+                break
+            except OllamaConnectionError as exc:
+                if required:
+                    raise
+                if not _in_store(target):
+                    # nothing local to fall back on: the real cause is that Ollama is down
+                    raise OllamaConnectionError(
+                        f"Cannot check {target!r}: Ollama at {where} is unreachable ({exc.message}), and "
+                        f"{target!r} is neither a local GGUF/Modelfile nor a model in forge's store",
+                        hint=start_hint(where), host=where,
+                    ) from exc
+                notes.append(f"Ollama not reachable at {where} ({exc.message}); used the embedded runtime")
+                return None
+            except OllamaResponseError as exc:
+                if exc.fields.get("status") not in (400, 404):
+                    raise
+        if name is None:
+            if required or not _in_store(target):
+                raise ModelNotFoundError(
+                    f"Ollama at {where} has no model {target!r}, and forge's store has none either",
+                    hint=f"List Ollama's models with `forge list`; register one with `forge register {target} <gguf>`.",
+                    name=target,
+                )
+            notes.append(f"{target!r} is not registered in Ollama at {where}; used the embedded runtime")
             return None
-        except OllamaResponseError as exc:
-            if exc.fields.get("status") != 404:
-                raise
-    if name is None:
-        if required:
-            raise ModelNotFoundError(
-                f"Ollama at {where} has no model {target!r}",
-                hint=f"Register it first: forge register {target}",
-                name=target,
+        shown = shown if isinstance(shown, dict) else {}
+        parameters = shown.get("parameters")
+        template = shown.get("template")
+        stops = parse_show_stops(parameters if isinstance(parameters, str) else None)
+        markers = _merge(stops, turn_markers(template if isinstance(template, str) else None))
+        options = {"temperature": 0, "seed": CHECK_SEED, "num_predict": max_tokens}
+        results: list[PromptCheck] = []
+        for prompt in prompts:
+            t0 = time.perf_counter()
+            content, reason, tokens = _ollama_reply(http, name, prompt, options)
+            results.append(
+                judge(
+                    prompt,
+                    content,
+                    done_reason=reason,
+                    stopped_by="limit" if reason == "length" else "stop",
+                    stop=None,
+                    completion_tokens=tokens,
+                    seconds=time.perf_counter() - t0,
+                    markers=markers,
+                )
             )
-        notes.append(f"{target!r} is not registered in Ollama at {where}; used the embedded runtime")
-        return None
-    stops = parse_show_stops(getattr(shown, "parameters", None))
-    markers = _merge(stops, turn_markers(getattr(shown, "template", None)))
-    options = {"temperature": 0, "seed": CHECK_SEED, "num_predict": max_tokens}
-    results: list[PromptCheck] = []
-    for prompt in prompts:
-        t0 = time.perf_counter()
-        with translate_errors(where, action=f"chatting with {name}"):
-            response = client.chat(model=name, messages=[{"role": "user", "content": prompt}], options=options, stream=False)
-        reason = str(getattr(response, "done_reason", None) or "stop")
-        results.append(
-            judge(
-                prompt,
-                response.message.content or "",
-                done_reason=reason,
-                stopped_by="limit" if reason == "length" else "stop",
-                stop=None,
-                completion_tokens=getattr(response, "eval_count", None),
-                seconds=time.perf_counter() - t0,
-                markers=markers,
-            )
-        )
     return _report(
         target=target,
         backend="ollama",

@@ -168,10 +168,25 @@ def test_unregistered_or_unreachable_falls_back(ollama: Any, monkeypatch: pytest
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{port}")
-    with pytest.raises(ModelNotFoundError):
+    # neither a file nor a stored model: the real cause is that Ollama is down (issue 13)
+    with pytest.raises(OllamaConnectionError, match="unreachable") as info:
         check("gem")
+    assert "store" not in (info.value.hint or "") and "ollama serve" in (info.value.hint or "")
     with pytest.raises(OllamaConnectionError):
         check("gem", backend="ollama")
+
+
+def test_ollama_generation_has_a_deadline(ollama: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reply that takes longer than the deadline (a slow model that never ends) is ended by forge."""
+    import ollama_forge.check as check_module
+    from ollama_forge.errors import OllamaError
+
+    monkeypatch.setattr(check_module, "OLLAMA_REPLY_DEADLINE", 0.5)
+    ollama.state.faults.endless_generation = True
+    ollama.state.faults.token_delay = 0.05  # 96 tokens (max_tokens) would take ~5 s
+    with pytest.raises(OllamaError, match="deadline") as info:
+        check("gem", prompts=["hi"])
+    assert "num_predict" in (info.value.hint or "")
 
 
 # --- real generation: Gemma 3 270M through the embedded runtime ------------------------------

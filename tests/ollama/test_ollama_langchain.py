@@ -51,7 +51,7 @@ def test_invoke_end_to_end_sends_validated_options(tiny: OllamaServer) -> None:
 def test_stream_and_length_limit(tiny: OllamaServer) -> None:
     chunks = list(chat_model("tiny", num_predict=2).stream("Hi"))
     text = "".join(str(c.content) for c in chunks)
-    assert text == "Hello! I "
+    assert text == "Hello! I"  # tokens carry their leading space, as Ollama streams them
     total = chunks[0]
     for chunk in chunks[1:]:
         total = total + chunk
@@ -130,6 +130,6 @@ def test_generate_through_the_ollama_client(tiny: OllamaServer) -> None:
 
     client = make_client()
     out = client.generate("tiny", "Say hi", options={"num_predict": 1})
-    assert out.response == "Hello! "
+    assert out.response == "Hello!"
     assert out.done_reason == "length"
     assert client.generate("tiny", "").done_reason == "load"

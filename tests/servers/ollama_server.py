@@ -1,56 +1,64 @@
-"""A local Ollama server for tests, following Ollama's real HTTP API (reference ollama.md §3-4).
+"""A local Ollama server for tests that answers as a recorded real one does (127.0.0.1, no network).
 
-Threaded, on 127.0.0.1, no network. It implements what forge and the official clients use:
+Every exchange recorded from a real Ollama 0.32.15 server (tests/data/ollama_real/) is replayed
+against it by tests/ollama/test_ollama_replay.py: status, headers that matter (content type,
+chunked vs length, ``Allow``, CORS), exact error texts and the JSON shape. Highlights:
 
-* ``HEAD/POST /api/blobs/<digest>``: digest format check (400 ``invalid digest format``), 200 when
-  present, 201 when stored, 400 ``digest mismatch, expected "<url>", got "<computed>"``;
-* ``POST /api/create``: body validation (``neither 'from' or 'files' was specified``,
-  ``file path must be relative: <key>``, ``invalid model name``, ``invalid digest format``),
-  then streamed NDJSON with in-stream errors (unknown blob, GGUF magic, split GGUF rules by
-  version); ``stream:false`` answers once with the status code;
-* ``/api/tags``, ``/api/show``, ``/api/delete``, ``/api/copy``, ``/api/version``, ``/api/ps``;
-* ``/api/chat`` and ``/api/generate`` with a deterministic canned reply (streamed or not),
-  ``done_reason`` (``stop``/``length``/``load``/``unload``), durations in nanoseconds.
+* gin routing: ``404 page not found`` / ``405 method not allowed`` (``text/plain``, ``Allow``),
+  301 for a trailing slash, CORS preflight only with an ``Origin``;
+* Go's JSON: compact, struct field order, ``\\u003c`` escapes, decoder error texts;
+* blobs: HEAD without Content-Length, case-sensitive paths, a POST of a present blob answered
+  before its body is read, mismatched bytes stored under their real digest;
+* create (tests/servers/ollama_create.py), generate/chat and runners (ollama_infer.py).
 
-Every request is recorded (method, path, headers, JSON body, bytes received) in
-``server.state.requests``. Faults are configurable on ``server.state.faults``.
+Older versions (``OllamaServer(version="0.29.0")``) keep what forge branches on: no GGUF
+rewrite, split shards as separate layers, no native Jinja. Every request is recorded in
+``server.state.requests``; faults are set on ``server.state.faults``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 import socket
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from .ollama_create import create, early_error
+from .ollama_gojson import GoDecodeError, GoMap, decode, dumps, go_v
+from .ollama_infer import plan
 from .ollama_state import (
     DIGEST_RE,
-    FILE_TYPES,
-    SPLIT_RE,
     CreateFailed,
     Faults,
     ModelRecord,
     OllamaState,
     RecordedRequest,
-    classify,
+    display_as_typed,
     display_name,
-    gguf_meta,
-    instance_for,
-    jinja_caps,
-    merge_shards,
     parse_name,
     valid_path,
-    version_tuple,
 )
 
 __all__ = ["Faults", "ModelRecord", "OllamaServer", "OllamaState", "RecordedRequest"]
+
+ROUTES = {"/": "HEAD, GET", "/api/version": "HEAD, GET", "/api/tags": "HEAD, GET", "/api/ps": "GET",
+          "/api/show": "POST", "/api/create": "POST", "/api/chat": "POST", "/api/generate": "POST",
+          "/api/copy": "POST", "/api/delete": "DELETE", "/api/pull": "POST", "/api/push": "POST",
+          "/api/embed": "POST", "/api/embeddings": "POST"}
+CORS = [("Access-Control-Allow-Headers", "Authorization,Content-Type,User-Agent,Accept,X-Requested-With,Openai-Beta,"
+         "X-Stainless-Arch,X-Stainless-Async,X-Stainless-Custom-Poll-Interval,X-Stainless-Helper-Method,"
+         "X-Stainless-Lang,X-Stainless-Os,X-Stainless-Package-Version,X-Stainless-Poll-Helper,"
+         "X-Stainless-Retry-Count,X-Stainless-Runtime,X-Stainless-Runtime-Version,X-Stainless-Timeout"),
+        ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
+        ("Access-Control-Max-Age", "43200")]
+STRUCTS = {"/api/generate": "GenerateRequest", "/api/chat": "ChatRequest", "/api/show": "ShowRequest",
+           "/api/create": "CreateRequest", "/api/delete": "DeleteRequest", "/api/copy": "CopyRequest"}
+JSON_CT = "application/json; charset=utf-8"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -60,12 +68,19 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Status line and Date only (Go sends no Server header)."""
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
     @property
     def state(self) -> OllamaState:
         return self.server.state
 
     # --- plumbing -------------------------------------------------------------------
     def _record(self, body: bytes | None, received: int) -> RecordedRequest:
+        import json
+
         parsed = None
         if body:
             try:
@@ -83,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _iter_chunked(self) -> Any:
+    def _iter_chunked(self) -> Iterator[bytes]:
         while True:
             line = self.rfile.readline()
             size = int(line.split(b";")[0].strip() or b"0", 16)
@@ -93,33 +108,39 @@ class Handler(BaseHTTPRequestHandler):
             yield self.rfile.read(size)
             self.rfile.readline()
 
-    def _send_json(self, status: int, data: Any, rec: RecordedRequest | None = None) -> None:
-        payload = json.dumps(data).encode()
+    def _send(self, status: int, body: bytes, rec: RecordedRequest | None, *, content_type: str | None,
+              headers: list[tuple[str, str]] | None = None, length: bool = True) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
+        for name, value in headers or []:
+            self.send_header(name, value)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(payload)
+            self.wfile.write(body)
         if rec:
             rec.status = status
 
-    def _send_empty(self, status: int, rec: RecordedRequest | None = None) -> None:
+    def _send_json(self, status: int, data: Any, rec: RecordedRequest | None = None, *, content_type: str = JSON_CT) -> None:
+        """gin's c.JSON: compact Go JSON, no trailing newline."""
+        self._send(status, dumps(data).encode(), rec, content_type=content_type)
+
+    def _send_empty(self, status: int, rec: RecordedRequest | None = None, *, close: bool = False) -> None:
+        self._send(status, b"", rec, content_type=None, headers=[("Connection", "close")] if close else None)
+        if close:
+            self.close_connection = True
+
+    def _start_stream(self, rec: RecordedRequest, status: int = 200, content_type: str = "application/x-ndjson") -> None:
         self.send_response(status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        if rec:
-            rec.status = status
-
-    def _start_stream(self, rec: RecordedRequest) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        rec.status = 200
+        rec.status = status
 
-    def _chunk(self, data: Any) -> None:
-        line = (json.dumps(data) + "\n").encode()
+    def _chunk(self, data: Any, newline: bool = True) -> None:
+        line = (dumps(data) + ("\n" if newline else "")).encode()
         self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
         self.wfile.flush()
 
@@ -140,61 +161,76 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch()
 
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
         if self.state.faults.delay:
             time.sleep(self.state.faults.delay)
         path = self.path.split("?", 1)[0]
+        allowed: str | None = "HEAD, POST" if path.startswith("/api/blobs/") and len(path) > 11 else ROUTES.get(path)
+        if allowed is None:
+            body = self._read_body() if self.command in ("POST", "PUT", "DELETE") else b""
+            rec = self._record(body, len(body))
+            if path.endswith("/") and path.rstrip("/") in ROUTES and self.command in ("GET", "HEAD"):
+                target = path.rstrip("/")
+                text = f'<a href="{target}">Moved Permanently</a>.\n\n'.encode()
+                return self._send(301, text, rec, content_type="text/html; charset=utf-8", headers=[("Location", target)])
+            return self._send(404, b"404 page not found", rec, content_type="text/plain")
+        if self.command == "OPTIONS" and self.headers.get("Origin"):
+            rec = self._record(None, 0)
+            origin = self.headers["Origin"]
+            return self._send(204, b"", rec, content_type=None, length=False,
+                              headers=[CORS[0], CORS[1], ("Access-Control-Allow-Origin", origin), CORS[2],
+                                       ("Allow", allowed),
+                                       ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")])
+        if self.command not in allowed.split(", "):
+            body = self._read_body() if self.command in ("POST", "PUT", "DELETE") else b""
+            rec = self._record(body, len(body))
+            return self._send(405, b"405 method not allowed", rec, content_type="text/plain", headers=[("Allow", allowed)])
         if path.startswith("/api/blobs/"):
             return self._blob(path[len("/api/blobs/"):])
+        raw = self.state.faults.raw_answers.get(path)
         body = self._read_body() if self.command in ("POST", "DELETE") else b""
         rec = self._record(body, len(body))
-        routes = {
-            ("GET", "/"): self._root, ("HEAD", "/"): self._root,
-            ("GET", "/api/version"): self._version, ("HEAD", "/api/version"): self._version,
-            ("GET", "/api/tags"): self._tags, ("GET", "/api/ps"): self._ps,
-            ("POST", "/api/show"): self._show, ("DELETE", "/api/delete"): self._delete,
-            ("POST", "/api/copy"): self._copy, ("POST", "/api/create"): self._create,
-            ("POST", "/api/chat"): self._chat, ("POST", "/api/generate"): self._generate,
-        }
-        handler = routes.get((self.command, path))
+        if raw is not None:
+            return self._send(200, raw, rec, content_type=JSON_CT)
+        handler = {"/": self._root, "/api/version": self._version, "/api/tags": self._tags, "/api/ps": self._ps,
+                   "/api/show": self._show, "/api/delete": self._delete, "/api/copy": self._copy,
+                   "/api/create": self._create, "/api/chat": self._infer, "/api/generate": self._infer}.get(path)
         if handler is None:
-            return self._send_json(404, {"error": "404 page not found"}, rec)
-        try:
-            data = json.loads(body) if body else None
-        except ValueError:
-            return self._send_json(400, {"error": "invalid character in request body"}, rec)
+            return self._send(404, b"404 page not found", rec, content_type="text/plain")
+        data: Any = None
+        if path in STRUCTS:
+            try:
+                data = decode(body, STRUCTS[path])
+            except GoDecodeError as exc:
+                return self._send_json(400, {"error": str(exc)}, rec)
         handler(rec, data)
 
     def _root(self, rec: RecordedRequest, data: Any) -> None:
-        payload = b"Ollama is running"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        self._send(200, b"Ollama is running", rec, content_type="text/plain; charset=utf-8")
 
     def _version(self, rec: RecordedRequest, data: Any) -> None:
         self._send_json(200, {"version": self.state.version}, rec)
 
     # --- blobs ----------------------------------------------------------------------
     def _blob(self, digest: str) -> None:
-        if self.command not in ("HEAD", "POST"):
-            rec = self._record(None, 0)
-            return self._send_json(405, {"error": "405 method not allowed"}, rec)
         if not DIGEST_RE.match(digest):
             body = self._read_body() if self.command == "POST" else b""
             return self._send_json(400, {"error": "invalid digest format"}, self._record(None, len(body)))
         target = self.state.blob_path(digest)
-        if self.command == "HEAD":
-            rec = self._record(None, 0)
-            if target.exists():
-                return self._send_empty(200, rec)
-            return self._send_json(404, {"error": f'blob "{digest}" not found'}, rec)
-        # POST
         rec = self._record(None, 0)
+        if self.command == "HEAD":
+            if target.exists():
+                return self._send(200, b"", rec, content_type=None, length=False)
+            return self._send_json(404, {"error": f'blob "{digest}" not found'}, rec)
         if target.exists():
-            rec.bytes_received = len(self._read_body())
-            return self._send_empty(200, rec)
+            # answered before the body is read, then the connection is closed (recorded)
+            return self._send_empty(200, rec, close=True)
         sha = hashlib.sha256()
         limit = self.state.faults.drop_upload_after
         tmp = tempfile.NamedTemporaryFile(dir=self.state.blobs, delete=False, prefix=".partial-")  # noqa: SIM115
@@ -209,14 +245,16 @@ class Handler(BaseHTTPRequestHandler):
                     sha.update(block)
                     tmp.write(block)
             got = f"sha256:{sha.hexdigest()}"
+            real = self.state.blob_path(got)
+            if not real.exists():
+                Path(tmp.name).replace(real)  # stored under its real digest even on a mismatch
             if got != digest:
                 return self._send_json(400, {"error": f'digest mismatch, expected "{digest}", got "{got}"'}, rec)
-            Path(tmp.name).replace(target)
             self._send_empty(201, rec)
         finally:
             Path(tmp.name).unlink(missing_ok=True)
 
-    def _iter_length(self) -> Any:
+    def _iter_length(self) -> Iterator[bytes]:
         remaining = int(self.headers.get("Content-Length") or 0)
         while remaining > 0:
             block = self.rfile.read(min(remaining, 1 << 20))
@@ -235,43 +273,40 @@ class Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
     # --- create ---------------------------------------------------------------------
-    def _create(self, rec: RecordedRequest, req: Any) -> None:
-        if not isinstance(req, dict):
-            return self._send_json(400, {"error": "missing request body"}, rec)
+    def _create(self, rec: RecordedRequest, req: dict[str, Any]) -> None:
         faults = self.state.faults
         if faults.create_http_error:
             status, text = faults.create_http_error
             return self._send_json(status, {"error": text}, rec)
-        raw_name = req.get("model") or req.get("name") or ""
-        if not raw_name:
-            return self._send_json(400, {"error": "model is required"}, rec)
-        key = parse_name(raw_name)
+        key = parse_name(req.get("model") or req.get("name") or "")
         if key is None:
             return self._send_json(400, {"error": "invalid model name"}, rec)
-        files = req.get("files") or {}
-        adapters = req.get("adapters") or {}
-        if not req.get("from") and not files:
-            return self._send_json(400, {"error": "neither 'from' or 'files' was specified"}, rec)
-        drafts = req.get("draft_files") or {}
-        if len(adapters) > 1:
-            return self._send_json(400, {"error": "only one adapter is currently supported"}, rec)
-        for mapping in (files, adapters, drafts):
+        for mapping in (req.get("files") or {}, req.get("adapters") or {}, req.get("draft_files") or {}):
             for fname, digest in mapping.items():
                 if not valid_path(fname):
-                    return self._send_json(400, {"error": f"file path must be relative: {fname}"}, rec)
-                if not isinstance(digest, str) or not DIGEST_RE.match(digest):
+                    return self._send_json(400, {"error": "file path must be relative"}, rec)
+                if digest == "":
                     return self._send_json(400, {"error": "invalid digest format"}, rec)
-        stream = req.get("stream", True)
+        if len(req.get("adapters") or {}) > 1:
+            return self._send_json(400, {"error": "only one adapter is currently supported"}, rec)
+        stream = req.get("stream", True) is not False
+        problem = early_error(req)
+        if problem is not None:
+            if stream:
+                self._start_stream(rec, 400, "application/json")
+                self._chunk({"error": problem}, newline=False)
+                return self._end_stream()
+            return self._send_json(400, {"error": problem}, rec, content_type="application/json")
         lines: list[dict[str, Any]] = []
         error: CreateFailed | None = None
         try:
-            self._build(key, req, lines)
+            create(self.state, key, req, lines)
         except CreateFailed as exc:
             error = exc
         if not stream:
             if error is not None:
-                return self._send_json(error.status, {"error": str(error)}, rec)
-            return self._send_json(200, {"status": "success"}, rec)
+                return self._send_json(error.status, {"error": str(error)}, rec, content_type="application/json")
+            return self._send_json(200, {"status": "success"}, rec, content_type="application/json")
         self._start_stream(rec)
         for i, line in enumerate(lines):
             if faults.create_error_after is not None and i >= faults.create_error_after:
@@ -285,228 +320,146 @@ class Handler(BaseHTTPRequestHandler):
             self._chunk({"error": str(error)})
         self._end_stream()
 
-    def _build(self, key: str, req: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-        state = self.state
-        newer = version_tuple(state.version) >= (0, 30, 0) or version_tuple(state.version) == (0, 0, 0)
-        layers: list[dict[str, Any]] = []
-        chat_template = ""
-        details: dict[str, Any] = {"parent_model": "", "format": "gguf", "family": "", "families": None,
-                                   "parameter_size": "", "quantization_level": ""}
-        model_info: dict[str, Any] = {}
-        base: ModelRecord | None = None
-        if req.get("from"):
-            base = state.model(req["from"])
-            if base is None:
-                lines.append({"status": "pulling manifest"})
-                raise CreateFailed("pull model manifest: file does not exist", 500)
-            layers = [dict(layer) for layer in base.layers]
-            details = dict(base.details, parent_model=base.display)
-            model_info = dict(base.model_info)
-        else:
-            lines.append({"status": "parsing GGUF"})
-            shards: list[tuple[str, str, dict[str, Any]]] = []
-            drafts = req.get("draft_files") or {}
-            for fname, digest in {**req.get("files", {}), **req.get("adapters", {}), **drafts}.items():
-                blob = state.blob_path(digest)
-                if not blob.exists():
-                    raise CreateFailed(f"blob {digest} not found")
-                with open(blob, "rb") as handle:
-                    if handle.read(4) != b"GGUF":
-                        raise CreateFailed("supplied file was not in GGUF format")
-                meta = gguf_meta(blob)
-                size = blob.stat().st_size
-                kind = "draft" if fname in drafts else classify(meta, fname in req.get("adapters", {}))
-                if "split.count" in meta or SPLIT_RE.match(fname):
-                    shards.append((fname, digest, meta))
-                    if newer:
-                        continue
-                layers.append({"mediaType": f"application/vnd.ollama.image.{kind}", "digest": digest, "size": size, "from": fname})
-                if kind == "model" and "general.architecture" in meta:
-                    arch = meta["general.architecture"]
-                    chat_template = meta.get("tokenizer.chat_template", "") or chat_template
-                    ft = meta.get("general.file_type")
-                    details.update(family=arch, families=[arch], quantization_level=FILE_TYPES.get(ft, str(ft)))
-                    model_info = {k: v for k, v in meta.items() if k not in ("general.name", "tokenizer.chat_template", "tensor_count")}
-            if shards and newer:
-                layer, meta = merge_shards(self.state, shards)
-                layers.insert(0, layer)
-                arch = meta.get("general.architecture", "")
-                chat_template = meta.get("tokenizer.chat_template", "") or chat_template
-                ft = meta.get("general.file_type")
-                details.update(family=arch, families=[arch], quantization_level=FILE_TYPES.get(ft, str(ft)))
-                model_info = {k: v for k, v in meta.items() if not k.startswith("split.") and k not in ("general.name", "tokenizer.chat_template", "tensor_count")}
-            for layer in layers:
-                lines.append({"status": f"using existing layer sha256:{layer['digest'].split(':')[1]}"})
-            if newer and layers:
-                size = layers[0]["size"]
-                lines.append({"status": "validating GGUF model", "digest": "0000000000000000000", "total": size, "completed": size})
-        template = req.get("template", base.template if base else "")
-        if template and template.count("{{") != template.count("}}"):
-            raise CreateFailed("template error: template: :1: unclosed action")
-        if newer and not template and chat_template:
-            template = chat_template  # native: /api/show returns the Jinja
-            tpl_caps = jinja_caps(chat_template)
-        else:
-            tpl_caps = [c for c, marker in (("tools", ".Tools"), ("insert", ".Suffix")) if marker in template]
-        for field_name in ("template", "system"):
-            if req.get(field_name):
-                lines.append({"status": f"creating new layer sha256:{hashlib.sha256(req[field_name].encode()).hexdigest()}"})
-        params = dict(base.parameters) if base else {}
-        params.update(req.get("parameters") or {})
-        lines.append({"status": "writing manifest"})
-        lines.append({"status": "success"})
-        caps = ["completion", *tpl_caps]
-        if any(layer["mediaType"].endswith("projector") for layer in layers):
-            caps.append("vision")
-        lic = req.get("license") or []
-        record = ModelRecord(
-            name=key, display=display_name(key), layers=layers, template=template,
-            system=req.get("system", base.system if base else ""), parameters=params,
-            messages=list(req.get("messages") or []), license=[lic] if isinstance(lic, str) else list(lic),
-            details=details, capabilities=caps, model_info=model_info,
-            renderer=req.get("renderer", ""), parser=req.get("parser", ""),
-        )
-        with state.lock:
-            state.models[key] = record
-
     # --- model queries --------------------------------------------------------------
     def _tags(self, rec: RecordedRequest, data: Any) -> None:
-        models = sorted(self.state.models.values(), key=lambda m: m.modified_at, reverse=True)
-        self._send_json(200, {"models": [{
-            "name": m.display, "model": m.display, "modified_at": m.modified_at.isoformat(),
-            "size": m.size, "digest": m.digest, "details": m.details,
-        } for m in models]}, rec)
+        models = sorted(self.state.models.values(), key=lambda m: int(m.modified_at.timestamp()), reverse=True)
+        out = []
+        for m in models:
+            details = dict(m.details)
+            if m.context_length is not None:
+                details["context_length"] = m.context_length
+            if m.embedding_length is not None:
+                details["embedding_length"] = m.embedding_length
+            entry: dict[str, Any] = {"name": m.display, "model": m.display, "modified_at": _go_time(m.modified_at),
+                                     "size": m.size, "digest": m.digest, "details": details}
+            if m.capabilities:
+                entry["capabilities"] = m.capabilities
+            out.append(entry)
+        self._send_json(200, {"models": out}, rec)
 
     def _ps(self, rec: RecordedRequest, data: Any) -> None:
-        entries = sorted(self.state.running, key=lambda e: e["expires_at"], reverse=True)
+        entries = sorted(self.state.running, key=lambda e: int(e["expires_at"].timestamp()), reverse=True)
         self._send_json(200, {"models": [{
-            "name": e["name"], "model": e["name"], "size": e["size"], "size_vram": e["size_vram"],
-            "digest": e["digest"], "details": e.get("details", {"format": "gguf", "family": "llama"}),
-            "expires_at": e["expires_at"].isoformat(), "context_length": e["context_length"],
+            "name": e["name"], "model": e["name"], "size": e["size"], "digest": e["digest"],
+            "details": e.get("details") or {"parent_model": "", "format": "gguf", "family": "llama",
+                                             "families": ["llama"], "parameter_size": "", "quantization_level": ""},
+            "expires_at": _go_time(e["expires_at"]), "size_vram": e["size_vram"], "context_length": e["context_length"],
         } for e in entries]}, rec)
 
-    def _show(self, rec: RecordedRequest, data: Any) -> None:
-        name = (data or {}).get("model") or (data or {}).get("name")
+    def _show(self, rec: RecordedRequest, data: dict[str, Any]) -> None:
+        name = data.get("model") or data.get("name")
         if not name:
             return self._send_json(400, {"error": "model is required"}, rec)
+        if parse_name(name) is None:
+            return self._send_json(400, {"error": "invalid model name"}, rec)
         m = self.state.model(name)
-        if m is None:
-            return self._send_json(404, {"error": f"model '{name}' not found"}, rec)
-        params = "\n".join(
-            f"{k:<30} {json.dumps(v)}" for k, vals in m.parameters.items() for v in (vals if isinstance(vals, list) else [vals])
-        )
-        mf = ['# Modelfile generated by "ollama show"', "# To build a new Modelfile based on this, replace FROM with:",
-              f"# FROM {m.display}", ""]
-        mf += [f"FROM {self.state.blob_path(layer['digest'])}" for layer in m.layers]
-        if m.template:
-            mf.append(f'TEMPLATE """{m.template}"""')
-        if m.system:
-            mf.append(f'SYSTEM """{m.system}"""')
-        mf += [f"PARAMETER {k} {v}" for k, vals in m.parameters.items() for v in (vals if isinstance(vals, list) else [vals])]
-        self._send_json(200, {
-            "license": "\n".join(m.license), "modelfile": "\n".join(mf) + "\n", "parameters": params,
-            "template": m.template, "system": m.system, "details": m.details, "messages": m.messages,
-            "model_info": m.model_info, "capabilities": m.capabilities, "modified_at": m.modified_at.isoformat(),
-        }, rec)
+        if m is None or not m.runnable:
+            return self._send_json(404, {"error": f"model '{display_as_typed(name)}' not found"}, rec)
+        self._send_json(200, _show_body(self.state, m, data), rec)
 
-    def _delete(self, rec: RecordedRequest, data: Any) -> None:
-        if not data:
-            return self._send_json(400, {"error": "missing request body"}, rec)
+    def _delete(self, rec: RecordedRequest, data: dict[str, Any]) -> None:
         name = data.get("model") or data.get("name") or ""
+        if not name:
+            return self._send_json(400, {"error": "model is required"}, rec)
         key = parse_name(name)
+        if key is None:
+            return self._send_json(400, {"error": f'name "{name}" is invalid'}, rec)
         with self.state.lock:
-            if key is None or key not in self.state.models:
+            model = self.state.models.get(key)
+            if model is None:
                 return self._send_json(404, {"error": f"model '{name}' not found"}, rec)
-            del self.state.models[key]
-        self._send_empty(200, rec)
+            if model.runnable:  # a projector-only manifest survives its delete (recorded)
+                del self.state.models[key]
+        self._send_empty(200, rec)  # a loaded model stays loaded (recorded): ollama rm unloads first
 
-    def _copy(self, rec: RecordedRequest, data: Any) -> None:
-        data = data or {}
+    def _copy(self, rec: RecordedRequest, data: dict[str, Any]) -> None:
         src, dst = data.get("source", ""), data.get("destination", "")
         if parse_name(src) is None:
             return self._send_json(400, {"error": f'source "{src}" is invalid'}, rec)
-        if parse_name(dst) is None:
+        key = parse_name(dst)
+        if key is None:
             return self._send_json(400, {"error": f'destination "{dst}" is invalid'}, rec)
         m = self.state.model(src)
         if m is None:
             return self._send_json(404, {"error": f'model "{src}" not found'}, rec)
-        key = parse_name(dst)
-        assert key is not None
+        from datetime import datetime, timezone
+
         with self.state.lock:
-            self.state.models[key] = ModelRecord(**{**m.__dict__, "name": key, "display": display_name(key)})
+            self.state.models[key] = ModelRecord(**{**m.__dict__, "name": key, "display": display_name(key),
+                                                    "modified_at": datetime.now(timezone.utc)})
         self._send_empty(200, rec)
 
     # --- inference ------------------------------------------------------------------
-    def _reply_text(self, req: dict[str, Any]) -> str:
-        fmt = req.get("format")
-        if fmt == "json":
-            return json.dumps({"reply": self.state.chat_reply})
-        if isinstance(fmt, dict):
-            return json.dumps(instance_for(fmt))
-        return self.state.chat_reply
-
-    def _infer(self, rec: RecordedRequest, req: Any, kind: str) -> None:
-        req = req or {}
-        name = req.get("model", "")
-        m = self.state.model(name) if name else None
-        if m is None:
-            return self._send_json(404, {"error": f"model '{name}' not found"}, rec)
-        started = time.monotonic_ns()
-        empty = not req.get("messages") if kind == "chat" else not req.get("prompt")
-        keep_alive = req.get("keep_alive")
-        if empty:
-            reason = "unload" if keep_alive in (0, "0", "0s") else "load"
-            done = {"model": name, "created_at": _now(), "done": True, "done_reason": reason}
-            done["message" if kind == "chat" else "response"] = {"role": "assistant", "content": ""} if kind == "chat" else ""
-            return self._send_json(200, done, rec)
-        words = re.findall(r"\S+\s*", self._reply_text(req))
-        limit = (req.get("options") or {}).get("num_predict")
-        reason = "stop"
-        if isinstance(limit, int) and 0 <= limit < len(words):
-            words, reason = words[:limit], "length"
-        self._load(m, req)
-        final = {"model": name, "created_at": _now(), "done": True, "done_reason": reason,
-                 "total_duration": time.monotonic_ns() - started + 1000, "load_duration": 500,
-                 "prompt_eval_count": 7, "prompt_eval_duration": 1000, "eval_count": len(words), "eval_duration": 2000}
-
-        def piece(text: str) -> dict[str, Any]:
-            if kind == "chat":
-                return {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": text}, "done": False}
-            return {"model": name, "created_at": _now(), "response": text, "done": False}
-
-        if req.get("stream", True):
-            self._start_stream(rec)
-            for w in words:
-                self._chunk(piece(w))
-            last = piece("")
-            last.update(final)
-            self._chunk(last)
+    def _infer(self, rec: RecordedRequest, req: dict[str, Any]) -> None:
+        kind = "chat" if self.path.startswith("/api/chat") else "generate"
+        answer = plan(self.state, kind, req)
+        if isinstance(answer, tuple):
+            return self._send_json(answer[0], answer[1], rec)
+        self._start_stream(rec)
+        try:
+            for part in answer:
+                self._chunk(part)
             self._end_stream()
-            return
-        out = piece("".join(words))
-        out.update(final)
-        self._send_json(200, out, rec)
-
-    def _load(self, m: ModelRecord, req: dict[str, Any]) -> None:
-        ctx = (req.get("options") or {}).get("num_ctx") or 4096
-        now = datetime.now(timezone.utc)
-        with self.state.lock:
-            self.state.running = [e for e in self.state.running if parse_name(e["name"]) != m.name]
-            self.state.running.append({"name": m.display, "size": m.size, "size_vram": m.size, "digest": m.digest,
-                                       "expires_at": now + timedelta(minutes=5), "context_length": ctx,
-                                       "details": m.details})
-
-    def _chat(self, rec: RecordedRequest, req: Any) -> None:
-        self._infer(rec, req, "chat")
-
-    def _generate(self, rec: RecordedRequest, req: Any) -> None:
-        if req and req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
-            return self._send_json(400, {"error": "raw mode does not support template, system, or context"}, rec)
-        self._infer(rec, req, "generate")
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (a deadline)
+            self.close_connection = True
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+def _go_time(moment: Any) -> str:
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = f"{moment.microsecond:06d}".rstrip("0")
+    return f"{text}.{frac}Z" if frac else f"{text}Z"
+
+
+def _command_value(value: str) -> str:
+    """parser.Command.String quoting: quoted only with a newline or edge spaces."""
+    if "\n" in value or value != value.strip():
+        return f'"""{value}"""' if '"' in value else f'"{value}"'
+    return value
+
+
+def _show_body(state: OllamaState, m: ModelRecord, req: dict[str, Any]) -> dict[str, Any]:
+    verbose = bool(req.get("verbose"))
+    system = str(req.get("system") or m.system)
+    params = {**m.parameters}
+    mf = ['# Modelfile generated by "ollama show"', "# To build a new Modelfile based on this, replace FROM with:",
+          f"# FROM {m.display}", ""]
+    mf += [f"FROM {state.blob_path(layer['digest'])}" for layer in m.kind("model") + m.kind("projector")]
+    mf += [f"ADAPTER {state.blob_path(layer['digest'])}" for layer in m.kind("adapter")]
+    mf.append(f"TEMPLATE {_command_value(m.template or '{{ .Prompt }}')}")
+    if system:
+        mf.append(f"SYSTEM {_command_value(system)}")
+    if m.renderer:
+        mf.append(f"RENDERER {m.renderer}")
+    if m.parser:
+        mf.append(f"PARSER {m.parser}")
+    for k, v in {**params, **(req.get("options") or {})}.items():
+        for item in v if isinstance(v, list) else [v]:
+            mf.append(f"PARAMETER {k} {_command_value(str(item) if not isinstance(item, float) else go_v(item))}")
+    mf += [f"LICENSE {_command_value(text)}" for text in m.license]
+    mf += [f"MESSAGE {msg.get('role')} {_command_value(str(msg.get('content', '')))}" for msg in m.messages]
+    out: dict[str, Any] = {}
+    if m.license:
+        out["license"] = "\n".join(m.license)
+    out["modelfile"] = "\n".join(mf) + "\n"
+    lines = [f"{k:<30} {go_v(item)}" for k, v in params.items() for item in (v if isinstance(v, list) else [v])]
+    if lines:
+        out["parameters"] = "\n".join(lines)
+    out["template"] = m.template or "{{ .Prompt }}"
+    if m.system:
+        out["system"] = m.system
+    out["details"] = m.details
+    if m.messages:
+        out["messages"] = m.messages
+    out["model_info"] = GoMap({k: (v if verbose or not isinstance(v, list) else None) for k, v in m.model_info.items()})
+    if m.projector_info is not None:
+        out["projector_info"] = GoMap(m.projector_info)
+    out["tensors"] = m.tensors
+    out["capabilities"] = m.capabilities
+    out["modified_at"] = _go_time(m.modified_at)
+    for key in ("requires", "renderer", "parser"):
+        if getattr(m, key):
+            out[key] = getattr(m, key)
+    return out
 
 
 class _Server(ThreadingHTTPServer):
