@@ -364,7 +364,7 @@ def test_server_rejects_incomplete_shard_set_on_030(server: OllamaServer, tmp_pa
     with OllamaHTTP() as http:
         for p in shards:
             http.upload_blob(sha(p), p)
-        with pytest.raises(OllamaResponseError, match='split GGUF "big-00002-of-00003.gguf" has 1 shards, expected 3'):
+        with pytest.raises(OllamaResponseError, match=r'split GGUF "big-00002-of-00003\.gguf" has 1 shards, expected 3'):
             http.post_json("/api/create", client_body)
 
 
