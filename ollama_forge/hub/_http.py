@@ -36,6 +36,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MIN_RATE = 1024.0
 MAX_JSON_BYTES = 32 * 1024 * 1024  # one listing page / model info answer
 MAX_ERROR_BYTES = 64 * 1024  # enough for any error message the Hub sends
+RETRY_STATUSES = (408, 429, 500, 502, 503, 504)  # worth another try (as huggingface_hub retries them)
 
 
 class StalledTransfer(Exception):
@@ -94,9 +95,31 @@ def transport_errors() -> tuple[type[BaseException], ...]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """A transport failure, directly or as the cause of a converted HubError."""
+    """A transport failure (directly or as the cause of a converted HubError), or a busy server."""
     errors = transport_errors()
-    return isinstance(exc, errors) or isinstance(exc.__cause__, errors)
+    if isinstance(exc, errors) or isinstance(exc.__cause__, errors):
+        return True
+    return isinstance(exc, HubError) and exc.fields.get("status") in RETRY_STATUSES
+
+
+def pause(attempt: int, lim: Limits) -> None:
+    """Wait before retry ``attempt`` (0-based): 1, 2, 4, 8, 8 s, never longer than the timeout."""
+    time.sleep(min(2.0 ** attempt, 8.0, lim.timeout))
+
+
+def raise_for_status(response: Any, what: str) -> None:
+    """huggingface_hub's error mapping for a streamed answer, reading at most MAX_ERROR_BYTES of it.
+
+    (``hf_raise_for_status`` itself would ``read()`` a streamed error body whole.)
+    """
+    if response.status_code < 400:
+        return
+    from huggingface_hub.utils import hf_raise_for_status
+
+    body = read_bounded(response, MAX_ERROR_BYTES, what, truncate=True)
+    kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
+    hf_raise_for_status(http_module().Response(response.status_code, headers=kept, content=body,
+                                               request=response.request))
 
 
 def request_timeout(lim: Limits | None = None) -> Any:
@@ -170,17 +193,12 @@ def get_json(url: str, *, headers: dict[str, str], what: str, params: dict[str, 
     Non-2xx answers raise huggingface_hub's own exceptions (``hf_raise_for_status``), which the
     caller's ``hub_errors`` block converts.
     """
-    from huggingface_hub.utils import get_session, hf_raise_for_status
+    from huggingface_hub.utils import get_session
 
     lim = limits()
-    mod = http_module()
     with get_session().stream("GET", url, params=params, headers=headers, timeout=request_timeout(lim),
                               follow_redirects=True) as response:
-        if response.status_code >= 400:
-            body = read_bounded(response, MAX_ERROR_BYTES, what, truncate=True, lim=lim)
-            kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
-            hf_raise_for_status(mod.Response(response.status_code, headers=kept, content=body,
-                                              request=response.request))
+        raise_for_status(response, what)
         if response.status_code != 200:
             raise HubError(f"{what}: unexpected HTTP {response.status_code} answer",
                            hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")

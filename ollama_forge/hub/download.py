@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,8 @@ from ._http import (
     guarded_raw,
     is_transient,
     limits,
+    pause,
+    raise_for_status,
     request_timeout,
     same_origin,
     transport_errors,
@@ -404,7 +405,7 @@ def _stream(
     that each brought less than STREAM_CHUNK give up with a HubError (the partial file stays, so
     the next run resumes); an attempt that brought at least that much resets the count.
     """
-    from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
+    from huggingface_hub.utils import http_stream_backoff
 
     lim = limits()
     timeout = request_timeout(lim)
@@ -422,10 +423,11 @@ def _stream(
             attempt_start = have
             try:
                 with hub_errors(repo=repo, revision=revision, filename=file.path), http_stream_backoff(
-                    # retry_on_exceptions=(): a failure *inside* the body would be thrown into the
-                    # backoff generator (which cannot retry there); this loop resumes instead.
+                    # No retries inside: a failure *inside* the body would be thrown into the backoff
+                    # generator (which cannot retry there), and its last-try error path reads an error
+                    # body whole. This loop resumes instead, and bounds every body.
                     "GET", url, headers=req, follow_redirects=True, retry_on_exceptions=(),
-                    retry_on_status_codes=(408, 429, 500, 502, 503, 504), timeout=timeout,
+                    retry_on_status_codes=(), timeout=timeout,
                 ) as response:
                     if response.status_code == 416 and have:
                         # Our partial is not a prefix the server knows: start over.
@@ -436,7 +438,7 @@ def _stream(
                         if restart:
                             restart()
                         continue
-                    hf_raise_for_status(response)
+                    raise_for_status(response, file.path)
                     if have and response.status_code == 200:  # Range ignored: restart from 0
                         out.seek(0)
                         out.truncate()
@@ -477,9 +479,9 @@ def _stream(
                     if final is exc:
                         raise
                     raise final from exc
-                retries -= 1
                 out.flush()
-                time.sleep(min(1.0, lim.timeout))
+                pause(_RETRIES - retries, lim)
+                retries -= 1
                 continue
             if have < total:
                 if have - attempt_start >= STREAM_CHUNK:

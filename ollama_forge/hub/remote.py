@@ -10,13 +10,21 @@ and adds ``report.remote`` (bytes fetched vs file size, requests, repo, commit, 
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import HubError, QuantSelectionError
 from ._errors import hub_errors
-from ._http import RateGuard, guarded_raw, is_transient, limits, request_timeout, same_origin
+from ._http import (
+    RateGuard,
+    guarded_raw,
+    is_transient,
+    limits,
+    pause,
+    raise_for_status,
+    request_timeout,
+    same_origin,
+)
 from .refs import HubRef, parse_ref
 
 if TYPE_CHECKING:
@@ -101,24 +109,24 @@ class HTTPRangeSource:
             except HubError as exc:
                 if not is_transient(exc) or attempt == _ATTEMPTS - 1:
                     raise
-                time.sleep(min(1.0, limits().timeout))
+                pause(attempt, limits())
 
     def _get(self, start: int, stop: int) -> bytearray:
         """Exactly bytes ``start..stop-1`` (fewer only at the end of the file); never reads more."""
-        from huggingface_hub.utils import hf_raise_for_status, http_stream_backoff
+        from huggingface_hub.utils import http_stream_backoff
 
         lim = limits()
         headers = self._headers(self._current_url)
         headers["Range"] = f"bytes={start}-{stop - 1}"
         got = bytearray()
         with hub_errors(repo=self._repo, revision=self._revision, filename=self._path), http_stream_backoff(
-            # retry_on_exceptions=(): errors inside the body must not be thrown into the backoff
-            # generator; _fetch retries the whole range instead.
+            # No retries inside: errors inside the body must not be thrown into the backoff
+            # generator, and its last-try error path reads an error body whole; _fetch retries.
             "GET", self._current_url, headers=headers, follow_redirects=True, retry_on_exceptions=(),
-            retry_on_status_codes=(429, 500, 502, 503, 504), timeout=request_timeout(lim),
+            retry_on_status_codes=(), timeout=request_timeout(lim),
         ) as response:
             self.requests += 1
-            hf_raise_for_status(response)
+            raise_for_status(response, self.name)
             self._current_url = str(response.url)
             encoding = response.headers.get("Content-Encoding", "identity").lower()
             if encoding not in ("", "identity"):

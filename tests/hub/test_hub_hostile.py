@@ -123,6 +123,20 @@ def test_a_body_cut_every_time_gives_up_clearly(
     assert_nothing_final(big)
 
 
+def test_a_busy_server_is_retried_and_a_huge_error_body_is_not_read(
+    hub: HubServer, big: bytes, fast: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hub.fail_next = [(503, 100), (429, 100)]
+    result = pull_gguf("org/b-GGUF", progress=False)
+    assert [g.status for g in hub.file_gets()] == [503, 429, 200] and Path(result.entry_path).read_bytes() == big
+    (blobs() / sha(big)).unlink()  # gone from the cache: the next pull downloads again
+    hub.fail_next = [(404, 2 * 1024 * MiB)]  # 2 GiB of error page
+    code, err = cli(["pull-gguf", "org/b-GGUF:Q8_0", "--name", "again"], capsys)
+    assert code == 1 and "The Hub answered an error" in err and "404" in err
+    (answer,) = [g for g in hub.file_gets() if g.status == 404]
+    assert answer.body_bytes < 64 * MiB  # the client hung up after its bounded read
+
+
 def test_invalid_limits_are_usage_errors(hub: HubServer, big: bytes, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     for name, value in (("FORGE_HUB_TIMEOUT", "0"), ("FORGE_HUB_TIMEOUT", "soon"), ("FORGE_HUB_MIN_RATE", "-1")):

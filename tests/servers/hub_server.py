@@ -162,6 +162,7 @@ class HubServer:
         self.api_stall = False  # /api answers: headers, then silence
         self.api_pad = 0  # /api answers: this many spaces appended to the JSON
         self.next_origin: str | None = None  # tree pagination links point at this origin instead
+        self.fail_next: list[tuple[int, int]] = []  # file GETs: answer (status, body size) instead, in order
         self._released = threading.Event()  # set on stop(): stalled handlers finish
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -314,6 +315,20 @@ class _Handler(BaseHTTPRequestHandler):
         if code:
             headers["X-Error-Code"] = code
         self._json(rec, {"error": message}, status, headers)
+
+    def _filler(self, rec: Recorded, status: int, size: int) -> None:
+        """An answer of ``size`` zero bytes, written piece by piece (sizes beyond memory are fine)."""
+        rec.status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        left = size
+        while left > 0:
+            n = min(_COPY_CHUNK, left)
+            self.wfile.write(b"\0" * n)
+            rec.body_bytes += n
+            left -= n
 
     def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -540,6 +555,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve_bytes(rec, repo, f, {"ETag": f'"{f.sha256}"'})
 
     def _serve_bytes(self, rec: Recorded, repo: HubRepo, f: HubFile, headers: dict[str, str]) -> None:
+        with self.hub._lock:
+            failure = self.hub.fail_next.pop(0) if self.hub.fail_next and self.command == "GET" else None
+        if failure is not None:
+            self._filler(rec, *failure)
+            return
         corrupt = self.hub.corrupt.get((repo.repo_id, f.path))
         size = f.size
         start, stop, status = 0, size, 200
