@@ -79,10 +79,12 @@ def _template_source_of(mf: Modelfile, default: str | None) -> str | None:
         return explicit
     for comment in getattr(mf, "comments", None) or []:
         text = str(getattr(comment, "text", comment))
-        match = re.search(r"template[ _-]?source\s*[:=]\s*(\S+)", text, re.IGNORECASE)
+        # Anchored: forge's comment lines start with these words, while other lines may quote
+        # text from the model file (its name, say) that must not pass for a label.
+        match = re.match(r"template[ _-]?source\s*[:=]\s*(\S+)", text, re.IGNORECASE)
         if match:
             return match.group(1)
-        match = re.search(r"\bfamily\s*[:=]\s*([\w.-]+)", text, re.IGNORECASE)
+        match = re.match(r"family\s*[:=]\s*([\w.-]+)", text, re.IGNORECASE)
         if match:
             return f"family:{match.group(1)}"
     if not getattr(mf, "template", None):

@@ -150,3 +150,16 @@ def test_messages_the_user_asked_for_are_kept(server: OllamaServer, chatml_gguf:
     mf.write_text(mf.read_text() + "MESSAGE user one more\n")
     with pytest.raises(ModelfileError, match="1 MESSAGE"):
         register("tiny", modelfile=mf)
+
+
+def test_a_model_file_name_cannot_pass_for_the_family_label(server: OllamaServer, tmp_path: Path) -> None:
+    from ggufs import chatml_vocab
+    from ollama_helpers import CHATML
+
+    from ollama_forge.store import Store
+
+    gguf = write_gguf(tmp_path / "m family=spoofed.gguf", arch="qwen2", chat_template=CHATML,
+                      tokens=chatml_vocab(), eos="<|im_end|>")
+    mf = _forge_modelfile(gguf)
+    register("tiny", modelfile=mf)
+    assert Store().get("tiny").registrations[-1].template_source == "family:chatml"
