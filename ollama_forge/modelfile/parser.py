@@ -16,12 +16,11 @@ Error messages are Ollama's exact strings; the line (Ollama's numbering) is in `
 from __future__ import annotations
 
 import codecs
-import unicodedata
-from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ModelfileParseError
+from ..goprint import is_print
 
 COMMAND_WORDS: tuple[str, ...] = (
     "from",
@@ -90,12 +89,6 @@ class ParsedFile(BaseModel):
     first_command_line: int | None
 
 
-@lru_cache(maxsize=4096)
-def is_print(ch: str) -> bool:
-    """Go ``strconv.IsPrint``: letters, marks, numbers, punctuation, symbols, ASCII space."""
-    if ch == " ":
-        return True
-    return unicodedata.category(ch)[0] in "LMNPS"
 
 
 def _is_alpha(ch: str) -> bool:

@@ -12,12 +12,11 @@ rune other than tab/newline, and one of the three spellings survives early termi
 
 from __future__ import annotations
 
-import unicodedata
-
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ollama_forge.errors import ModelfileRenderError
+from ollama_forge.goprint_table import RANGES
 from ollama_forge.modelfile import Message, Modelfile, parse_commands, parse_modelfile
 
 FRAGMENTS = [
@@ -33,8 +32,12 @@ adversarial = st.one_of(
 )
 
 
+# Go's strconv.IsPrint as data (generated from Go by scripts/gen_goprint.py), not Python's Unicode.
+_GO_PRINTABLE = frozenset(cp for a, b in zip(RANGES[0::2], RANGES[1::2], strict=True) for cp in range(a, b))
+
+
 def _printable(ch: str) -> bool:
-    return ch == " " or unicodedata.category(ch)[0] in "LMNPS"
+    return ord(ch) in _GO_PRINTABLE
 
 
 def _inner_prefixes(value: str) -> list[str]:
