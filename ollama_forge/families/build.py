@@ -16,6 +16,7 @@ verify against. Stops come from the model (:mod:`.stops`), ``num_ctx`` is chosen
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -81,11 +82,22 @@ class BuildResult(BaseModel):
 
 def _sampling_defaults(info: GGUFInfo) -> tuple[dict[str, Any], list[str]]:
     """The model author's recommended sampling (general.sampling.*) as Ollama PARAMETERs."""
+    from ..modelfile import validate_parameters
+
     out: dict[str, Any] = {}
     notes: list[str] = []
     for key, value in (info.sampling or {}).items():
         name = SAMPLING_PARAMETERS.get(key)
         if name and isinstance(value, (int, float)) and not isinstance(value, bool):
+            # A bad value is the GGUF's defect: leave it out and say so, never blame the user's parameters.
+            if not math.isfinite(value):
+                notes.append(f"ignored general.sampling.{key} = {value} (not a finite number)")
+                continue
+            try:
+                validate_parameters({name: value})
+            except ForgeError as exc:
+                notes.append(f"ignored general.sampling.{key} = {value} ({exc.message})")
+                continue
             out[name] = value
             notes.append(f"{name} {value} from the GGUF's general.sampling.{key}")
     return out, notes

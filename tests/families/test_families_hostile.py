@@ -219,3 +219,14 @@ def test_plan_with_hostile_tokens_adds_no_instruction(bos: str, eos: str, tmp_pa
         assert exc.message and exc.hint
         return
     assert_exactly(result.modelfile, gguf)
+
+
+def test_a_nan_or_invalid_sampling_value_in_the_gguf_is_left_out(tmp_path: Path) -> None:
+    gguf = write_gguf(tmp_path / "m.gguf", extra_kv={"general.sampling.temp": float("nan"),
+                                                      "general.sampling.top_k": -3,
+                                                      "general.sampling.top_p": 0.9})
+    result = plan_modelfile(gguf, params={"temperature": "0.5"}, use_free_memory=False)
+    params = result.modelfile.parameters
+    assert params["temperature"] == pytest.approx(0.5) and params["top_p"] == pytest.approx(0.9)
+    comments = "\n".join(result.modelfile.comments)
+    assert "ignored general.sampling.temp = nan" in comments
