@@ -256,11 +256,15 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
     if general_type in (None, "model") and block_count == 0 and not _is_projector(kv, arch, general_type, block_count):
         warnings.append("block_count is 0 for a model file")
 
-    sampling = {
-        key.removeprefix("general.sampling."): value
-        for key, value in kv.items()
-        if key.startswith("general.sampling.") and isinstance(value, (int, float, str, bool))
-    }
+    sampling: dict[str, Any] = {}
+    for key, value in kv.items():
+        if not key.startswith("general.sampling."):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            # The file's defect, not the user's: leave it out and say so.
+            warnings.append(f"{key} is {value} (not a finite number): ignored")
+        elif isinstance(value, (int, float, str, bool)):
+            sampling[key.removeprefix("general.sampling.")] = value
     pattern_raw = a("attention.sliding_window_pattern")
     pattern: int | list[bool] | None = _int(pattern_raw)
     if pattern is None and isinstance(pattern_raw, ArrayRef):

@@ -273,3 +273,19 @@ def test_header_counts_are_checked_before_work() -> None:
     data = header(0, 100_000) + kv("general.architecture", STRING, gstr("llama"))
     with pytest.raises(GGUFTruncatedError):
         read_gguf(BytesSource(data))
+
+
+def test_non_finite_sampling_defaults_are_left_out_with_a_warning() -> None:
+    kvs = [
+        *base_kvs(),
+        kv("general.sampling.temp", 6, struct.pack("<f", float("nan"))),
+        kv("general.sampling.top_p", 6, struct.pack("<f", float("inf"))),
+        kv("general.sampling.top_k", UINT32, struct.pack("<I", 40)),
+    ]
+    info = read_gguf(BytesSource(model(kvs)))
+    assert info.sampling == {"top_k": 40}
+    assert any("general.sampling.temp is nan" in w for w in info.warnings)
+    assert any("general.sampling.top_p is inf" in w for w in info.warnings)
+    import json
+
+    json.loads(json.dumps(info.model_dump(mode="json"), allow_nan=False))  # strict JSON: no NaN anywhere
