@@ -7,6 +7,10 @@ The real Gemma 3 270M Q4_K_M GGUF (253 MB, 262k-token vocabulary) is served by t
 repo, picks the variant and parses the header over HTTP Range requests. The server's request log
 gives the bytes it really sent; the goal is *header size + at most one chunk*. The report is
 compared with the local report of the same file (same family, template, context, memory).
+
+``--range-extra MIB`` makes the server's 206 answers run on MIB past the requested range (a
+hostile or broken server, Content-Length included): the fetched bytes and the peak RSS must not
+grow with it (issue 12: 800 MiB extra used to reach 1.7 GB RSS).
 """
 
 
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--chunk", type=int, default=None, help="override the Range chunk size")
+    parser.add_argument("--range-extra", type=int, default=0, metavar="MIB",
+                        help="hostile server: 206 bodies run on MIB past the range")
     args = parser.parse_args(argv)
 
     from assets import gemma_gguf
@@ -52,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         with HubServer() as server:
             os.environ["HF_ENDPOINT"] = server.endpoint
             server.add_repo(REPO, {"gemma-3-270m-it-Q4_K_M.gguf": gemma, "README.md": b"# gemma\n"})
+            server.range_extra = args.range_extra * 1024 * 1024
             started = time.perf_counter()
             report = forge.inspect(REPO)
             seconds = time.perf_counter() - started
+            peak_rss = _peak_rss()
             body_gets = [r for r in server.file_gets() if r.status in (200, 206)]  # not the 302s
             served = sum(r.body_bytes for r in body_gets)
             ranges = [r.headers.get("range") for r in body_gets]
@@ -78,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         "goal_met": rem["bytes_fetched"] <= info.header_size + chunk,
         "fraction_of_file": round(rem["bytes_fetched"] / rem["file_size"], 5),
         "seconds": round(seconds, 3),
+        "range_extra_bytes": args.range_extra * 1024 * 1024,
+        "peak_rss_bytes": peak_rss,
         "architecture": info.architecture,
         "context_length": info.context_length,
         "quant": info.quant,
@@ -101,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {result['architecture']}, ctx {result['context_length']}, {result['quant']}, family "
               f"{result['family']}; same report as the local file: {result['same_as_local_report']}; "
               f"{result['seconds']} s")
+        print(f"  peak RSS {peak_rss / 2**20:.0f} MiB (206 bodies padded by {args.range_extra} MiB)")
     return 0 if result["goal_met"] else 1
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024  # KiB on Linux
 
 
 if __name__ == "__main__":

@@ -29,8 +29,8 @@ def sha(data: bytes) -> str:
 
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Short limits so that stalls are detected within a fraction of a second."""
-    monkeypatch.setenv("FORGE_HUB_TIMEOUT", "0.4")
+    """Short limits so that a stall is detected within a second (loaded CI machines stay well inside it)."""
+    monkeypatch.setenv("FORGE_HUB_TIMEOUT", "1")
 
 
 @pytest.fixture
@@ -105,7 +105,7 @@ def test_a_body_that_always_stalls_fails_clearly_and_keeps_the_partial(
 def test_a_trickle_below_the_minimum_rate_is_cut(
     hub: HubServer, big: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("FORGE_HUB_TIMEOUT", "0.3")
+    monkeypatch.setenv("FORGE_HUB_TIMEOUT", "1")
     monkeypatch.setenv("FORGE_HUB_MIN_RATE", str(50 * MiB))
     hub.trickle = (2048, 0.02)  # ~100 KB/s, each piece well inside the read timeout
     code, err = cli(["pull-gguf", "org/b-GGUF"], capsys)
