@@ -16,7 +16,6 @@ verify against. Stops come from the model (:mod:`.stops`), ``num_ctx`` is chosen
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import warnings
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import ForgeError, UsageError, VerificationError
 from .context import ContextChoice, choose_num_ctx
 from .detect import PLAIN, Detection, detect_family
+from .params import merge_parameters, sampling_defaults, user_stops
 from .registry import Family, get_family, load_families, render_family_template
 from .source import ResolvedSource, check_file_name, from_value, resolve_source
 from .stops import StopChoice, choose_stops
@@ -36,14 +36,6 @@ from .stops import StopChoice, choose_stops
 if TYPE_CHECKING:
     from ..gguf import GGUFFile, GGUFInfo
     from ..modelfile import Modelfile
-
-# general.sampling.* (GGUF) -> Ollama PARAMETER
-SAMPLING_PARAMETERS = {
-    "temp": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
-    "penalty_repeat": "repeat_penalty", "penalty_last_n": "repeat_last_n",
-    "penalty_present": "presence_penalty", "penalty_freq": "frequency_penalty",
-}
-
 
 class BuildResult(BaseModel):
     """A Modelfile plus the reasoning behind it (the CLI prints the reasoning on stderr)."""
@@ -75,52 +67,6 @@ class BuildResult(BaseModel):
         lines.append("stops: " + (", ".join(self.stops.evidence) or "none"))
         lines.append(f"num_ctx {self.context.num_ctx}: {self.context.reason}")
         return lines
-
-
-# --- parameters -----------------------------------------------------------------------------
-
-
-def _sampling_defaults(info: GGUFInfo) -> tuple[dict[str, Any], list[str]]:
-    """The model author's recommended sampling (general.sampling.*) as Ollama PARAMETERs."""
-    from ..modelfile import validate_parameters
-
-    out: dict[str, Any] = {}
-    notes: list[str] = []
-    for key, value in (info.sampling or {}).items():
-        name = SAMPLING_PARAMETERS.get(key)
-        if name and isinstance(value, (int, float)) and not isinstance(value, bool):
-            # A bad value is the GGUF's defect: leave it out and say so, never blame the user's parameters.
-            if not math.isfinite(value):
-                notes.append(f"ignored general.sampling.{key} = {value} (not a finite number)")
-                continue
-            try:
-                validate_parameters({name: value})
-            except ForgeError as exc:
-                notes.append(f"ignored general.sampling.{key} = {value} ({exc.message})")
-                continue
-            out[name] = value
-            notes.append(f"{name} {value} from the GGUF's general.sampling.{key}")
-    return out, notes
-
-
-def _merge_parameters(sampling: Mapping[str, Any], family: Family | None, user: Mapping[str, Any]) -> dict[str, Any]:
-    """Model's own sampling defaults < family defaults < the user's (validated, typed; no stop/num_ctx)."""
-    from ..modelfile import validate_parameters
-
-    merged: dict[str, Any] = dict(sampling)
-    if family is not None:
-        merged.update(family.parameters)
-    merged.update(user)
-    merged.pop("stop", None)
-    merged.pop("num_ctx", None)
-    return validate_parameters(merged)
-
-
-def _user_stops(user: Mapping[str, Any] | None) -> list[str]:
-    value = (user or {}).get("stop")
-    if value is None:
-        return []
-    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
 
 # --- rendering ------------------------------------------------------------------------------
@@ -194,7 +140,7 @@ def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile
     all_stops = _stop_list(stops, ctx)
     params: dict[str, Any] = {"stop": all_stops} if all_stops else {}
     params["num_ctx"] = ctx.num_ctx
-    params.update(_merge_parameters(ctx.sampling, family, ctx.user_params))
+    params.update(merge_parameters(ctx.sampling, family, ctx.user_params))
     return Modelfile(from_=_from_values(ctx), template=template, system=family_default_system(family, info),
                      parameters=params, base_dir=ctx.modelfile_dir)
 
@@ -202,7 +148,7 @@ def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile
 def _synth_modelfile(go_template: str, system: str | None, ctx: _Context, stops: StopChoice) -> Modelfile:
     from ..modelfile import Modelfile
 
-    params: dict[str, Any] = {"num_ctx": ctx.num_ctx, **_merge_parameters(ctx.sampling, None, ctx.user_params)}
+    params: dict[str, Any] = {"num_ctx": ctx.num_ctx, **merge_parameters(ctx.sampling, None, ctx.user_params)}
     all_stops = _stop_list(stops, ctx)
     if all_stops:
         params["stop"] = all_stops
@@ -378,11 +324,11 @@ def plan_modelfile(
     context = choose_num_ctx(info, requested=requested_ctx, max_ctx=max_ctx, mem=mem, weights_bytes=weights_bytes,
                              use_free_memory=use_free_memory)
     chosen_family = registry.get(detection.family) if detection.family else None
-    sampling, param_notes = _sampling_defaults(info)
+    sampling, param_notes = sampling_defaults(info)
     user_clean = {k: v for k, v in user_params.items() if k not in ("stop", "num_ctx")}
-    _merge_parameters({}, None, user_clean)  # validate the user's parameters before any work
+    merge_parameters({}, None, user_clean)  # validate the user's parameters before any work
     ctx = _Context(info=info, source=resolved, modelfile_dir=Path(modelfile_dir).absolute() if modelfile_dir else None,
-                   num_ctx=context.num_ctx, sampling=sampling, user_params=user_clean, user_stops=_user_stops(params))
+                   num_ctx=context.num_ctx, sampling=sampling, user_params=user_clean, user_stops=user_stops(params))
     warn: list[str] = list(context.warnings)
     warn += [f"ignored the {note}" for note in resolved.ignored]
     attempts: list[_Attempt] = []
