@@ -4,8 +4,9 @@
 * split GGUFs can be imported by ``/api/create`` only from 0.30.0 (ollama.md §3.7);
 * from 0.30.0 the GGUF's own Jinja chat template can be rendered natively, and a Go TEMPLATE
   wins unless the Jinja advertises more capabilities (server/images.go
-  ``shouldPreferChatTemplate``; ollama.md §3.8). :func:`decide_template` reproduces that rule
-  so forge can say which path the registered model will take.
+  ``shouldPreferChatTemplate``; ollama.md §3.8). :func:`decide_template` says which path the
+  registered model will take, from :mod:`ollama_forge.fidelity.server_path` (the one port of
+  Ollama's rules).
 """
 
 from __future__ import annotations
@@ -71,18 +72,6 @@ class Version:
 
 TemplatePath = Literal["go_template", "native_jinja", "renderer", "prompt_fallback", "native_default", "inherited"]
 
-_ROUND_TRIP_JINJA = (
-    "tool_response",
-    "tool_results",
-    "role'] == 'tool'",
-    "role'] == \"tool\"",
-    "role\"] == 'tool'",
-    "role\"] == \"tool\"",
-    "message.role == 'tool'",
-    'message.role == "tool"',
-    "ipython",
-)
-
 
 class TemplateDecision(BaseModel):
     """Which prompt template Ollama will use for the registered model, and why."""
@@ -95,6 +84,7 @@ class TemplateDecision(BaseModel):
     jinja_capabilities: list[str] = Field(default_factory=list)
     recommend_native: bool = False
     explanation: str
+    warnings: list[str] = Field(default_factory=list, description="the server-path prediction's warnings")
 
     def __repr__(self) -> str:
         return f"TemplateDecision(path={self.path!r}, send_template={self.send_template}, recommend_native={self.recommend_native})"
@@ -102,64 +92,25 @@ class TemplateDecision(BaseModel):
 
 def jinja_capabilities(chat_template: str | None) -> list[str]:
     """Capabilities Ollama reads from a GGUF Jinja template (keyword scan, server/images.go)."""
-    if not chat_template:
-        return []
-    caps = []
-    if "tools" in chat_template or "tool_call" in chat_template:
-        caps.append("tools")
-    if "<think>" in chat_template and "</think>" in chat_template:
-        caps.append("thinking")
-    return caps
+    from ..fidelity.server_path import chat_template_capabilities
 
-
-def jinja_tool_round_trip(chat_template: str) -> bool:
-    if not jinja_capabilities(chat_template).count("tools"):
-        return False
-    calls = "tool_calls" in chat_template or "assistant_tool_call" in chat_template
-    return calls and any(marker in chat_template for marker in _ROUND_TRIP_JINJA)
-
-
-def _go_vars(template: str) -> set[str]:
-    """Lower-cased field names a Go template references (like Ollama's ``Template.Vars``)."""
-    return {m.lower() for m in re.findall(r"\.([A-Za-z_][A-Za-z0-9_]*)", template)}
+    return chat_template_capabilities(chat_template)
 
 
 def go_capabilities(template: str | None) -> list[str]:
     """Capabilities Ollama derives from a Go TEMPLATE (tools, insert, thinking)."""
-    if not template:
-        return []
-    try:
-        from ..prompt import template_capabilities
-    except ImportError:  # pragma: no cover - the prompt module ships with forge
-        names = _go_vars(template)
-        caps = set()
-        if "tools" in names:
-            caps.add("tools")
-        if "suffix" in names:
-            caps.add("insert")
-        if "think" in names and "</think>" in template:
-            caps.add("thinking")
-    else:
-        caps = {c for c in template_capabilities(template) if c in ("tools", "insert", "thinking")}
+    from ..fidelity.server_path import go_template_capabilities
+
+    caps = go_template_capabilities(template).capabilities if template else []
     return [c for c in ("tools", "insert", "thinking") if c in caps]
-
-
-def go_tool_round_trip(template: str) -> bool:
-    names = _go_vars(template)
-    if "tools" not in names or "toolcalls" not in names:
-        return False
-    return 'eq .Role "tool"' in template or "tool_response" in template or "TOOL_RESULTS" in template
 
 
 def prefer_chat_template(chat_template: str, go_template: str) -> bool:
     """Ollama's ``shouldPreferChatTemplate`` (OLLAMA_GO_TEMPLATE unset)."""
-    jinja = jinja_capabilities(chat_template)
-    go = go_capabilities(go_template)
-    if len(jinja) > len(go):
-        return not go_tool_round_trip(go_template) or jinja_tool_round_trip(chat_template)
-    if set(jinja) != set(go) or "tools" not in jinja or "tools" not in go:
-        return False
-    return jinja_tool_round_trip(chat_template) and not go_tool_round_trip(go_template)
+    from ..fidelity import server_path
+
+    return server_path.prefer_chat_template(chat_template, jinja_capabilities(chat_template), go_template,
+                                            go_capabilities(go_template))
 
 
 def decide_template(
@@ -173,63 +124,75 @@ def decide_template(
     native_requested: bool = False,
     base_model: str | None = None,
 ) -> TemplateDecision:
-    """Explain which template path a model registered with these inputs will take."""
+    """Explain which template path a model registered with these inputs will take.
+
+    The path itself comes from :func:`ollama_forge.fidelity.server_path.predict_server_path`
+    (Ollama's rules, per version); this adds what forge sends (``--native-template`` omits the
+    TEMPLATE where the server can render the Jinja) and the words for the user.
+    """
+    from ..fidelity.server_path import PromptPath, predict_server_path
+
     native = version.native_templates if version is not None else True
     vtext = str(version) if version is not None else None
     go_caps = go_capabilities(go_template)
     jinja_caps = jinja_capabilities(chat_template)
 
-    def made(path: TemplatePath, send_template: bool, explanation: str, recommend_native: bool = False) -> TemplateDecision:
+    def made(path: TemplatePath, send_template: bool, explanation: str, recommend_native: bool = False,
+             warnings: list[str] | None = None) -> TemplateDecision:
         return TemplateDecision(server_version=vtext, native_supported=native, path=path, send_template=send_template,
                                 go_capabilities=go_caps, jinja_capabilities=jinja_caps,
-                                recommend_native=recommend_native, explanation=explanation)
+                                recommend_native=recommend_native, explanation=explanation,
+                                warnings=list(warnings or []))
 
     if base_model is not None and not go_template:
         return made("inherited", False, f"FROM {base_model}: the model keeps the template of {base_model} "
                     "(no TEMPLATE is sent; `forge show` tells which one).")
-    harmony = (architecture or "").lower() in ("gptoss", "gpt-oss")
-    if renderer or parser or harmony:
-        what = "RENDERER/PARSER" if (renderer or parser) else "the gpt-oss (harmony) architecture"
-        return made("renderer", bool(go_template) and not native_requested,
-                    f"Ollama renders prompts with its built-in renderer because of {what}; TEMPLATE is not used for chat.")
+    omit = native_requested and native and not (renderer or parser)
+    predicted = predict_server_path(go_template=None if omit else go_template, chat_template=chat_template,
+                                    renderer=renderer, parser=parser, model_family=architecture,
+                                    server_version=None if version is None or version.is_dev else vtext)
+    warnings = [w for w in predicted.warnings if not w.startswith("server version unknown")]
     ver = f"Ollama {vtext}" if vtext else "Ollama"
+    if predicted.path is PromptPath.BUILTIN:
+        return made("renderer", bool(go_template) and not native_requested,
+                    f"{ver}: {predicted.reason}; TEMPLATE is not used for chat.", warnings=warnings)
     if not native:
-        if native_requested:
-            return made("go_template" if go_template else "prompt_fallback", bool(go_template),
-                        f"{ver} predates 0.30 and cannot render the GGUF's Jinja template; "
-                        "--native-template is ignored and the Go TEMPLATE is sent.")
+        ignored = ("predates 0.30 and cannot render the GGUF's Jinja template; --native-template is ignored and "
+                   "the Go TEMPLATE is sent") if native_requested else ""
         if go_template:
-            return made("go_template", True, f"{ver} (< 0.30) uses the Go TEMPLATE forge sends.")
+            text = f"{ver} {ignored}." if ignored else f"{ver} (< 0.30) uses the Go TEMPLATE forge sends."
+            return made("go_template", True, text, warnings=warnings)
         return made("prompt_fallback", False,
                     f"{ver} (< 0.30) has no template for this model and falls back to '{{{{ .Prompt }}}}' "
-                    "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile).")
-    # 0.30 and later
-    if native_requested:
-        if not chat_template:
-            return made("native_default", False,
-                        f"{ver}: --native-template omits TEMPLATE, but the GGUF has no chat template: "
-                        "llama-server's default template will be used for /api/chat (poorly formatted chats likely).")
-        return made("native_jinja", False,
-                    f"{ver}: TEMPLATE omitted (--native-template); Ollama renders the GGUF's own Jinja "
-                    f"chat template natively (capabilities: {', '.join(jinja_caps) or 'none beyond completion'}). "
-                    "Note: Ollama may still autodetect a Go template for a few well-known templates (Llama 3.1, Gemma 2).")
-    if go_template and chat_template:
-        if prefer_chat_template(chat_template, go_template):
-            return made("native_jinja", True,
-                        f"{ver}: the GGUF's Jinja template advertises more capabilities "
-                        f"({', '.join(jinja_caps)}) than the Go TEMPLATE ({', '.join(go_caps) or 'none'}), so Ollama "
-                        "renders the Jinja natively and ignores TEMPLATE; --native-template would omit the unused TEMPLATE.",
-                        True)
+                    "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile).",
+                    warnings=warnings)
+    if predicted.path is PromptPath.GO_TEMPLATE:
         missing = [c for c in jinja_caps if c not in go_caps]
-        return made("go_template", True,
-                    f"{ver}: the Go TEMPLATE forge sends takes precedence over the GGUF's Jinja template"
-                    + (f"; it lacks {', '.join(missing)} that the Jinja has: consider --native-template" if missing else "")
-                    + ".", bool(missing))
-    if go_template:
-        return made("go_template", True, f"{ver}: the GGUF has no chat template; Ollama uses the Go TEMPLATE forge sends.")
-    if chat_template:
+        text = (f"{ver}: the Go TEMPLATE forge sends takes precedence over the GGUF's Jinja template"
+                if chat_template else f"{ver}: the GGUF has no chat template; Ollama uses the Go TEMPLATE forge sends")
+        if missing:
+            text += f"; it lacks {', '.join(missing)} that the Jinja has: consider --native-template"
+        return made("go_template", True, text + ".", bool(missing), warnings)
+    if predicted.path is PromptPath.NATIVE_JINJA:
+        if omit:
+            return made("native_jinja", False,
+                        f"{ver}: TEMPLATE omitted (--native-template); Ollama renders the GGUF's own Jinja "
+                        f"chat template natively (capabilities: {', '.join(jinja_caps) or 'none beyond completion'}).",
+                        warnings=warnings)
+        if go_template:
+            return made("native_jinja", True,
+                        f"{ver}: the GGUF's Jinja template advertises more capabilities or a tool round trip "
+                        f"({', '.join(jinja_caps)}) than the Go TEMPLATE ({', '.join(go_caps) or 'none'}), so Ollama "
+                        "renders the Jinja natively and ignores TEMPLATE; --native-template would omit the unused "
+                        "TEMPLATE.", True, warnings)
         return made("native_jinja", False,
-                    f"{ver}: no TEMPLATE is sent; Ollama renders the GGUF's own Jinja chat template natively.")
+                    f"{ver}: no TEMPLATE is sent; Ollama renders the GGUF's own Jinja chat template natively.",
+                    warnings=warnings)
+    if omit:
+        return made("native_default", False,
+                    f"{ver}: --native-template omits TEMPLATE, but the GGUF has no chat template: "
+                    "llama-server's default template will be used for /api/chat (poorly formatted chats likely).",
+                    warnings=warnings)
     return made("native_default", False,
                 f"{ver}: neither a TEMPLATE nor a GGUF chat template: /api/chat uses llama-server's default "
-                "template and /api/generate '{{ .Prompt }}'; chats will likely be poorly formatted.")
+                "template and /api/generate '{{ .Prompt }}'; chats will likely be poorly formatted.", warnings=warnings)
