@@ -36,6 +36,7 @@ from .ollama_state import (
     check_shards,
     classify,
     detect_template,
+    display_cased,
     display_name,
     human_number,
     jinja_caps,
@@ -65,6 +66,7 @@ def create(state: OllamaState, key: str, req: dict[str, Any], lines: list[dict[s
     else:
         record = _from_files(state, key, req, lines)
     lines.append({"status": "writing manifest"})
+    record.display = display_cased(str(req.get("model") or req.get("name")))
     with state.lock:
         state.models[key] = record
     lines.append({"status": "success"})
@@ -155,6 +157,10 @@ def _from_files(state: OllamaState, key: str, req: dict[str, Any], lines: list[d
         parsed.append(entry)
 
     models = [e for e in parsed if e["kind"] == "model" and (e["name"] not in grouped or e["name"] == min(grouped))]
+    for e in models:
+        if e["name"] in grouped:  # the merged model: every shard's tensors, no split.* keys
+            e["tensors"] = [t for x in sorted(parsed, key=lambda x: x["name"]) if x["name"] in grouped for t in x["tensors"]]
+            e["meta"] = {k: v for k, v in e["meta"].items() if not k.startswith("split.")}
     projectors = [e for e in parsed if e["kind"] == "projector"]
     adapters = [e for e in parsed if e["kind"] == "adapter"]
     if state.llama_server:
@@ -167,18 +173,25 @@ def _from_files(state: OllamaState, key: str, req: dict[str, Any], lines: list[d
     for e in projectors:
         if state.llama_server and "clip.projector_type" not in e["meta"]:
             lines.append({"status": "updating GGUF projector metadata"})
-    for e in models:
+    def model_layer(e: dict[str, Any]) -> dict[str, Any]:
         if not state.llama_server:
-            layers.append(_existing(state, e, "model", lines))
-            continue
+            return _existing(state, e, "model", lines)
         paths = [state.blob_path(d) for f, d, _a in sorted(files) if f in grouped] if e["name"] in grouped else [e["path"]]
         data, _ = _convert(state, paths)
-        layers.append(_existing(state, e, "model", lines) if data is None else _layer(state, "model", data, lines))
+        return _existing(state, e, "model", lines) if data is None else _layer(state, "model", data, lines)
+
+    for e in models:
+        if e["name"] not in grouped:
+            layers.append(model_layer(e))
     for e in projectors:
         data = None
         if state.llama_server and "clip.projector_type" not in e["meta"]:
             data, _ = _convert(state, [e["path"]], {"clip.projector_type": "mlp"})
         layers.append(_existing(state, e, "projector", lines) if data is None else _layer(state, "projector", data, lines))
+    # merged shards are written after the other files (recorded: a projector's layer line comes first)
+    for e in models:
+        if e["name"] in grouped:
+            layers.append(model_layer(e))
 
     first = models[0]["meta"] if models else {}
     last = models[-1] if models else None

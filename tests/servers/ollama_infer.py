@@ -98,7 +98,8 @@ def _plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any]
             _unload(state, model)
             reason = "unload"
         else:
-            _check_options({**model.parameters, **(req.get("options") or {})})
+            _check_options(model.parameters)
+            _check_options(req.get("options") or {})
             _load(state, model, req, keep_alive)
             reason = "load"
         out: dict[str, Any] = {"model": name, "created_at": now_text()}
@@ -115,8 +116,10 @@ def _plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any]
     if kind == "generate" and req.get("suffix") and "insert" not in model.capabilities:
         raise Refused(400, f"{full_as_typed(name)} does not support insert")
     _check_format(req.get("format"))
+    # the model's stored parameters are decoded on their own first (a bad one fails every request)
+    _check_options(model.parameters)
+    _check_options(req.get("options") or {})
     options = {**model.parameters, **(req.get("options") or {})}
-    _check_options(options)
     if kind == "chat" and model.renderer and model.renderer not in KNOWN_RENDERERS:
         raise Refused(500, f'unknown renderer "{model.renderer}"')
     images = req.get("images") if kind == "generate" else [i for m in req.get("messages") or [] for i in m.get("images") or []]
@@ -129,12 +132,11 @@ def _plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any]
 
 
 def _last_user_text(kind: str, req: dict[str, Any]) -> str:
+    """The text the fake model answers: the prompt, or the last message's content."""
     if kind == "generate":
         return str(req.get("prompt") or "")
-    for message in reversed(req.get("messages") or []):
-        if message.get("role", "user") == "user":
-            return str(message.get("content") or "")
-    return ""
+    messages = req.get("messages") or []
+    return str(messages[-1].get("content") or "") if messages else ""
 
 
 def _tokens(state: OllamaState, kind: str, req: dict[str, Any]) -> Iterator[str]:
@@ -143,8 +145,9 @@ def _tokens(state: OllamaState, kind: str, req: dict[str, Any]) -> Iterator[str]
             yield " word"
     prompt = _last_user_text(kind, req)
     fmt = req.get("format")
-    if prompt in state.replies:
-        text = state.replies[prompt]
+    scripted = state.replies.get((str(req.get("model")), prompt), state.replies.get(prompt))
+    if scripted is not None:
+        text = scripted
     elif fmt == "json":
         text = json.dumps({"reply": state.chat_reply})
     elif isinstance(fmt, dict):
@@ -214,8 +217,8 @@ def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], opt
                 return
             yield line(piece)
             if state.faults.kill_runner_after is not None and count + 1 >= state.faults.kill_runner_after:
+                # the runner process died; /api/ps still lists it until it expires (recorded)
                 yield {"error": "an error was encountered while running the model: unexpected EOF"}
-                _unload(state, model)
                 return
 
     return stream()

@@ -54,6 +54,18 @@ def parse_name(raw: str) -> str | None:
     return f"{host}/{ns}/{model}:{tag}".lower()
 
 
+def display_cased(raw: str) -> str:
+    """The display name of a valid ``raw`` with its case kept (Ollama stores names as created)."""
+    key = parse_name(raw)
+    assert key is not None
+    text = raw.split("://", 1)[1] if "://" in raw else raw
+    if not (text.rfind(":") > text.rfind("/")):
+        text += ":latest"
+    parts = text.split("/")
+    full = "/".join((["registry.ollama.ai", "library"][: 3 - len(parts)] + parts) if len(parts) < 3 else parts)
+    return display_name(full)
+
+
 def display_name(full: str) -> str:
     host, ns, rest = full.split("/", 2)
     out = rest
@@ -221,8 +233,9 @@ class OllamaState:
         self.requests: list[RecordedRequest] = []
         self.faults = Faults()
         self.chat_reply = "Hello! I am a test model."
-        #: scripted replies of the fake model: the last user text -> the whole reply (ends with EOS)
-        self.replies: dict[str, str] = {}
+        #: scripted replies of the fake model: the last message's text, or (model, text), -> the
+        #: whole reply (an end-of-generation token follows it)
+        self.replies: dict[Any, str] = {}
         #: whether the server has a GPU (size_vram == size) or runs on the CPU (size_vram 0)
         self.gpu = True
         #: what a pull of an unknown `from` reports (no network here)
