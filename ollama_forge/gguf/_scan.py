@@ -7,8 +7,11 @@ read every length. Three strategies, identical in result:
 * when numpy is already imported (notebooks, tests) or the array is huge: blocks are scanned
   vectorised. Every position whose length field has six zero high bytes is a candidate record
   start (the rightmost of adjacent ones); runs of candidates where ``start + 8 + length``
-  lands exactly on the next candidate are accepted at once, anything else (a length >= 65536,
-  a false candidate inside a string) is resolved by stepping exactly as the plain loop would;
+  lands exactly on the next candidate are accepted at once. Where that fails (a length >= 65536,
+  NUL bytes inside strings, millions of empty strings) a batch of records is stepped exactly,
+  lengths checked per batch, and a run of copies of the last record is taken whole by a
+  byte comparison: hostile vocabularies cost a bounded time per record and one int64 per
+  record, never an object per record (issue 12);
 * otherwise (a fresh CLI process) importing numpy would cost more than the scan, so a tight
   loop advances 64 records at a time and keeps every 64th offset (a sparse index: a lookup
   steps at most 63 records from its checkpoint).
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import struct
 import sys
+from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +55,8 @@ def scan_strings(cur: Cursor, count: int, key: str, max_string: int) -> StringIn
     if count < _VECTOR_MIN:
         offsets: list[int] = []
         _step(cur, count, key, max_string, offsets)
-        return StringIndex(offsets)
+        # Kept as machine integers: 100k small arrays must not leave millions of int objects.
+        return StringIndex(array("q", offsets))
     np = sys.modules.get("numpy")
     if np is None and count >= _IMPORT_NUMPY_MIN:
         try:
@@ -106,15 +111,17 @@ def _step(cur: Cursor, count: int, key: str, max_string: int, out: list[int]) ->
         buf, i0, have = cur.window(8, min(1 << 16, remaining * 8), what)
         limit = i0 + have - 8
         i = i0
-        done = 0
-        while done < remaining and i <= limit:
+        shift = pos - i0
+        done = len(out)
+        for _ in range(remaining):
+            if i > limit:
+                break
             length = unpack(buf, i)[0]
             if length > max_string:
-                _check(length, pos + i - i0, size, key, max_string, cur)
-            append(pos + i - i0)
+                _check(length, i + shift, size, key, max_string, cur)
+            append(i + shift)
             i += 8 + length
-            done += 1
-        remaining -= done
+        remaining -= len(out) - done
         cur.pos = pos + (i - i0)
         if size is not None and cur.pos > size:
             last = out[-1]

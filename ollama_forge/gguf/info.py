@@ -166,9 +166,9 @@ def _metadata(handle: GGUFFile) -> dict[str, Any]:
                 value = value[:_METADATA_STRING] + f"… ({len(value) - _METADATA_STRING} more characters)"
             out[key] = value
         elif isinstance(value, ArrayRef):
-            items = value.values
+            items = value.values if value.count <= _INLINE_ARRAY else None
             text = sum(len(v) for v in items if isinstance(v, str)) if items is not None else 0
-            if items is not None and value.count <= _INLINE_ARRAY and text <= budget and not any(
+            if items is not None and text <= budget and not any(
                 isinstance(v, ArrayRef) for v in items
             ):
                 budget -= text

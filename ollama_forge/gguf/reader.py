@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 # Elements of small arrays decoded at parse time, over the whole header (larger or later
 # arrays stay in the file and are read on demand): bounds the Python objects a header makes.
-_INLINE_BUDGET = 1 << 20
+_INLINE_BUDGET = 1 << 18
 
 __all__ = ["LIMITS", "ArrayRef", "Cursor", "GGUFFile", "Limits", "TensorInfo", "detect_kind", "open_gguf", "read_gguf"]
 
@@ -316,22 +316,30 @@ class GGUFFile(LazyAccess):
             ref.index = scan_strings(cur, count, key, self.limits.max_string)
             if count <= _INLINE_STRINGS and count <= self._inline_left:
                 self._inline_left -= count
-                ref.values = [self._string_at(cur, off, key) for off in ref.index.offsets]
+                ref.values = self._strings_at(cur, ref.index.offsets, key)
         else:
             ref.values = [self._read_array(cur, key, depth + 1) for _ in range(count)]
         ref.end = cur.pos
         return ref
 
-    def _string_at(self, cur: Cursor, off: int, key: str) -> str:
-        i = off - cur.base
-        if cur.base <= off and off + 8 <= cur.end:
-            n = _U64(cur.buf, i)[0]
-            if off + 8 + n <= cur.end:
-                self._spend_text(n, key)
-                return decode_text(bytes(cur.buf[i + 8 : i + 8 + n]))
-        text = self._read_string_at(off)
-        self._spend_text(len(text), key)
-        return text
+    def _strings_at(self, cur: Cursor, offsets: Any, key: str) -> list[str]:
+        """Decode a small string array, from the cursor's buffer when it still holds it."""
+        buf, base, end = cur.buf, cur.base, cur.end
+        values: list[str] = []
+        total = 0
+        for off in offsets:
+            i = off - base
+            if base <= off and off + 8 <= end:
+                n = _U64(buf, i)[0]
+                if off + 8 + n <= end:
+                    total += n
+                    values.append(decode_text(buf[i + 8 : i + 8 + n]))
+                    continue
+            text = self._read_string_at(off)
+            total += len(text)
+            values.append(text)
+        self._spend_text(total, key)
+        return values
 
     def _check_alignment(self) -> int:
         if "general.alignment" not in self.kv:
