@@ -268,7 +268,7 @@ class OllamaHTTP:
         return self.request_json("POST", path, body, action=action)
 
     def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
-                     action: str | None = None, max_bytes: int = MAX_JSON_BYTES) -> Any:
+                     action: str | None = None, max_bytes: int | None = None) -> Any:
         """One JSON exchange, the answer read up to ``max_bytes`` and decoded (None when empty).
 
         An error status becomes :func:`status_error`, an oversized or undecodable answer
@@ -281,6 +281,7 @@ class OllamaHTTP:
                 raise status_error(self.host, response.status_code,
                                    _error_body(response),
                                    action=action)
+            max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
             raw = _read_capped(response, max_bytes)
             if raw is None:
                 raise malformed(self.host, path, f"the answer is larger than {max_bytes} bytes")
