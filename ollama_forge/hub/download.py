@@ -8,13 +8,17 @@ byte 0 across runs). Bytes are hashed while they stream (in a second thread, so 
 the network), the SHA-256 is compared with the Hub's LFS metadata, and only then is the blob moved
 to ``blobs/<etag>`` and linked from ``snapshots/<commit>/<path>`` with ``refs/<rev>`` written, so
 ``hf_hub_download`` and llama.cpp find it (offline too). A mismatch deletes the bad bytes only.
+
+Within a run, a cut, reset, stalled (``FORGE_HUB_TIMEOUT``) or too slow (``FORGE_HUB_MIN_RATE``)
+body, or a busy answer (408/429/5xx), is resumed with ``Range`` (see ``_stream``), whatever HTTP
+stack huggingface_hub uses (``_http``). Folders below the cache root are never followed through a
+symlink, and the partial file is opened with ``O_NOFOLLOW``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,14 @@ from ._http import (
     request_timeout,
     same_origin,
     transport_errors,
+)
+from .cachefs import (
+    atomic_write_text,
+    cachedir_tag,
+    check_space,
+    chmod_like_umask,
+    link_pointer,
+    open_partial,
 )
 from .hashing import Hasher, ProgressFn, hash_file
 from .listing import COMMIT_RE, RemoteFile, repo_folder
@@ -56,34 +68,6 @@ class CachedFile(BaseModel):
     hashed_bytes: int = 0  # bytes read back from disk to verify (partial prefix or cached blob)
     cached: bool = False  # already complete in the cache before this call
 
-
-def _atomic_write_text(path: Path, text: str, root: Path) -> None:
-    real_dirs(root, path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _link_pointer(blob: Path, pointer: Path, root: Path) -> None:
-    """``snapshots/<commit>/<path>`` -> ``../../blobs/<etag>`` (relative, as huggingface_hub does)."""
-    real_dirs(root, pointer.parent)
-    rel = os.path.relpath(blob, pointer.parent)
-    tmp = pointer.with_name(f".{pointer.name}.forge-link")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    try:
-        os.symlink(rel, tmp)
-    except OSError:  # no symlinks (Windows without developer mode): copy like huggingface_hub
-        import shutil
-
-        shutil.copyfile(blob, tmp)
-    os.replace(tmp, pointer)
 
 
 def _blob_name(meta_etag: str | None, file: RemoteFile) -> str:
@@ -134,7 +118,7 @@ def ensure_file(
         if done is not None:
             if revision != commit and not offline:
                 with contextlib.suppress(OSError):  # the cache may be read-only: best effort
-                    _atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
+                    atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
             return CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
                               sha256=done[0], hashed_bytes=done[1], cached=True)
         with contextlib.suppress(OSError):
@@ -144,9 +128,9 @@ def ensure_file(
         if blob.is_file():
             done = _check_cached(file, blob, trusted, progress, cache_dir)
             if done is not None:
-                _link_pointer(blob, pointer, cache_dir)
+                link_pointer(blob, pointer, cache_dir)
                 if revision != commit:
-                    _atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
+                    atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
                 return CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
                                   sha256=done[0], hashed_bytes=done[1], cached=True)
     if offline:
@@ -172,7 +156,7 @@ def ensure_file(
     lock = cache_dir / ".locks" / repo_folder(repo) / f"{etag}.lock"
     real_dirs(cache_dir, lock.parent)
     real_dirs(cache_dir, blob.parent)
-    _cachedir_tag(cache_dir)
+    cachedir_tag(cache_dir)
     location = meta.location or url
     with WeakFileLock(str(lock)):
         if blob.is_file():  # another process finished it meanwhile
@@ -198,7 +182,7 @@ def ensure_file(
                 hint="The bad bytes were deleted; run the command again to download the file afresh.",
                 filename=file.path, expected=want, actual=sha256 if expected_sha else sha1,
             )
-        _chmod_like_umask(partial)
+        chmod_like_umask(partial)
         os.replace(partial, blob)
         _finish(cache_dir, storage, blob, pointer, revision, commit)
     return CachedFile(
@@ -208,24 +192,10 @@ def ensure_file(
 
 
 def _finish(cache_dir: Path, storage: Path, blob: Path, pointer: Path, revision: str, commit: str) -> None:
-    _link_pointer(blob, pointer, cache_dir)
+    link_pointer(blob, pointer, cache_dir)
     if revision != commit:
-        _atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
+        atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
 
-
-def _cachedir_tag(cache_dir: Path) -> None:
-    tag = cache_dir / "CACHEDIR.TAG"
-    if not tag.exists():
-        with contextlib.suppress(OSError):
-            _atomic_write_text(tag, "Signature: 8a477f597d28d172789f06886806bc55\n"
-                               "# This file is a cache directory tag created by huggingface_hub.\n", cache_dir)
-
-
-def _chmod_like_umask(path: Path) -> None:
-    umask = os.umask(0)
-    os.umask(umask)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o666 & ~umask)
 
 
 def _check_cached(
@@ -300,24 +270,6 @@ def _blocks(response: Any, guard: RateGuard) -> Iterator[bytearray]:
         yield buf
 
 
-def _open_partial(partial: Path) -> Any:
-    """Open the partial file for writing without following a symlink planted at its name."""
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(partial, flags, 0o644)
-    except OSError as exc:
-        if partial.is_symlink():
-            raise UnsafeNameError(f"Refusing to write through {partial}: it is a symbolic link",
-                                  hint="Remove the link and run the command again.", path=str(partial)) from exc
-        raise
-    import stat
-
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UnsafeNameError(f"Refusing to write {partial}: it is not a regular file",
-                              hint="Remove it and run the command again.", path=str(partial))
-    return os.fdopen(fd, "r+b")
-
 
 def _download(
     *,
@@ -351,7 +303,7 @@ def _download(
     prefix_read = hasher.hash_prefix(partial, have) if have else 0
     if progress and have:
         progress(have)
-    _check_space(partial.parent, total - have, file.path)
+    check_space(partial.parent, total - have, file.path)
     try:
         return _stream(
             url=url, headers=headers, partial=partial, file=file, hasher=hasher, have=have,
@@ -367,20 +319,6 @@ def _download(
             filename=file.path,
         ) from exc
 
-
-def _check_space(folder: Path, needed: int, name: str) -> None:
-    import shutil
-
-    try:
-        free = shutil.disk_usage(folder).free
-    except OSError:
-        return
-    if free < needed:
-        raise HubError(
-            f"Not enough disk space for {name}: {needed:,} bytes needed, {free:,} free in {folder}",
-            hint="Free some space or set HF_HUB_CACHE to a larger disk, then run again.",
-            filename=name, needed=needed, free=free,
-        )
 
 
 def _stream(
@@ -413,7 +351,7 @@ def _stream(
     total = file.size
     received = 0
     retries = _RETRIES
-    with _open_partial(partial) as out:
+    with open_partial(partial) as out:
         out.seek(have)
         out.truncate()
         while have < total:
