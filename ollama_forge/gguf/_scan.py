@@ -69,31 +69,39 @@ def scan_strings(cur: Cursor, count: int, key: str, max_string: int) -> StringIn
 
 
 def _scan_sparse(cur: Cursor, count: int, key: str, max_string: int) -> list[int]:
-    """Every STRIDE-th offset; blocks that straddle the buffer end take the checked path."""
+    """Every STRIDE-th offset; blocks that straddle the window's end take the checked path."""
     checkpoints: list[int] = []
     append = checkpoints.append
     unpack = _U64
     remaining = count
     what = f"the array {key!r}"
     while remaining:
-        n = min(STRIDE, remaining)
         start = cur.pos
-        buf, i0, have = cur.window(8, min(1 << 16, remaining * 8), what)
+        buf, i0, have = cur.window(8, min(1 << 20, remaining * 8), what)
         end = i0 + have
         p = i0
-        try:
-            for _ in range(n):
-                p += 8 + unpack(buf, p)[0]
-            # A block spanning more than max_string may hold an oversized element: check it exactly.
-            fits = p <= end and p - i0 <= max_string
-        except struct.error:
-            fits = False
-        append(start)
-        if fits:
-            cur.pos = start + (p - i0)
-        else:
+        fits = True
+        while remaining:  # every block of STRIDE records inside this window
+            n = min(STRIDE, remaining)
+            q = p
+            try:
+                for _ in range(n):
+                    q += 8 + unpack(buf, q)[0]
+                # A block spanning more than max_string may hold an oversized element: check it exactly.
+                fits = q <= end and q - p <= max_string
+            except struct.error:
+                fits = False
+            if not fits:
+                break
+            append(start + (p - i0))
+            p = q
+            remaining -= n
+        cur.pos = start + (p - i0)
+        if not fits:
+            n = min(STRIDE, remaining)
+            append(cur.pos)
             _step(cur, n, key, max_string, [])  # reports truncation / oversized elements exactly
-        remaining -= n
+            remaining -= n
     if cur.size is not None and cur.pos > cur.size:
         cur._truncated(cur.pos, 0, what)
     return checkpoints
