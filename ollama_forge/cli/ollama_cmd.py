@@ -58,7 +58,8 @@ class _RegisterProgress:
         elif event == "files":
             for f in data["files"]:
                 where = " [yellow](outside the model's folder)[/yellow]" if f.get("outside") else ""
-                log(f"[dim]local file ({_esc(f['role'])}):[/dim] {_esc(f['path'])}{where}")
+                # soft_wrap: a long path stays one copyable line
+                log(f"[dim]local file ({_esc(f['role'])}):[/dim] {_esc(f['path'])}{where}", soft_wrap=True)
         elif event == "blob_present":
             log(f"[dim]present on the server, not uploaded: {safe_text(data['key'], keep_newlines=False)}[/dim]")
         elif event == "version":

@@ -334,9 +334,13 @@ def refuse_outside_files(found: LocalFiles, base_dir: Path | None) -> None:
 
 
 def check_gguf_magic(found: LocalFiles) -> None:
-    """ADAPTER and DRAFT files must be GGUFs too (FROM files are read as GGUFs already)."""
+    """Every file name is writable (no line break or control character), and ADAPTER and DRAFT
+    files are GGUFs too (FROM files are read as GGUFs already)."""
     from ..errors import NotGGUFError
+    from ..families.source import check_file_name
 
+    for f in found.uploads:
+        check_file_name(f.path, f.role)
     for f in [*found.adapters, *found.drafts]:
         if not _is_gguf(f.path):
             raise NotGGUFError(f"{f.role.upper()} {f.path} is not a GGUF file",
