@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import os
 import struct
@@ -32,7 +33,7 @@ from typing import BinaryIO
 from pydantic import BaseModel
 
 from ..digests import CHUNK, DISK_READS
-from ..errors import GGUFFormatError, GGUFTruncatedError, SplitError
+from ..errors import GGUFError, GGUFFormatError, GGUFTruncatedError, SplitError
 from .reader import GGUFFile, TensorInfo, open_gguf
 from .split import check_shard_set
 
@@ -122,8 +123,11 @@ def merge_split_gguf(
         data_bytes = offset
 
         out_path = Path(out)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
+        try:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
+        except OSError as exc:
+            raise _write_error(out_path, exc, data_bytes) from exc
         sha = hashlib.sha256()
         written = 0
         try:
@@ -154,12 +158,27 @@ def merge_split_gguf(
                 os.fsync(dst.fileno())
             _verify(Path(tmp_name), planned, len(kept), drop, data_start, data_bytes)
             os.replace(tmp_name, out_path)
-        except BaseException:
+        except BaseException as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+            if isinstance(exc, OSError):
+                raise _write_error(out_path, exc, data_bytes) from exc
             raise
     return MergeResult(path=out_path, sha256=sha.hexdigest(), size=written, shard_count=len(paths),
                        tensor_count=len(planned), kv_count=len(kept), data_bytes=data_bytes)
+
+
+def _write_error(out_path: Path, exc: OSError, data_bytes: int) -> GGUFError:
+    """A disk problem while merging (full disk, permissions, a shard unreadable) as one clear error."""
+    reason = exc.strerror or str(exc)
+    where = exc.filename or out_path.parent
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        hint = (f"The merged file needs about {data_bytes / 2**30:.1f} GiB: free space on the disk holding "
+                f"{out_path.parent} (or set FORGE_HOME to another disk), then run the command again.")
+    else:
+        hint = f"Check that {where} is readable/writable and the disk is healthy, then run the command again."
+    return GGUFError(f"Cannot merge into {out_path}: {reason} ({where})", hint=hint, path=str(out_path),
+                     errno=exc.errno)
 
 
 def _verify(path: Path, planned: list[TensorInfo], kv_count: int, drop: tuple[str, ...], data_start: int,

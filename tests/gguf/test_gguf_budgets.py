@@ -289,3 +289,53 @@ def test_non_finite_sampling_defaults_are_left_out_with_a_warning() -> None:
     import json
 
     json.loads(json.dumps(info.model_dump(mode="json"), allow_nan=False))  # strict JSON: no NaN anywhere
+
+
+# --- disk errors while merging (the output lives under FORGE_HOME/merged) ----------------------
+
+_MERGE_WITH_SMALL_FILE_LIMIT = r"""
+import resource, signal, sys
+from ollama_forge.errors import ForgeError
+from ollama_forge.gguf.merge import merge_split_gguf
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+try:
+    merge_split_gguf(sys.argv[2:], sys.argv[1])
+except ForgeError as exc:
+    print(type(exc).__name__, "|", exc.message, "|", exc.hint)
+    sys.exit(1)
+"""
+
+
+def test_a_merge_that_cannot_write_is_a_clear_error_with_nothing_left(tmp_path: Path) -> None:
+    pytest.importorskip("resource")
+    from ggufs import write_split_gguf
+
+    shards = write_split_gguf(tmp_path / "s", "m", shards=3)
+    out = tmp_path / "merged" / "m.gguf"
+    proc = subprocess.run([sys.executable, "-c", _MERGE_WITH_SMALL_FILE_LIMIT, str(out), *map(str, shards)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    kind, message, hint = (part.strip() for part in proc.stdout.split("|"))
+    assert kind == "GGUFError" and message.startswith(f"Cannot merge into {out}") and hint
+    assert list(out.parent.iterdir()) == []  # no partial file
+
+
+def test_a_merge_onto_a_full_disk_names_the_fix(tmp_path: Path) -> None:
+    from ggufs import write_split_gguf
+
+    from ollama_forge.errors import GGUFError
+    from ollama_forge.gguf.merge import merge_split_gguf
+
+    shards = write_split_gguf(tmp_path / "s", "m", shards=3)
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        (mount / "filler").write_bytes(b"\x00" * (64 * 1024))
+        with pytest.raises(GGUFError, match="No space left") as err:
+            merge_split_gguf(shards, mount / "m.gguf")
+        assert "free space" in (err.value.hint or "") and [p.name for p in mount.iterdir()] == ["filler"]
+    finally:
+        subprocess.run(["umount", str(mount)], capture_output=True)
