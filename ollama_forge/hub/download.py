@@ -49,7 +49,7 @@ from .cachefs import (
 )
 from .hashing import Hasher, ProgressFn, hash_file
 from .listing import COMMIT_RE, RemoteFile, repo_folder
-from .names import real_dirs, safe_join
+from .names import check_real_dirs, real_dirs, safe_join
 
 STREAM_CHUNK = 1024 * 1024
 PARTIAL_SUFFIX = ".forge-partial"
@@ -109,6 +109,8 @@ def ensure_file(
         raise UnsafeNameError(f"Invalid commit id {commit!r}")
     storage = cache_dir / repo_folder(repo)
     pointer = safe_join(storage / "snapshots" / commit, file.path)
+    check_real_dirs(cache_dir, pointer.parent)  # before any lookup: a linked folder leads elsewhere
+    check_real_dirs(cache_dir, storage / "blobs")
     expected_sha = file.sha256
 
     # 1. Already in the cache (this commit, or the same blob from another snapshot)?

@@ -95,6 +95,40 @@ def safe_join(root: str | Path, name: str) -> Path:
     return target
 
 
+def _components(root: str | Path, target: str | Path) -> tuple[Path, list[Path]]:
+    base = Path(os.path.abspath(root))
+    full = Path(os.path.abspath(target))
+    if full != base and not full.is_relative_to(base):
+        raise UnsafeNameError(f"Refusing to write {full}: it is outside {base}", path=str(full))
+    out, current = [], base
+    for part in full.relative_to(base).parts:
+        current = current / part
+        out.append(current)
+    return base, out
+
+
+def _linked(path: Path) -> UnsafeNameError:
+    return UnsafeNameError(
+        f"Refusing to write through {path}: it is a symbolic link",
+        hint="Something planted a link where forge keeps its files; remove it (rm, not rm -r "
+        "through the link) and run the command again.",
+        path=str(path),
+    )
+
+
+def check_real_dirs(root: str | Path, target: str | Path) -> None:
+    """Raise if an existing folder between ``root`` (excluded) and ``target`` is a symlink.
+
+    Called before forge reads, replaces or deletes anything below ``root``: a planted link
+    must not make it act on files elsewhere.
+    """
+    for path in _components(root, target)[1]:
+        if path.is_symlink():
+            raise _linked(path)
+        if not path.exists():
+            return
+
+
 def real_dirs(root: str | Path, target: str | Path) -> Path:
     """Create the folders from ``root`` down to ``target`` refusing any that is a symlink.
 
@@ -103,25 +137,15 @@ def real_dirs(root: str | Path, target: str | Path) -> Path:
     (``snapshots/<commit>/sub -> /etc``, ``models/<name> -> ~``) cannot redirect a write.
     Returns ``target`` as an absolute path.
     """
-    base = Path(os.path.abspath(root))
-    full = Path(os.path.abspath(target))
-    if full != base and not full.is_relative_to(base):
-        raise UnsafeNameError(f"Refusing to write {full}: it is outside {base}", path=str(full))
-    current = base
-    current.mkdir(parents=True, exist_ok=True)
-    for part in full.relative_to(base).parts:
-        current = current / part
+    base, parts = _components(root, target)
+    base.mkdir(parents=True, exist_ok=True)
+    for current in parts:
         if current.is_symlink():
-            raise UnsafeNameError(
-                f"Refusing to write through {current}: it is a symbolic link",
-                hint="Something planted a link where forge keeps its files; remove it (rm, not rm -r "
-                "through the link) and run the command again.",
-                path=str(current),
-            )
+            raise _linked(current)
         try:
             current.mkdir()
         except FileExistsError:
             if not current.is_dir() or current.is_symlink():  # a file, or a link raced in
                 raise UnsafeNameError(f"Refusing to write through {current}: it is not a folder",
                                       hint="Remove it and run the command again.", path=str(current)) from None
-    return full
+    return parts[-1] if parts else base

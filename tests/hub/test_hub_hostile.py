@@ -243,10 +243,12 @@ def test_a_symlinked_folder_in_the_snapshot_is_not_written_through(hub: HubServe
     snapshot = config.hf_hub_cache() / "models--org--l-GGUF" / "snapshots" / repo.commit
     snapshot.mkdir(parents=True)
     (snapshot / "sub").symlink_to(outside, target_is_directory=True)
+    (outside / "l-Q4_K_M.gguf").write_bytes(b"someone else's file")  # looks like a stale cache entry
     with pytest.raises(UnsafeNameError, match="symbolic link") as info:
         pull_gguf("org/l-GGUF", progress=False)
     assert str(snapshot / "sub") in info.value.message
-    assert list(outside.iterdir()) == []
+    assert [p.name for p in outside.iterdir()] == ["l-Q4_K_M.gguf"]  # neither replaced nor deleted
+    assert (outside / "l-Q4_K_M.gguf").read_bytes() == b"someone else's file"
     assert not (config.models_dir() / "l-q4_k_m").exists()
 
 
