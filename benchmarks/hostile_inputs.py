@@ -4,8 +4,9 @@
 
 Each class is a GGUF written on the fly (in a temporary folder) whose header stays inside the
 reader's limits but maximises the work or memory it costs (issue 12). Each file is read in a
-fresh subprocess doing what ``forge inspect --json`` does with it (``read_gguf`` + JSON
-dump); the child reports its own CPU time and peak RSS from ``resource.getrusage``.
+fresh subprocess: ``read_gguf`` + its JSON dump without numpy ("fresh") and with numpy
+loaded ("numpy"), and the whole ``forge inspect --json`` command ("cli"); the time and peak
+RSS come from ``resource.getrusage`` of that process.
 
 Budget (issue 12): a 256 MiB header of any shape is read in <= ~1 GiB RSS and a few seconds,
 or refused with a clear ForgeError. ``--scale`` shrinks the files for a quick run.
@@ -171,8 +172,21 @@ print(json.dumps({"outcome": outcome, "wall_s": time.perf_counter() - t0,
 """
 
 
-def measure(path: Path, with_numpy: bool) -> dict[str, object]:
-    code = ("import numpy\n" if with_numpy else "") + CHILD
+CLI = r"""
+import json, resource, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.run([sys.executable, "-m", "ollama_forge", "inspect", sys.argv[1], "--json"],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+lines = proc.stderr.strip().splitlines()
+outcome = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: {(lines or [''])[0][:150]}"
+print(json.dumps({"outcome": outcome, "wall_s": time.perf_counter() - t0,
+                  "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_mib": ru.ru_maxrss / 1024}))
+"""
+
+
+def measure(path: Path, mode: str) -> dict[str, object]:
+    code = {"fresh": CHILD, "numpy": "import numpy\n" + CHILD, "cli": CLI}[mode]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, timeout=600)
     if proc.returncode != 0:
@@ -185,6 +199,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="class names to run")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--keep", type=Path, help="write the files here and keep them")
+    parser.add_argument("--modes", nargs="*", default=["fresh", "numpy", "cli"],
+                        help="fresh: read_gguf in a new process; numpy: numpy imported first; "
+                        "cli: the whole `forge inspect --json` process")
     args = parser.parse_args()
     chosen = classes(args.scale)
     if args.only:
@@ -197,9 +214,8 @@ def main() -> None:
             path = folder / f"{name}.gguf"
             make(path)
             size = path.stat().st_size / MiB
-            for with_numpy in (False, True):
-                r = measure(path, with_numpy)
-                mode = "numpy" if with_numpy else "fresh"
+            for mode in args.modes:
+                r = measure(path, mode)
                 if "wall_s" in r:
                     print(f"{name:<28} {size:6.0f} {mode:>9} {r['wall_s']:7.2f} {r['cpu_s']:6.2f} {r['maxrss_mib']:8.0f}  {r['outcome']}")
                 else:
