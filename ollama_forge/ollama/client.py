@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import httpx
     import ollama
 
+    from .transport import Response
+
 #: seconds for quick calls (list, ps, show, version, HEAD)
 DEFAULT_TIMEOUT = 30.0
 #: seconds without a byte during a blob upload
@@ -77,12 +79,20 @@ class translate_errors(contextlib.ContextDecorator):
 
 
 def convert_exception(exc: BaseException, host: str, *, action: str | None = None) -> ForgeError | None:
-    """The forge error for a transport/server exception, or None when it is not one."""
-    import httpx
-    import ollama
+    """The forge error for a transport/server exception, or None when it is not one.
+
+    forge's own transport raises standard exceptions; the ollama and httpx packages (used by
+    ChatOllama and :func:`make_client`) are only looked at when already imported.
+    """
+    import http.client
+    import sys
+
+    from .transport import ConnectFailed
 
     doing = f" while {action}" if action else ""
-    if isinstance(exc, ollama.ResponseError):
+    ollama = sys.modules.get("ollama")
+    httpx = sys.modules.get("httpx")
+    if ollama is not None and isinstance(exc, ollama.ResponseError):
         status = exc.status_code
         text = _error_text(exc.error)
         if status == -1:
@@ -100,37 +110,36 @@ def convert_exception(exc: BaseException, host: str, *, action: str | None = Non
             host=host,
             server_error=text,
         )
-    if isinstance(exc, httpx.HTTPStatusError):
-        text = _error_text(_response_text(exc.response))
-        status = exc.response.status_code
-        return OllamaResponseError(
-            f"Ollama at {host} answered HTTP {status}{doing}: {text}",
-            hint=_hint_for(text, status),
-            status=status,
-            host=host,
-            server_error=text,
-        )
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) or (
-        isinstance(exc, ConnectionError) and not isinstance(exc, (BrokenPipeError, ConnectionResetError))
-    ):
-        return OllamaConnectionError(
-            f"Cannot reach Ollama at {host} (OLLAMA_HOST){doing}: is it running?",
-            hint=start_hint(host),
-            host=host,
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return OllamaConnectionError(
-            f"Ollama at {host} (OLLAMA_HOST) did not answer in time{doing} ({type(exc).__name__})",
-            hint="Check that the server is healthy and not overloaded, or raise the timeout. " + start_hint(host),
-            host=host,
-        )
-    if isinstance(exc, (httpx.TransportError, BrokenPipeError, ConnectionResetError)):
-        return OllamaConnectionError(
-            f"The connection to Ollama at {host} (OLLAMA_HOST) was lost{doing}: {exc or type(exc).__name__}",
-            hint="The server stopped or dropped the request; nothing was registered. Check the Ollama "
-            "server log, then retry. " + start_hint(host),
-            host=host,
-        )
+    if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
+        return status_error(host, exc.response.status_code, _response_text(exc.response), action=action)
+    unreachable = OllamaConnectionError(
+        f"Cannot reach Ollama at {host} (OLLAMA_HOST){doing}: is it running?", hint=start_hint(host), host=host)
+    timed_out = OllamaConnectionError(
+        f"Ollama at {host} (OLLAMA_HOST) did not answer in time{doing} ({type(exc).__name__})",
+        hint="Check that the server is healthy and not overloaded, or raise the timeout. " + start_hint(host),
+        host=host,
+    )
+    lost = OllamaConnectionError(
+        f"The connection to Ollama at {host} (OLLAMA_HOST) was lost{doing}: {exc or type(exc).__name__}",
+        hint="The server stopped or dropped the request; nothing was registered. Check the Ollama "
+        "server log, then retry. " + start_hint(host),
+        host=host,
+    )
+    if isinstance(exc, ConnectFailed):
+        return timed_out if isinstance(exc.__cause__, TimeoutError) else unreachable
+    if isinstance(exc, TimeoutError):
+        return timed_out
+    if isinstance(exc, (BrokenPipeError, ConnectionResetError, http.client.HTTPException)):
+        return lost
+    if httpx is not None:
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            return unreachable
+        if isinstance(exc, httpx.TimeoutException):
+            return timed_out
+        if isinstance(exc, httpx.TransportError):
+            return lost
+    if isinstance(exc, ConnectionError):
+        return unreachable
     return None
 
 
@@ -229,18 +238,22 @@ def _headers() -> dict[str, str]:
 
 
 class OllamaHTTP:
-    """Raw HTTP calls to one Ollama server, every failure converted to a forge error."""
+    """Raw HTTP calls to one Ollama server, every failure converted to a forge error.
+
+    Built on :mod:`.transport` (the standard library): no httpx import, no SSL setup for
+    ``http://`` servers; ``timeout`` bounds each read, ``long_timeout`` a blob upload's answer.
+    """
 
     def __init__(self, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, long_timeout: float = LONG_TIMEOUT) -> None:
-        import httpx
+        from .transport import Transport
 
         self.host = resolve_host(host)
         self.timeout = timeout
-        self._long = httpx.Timeout(long_timeout, connect=min(timeout, 30.0))
-        self._http = httpx.Client(base_url=self.host, timeout=timeout, headers=_headers(), follow_redirects=True)
+        self.long_timeout = long_timeout
+        self._transport = Transport(self.host, _headers())
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: each request has its own connection."""
 
     def __enter__(self) -> OllamaHTTP:
         return self
@@ -250,6 +263,16 @@ class OllamaHTTP:
 
     def url(self, path: str) -> str:
         return f"{self.host}{path}"
+
+    def _open(self, method: str, path: str, *, json_body: Any = None, content: Any = None,
+              headers: dict[str, str] | None = None, timeout: float | None = None) -> Response:
+        body = content
+        extra = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            extra["Content-Type"] = "application/json"
+        return self._transport.request(method, path, body=body, headers=extra,
+                                       timeout=timeout or self.timeout, connect_timeout=min(self.timeout, 30.0))
 
     # --- simple calls ------------------------------------------------------------------
     def version(self) -> str:
@@ -274,13 +297,9 @@ class OllamaHTTP:
         An error status becomes :func:`status_error`, an oversized or undecodable answer
         :func:`malformed`: a hostile or broken server never costs more than ``max_bytes``.
         """
-        with translate_errors(self.host, action=action), self._http.stream(
-            method, path, json=body if body is not None else None
-        ) as response:
-            if response.status_code >= 400:
-                raise status_error(self.host, response.status_code,
-                                   _error_body(response),
-                                   action=action)
+        with translate_errors(self.host, action=action), self._open(method, path, json_body=body) as response:
+            if response.status >= 400:
+                raise status_error(self.host, response.status, _error_body(response), action=action)
             max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
             raw = _read_capped(response, max_bytes)
             if raw is None:
@@ -296,23 +315,18 @@ class OllamaHTTP:
                         action: str | None = None) -> Iterator[dict[str, Any]]:
         """``/api/chat`` or ``/api/generate`` streamed, ended by forge after ``deadline`` seconds.
 
-        The per-read timeout never exceeds what is left of the deadline, so a stalled server and
-        one that never stops both end within ``deadline`` (+ one read) with an :class:`OllamaError`.
+        The per-read timeout never exceeds the deadline, so a stalled server and one that never
+        stops both end within ``deadline`` (+ one read) with an :class:`OllamaError`.
         """
-        import httpx
-
         from ..errors import OllamaError
 
         end = time.monotonic() + deadline
-        timeout = httpx.Timeout(min(self.timeout, deadline), connect=min(self.timeout, 30.0))
         model = body.get("model")
-        with translate_errors(self.host, action=action), self._http.stream(
-            "POST", path, json=body, timeout=timeout
+        with translate_errors(self.host, action=action), self._open(
+            "POST", path, json_body=body, timeout=min(self.timeout, deadline)
         ) as response:
-            if response.status_code >= 400:
-                raise status_error(self.host, response.status_code,
-                                   _error_body(response),
-                                   action=action)
+            if response.status >= 400:
+                raise status_error(self.host, response.status, _error_body(response), action=action)
             for part in _ndjson(response, self.host, path):
                 if part.get("error"):
                     text = str(part["error"])
@@ -335,11 +349,11 @@ class OllamaHTTP:
     def blob_exists(self, digest: str) -> bool:
         """``HEAD /api/blobs/<digest>``: True on 200, False on 404, an error otherwise."""
         validate_ollama_digest(digest)
-        with translate_errors(self.host, action="checking a blob"):
-            response = self._http.head(f"/api/blobs/{digest}")
-            if response.status_code == 404:
+        with translate_errors(self.host, action="checking a blob"), self._open("HEAD", f"/api/blobs/{digest}") as response:
+            if response.status == 404:
                 return False
-            response.raise_for_status()
+            if response.status >= 400:
+                raise status_error(self.host, response.status, "", action="checking a blob")
         return True
 
     def upload_blob(self, digest: str, path: str | Path, *, progress: Callable[[int], None] | None = None) -> int:
@@ -361,15 +375,16 @@ class OllamaHTTP:
 
         validate_ollama_digest(digest)
         size = Path(path).stat().st_size
-        with translate_errors(self.host, action=f"uploading {Path(path).name}"):
-            response = self._http.post(
-                f"/api/blobs/{digest}",
-                content=body(),
-                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-                timeout=self._long,
-            )
-            response.raise_for_status()
-        return response.status_code
+        action = f"uploading {Path(path).name}"
+        with translate_errors(self.host, action=action), self._open(
+            "POST", f"/api/blobs/{digest}", content=body(),
+            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+            timeout=self.long_timeout,
+        ) as response:
+            if response.status >= 400:
+                raise status_error(self.host, response.status, _error_body(response), action=action)
+            _read_capped(response, MAX_ERROR_BYTES, truncate=True)
+            return response.status
 
     def create(self, body: dict[str, Any], *, stall_timeout: float = CREATE_STALL_TIMEOUT) -> Iterator[dict[str, Any]]:
         """``POST /api/create`` (streamed NDJSON); yields each status line, raises on any error line.
@@ -377,16 +392,11 @@ class OllamaHTTP:
         Errors come three ways (recorded from a real 0.32 server): a status before the stream
         (400/500 ``{"error"}``), or an ``{"error"}`` line inside a 200 stream after ``parsing GGUF``.
         """
-        import httpx
-
-        timeout = httpx.Timeout(stall_timeout, connect=min(self.timeout, 30.0))
-        with translate_errors(self.host, action="creating the model"), self._http.stream(
-            "POST", "/api/create", json=body, timeout=timeout
+        with translate_errors(self.host, action="creating the model"), self._open(
+            "POST", "/api/create", json_body=body, timeout=stall_timeout
         ) as response:
-            if response.status_code >= 400:
-                raise status_error(self.host, response.status_code,
-                                   _error_body(response),
-                                   action="creating the model")
+            if response.status >= 400:
+                raise status_error(self.host, response.status, _error_body(response), action="creating the model")
             for part in _ndjson(response, self.host, "/api/create"):
                 if part.get("error"):
                     text = str(part["error"])
@@ -404,7 +414,7 @@ class OllamaHTTP:
 MAX_LINE_BYTES = 1024 * 1024
 
 
-def _read_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes | None:
+def _read_capped(response: Response, limit: int, *, truncate: bool = False) -> bytes | None:
     """The body, at most ``limit`` bytes: None when longer (or the first ``limit`` bytes if ``truncate``)."""
     out = bytearray()
     for block in response.iter_bytes():
@@ -414,11 +424,11 @@ def _read_capped(response: httpx.Response, limit: int, *, truncate: bool = False
     return bytes(out)
 
 
-def _error_body(response: httpx.Response) -> str:
+def _error_body(response: Response) -> str:
     return (_read_capped(response, MAX_ERROR_BYTES, truncate=True) or b"").decode("utf-8", "replace")
 
 
-def _ndjson(response: httpx.Response, host: str, path: str) -> Iterator[dict[str, Any]]:
+def _ndjson(response: Response, host: str, path: str) -> Iterator[dict[str, Any]]:
     """The JSON objects of an NDJSON stream, each line bounded; anything else is malformed."""
     buffer = b""
     for block in response.iter_bytes():

@@ -90,6 +90,7 @@ class Handler(BaseHTTPRequestHandler):
         rec = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, parsed, received)
         with self.state.lock:
             self.state.requests.append(rec)
+        self._current = rec
         return rec
 
     def _read_body(self) -> bytes:
@@ -174,6 +175,15 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _dispatch(self) -> None:
+        started = time.time()
+        self._current: RecordedRequest | None = None
+        try:
+            self._route()
+        finally:
+            if self._current is not None:
+                self._current.started, self._current.finished = started, time.time()
+
+    def _route(self) -> None:
         if self.state.faults.delay:
             time.sleep(self.state.faults.delay)
         path = self.path.split("?", 1)[0]

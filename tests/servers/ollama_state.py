@@ -143,6 +143,9 @@ class RecordedRequest:
     json: Any = None
     bytes_received: int = 0
     status: int | None = None
+    #: wall-clock times (time.time()) the request line arrived and the answer was sent
+    started: float = 0.0
+    finished: float = 0.0
 
 
 @dataclass
