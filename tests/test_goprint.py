@@ -39,3 +39,12 @@ def test_committed_table_matches_the_go_toolchain() -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_goprint.py"), "--check"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_go_template_quoting_uses_the_same_table() -> None:
+    from ollama_forge.gotemplate import parse
+
+    out = parse('{{ printf "%q" . }}|{{ printf "%#U" 0x1CC00 }}|{{ js . }}').execute("\U0001cc00\u00a0")
+    if int(UNICODE_VERSION.split(".")[0]) >= 16:
+        # what Go 1.27 prints: U+1CC00 is printable, NBSP is not
+        assert out == "\"\U0001cc00\\u00a0\"|U+1CC00 '\U0001cc00'|\U0001cc00\\u00A0"

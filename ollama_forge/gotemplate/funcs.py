@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..goprint import is_print
 from . import gojson
 from .gofmt import sprint, sprintf, sprintln
 from .values import GoBytes, GoMap, GoSlice, GoUint8, Struct, kind, type_name
@@ -234,7 +235,7 @@ def _js(*args: Any) -> str:
     for c in s:
         if c in "\\'\"":
             out.append("\\" + c)
-        elif c in "<>&=" or ord(c) < 0x20 or (not c.isprintable() and ord(c) >= 0x80):
+        elif c in "<>&=" or ord(c) < 0x20 or (not is_print(c) and ord(c) >= 0x80):
             out.append(f"\\u{ord(c):04X}")
         else:
             out.append(c)

@@ -12,6 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from ..goprint import is_print
 from .literals import go_quote
 from .values import GoBytes, GoMap, GoSlice, Struct, type_name
 
@@ -155,7 +156,7 @@ def _fmt_int(v: int, spec: _Spec) -> str:
         return _pad("'" + (go_quote(chr(v))[1:-1].replace("'", "\\'").replace('\\"', '"')) + "'", spec)
     if verb == "U":
         s = f"U+{v:04X}"
-        if spec.sharp and 0 <= v <= 0x10FFFF and chr(v).isprintable():
+        if spec.sharp and 0 <= v <= 0x10FFFF and is_print(chr(v)):
             s += f" '{chr(v)}'"
         return _pad(s, spec)
     base = {"d": 10, "v": 10, "b": 2, "o": 8, "O": 8, "x": 16, "X": 16}.get(verb)
@@ -216,7 +217,7 @@ def _fmt_str(s: str, spec: _Spec) -> str:
     if verb == "q":
         if spec.prec is not None:
             s = s[: spec.prec]
-        if spec.sharp and "`" not in s and all(c == "\t" or (c.isprintable() and c != "\ufeff") for c in s):
+        if spec.sharp and "`" not in s and all(c == "\t" or (is_print(c) and c != "\ufeff") for c in s):
             return _pad("`" + s + "`", spec)
         q = go_quote(s)
         if spec.plus:

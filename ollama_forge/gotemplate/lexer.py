@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
+from ..goprint import is_print
 from .literals import go_quote
 
 # A lexer state returns the next state, or None once it has stopped (Go's stateFn).
@@ -319,7 +320,7 @@ class Lexer:
                 self.error("unexpected right paren")
                 return None
             self.emit(T.RIGHT_PAREN)
-        elif ord(ch) < 0x80 and ch.isprintable():
+        elif ord(ch) < 0x80 and is_print(ch):
             self.emit(T.CHAR)
         else:
             self.error(f"unrecognized character in action: {_u(ch)}")
@@ -472,4 +473,4 @@ def _u(ch: str) -> str:
         return "U+FFFFFFFFFFFFFFFF"  # Go prints eof (-1) this way
     o = ord(ch)
     base = f"U+{o:04X}"
-    return f"{base} '{ch}'" if ch.isprintable() else base
+    return f"{base} '{ch}'" if is_print(ch) else base

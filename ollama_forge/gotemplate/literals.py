@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ..goprint import is_print
+
 
 def go_quote(s: str) -> str:
     """strconv.Quote: double-quoted Go string literal with Go's escapes."""
@@ -32,7 +34,7 @@ def go_quote(s: str) -> str:
             out.append(f"\\x{o:02x}")
         elif 0xD800 <= o <= 0xDFFF or (o == 0xFFFD and ch != "\ufffd"):
             out.append("\\ufffd")
-        elif not ch.isprintable() and ch != " ":
+        elif not is_print(ch):
             out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
         else:
             out.append(ch)
