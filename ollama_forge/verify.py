@@ -74,6 +74,9 @@ class VerifyReport(BaseModel):
     system_rule: str = ""
     target: str | None = None
     template_source: str | None = None
+    template_path: str | None = Field(default=None, description="go_template | native_jinja: what the Modelfile carries")
+    path_choice: Any = Field(default=None, description="fidelity.path_choice.PathChoice: server path per version, "
+                             "tool/thinking conversations, tool-call round trip")
 
     @property
     def compared(self) -> list[ConversationResult]:
@@ -241,6 +244,7 @@ class _Subject(BaseModel):
     source: str
     template_source: str | None = None
     notes: list[str] = Field(default_factory=list)
+    native: bool = False  # the Modelfile carries no TEMPLATE: go_template is forge's candidate for old servers
 
 
 def _is_gguf(path: Path) -> bool:
@@ -291,7 +295,7 @@ def _from_modelfile(path: Path, source: str) -> _Subject:
             hint="verify needs the GGUF's own chat template: use FROM /path/to/model.gguf",
         )
     if not modelfile.template:
-        raise UsageError(f"the Modelfile {path} has no TEMPLATE", hint="write the model's template with forge modelfile")
+        return _native_subject(sorted(ggufs)[0], source, notes)
     return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path=str(sorted(ggufs)[0]),
                     source=source, template_source="modelfile",
                     messages=[m.model_dump() for m in modelfile.messages], notes=notes)
@@ -304,11 +308,28 @@ def _from_gguf(path: Path, source: str) -> _Subject:
     result = plan_modelfile(path, force=True)
     modelfile = result.modelfile
     _check_instructions(modelfile, f"The Modelfile forge plans for {path}", planned=True)
+    choice = result.path_choice
+    if not modelfile.template and choice is not None and choice.go_template:
+        return _Subject(go_template=choice.go_template, system=choice.go_system, gguf_path=str(path), source=source,
+                        template_source=choice.go_source, messages=[m.model_dump() for m in modelfile.messages],
+                        native=True)
     if not modelfile.template:
         raise VerificationError(f"forge writes no TEMPLATE for {path}", hint="the model has no chat template to verify")
     return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path=str(path), source=source,
                     template_source=result.template_source,
                     messages=[m.model_dump() for m in modelfile.messages])
+
+
+def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
+    """A Modelfile without TEMPLATE: forge's Go candidate for the GGUF is what older servers would need."""
+    from .families import plan_modelfile
+
+    result = plan_modelfile(gguf, force=True, template_path="go", use_free_memory=False)
+    if not result.modelfile.template:
+        raise UsageError(f"the Modelfile for {gguf} has no TEMPLATE and forge has none to offer",
+                         hint="the GGUF has no chat template: write a TEMPLATE with forge modelfile --family NAME")
+    return _Subject(go_template=result.modelfile.template, system=result.modelfile.system, gguf_path=str(gguf),
+                    source=source, template_source=result.template_source, notes=notes, native=True)
 
 
 def _resolve(target: str) -> _Subject:
@@ -352,6 +373,13 @@ def verify(target: str | Path) -> VerifyReport:
     report.target = subject.source
     report.template_source = subject.template_source
     report.normalisations += subject.notes
+    from .fidelity.path_choice import choose_path
+
+    report.path_choice = choose_path(
+        subject.go_template, subject.system, chat_template, bos_token=tokens.get("bos", ""),
+        eos_token=tokens.get("eos", ""), add_bos_token=bool(info.add_bos_token), model_family=info.architecture,
+        requested="native" if subject.native else "go")
+    report.template_path = report.path_choice.template_path
     return report
 
 

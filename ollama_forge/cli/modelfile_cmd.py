@@ -91,9 +91,14 @@ def _explain(result: BuildResult, written: Path | None) -> None:
               help="Cap for num_ctx (default 8192; the trained context is never exceeded).")
 @click.option("--mem", default=None, metavar="SIZE",
               help="Memory budget for weights + KV cache, e.g. 8G (default: free memory).")
+@click.option("--template-path", type=click.Choice(["auto", "go", "native"]), default="auto", show_default=True,
+              help="go: always write the Go TEMPLATE (what Ollama < 0.30 needs); native: no TEMPLATE, Ollama >= 0.30 "
+                   "renders the GGUF's own chat template; auto: the TEMPLATE unless Ollama >= 0.30 would use an "
+                   "unfaithful synthesised one. The path per server version is recorded in the comments.")
 def modelfile_command(source: str, output: str | None, family: str | None, system: str | None,
                       params: tuple[str, ...], messages: tuple[str, ...], projector: str | None,
-                      families_dir: str | None, force: bool, max_ctx: int | None, mem: str | None) -> None:
+                      families_dir: str | None, force: bool, max_ctx: int | None, mem: str | None,
+                      template_path: str) -> None:
     """Write the Modelfile for SOURCE (a GGUF path or a stored model name).
 
     \b
@@ -120,7 +125,7 @@ def modelfile_command(source: str, output: str | None, family: str | None, syste
     result = plan_modelfile(
         source, family=family, system=_read_system(system), params=_parse_params(params),
         messages=_parse_messages(messages), projector=projector, force=force, max_ctx=max_ctx, mem=mem,
-        families_dir=families_dir, modelfile_dir=modelfile_dir,
+        families_dir=families_dir, modelfile_dir=modelfile_dir, template_path=template_path,
     )
     text = result.modelfile.render()
     if target is None:

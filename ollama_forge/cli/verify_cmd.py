@@ -73,6 +73,7 @@ def _print_report(report: VerifyReport, *, full: bool) -> None:
         out.print(f"  [dim]note: {s(note)}[/dim]")
     if report.system_rule:
         out.print(f"  [dim]system: {s(report.system_rule)}[/dim]")
+    _print_paths(report, out, s)
     compared = report.compared
     failed = report.mismatches
     if report.matched:
@@ -82,6 +83,35 @@ def _print_report(report: VerifyReport, *, full: bool) -> None:
         out.print("[red]not verified[/red]: the model's own template renders none of the conversations")
     else:
         out.print(f"[red]mismatch[/red]: {len(failed)} of {len(compared)} conversation(s) differ")
+
+
+def _print_paths(report: VerifyReport, out: Any, s: Any) -> None:
+    """The tool/thinking conversations on the Go path and the path each server generation takes."""
+    choice = report.path_choice
+    if choice is None:
+        return
+    suite = choice.tool_suite
+    for result in suite.results if suite is not None else []:
+        if result.skipped_reason:
+            out.print(f"  [dim]-[/dim] {s(result.name):<20} [dim]skipped: {s(result.skipped_reason)}[/dim]")
+        elif result.identical:
+            out.print(f"  [green]✓[/green] {s(result.name):<20} match (tools/thinking, Go path)")
+        else:
+            why = (result.refused and f"Ollama refuses it: {result.refused}") or result.error or (
+                f"differs at offset {result.offset}: model {result.expected_context!r}, "
+                f"Ollama {result.actual_context!r}")
+            out.print(f"  [yellow]✗[/yellow] {s(result.name):<20} {s(why)}")
+    if report.template_path == "native_jinja":
+        out.print("  [bold]native path[/bold]: the Modelfile carries no TEMPLATE; the conversations above check "
+                  "forge's Go TEMPLATE, which only Ollama < 0.30 would need")
+    for line in choice.comments:
+        if not line.startswith("tools/thinking:"):
+            out.print(f"  {s(line.strip())}")
+    for line in choice.warnings:
+        out.print(f"  [yellow]warning:[/yellow] {s(line)}")
+    verdict = ("the prompt Ollama >= 0.30 builds is the model's own" if choice.faithful_on_new else
+               "Ollama >= 0.30 builds a prompt that differs from the model's own on tools/thinking")
+    out.print(f"  [{'green' if choice.faithful_on_new else 'yellow'}]{verdict}[/]")
 
 
 def _load_json_arg(value: str | None, what: str) -> Any:

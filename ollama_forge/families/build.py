@@ -50,6 +50,7 @@ class BuildResult(BaseModel):
     verified: bool | None = Field(description="None when there was no chat template to verify against")
     verification: str
     report: Any = Field(default=None, description="the VerifyReport of the chosen template, if any")
+    path_choice: Any = Field(default=None, description="fidelity.path_choice.PathChoice: the path per server version")
     attempts: list[str] = Field(default_factory=list, description="templates tried, with their outcome")
     stops: StopChoice
     context: ContextChoice
@@ -296,6 +297,7 @@ def plan_modelfile(
     families_dir: str | os.PathLike[str] | None = None,
     modelfile_dir: str | os.PathLike[str] | None = None,
     use_free_memory: bool = True,
+    template_path: str = "auto",
 ) -> BuildResult:
     """Everything :func:`build_modelfile` does, returning the reasoning with the Modelfile."""
     from .._version import __version__
@@ -398,6 +400,14 @@ def plan_modelfile(
     params_out = dict(modelfile.parameters)
     params_out["num_ctx"] = context.num_ctx
     modelfile = modelfile.with_updates(**updates, parameters=params_out) if updates or params_out else modelfile
+    choice = None
+    if info.chat_template and modelfile.template and template_source != "plain":
+        from ..fidelity.path_choice import choose_for_build
+
+        choice = choose_for_build(modelfile, info, template_source, template_path)  # type: ignore[arg-type]
+        if choice.template_path == "native_jinja":  # the Jinja carries its own default system prompt
+            modelfile, template_source = modelfile.with_updates(template=None, system=system), "native"
+        warn += choice.warnings
 
     comments = [f"{FORGE_MARKER} {__version__} for {resolved.entry.name}"
                 + (f" (stored model {resolved.store_name})" if resolved.store_name else ""),
@@ -405,6 +415,7 @@ def plan_modelfile(
     comments += [f"  {e}" for e in detection.evidence]
     comments.append(f"template: {verification}")
     comments += [f"  tried {a.outcome()}" for a in attempts if a is not chosen]
+    comments += choice.comments if choice is not None else []
     if resolved.projector is not None:
         comments.append(f"projector: {resolved.projector.name} ({resolved.projector_note})")
     if system is not None:
@@ -425,6 +436,7 @@ def plan_modelfile(
         family=chosen.family.name if chosen.family else None, template_source=template_source,
         verified=verified, verification=verification, report=chosen.report,
         attempts=[a.outcome() for a in attempts], stops=chosen.stops, context=context, warnings=warn,
+        path_choice=choice,
     )
 
 

@@ -1,0 +1,191 @@
+"""The prompt path forge chooses for a Modelfile, per Ollama version, and the words that record it.
+
+A Go TEMPLATE that verifies on the plain conversations is not the end of the story for a model
+whose chat template supports tools or thinking:
+
+* on Ollama >= 0.30 the server may bypass the TEMPLATE for the GGUF's own Jinja
+  (:func:`.server_path.predict_server_path`), and on the Go path it may refuse ``tools`` or
+  ``think`` or return tool calls as text (:func:`.conversations_tools.compare_tool_suite`);
+* on Ollama < 0.30 only the TEMPLATE exists.
+
+:func:`choose_path` runs both checks and says, in Modelfile comment lines and warnings, what each
+server generation will do with the Modelfile. ``requested``:
+
+* ``"go"`` keeps the TEMPLATE (it is what servers < 0.30 use) and states the path per version;
+* ``"native"`` writes no TEMPLATE: Ollama >= 0.30 renders the model's own Jinja, and the
+  statement for older servers says they cannot;
+* ``"auto"`` (default) keeps the TEMPLATE as ``"go"`` does - so older servers get a verified
+  prompt - when Ollama >= 0.30 either uses it faithfully or bypasses it for the GGUF's Jinja
+  (recorded as deliberate: the Jinja is the model's own prompt). When Ollama >= 0.30 would use a
+  TEMPLATE that does not reproduce the tool/thinking conversations, a synthesised TEMPLATE gives
+  way to ``"native"``; a family's curated TEMPLATE is kept with a warning naming the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from .conversations_tools import ToolSuiteReport, compare_tool_suite
+from .server_path import PromptPath, ServerPath, predict_server_path
+
+__all__ = ["NEW_SERVER", "OLD_SERVER", "PathChoice", "TemplatePathMode", "choose_for_build", "choose_path"]
+
+#: representative versions for "Ollama >= 0.30" and "Ollama < 0.30" (the native Jinja era starts at 0.30.0)
+NEW_SERVER = "0.33.0"
+OLD_SERVER = "0.29.0"
+
+TemplatePathMode = Literal["auto", "go", "native"]
+
+
+class PathChoice(BaseModel):
+    """What the Modelfile carries and what each server generation will do with it."""
+
+    requested: TemplatePathMode = "auto"
+    template_path: Literal["go_template", "native_jinja"] = Field(
+        description="go_template: the Modelfile carries the TEMPLATE; native_jinja: it carries none"
+    )
+    new_servers: ServerPath = Field(description="the prediction for Ollama >= 0.30")
+    old_servers: ServerPath = Field(description="the prediction for Ollama < 0.30")
+    tool_suite: ToolSuiteReport | None = Field(
+        default=None, description="the Go TEMPLATE on the tool/thinking conversations (None: nothing to compare)"
+    )
+    go_faithful: bool | None = Field(
+        default=None, description="the Go TEMPLATE renders every tool/thinking conversation byte for byte "
+        "and Ollama parses its tool calls (None: the model shows neither tools nor thinking)"
+    )
+    tool_calls_parsed: bool | None = Field(
+        default=None, description="Ollama's tool-call parser for the TEMPLATE recovers the model's calls"
+    )
+    faithful_on_new: bool = Field(
+        description="Ollama >= 0.30 builds the model's own prompt: the faithful Go TEMPLATE, or the GGUF's Jinja"
+    )
+    comments: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    go_template: str | None = Field(default=None, description="the verified Go TEMPLATE candidate (kept or not)")
+    go_system: str | None = None
+    go_source: str | None = Field(default=None, description="'family:<name>' | 'synthesized' of the candidate")
+
+    @property
+    def template_source(self) -> str | None:
+        """'native' for a Modelfile without TEMPLATE (the store's word), else None (unchanged)."""
+        return "native" if self.template_path == "native_jinja" else None
+
+
+def _suite_line(report: ToolSuiteReport) -> str:
+    compared = report.compared
+    same = sum(r.identical for r in compared)
+    text = f"{same}/{len(compared)} tool/thinking conversations identical on the Go path"
+    bad = next((r for r in compared if not r.identical), None)
+    if bad is not None:
+        why = bad.refused or bad.error or (
+            f"differs at offset {bad.offset}: expected {bad.expected_context!r}, got {bad.actual_context!r}"
+        )
+        text += f"; first {bad.name}: {why}"
+    return text
+
+
+def _round_trip(report: ToolSuiteReport) -> tuple[bool | None, str | None]:
+    trips = [t for t in report.round_trips if t.emitted is not None]
+    if not trips:
+        return None, None
+    failed = next((t for t in trips if not t.recovered), None)
+    if failed is None:
+        return True, "Ollama will parse this model's tool calls (its parser for the TEMPLATE recovers them)"
+    return False, (f"Ollama will NOT parse this model's tool calls on the Go path: {failed.conversation} "
+                   f"{failed.reason or 'not recovered'}")
+
+
+def _shows_tools_or_thinking(chat_template: str) -> bool:
+    from ..verify import chat_template_capabilities
+
+    return bool(chat_template_capabilities(chat_template) & {"tools", "thinking"})
+
+
+def choose_path(
+    go_template: str | None,
+    system: str | None,
+    chat_template: str | None,
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_bos_token: bool = False,
+    model_family: str | None = None,
+    requested: TemplatePathMode = "auto",
+    native_when_unfaithful: bool = True,
+) -> PathChoice:
+    """Decide and explain the prompt path of a Modelfile carrying ``go_template`` (+ ``system``).
+
+    ``native_when_unfaithful``: in ``"auto"``, write no TEMPLATE when Ollama >= 0.30 would use a
+    Go TEMPLATE that does not reproduce the tool/thinking conversations (forge's own synthesised
+    templates; a family's curated TEMPLATE is kept with a warning instead).
+    """
+    suite: ToolSuiteReport | None = None
+    faithful: bool | None = None
+    parsed: bool | None = None
+    suite_lines: list[str] = []
+    if go_template and chat_template and requested != "native" and _shows_tools_or_thinking(chat_template):
+        suite = compare_tool_suite(chat_template, go_template, bos_token=bos_token, eos_token=eos_token,
+                                   add_bos_token=add_bos_token, system=system, server_version=NEW_SERVER)
+        if suite.results:
+            parsed, trip_line = _round_trip(suite)
+            faithful = all(r.identical for r in suite.compared) and parsed is not False
+            suite_lines.append("tools/thinking: " + _suite_line(suite))
+            if trip_line:
+                suite_lines.append("  " + trip_line)
+
+    def predict(carried: str | None) -> tuple[ServerPath, ServerPath]:
+        return tuple(predict_server_path(go_template=carried, chat_template=chat_template,  # type: ignore[return-value]
+                                         model_family=model_family, server_version=v)
+                     for v in (NEW_SERVER, OLD_SERVER))
+
+    new, old = predict(go_template)
+    go_wins_unfaithful = new.path is PromptPath.GO_TEMPLATE and faithful is False
+    native = bool(chat_template) and (requested == "native" or (
+        requested == "auto" and native_when_unfaithful and go_wins_unfaithful))
+    comments = list(suite_lines)
+    warnings: list[str] = []
+    if native:
+        new, old = predict(None)
+        why = "requested" if requested == "native" else (
+            "Ollama >= 0.30 would use the Go TEMPLATE, which does not reproduce the tool/thinking conversations")
+        comments.append(f"template path: native, no TEMPLATE ({why}): Ollama >= 0.30 renders the GGUF's own Jinja "
+                        "chat template (llama-server), tool calls and reasoning parsed by llama.cpp")
+        comments.append("  Ollama < 0.30 cannot render Jinja: it would format chats with '{{ .Prompt }}'; for such "
+                        "a server write the Go TEMPLATE (forge modelfile --template-path go)")
+        warnings.append("no TEMPLATE written (native path): Ollama < 0.30 would chat unformatted with this Modelfile; "
+                        "--template-path go writes the verified Go TEMPLATE for such servers")
+        faithful_new = new.path is PromptPath.NATIVE_JINJA
+    else:
+        comments.append(f"server path >= 0.30: {new.path.value} ({new.reason})")
+        comments.append(f"server path < 0.30: {old.path.value} ({old.reason})")
+        bypassed = new.path is PromptPath.NATIVE_JINJA and go_template is not None
+        if bypassed:
+            comments.append("  deliberate: on Ollama >= 0.30 the prompt is the model's own Jinja"
+                            + ("" if faithful is not False else ", which the Go path cannot match")
+                            + "; the TEMPLATE serves Ollama < 0.30 (and OLLAMA_GO_TEMPLATE=1)")
+        faithful_new = bypassed or (new.path is PromptPath.GO_TEMPLATE and faithful is not False)
+        if go_wins_unfaithful:
+            warnings.append("Ollama >= 0.30 uses this TEMPLATE, which does not reproduce the model's tool/thinking "
+                            "prompts (" + (_suite_line(suite) if suite else "") + "); --template-path native "
+                            "lets Ollama >= 0.30 render the model's own chat template")
+        lost = [c for c in (old.refuses_tools and "tools", old.refuses_think and "thinking")
+                if c and c in (new.chat_template.capabilities or [])]
+        if lost:
+            comments.append(f"  on Ollama < 0.30 requests with {' or '.join(lost)} are refused (the TEMPLATE lacks them)")
+    return PathChoice(requested=requested, template_path="native_jinja" if native else "go_template",
+                      new_servers=new, old_servers=old, tool_suite=suite, go_faithful=faithful,
+                      tool_calls_parsed=parsed, faithful_on_new=faithful_new, comments=comments, warnings=warnings,
+                      go_template=go_template, go_system=system)
+
+
+def choose_for_build(modelfile: Any, info: Any, template_source: str, requested: TemplatePathMode = "auto") -> PathChoice:
+    """:func:`choose_path` for the planner: the chosen Modelfile and the GGUF's metadata."""
+    tokens = {kind: tok.text for kind, tok in (info.special_tokens or {}).items() if tok.text}
+    choice = choose_path(modelfile.template, modelfile.system, info.chat_template, bos_token=tokens.get("bos", ""),
+                         eos_token=tokens.get("eos", ""), add_bos_token=bool(info.add_bos_token),
+                         model_family=info.architecture, requested=requested,
+                         native_when_unfaithful=not template_source.startswith("family:"))
+    choice.go_source = template_source
+    return choice

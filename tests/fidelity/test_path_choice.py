@@ -1,0 +1,106 @@
+"""The path forge chooses per server version, recorded in the Modelfile and reported by verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ggufs import chatml_vocab, write_gguf
+
+from ollama_forge.families import plan_modelfile
+from ollama_forge.fidelity.path_choice import choose_path
+from ollama_forge.fidelity.server_path import PromptPath
+from ollama_forge.modelfile import parse_modelfile
+from ollama_forge.ollama.versions import Version, decide_template
+from ollama_forge.verify import verify
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "chat_templates"
+QWEN25 = (CORPUS / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
+CHATML_JINJA = (
+    "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+CHATML_GO = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+)
+# a thinking template whose Go counterpart has no thinking: Ollama >= 0.30 prefers the Jinja
+THINK_JINJA = (
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}<|assistant|>"
+    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n{% endif %}"
+)
+THINK_GO_PLAIN = "{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}\n{{ end }}<|assistant|>"
+
+
+def test_no_tools_or_thinking_go_everywhere_without_a_suite() -> None:
+    choice = choose_path(CHATML_GO, None, CHATML_JINJA)
+    assert choice.template_path == "go_template" and choice.tool_suite is None and choice.go_faithful is None
+    assert choice.new_servers.path is PromptPath.GO_TEMPLATE and choice.old_servers.path is PromptPath.GO_TEMPLATE
+    assert choice.faithful_on_new and not choice.warnings
+    assert any(c.startswith("server path >= 0.30: go_template") for c in choice.comments)
+
+
+def test_a_bypassed_template_is_recorded_as_deliberate() -> None:
+    choice = choose_path(THINK_GO_PLAIN, None, THINK_JINJA)
+    assert choice.template_path == "go_template"
+    assert choice.new_servers.path is PromptPath.NATIVE_JINJA and choice.old_servers.path is PromptPath.GO_TEMPLATE
+    assert choice.go_faithful is False  # think=true is refused on the Go path
+    assert choice.faithful_on_new
+    assert any("deliberate" in c for c in choice.comments)
+    assert any("thinking are refused" in c for c in choice.comments)
+
+
+@pytest.fixture
+def qwen_gguf(tmp_path: Path) -> Path:
+    return write_gguf(tmp_path / "qwen.gguf", arch="qwen2", name="Qwen2.5 7B Instruct", tokens=chatml_vocab(),
+                      eos="<|im_end|>", bos=None, add_bos=False, chat_template=QWEN25)
+
+
+def test_an_unfaithful_template_ollama_would_use_gives_way_to_native(qwen_gguf: Path) -> None:
+    family = plan_modelfile(qwen_gguf, template_path="go", use_free_memory=False).modelfile
+    assert family.template and ".Tools" in family.template  # qwen2.5's curated template: Go wins on >= 0.30
+    kept = choose_path(family.template, family.system, QWEN25, eos_token="<|im_end|>", native_when_unfaithful=False)
+    assert kept.template_path == "go_template" and kept.new_servers.path is PromptPath.GO_TEMPLATE
+    assert kept.go_faithful is False and not kept.faithful_on_new  # nested tool schemas cannot survive the Go path
+    assert any("--template-path native" in w for w in kept.warnings)
+    auto = choose_path(family.template, family.system, QWEN25, eos_token="<|im_end|>")
+    assert auto.template_path == "native_jinja" and auto.faithful_on_new
+    native = choose_path(family.template, family.system, QWEN25, requested="native")
+    assert native.template_path == "native_jinja" and native.template_source == "native"
+    assert native.new_servers.path is PromptPath.NATIVE_JINJA
+    assert native.old_servers.path is PromptPath.DEFAULT  # < 0.30: '{{ .Prompt }}'
+    assert any("Ollama < 0.30 cannot render Jinja" in c for c in native.comments)
+
+
+def test_native_modelfile_is_planned_recorded_and_verified(qwen_gguf: Path) -> None:
+    result = plan_modelfile(qwen_gguf, template_path="native", use_free_memory=False, modelfile_dir=qwen_gguf.parent)
+    mf = result.modelfile
+    assert mf.template is None and mf.system is None and result.template_source == "native"
+    assert any(c.startswith("template path: native") for c in mf.comments)
+    target = qwen_gguf.parent / "Modelfile"
+    mf.save(target)
+    assert parse_modelfile(target.read_text(encoding="utf-8")).template is None
+    report = verify(target)
+    assert report.template_path == "native_jinja" and report.matched
+    assert report.path_choice.faithful_on_new and report.template_source == "family:qwen2.5"
+
+
+def test_go_modelfile_records_the_path_per_version_and_verify_reports_the_tool_suite(qwen_gguf: Path) -> None:
+    result = plan_modelfile(qwen_gguf, template_path="go", use_free_memory=False)
+    mf = result.modelfile
+    assert mf.template and ".Tools" in mf.template
+    assert any(c.startswith("server path >= 0.30:") for c in mf.comments)
+    assert any(c.startswith("server path < 0.30: go_template") for c in mf.comments)
+    assert any(c.startswith("tools/thinking:") for c in mf.comments)
+    report = verify(qwen_gguf)
+    choice = report.path_choice
+    assert report.template_path == "go_template" and choice.tool_suite is not None
+    assert {r.name for r in choice.tool_suite.results} >= {"tools_offered", "one_tool_call", "two_tool_calls"}
+
+
+def test_decide_template_carries_the_prediction_warnings() -> None:
+    jinja = "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}"
+    decision = decide_template(Version("0.33.0"), go_template=CHATML_GO, chat_template=jinja)
+    assert decision.path == "native_jinja" and decision.recommend_native
+    assert any("bypassed" in w for w in decision.warnings)
+    old = decide_template(Version("0.29.0"), go_template=CHATML_GO, chat_template=jinja)
+    assert old.path == "go_template" and any("cannot use the GGUF's Jinja" in w for w in old.warnings)
