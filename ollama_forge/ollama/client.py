@@ -38,6 +38,8 @@ LONG_TIMEOUT = 900.0
 CREATE_STALL_TIMEOUT = 300.0
 #: the largest JSON answer forge reads (a verbose /api/show of a 256k vocabulary is ~10 MB)
 MAX_JSON_BYTES = 32 * 1024 * 1024
+#: the largest /api/ps, /api/tags or /api/version answer (a thousand models take ~1 MB)
+MAX_LIST_BYTES = 8 * 1024 * 1024
 #: the most of an error body forge reads and shows
 MAX_ERROR_BYTES = 64 * 1024
 _VERSION_TEXT = re.compile(r"^v?\d{1,4}\.\d{1,4}\.\d{1,6}[0-9A-Za-z.+_-]{0,48}$")
@@ -284,7 +286,8 @@ class OllamaHTTP:
         return version
 
     def get_json(self, path: str, *, action: str | None = None) -> Any:
-        return self.request_json("GET", path, action=action)
+        """A GET of a listing (ps, tags, version): its answer is bounded by MAX_LIST_BYTES."""
+        return self.request_json("GET", path, action=action, max_bytes=MAX_LIST_BYTES)
 
     def post_json(self, path: str, body: dict[str, Any], *, action: str | None = None) -> Any:
         """A non-streaming JSON POST; the decoded answer (None for an empty body)."""

@@ -198,7 +198,8 @@ def test_an_oversized_answer_is_refused_not_read_whole(real: OllamaServer, monke
     import ollama_forge.ollama.client as client
     from ollama_forge.ollama.ps import ps
 
-    monkeypatch.setattr(client, "MAX_JSON_BYTES", 64 * 1024)
+    assert client.MAX_LIST_BYTES <= 8 * 1024 * 1024  # a 200 MB /api/ps answer is refused, not read
+    monkeypatch.setattr(client, "MAX_LIST_BYTES", 64 * 1024)
     entries = [{**GOOD_PS, "name": f"m{i}:latest"} for i in range(2000)]
     real.state.faults.raw_answers["/api/ps"] = json.dumps({"models": entries}).encode()
     with pytest.raises(OllamaResponseError, match="larger than 65536 bytes"):
