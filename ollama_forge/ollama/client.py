@@ -1,12 +1,12 @@
 """The one place where forge talks to Ollama's transport and converts its errors.
 
-Everything that reaches an Ollama server goes through :func:`make_client` (the official
-``ollama`` client, used for list/ps/show/delete/copy and by other forge modules) or
-:class:`OllamaHTTP` (raw HTTP for the calls the client does not cover faithfully: blob
-HEAD/upload without re-hashing, ``/api/create`` with every field, ``/api/version``).
-Transport failures become :class:`~ollama_forge.errors.OllamaConnectionError` and server
-answers become :class:`~ollama_forge.errors.OllamaResponseError` inside
-:func:`translate_errors`, nowhere else.
+Everything that reaches an Ollama server goes through :class:`OllamaHTTP` (forge's own calls:
+blob HEAD/upload without re-hashing, ``/api/create`` with every field, version, ps, tags, show,
+delete, chat for ``forge check``; over the standard library, see :mod:`.transport`) or
+:func:`make_client` (the official ``ollama`` client, for callers that want it). Every answer is
+read with a size limit and checked before use (:mod:`.answers`). Transport failures become
+:class:`~ollama_forge.errors.OllamaConnectionError` and server answers
+:class:`~ollama_forge.errors.OllamaResponseError` in :func:`convert_exception`, nowhere else.
 """
 
 from __future__ import annotations
