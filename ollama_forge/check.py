@@ -422,7 +422,7 @@ def _try_ollama(
                 if not _in_store(target):
                     # nothing local to fall back on: the real cause is that Ollama is down
                     raise OllamaConnectionError(
-                        f"Cannot check {target!r}: Ollama at {where} is unreachable ({exc.message}), and "
+                        f"Cannot check {target!r}: Ollama at {where} (OLLAMA_HOST) is unreachable, and "
                         f"{target!r} is neither a local GGUF/Modelfile nor a model in forge's store",
                         hint=start_hint(where), host=where,
                     ) from exc
