@@ -17,6 +17,7 @@ Every response body forge reads itself is bounded (:func:`read_bounded`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -34,6 +35,7 @@ from ..errors import HubError, UsageError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MIN_RATE = 1024.0
+MAX_REDIRECTS = 10
 MAX_JSON_BYTES = 32 * 1024 * 1024  # one listing page / model info answer
 MAX_ERROR_BYTES = 64 * 1024  # enough for any error message the Hub sends
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)  # worth another try (as huggingface_hub retries them)
@@ -185,6 +187,35 @@ def _too_big(what: str, limit: int) -> HubError:
     )
 
 
+@contextlib.contextmanager
+def stream(url: str, *, headers: dict[str, str], timeout: Any, params: dict[str, str] | None = None,
+           what: str) -> Iterator[Any]:
+    """GET ``url`` through huggingface_hub's session, following redirects without reading their bodies.
+
+    (The client's own redirect following reads every 3xx body whole, whatever its size.) The
+    stack drops ``Authorization`` when a redirect leaves the origin, as huggingface_hub relies on.
+    """
+    from huggingface_hub.utils import get_session
+
+    client = get_session()
+    request = client.build_request("GET", url, params=params, headers=headers, timeout=timeout)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = client.send(request, stream=True, follow_redirects=False)
+        try:
+            following = getattr(response, "next_request", None)
+            if following is None:
+                if response.has_redirect_location:
+                    raise HubError(f"{what}: the server redirected to an invalid location",
+                                   hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
+                yield response
+                return
+        finally:
+            response.close()
+        request = following
+    raise HubError(f"{what}: more than {MAX_REDIRECTS} redirects",
+                   hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server; check proxies.")
+
+
 def get_json(url: str, *, headers: dict[str, str], what: str, params: dict[str, str] | None = None,
              limit: int = MAX_JSON_BYTES) -> tuple[Any, str | None]:
     """GET a JSON answer through huggingface_hub's session: bounded body, timeouts, Hub error mapping.
@@ -193,11 +224,8 @@ def get_json(url: str, *, headers: dict[str, str], what: str, params: dict[str, 
     Non-2xx answers raise huggingface_hub's own exceptions (``hf_raise_for_status``), which the
     caller's ``hub_errors`` block converts.
     """
-    from huggingface_hub.utils import get_session
-
     lim = limits()
-    with get_session().stream("GET", url, params=params, headers=headers, timeout=request_timeout(lim),
-                              follow_redirects=True) as response:
+    with stream(url, params=params, headers=headers, timeout=request_timeout(lim), what=what) as response:
         raise_for_status(response, what)
         if response.status_code != 200:
             raise HubError(f"{what}: unexpected HTTP {response.status_code} answer",

@@ -37,6 +37,7 @@ from ._http import (
     raise_for_status,
     request_timeout,
     same_origin,
+    stream,
     transport_errors,
 )
 from .cachefs import (
@@ -345,8 +346,6 @@ def _stream(
     that each brought less than STREAM_CHUNK give up with a HubError (the partial file stays, so
     the next run resumes); an attempt that brought at least that much resets the count.
     """
-    from huggingface_hub.utils import http_stream_backoff
-
     lim = limits()
     timeout = request_timeout(lim)
     caught: tuple[type[BaseException], ...] = (HubError, *transport_errors())
@@ -362,12 +361,10 @@ def _stream(
                 req["Range"] = f"bytes={have}-"
             attempt_start = have
             try:
-                with hub_errors(repo=repo, revision=revision, filename=file.path), http_stream_backoff(
-                    # No retries inside: a failure *inside* the body would be thrown into the backoff
-                    # generator (which cannot retry there), and its last-try error path reads an error
-                    # body whole. This loop resumes instead, and bounds every body.
-                    "GET", url, headers=req, follow_redirects=True, retry_on_exceptions=(),
-                    retry_on_status_codes=(), timeout=timeout,
+                # Not huggingface_hub's http_stream_backoff: a failure *inside* the body cannot be retried
+                # there and its last-try error path reads an error body whole. This loop resumes instead.
+                with hub_errors(repo=repo, revision=revision, filename=file.path), stream(
+                    url, headers=req, timeout=timeout, what=file.path,
                 ) as response:
                     if response.status_code == 416 and have:
                         # Our partial is not a prefix the server knows: start over.
@@ -379,6 +376,9 @@ def _stream(
                             restart()
                         continue
                     raise_for_status(response, file.path)
+                    if response.status_code not in (200, 206):
+                        raise HubError(f"{file.path}: unexpected HTTP {response.status_code} answer to a download",
+                                       hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
                     if have and response.status_code == 200:  # Range ignored: restart from 0
                         out.seek(0)
                         out.truncate()

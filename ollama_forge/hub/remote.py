@@ -24,6 +24,7 @@ from ._http import (
     raise_for_status,
     request_timeout,
     same_origin,
+    stream,
 )
 from .refs import HubRef, parse_ref
 
@@ -113,17 +114,14 @@ class HTTPRangeSource:
 
     def _get(self, start: int, stop: int) -> bytearray:
         """Exactly bytes ``start..stop-1`` (fewer only at the end of the file); never reads more."""
-        from huggingface_hub.utils import http_stream_backoff
-
         lim = limits()
         headers = self._headers(self._current_url)
         headers["Range"] = f"bytes={start}-{stop - 1}"
         got = bytearray()
-        with hub_errors(repo=self._repo, revision=self._revision, filename=self._path), http_stream_backoff(
-            # No retries inside: errors inside the body must not be thrown into the backoff
-            # generator, and its last-try error path reads an error body whole; _fetch retries.
-            "GET", self._current_url, headers=headers, follow_redirects=True, retry_on_exceptions=(),
-            retry_on_status_codes=(), timeout=request_timeout(lim),
+        # Not huggingface_hub's http_stream_backoff: errors inside the body cannot be retried there
+        # and its last-try error path reads an error body whole; _fetch retries instead.
+        with hub_errors(repo=self._repo, revision=self._revision, filename=self._path), stream(
+            self._current_url, headers=headers, timeout=request_timeout(lim), what=self.name,
         ) as response:
             self.requests += 1
             raise_for_status(response, self.name)

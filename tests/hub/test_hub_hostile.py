@@ -161,6 +161,22 @@ def test_an_oversized_206_body_is_never_read_past_the_range(hub: HubServer, tmp_
     assert get.body_bytes < 64 * MiB  # the client hung up; the server never sent the 800 MiB
 
 
+def test_a_redirect_with_a_huge_body_is_not_read(hub: HubServer, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    src = big_gguf(tmp_path / "o.gguf", megabytes=1)
+    hub.add_repo("org/o-GGUF", {"o-Q8_0.gguf": src}, gated=True, tokens={"hf_t"})
+    monkeypatch.setenv("HF_TOKEN", "hf_t")
+    hub.redirect_pad = 2 * 1024 * MiB  # the Hub's 302 to the CDN says it carries 2 GiB
+    report = inspect_remote("org/o-GGUF")
+    assert report.info.architecture == "llama"
+    (redirect,) = [g for g in hub.file_gets() if g.status == 302]
+    assert redirect.body_bytes < 64 * MiB  # dropped unread
+    cdn = [g for g in hub.file_gets() if g.host.startswith("localhost")]
+    assert cdn and all("authorization" not in g.headers for g in cdn)  # the token stays on the Hub
+    pulled = pull_gguf("org/o-GGUF", progress=False)
+    assert Path(pulled.entry_path).read_bytes() == src.read_bytes()
+
+
 @pytest.mark.parametrize("header, words", [
     (lambda a, b, size: f"bytes {a}-{b - 1}/{size * 2}", "Content-Range total"),
     (lambda a, b, size: f"bytes {a + 10}-{b - 1}/{size}", "Content-Range"),

@@ -22,7 +22,8 @@ tests), ``corrupt`` serves other bytes for a file from the CDN (integrity tests)
 Hostile behaviours (each off by default; see the attributes in ``HubServer.__init__``): a body
 that stalls after N bytes (``stall_after``), trickles (``trickle``), is cut (``drop_after``, once
 or ``drop_repeat``), a 206 whose body runs on past the range (``range_extra``), a lying
-``Content-Range`` (``content_range``), an ``/api`` answer that stalls, is padded past any sane
+``Content-Range`` (``content_range``), a redirect with a huge body (``redirect_pad``), error
+answers of any size (``fail_next``), an ``/api`` answer that stalls, is padded past any sane
 size (``api_stall``, ``api_pad``) or paginates to another origin (``next_origin``). File names
 may hold lone surrogates (the JSON then carries ``\\udXXX`` escapes, as a hostile Hub could send).
 
@@ -162,6 +163,7 @@ class HubServer:
         self.api_stall = False  # /api answers: headers, then silence
         self.api_pad = 0  # /api answers: this many spaces appended to the JSON
         self.next_origin: str | None = None  # tree pagination links point at this origin instead
+        self.redirect_pad = 0  # GET /resolve 302 answers carry this many body bytes
         self.fail_next: list[tuple[int, int]] = []  # file GETs: answer (status, body size) instead, in order
         self._released = threading.Event()  # set on stop(): stalled handlers finish
         self._lock = threading.Lock()
@@ -316,11 +318,13 @@ class _Handler(BaseHTTPRequestHandler):
             headers["X-Error-Code"] = code
         self._json(rec, {"error": message}, status, headers)
 
-    def _filler(self, rec: Recorded, status: int, size: int) -> None:
+    def _filler(self, rec: Recorded, status: int, size: int, headers: Mapping[str, str] | None = None) -> None:
         """An answer of ``size`` zero bytes, written piece by piece (sizes beyond memory are fine)."""
         rec.status = status
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(size))
         self.end_headers()
         left = size
@@ -535,14 +539,18 @@ class _Handler(BaseHTTPRequestHandler):
         if f.lfs:
             location = f"{self.hub.cdn}/cdn/{repo_id}/{f.sha256}?X-Amz-Signature=local"
             body = f"Found. Redirecting to {location}".encode()
-            self._send(rec, 302, body, {
+            headers = {
                 "Location": location,
                 "X-Repo-Commit": commit,
                 "ETag": f'"{f.oid}"',
                 "X-Linked-Etag": f'"{f.sha256}"',
                 "X-Linked-Size": str(f.size),
                 "Accept-Ranges": "bytes",
-            }, content_type="text/plain; charset=utf-8")
+            }
+            if self.hub.redirect_pad and self.command == "GET":
+                self._filler(rec, 302, self.hub.redirect_pad, headers)
+                return
+            self._send(rec, 302, body, headers, content_type="text/plain; charset=utf-8")
             return
         self._serve_bytes(rec, repo, f, {"X-Repo-Commit": commit, "ETag": f'"{f.oid}"'})
 
