@@ -83,6 +83,16 @@ def mixed_zero_strings(path: Path, count: int) -> None:
     write(path, 0, 3, parts())
 
 
+def many_string_arrays(path: Path, n_kv: int, count: int) -> None:
+    """``n_kv`` arrays of ``count`` empty strings each (every array below a size threshold)."""
+    body = gstr(b"") * count
+    def parts() -> Iterator[bytes]:
+        yield from BASE
+        for i in range(n_kv):
+            yield arr_head(f"x.v{i}", STRING, count) + body
+    write(path, 0, 2 + n_kv, parts())
+
+
 def nested_file(path: Path, n_kv: int, count: int) -> None:
     empty = struct.pack("<IQ", UINT8, 0)
     def parts() -> Iterator[bytes]:
@@ -140,6 +150,10 @@ def classes(scale: float) -> dict[str, Callable[[Path], None]]:
         "nul-strings-16Mi": lambda p: strings_file(p, gstr(b"\x00"), n(16 * MiB)),
         # lengths 0-3, zero-filled, no short period: the exact (per-record) path throughout
         "mixed-nul-strings-16Mi": lambda p: mixed_zero_strings(p, n(16 * MiB)),
+        # 7,900 arrays of 4,095 empty strings (each small: the plain per-record loop)
+        "small-string-arrays-7900x4095": lambda p: many_string_arrays(p, n(7_900), 4095),
+        # 32 arrays of 999,999 empty strings (each below the size that imports numpy)
+        "string-arrays-32x999999": lambda p: many_string_arrays(p, n(32), 999_999),
         # 85 x 65,536 empty nested arrays
         "nested-85x65536": lambda p: nested_file(p, n(85), 65_536),
         # 1,000,000 zero-size tensor infos

@@ -52,20 +52,36 @@ class StringIndex:
 
 def scan_strings(cur: Cursor, count: int, key: str, max_string: int) -> StringIndex:
     """Advance ``cur`` past ``count`` strings; return their offset index."""
+    cur.strings += count
     if count < _VECTOR_MIN:
+        _spend_steps(cur, count, key)
         offsets: list[int] = []
         _step(cur, count, key, max_string, offsets)
         # Kept as machine integers: 100k small arrays must not leave millions of int objects.
         return StringIndex(array("q", offsets))
     np = sys.modules.get("numpy")
-    if np is None and count >= _IMPORT_NUMPY_MIN:
+    if np is None and max(count, cur.strings) >= _IMPORT_NUMPY_MIN:
         try:
             import numpy as np
         except ImportError:  # pragma: no cover - numpy comes with gguf
             np = None
     if np is not None:
         return StringIndex(_scan_numpy(np, cur, count, key, max_string))
+    _spend_steps(cur, count, key)
     return StringIndex(_scan_sparse(cur, count, key, max_string), STRIDE)
+
+
+def _spend_steps(cur: Cursor, count: int, key: str) -> None:
+    """Charge ``count`` one-by-one steps to the header's budget; refuse a header that overspends."""
+    cur.step_left -= count
+    if cur.step_left < 0:
+        raise GGUFFormatError(
+            f"{cur.src.name}: the string arrays (up to {key!r}) need more than "
+            f"{cur.limits.max_stepped} strings read one by one (empty or NUL-filled strings in an "
+            "irregular order); no real vocabulary looks like this",
+            hint="The file is corrupt or malicious; re-download it from a trusted source.",
+            key=key,
+        )
 
 
 def _scan_sparse(cur: Cursor, count: int, key: str, max_string: int) -> list[int]:
@@ -238,6 +254,7 @@ def _step_exact(
     got = len(offsets)
     if not got:
         return p, k
+    _spend_steps(cur, got, key)
     # Lengths are checked once per batch: the next start minus this one, minus 8.
     starts = np.array(offsets, dtype=np.int64)
     ends = np.append(starts[1:], q)

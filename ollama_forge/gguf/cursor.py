@@ -26,6 +26,9 @@ class Limits:
     max_nested: int = 65_536  # elements of an array of arrays (each becomes a Python object)
     max_header: int = 256 * 1024 * 1024
     max_text: int = 64 * 1024 * 1024  # decoded metadata strings, over the whole header
+    # String-array elements read one by one in Python (the vectorised scan takes the rest):
+    # real headers need a few hundred thousand; ~0.25 us each bounds a hostile header's cost.
+    max_stepped: int = 8 * 1024 * 1024
     max_key: int = 65_535
     max_tensor_name: int = 63
     max_alignment: int = 1 << 16
@@ -89,7 +92,7 @@ class Cursor:
     source is never asked for much more than the header it actually parses.
     """
 
-    __slots__ = ("base", "block", "buf", "end", "limits", "pos", "size", "src", "whole")
+    __slots__ = ("base", "block", "buf", "end", "limits", "pos", "size", "src", "step_left", "strings", "whole")
 
     def __init__(self, source: ByteSource, limits: Limits = LIMITS) -> None:
         self.src = source
@@ -103,6 +106,8 @@ class Cursor:
         else:
             self.buf, self.base, self.end, self.whole = b"", 0, 0, False
         self.block = 64 * 1024
+        self.strings = 0  # string-array elements met so far in this header
+        self.step_left = limits.max_stepped  # of those, how many may still be read one by one
 
     # --- buffer management --------------------------------------------------------------
     def need(self, n: int, what: str) -> int:

@@ -10,6 +10,7 @@ raise a :class:`~ollama_forge.errors.GGUFError` subclass, never a crash or a han
 
 from __future__ import annotations
 
+import gc
 import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -399,7 +400,7 @@ class GGUFFile(LazyAccess):
                 n_el = 1
                 for d in dims:
                     n_el *= d
-                if n_el > _INT64_MAX or (n_el == 0 and any(d > _INT64_MAX for d in dims)):
+                if n_el > _INT64_MAX or (not n_el and max(dims) > _INT64_MAX):
                     break
                 type_name, block, type_size = ttype
                 if (dims[0] if n_dims else 1) % block:
@@ -554,6 +555,10 @@ class _TensorChecker:
 def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = LIMITS) -> GGUFFile:
     """Parse a GGUF header lazily from a path or a :class:`ByteSource`."""
     source, owned = as_source(target)
+    # A header builds up to a million small objects that never form cycles: collecting
+    # garbage while they pile up only rescans them (1M tensor infos: 3.7 s instead of 2 s).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         return GGUFFile(source, owns_source=owned, limits=limits)
     except GGUFError:
@@ -569,6 +574,9 @@ def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = L
         if owned:
             getattr(source, "close", lambda: None)()
         raise
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
 def read_gguf(target: str | os.PathLike[str] | ByteSource) -> GGUFInfo:

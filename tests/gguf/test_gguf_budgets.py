@@ -339,3 +339,42 @@ def test_a_merge_onto_a_full_disk_names_the_fix(tmp_path: Path) -> None:
         assert "free space" in (err.value.hint or "") and [p.name for p in mount.iterdir()] == ["filler"]
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+# --- one budget for strings read one by one, over the whole header -------------------------------
+
+
+def test_strings_read_one_by_one_share_a_header_wide_budget() -> None:
+    small = [kv_arr(f"x.v{i}", STRING, 4000, gstr(b"") * 4000) for i in range(3)]
+    limits = Limits(max_stepped=10_000)
+    assert open_gguf(BytesSource(model([*base_kvs(), *small[:2]])), limits=limits).kv["x.v1"].count == 4000
+    with pytest.raises(GGUFFormatError, match="read one by one") as err:
+        open_gguf(BytesSource(model([*base_kvs(), *small])), limits=limits)
+    assert err.value.hint
+
+
+def test_irregular_big_arrays_draw_on_the_budget_but_regular_ones_do_not() -> None:
+    regular = [f"tok{i}".encode() for i in range(50_000)]
+    irregular = [b"\x00" * (i * 7 % 3) for i in range(50_000)]  # lengths 0,1,2 of NUL bytes
+    limits = Limits(max_stepped=20_000)
+    ok = open_gguf(BytesSource(model([*base_kvs(), kv_arr("a", STRING, 50_000, records(regular))])), limits=limits)
+    assert ok.kv["a"].count == 50_000
+    with pytest.raises(GGUFFormatError, match="read one by one"):
+        open_gguf(BytesSource(model([*base_kvs(), kv_arr("b", STRING, 50_000, records(irregular))])), limits=limits)
+
+
+def test_a_header_of_many_mid_sized_arrays_switches_to_the_vectorised_scan() -> None:
+    code = (
+        "import sys\n"
+        "from gguf_craft import STRING, base_kvs, gstr, kv_arr, model\n"
+        "from ollama_forge.gguf import BytesSource, open_gguf\n"
+        "arrays = [kv_arr(f'x.v{i}', STRING, 600_000, gstr(b'') * 600_000) for i in range(3)]\n"
+        "g = open_gguf(BytesSource(model([*base_kvs(), *arrays])))\n"
+        "print('numpy' in sys.modules, type(g.kv['x.v0'].index.offsets).__name__, type(g.kv['x.v2'].index.offsets).__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    # the first array (alone below the threshold) takes the sparse scan; once the header has
+    # passed a million strings the rest are scanned vectorised
+    assert proc.stdout.split() == ["True", "list", "ndarray"]
