@@ -64,6 +64,8 @@ JSON_CT = "application/json; charset=utf-8"
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    #: the request being answered (its times are set when the answer is sent)
+    _current: RecordedRequest | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -176,7 +178,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         started = time.time()
-        self._current: RecordedRequest | None = None
+        self._current = None
         try:
             self._route()
         finally:
