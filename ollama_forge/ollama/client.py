@@ -215,6 +215,10 @@ def _hint_for(text: str, status: int) -> str | None:
         return "A PARAMETER or option has the wrong type; `forge show NAME` shows the model's stored parameters."
     if "invalid model name" in low:
         return "Use [namespace/]model[:tag] with letters, digits, '_', '.', '-' (see `forge register --help`)."
+    if "illegal instruction" in low:
+        return ("Ollama's model runner crashed on a CPU instruction this machine cannot execute (a VM may "
+                "advertise AMX/AVX-512 it does not run); the server log's `inference compute` and llama-server "
+                "lines name the CPU build it chose. Run Ollama on another machine or a build for this CPU.")
     if status >= 500:
         return "The Ollama server failed; its log (journalctl -u ollama, or ~/.ollama/logs/server.log) has details."
     return None

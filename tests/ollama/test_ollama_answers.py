@@ -247,3 +247,13 @@ def test_list_with_ollama_down_exits_1_even_after_rm(tmp_path: Path, capsys: pyt
         remove("bad name", host="http://127.0.0.1:9")
     code, out, err = run(capsys, "list", "--host", "http://127.0.0.1:9")
     assert code == 1 and out == "" and "Cannot reach Ollama" in err
+
+
+def test_a_crashed_runner_names_the_cause(real: OllamaServer) -> None:
+    from ollama_forge.ollama.langchain import chat_model
+
+    _registered(real)
+    real.state.faults.runner_signal = "illegal instruction"
+    with pytest.raises(OllamaResponseError, match="signal: illegal instruction") as info:
+        chat_model("m").invoke("hi")
+    assert info.value.status == 500 and "CPU instruction" in (info.value.hint or "")

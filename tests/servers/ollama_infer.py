@@ -229,6 +229,8 @@ def _runner_key(model: ModelRecord) -> tuple[str, ...]:
 
 
 def _load(state: OllamaState, model: ModelRecord, req: dict[str, Any], keep_alive: float | None) -> None:
+    if state.faults.runner_signal:
+        raise Refused(500, f"llama-server process has terminated: signal: {state.faults.runner_signal}")
     for layer in model.kind("projector"):
         tensors = state.gguf(state.blob_path(layer["digest"]))[1]
         if not any(t["name"].startswith("v.blk.") for t in tensors):  # no vision encoder: llama-server fails

@@ -165,6 +165,9 @@ class Faults:
     token_delay: float = 0.0
     #: the runner dies after this many streamed tokens (error line inside the 200 stream)
     kill_runner_after: int | None = None
+    #: the runner process dies at load with this signal (recorded: "illegal instruction" on a VM
+    #: that advertises AMX it cannot run)
+    runner_signal: str | None = None
     #: replace the JSON body of these GET paths (hostile or malformed answers)
     raw_answers: dict[str, bytes] = field(default_factory=dict)
 
