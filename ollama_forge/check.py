@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -90,6 +90,7 @@ class CheckReport(BaseModel):
     passed: bool
     problems: list[str]
     notes: list[str] = Field(default_factory=list)
+    base_model: bool = Field(False, description="the GGUF has no chat template: it has no end-of-turn to stop on")
     seconds: float
 
     def raise_for_failure(self) -> None:
@@ -99,13 +100,18 @@ class CheckReport(BaseModel):
         kinds = sorted({r.verdict for r in self.results if r.verdict != "ok"})
         raise CheckFailedError(
             f"{self.target} failed the stop check ({', '.join(kinds)}): " + "; ".join(self.problems),
-            hint=_failure_hint(kinds),
+            hint=_failure_hint(kinds, base_model=self.base_model),
             target=self.target,
             verdicts=kinds,
         )
 
 
-def _failure_hint(kinds: Sequence[str]) -> str:
+def _failure_hint(kinds: Sequence[str], *, base_model: bool = False) -> str:
+    if base_model:
+        # verify has nothing to compare for a base model: do not send the user there (a loop)
+        return ("This is a base model (its GGUF has no chat template), so nothing ends a reply: write a dialogue "
+                "TEMPLATE with a PARAMETER stop that ends the assistant's turn (forge demo shows one), or use the "
+                "model's instruct/chat variant.")
     parts: list[str] = []
     if "rambling" in kinds or "leaked" in kinds:
         parts.append(
@@ -213,12 +219,14 @@ def check(
     backend: Literal["auto", "ollama", "embedded"] = "auto",
     host: str | None = None,
     n_threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
     """Generate replies to a few prompts and report whether the model stops cleanly.
 
     ``target``: a stored model name, an Ollama model name or a GGUF path. ``modelfile``
     (``-f``) checks that Modelfile with the embedded runtime. ``backend="auto"`` uses Ollama
-    when it is reachable and knows the model, else the embedded runtime.
+    when it is reachable and knows the model, else the embedded runtime. ``progress`` receives a
+    line as each embedded generation starts (a long check is not silent).
     """
     if max_tokens < 1:
         raise UsageError("max_tokens must be at least 1")
@@ -237,7 +245,7 @@ def check(
             "The Ollama backend checks a model registered in Ollama by name",
             hint="Drop -f/--backend ollama to check a local GGUF or Modelfile with the embedded runtime.",
         )
-    return _check_embedded(target, modelfile, asked, max_tokens, notes, n_threads)
+    return _check_embedded(target, modelfile, asked, max_tokens, notes, n_threads, progress)
 
 
 def _check_embedded(
@@ -247,16 +255,22 @@ def _check_embedded(
     max_tokens: int,
     notes: list[str],
     n_threads: int | None,
+    progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
+    from .gguf import read_gguf
     from .runners.llama import LlamaRuntime, resolve_model
 
+    tell = progress or (lambda text: None)
     started = time.perf_counter()
     resolved = resolve_model(target, modelfile)
+    base_model = not read_gguf(resolved.gguf_path).chat_template
     options = {"temperature": 0.0, "seed": CHECK_SEED}
+    tell(f"loading {resolved.gguf_path.name} into llama.cpp")
     with LlamaRuntime(resolved, options=options, n_threads=n_threads) as runtime:
         markers = _merge(runtime.stops, runtime.eog_texts(), turn_markers(resolved.modelfile.template))
         results: list[PromptCheck] = []
-        for prompt in prompts:
+        for number, prompt in enumerate(prompts, 1):
+            tell(f"prompt {number}/{len(prompts)}: {json.dumps(prompt)} (up to {max_tokens} tokens)")
             text = runtime.render([{"role": "user", "content": prompt}])
             gen = runtime.complete(text, max_tokens=max_tokens)
             results.append(
@@ -285,6 +299,7 @@ def _check_embedded(
         results=results,
         notes=notes,
         started=started,
+        base_model=base_model,
     )
 
 
@@ -312,6 +327,7 @@ def _report(
     modelfile_source: str | None = None,
     ollama_name: str | None = None,
     host: str | None = None,
+    base_model: bool = False,
 ) -> CheckReport:
     problems = [p for p in (_problem(r, max_tokens) for r in results) if p]
     return CheckReport(
@@ -329,6 +345,7 @@ def _report(
         passed=not problems,
         problems=problems,
         notes=notes,
+        base_model=base_model,
         seconds=round(time.perf_counter() - started, 3),
     )
 

@@ -29,9 +29,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from .chat_template import HOSTILE_KINDS, render_chat_template, special_token_kwargs
 from .conversations import Conversation, conversation_suite, think_kwargs, to_hf_messages
@@ -77,6 +77,17 @@ class VerifyReport(BaseModel):
     template_path: str | None = Field(default=None, description="go_template | native_jinja: what the Modelfile carries")
     path_choice: Any = Field(default=None, description="fidelity.path_choice.PathChoice: server path per version, "
                              "tool/thinking conversations, tool-call round trip")
+    has_chat_template: bool = Field(default=True, description="False: the GGUF has none (a base model), nothing to compare")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status(self) -> Literal["match", "mismatch", "not_verified", "no_chat_template"]:
+        """no_chat_template is not a failure: there is no chat format the TEMPLATE could get wrong."""
+        if not self.has_chat_template:
+            return "no_chat_template"
+        if self.matched:
+            return "match"
+        return "mismatch" if self.compared else "not_verified"
 
     @property
     def compared(self) -> list[ConversationResult]:
@@ -359,10 +370,12 @@ def verify(target: str | Path) -> VerifyReport:
     info = read_gguf(subject.gguf_path)
     chat_template = info.chat_template
     if not chat_template:
-        raise VerificationError(
-            f"{subject.gguf_path} has no tokenizer.chat_template to compare with",
-            hint="without the model's own template forge cannot prove the TEMPLATE; check it with forge check",
-        )
+        # A base model: nothing to compare is an outcome, not an error (forge check tests it by generation).
+        plain = subject.go_template.strip() in ("{{ .Prompt }}", "{{- .Prompt }}", "{{ .Prompt -}}")
+        note = ("TEMPLATE is a plain completion template ({{ .Prompt }}): the model continues the text it is given"
+                if plain else "the TEMPLATE cannot be compared with a chat template the model does not have")
+        return VerifyReport(matched=False, has_chat_template=False, target=subject.source,
+                            template_source=subject.template_source, normalisations=[note, *subject.notes])
     tokens: dict[str, str] = {kind: str(tok.text) for kind, tok in (info.special_tokens or {}).items()
                               if getattr(tok, "text", None)}
     report = verify_template(

@@ -170,12 +170,18 @@ def test_verify_unknown_target_is_misuse() -> None:
         verify("no-such-model-anywhere")
 
 
-def test_verify_gguf_without_chat_template(tmp_path: Path) -> None:
+def test_verify_gguf_without_chat_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A base model: nothing to compare is a clear outcome with exit 0, not an error (issue 15)."""
     gguf = write_gguf(tmp_path / "base.gguf")
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text(f'FROM {gguf}\nTEMPLATE """{{{{ .Prompt }}}}"""\n', encoding="utf-8")
-    with pytest.raises(VerificationError):
-        verify(modelfile)
+    report = verify(modelfile)
+    assert report.status == "no_chat_template" and not report.matched and not report.results
+    assert any("plain completion template" in note for note in report.normalisations)
+    assert cli("verify", str(modelfile)) == 0
+    assert "no chat template" in capsys.readouterr().out
+    assert cli("verify", str(modelfile), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "no_chat_template"
 
 
 def test_cli_verify_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,7 +25,8 @@ def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -
     Rules: the chat template renders with add_generation_prompt=True; when the GGUF sets
     add_bos_token, a leading BOS in its output is stripped (llama.cpp adds it); a SYSTEM the
     chat template already prints without a system message is its built-in default, any other
-    SYSTEM is compared as a system message. Exit status 1 on any mismatch.
+    SYSTEM is compared as a system message. Exit status 1 on any mismatch; 0 with status
+    no_chat_template when the GGUF has no chat template (a base model: nothing to compare).
     """
     from ..console import print_json
     from ..verify import verify
@@ -35,7 +36,7 @@ def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -
         print_json(report.model_dump(mode="json"))
     else:
         _print_report(report, full=full)
-    if not report.matched:
+    if report.status in ("mismatch", "not_verified"):
         ctx.exit(1)
 
 
@@ -76,7 +77,10 @@ def _print_report(report: VerifyReport, *, full: bool) -> None:
     _print_paths(report, out, s)
     compared = report.compared
     failed = report.mismatches
-    if report.matched:
+    if report.status == "no_chat_template":
+        out.print("[yellow]no chat template[/yellow]: the GGUF has none (a base model), so there is nothing to "
+                  f"compare; `forge check {s(report.target or 'TARGET')}` shows how it generates")
+    elif report.matched:
         out.print(f"[green]match[/green]: {len(compared)} conversation(s) identical, "
                   f"{len(report.results) - len(compared)} skipped")
     elif not compared:
