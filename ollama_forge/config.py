@@ -7,6 +7,11 @@ forge respects the ecosystem's variables:
 * ``FORGE_HOME``: forge's own state (the store); default: the user data dir
 * ``FORGE_MODELS_DIR``: where pulled models are made available; default ``./models``
 * ``FORGE_FAMILIES``: a folder of user family templates that add to / override the built-in ones
+* ``FORGE_HUB_TIMEOUT`` (seconds, default 30) and ``FORGE_HUB_MIN_RATE`` (bytes/s, default 1024;
+  0 turns it off): a Hub request that does not answer, or a body slower than that, is stalled
+  and resumed (read in :mod:`ollama_forge.hub._http`)
+* ``FORGE_LLAMA_EXTRA_BUFTS=0|1``: skip the embedded runtime's probe and force llama.cpp's
+  extra buffer types off/on (:mod:`ollama_forge.runners.llama_probe`)
 * ``FORGE_DEBUG=1``: show tracebacks
 """
 
@@ -123,9 +128,10 @@ def _split_url(url: str, raw: str, source: str, *, example: str) -> SplitResult:
                     problem = str(exc)
                 else:
                     return split
+    form = "a URL" if source == "HF_ENDPOINT" else "host:port or a URL"
     raise ConfigError(
         f"{source}={raw!r} is not a valid server address: {problem}",
-        hint=f"Set {source} to host:port or a URL, e.g. {source}={example}.",
+        hint=f"Set {source} to {form}, e.g. {source}={example}.",
         variable=source,
     )
 
