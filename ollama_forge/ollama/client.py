@@ -329,8 +329,28 @@ class OllamaHTTP:
 
         end = time.monotonic() + deadline
         model = body.get("model")
+
+        def past_deadline() -> OllamaError:
+            return OllamaError(
+                f"forge stopped the generation of {model!r} after its {deadline:g} s deadline"
+                f"{f' while {action}' if action else ''}: the reply was not finished",
+                hint="Lower num_predict (the reply length) or raise the deadline; a model that never "
+                "stops usually lacks a stop string or a chat template (`forge check NAME`).",
+                host=self.host, deadline=deadline, model=model,
+            )
+
+        try:
+            yield from self._generate_lines(path, body, end, past_deadline, action)
+        except OllamaConnectionError as exc:
+            # the read timeout is <= the deadline: a timeout past the deadline is the deadline
+            if isinstance(exc.__cause__, TimeoutError) and time.monotonic() >= end:
+                raise past_deadline() from exc
+            raise
+
+    def _generate_lines(self, path: str, body: dict[str, Any], end: float, past_deadline: Callable[[], Exception],
+                        action: str | None) -> Iterator[dict[str, Any]]:
         with translate_errors(self.host, action=action), self._open(
-            "POST", path, json_body=body, timeout=min(self.timeout, deadline)
+            "POST", path, json_body=body, timeout=min(self.timeout, max(0.001, end - time.monotonic()))
         ) as response:
             if response.status >= 400:
                 raise status_error(self.host, response.status, _error_body(response), action=action)
@@ -344,13 +364,7 @@ class OllamaHTTP:
                 if part.get("done") is True:
                     return
                 if time.monotonic() > end:
-                    raise OllamaError(
-                        f"forge stopped the generation of {model!r} after its {deadline:g} s deadline"
-                        f"{f' while {action}' if action else ''}: the model was still generating",
-                        hint="Lower num_predict (the reply length) or raise the deadline; a model that never "
-                        "stops usually lacks a stop string or a chat template (`forge check NAME`).",
-                        host=self.host, deadline=deadline, model=model,
-                    )
+                    raise past_deadline()
         raise malformed(self.host, path, "the stream ended without a final done line")
 
     def blob_exists(self, digest: str) -> bool:

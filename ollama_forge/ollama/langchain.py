@@ -60,6 +60,11 @@ def _chat_class() -> type:
                     yield part
                     if time.monotonic() > end and not _is_done(part):
                         raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url))
+            except Exception as exc:
+                # a read timeout past the deadline is the deadline (the read timeout is <= it)
+                if _is_timeout(exc) and time.monotonic() >= end:
+                    raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url)) from exc
+                raise
             finally:
                 close = getattr(parts, "close", None)
                 if close is not None:
@@ -73,6 +78,10 @@ def _chat_class() -> type:
                     yield part
                     if time.monotonic() > end and not _is_done(part):
                         raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url))
+            except Exception as exc:
+                if _is_timeout(exc) and time.monotonic() >= end:
+                    raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url)) from exc
+                raise
             finally:
                 aclose = getattr(parts, "aclose", None)
                 if aclose is not None:
@@ -98,6 +107,12 @@ def _chat_class() -> type:
     return ForgeChatOllama
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    import httpx
+
+    return isinstance(exc, (httpx.TimeoutException, TimeoutError))
+
+
 def _is_done(part: Any) -> bool:
     done = part.get("done") if isinstance(part, dict) else getattr(part, "done", None)
     return done is True
@@ -107,8 +122,8 @@ def _deadline_error(model: str, deadline: float, host: str) -> Exception:
     from ..errors import OllamaError
 
     return OllamaError(
-        f"forge stopped the generation of {model!r} after its {deadline:g} s deadline: the model was still "
-        "generating",
+        f"forge stopped the generation of {model!r} after its {deadline:g} s deadline: the reply was not "
+        "finished",
         hint="Pass a larger deadline= or a smaller num_predict= to chat_model(); a model that never stops "
         "usually lacks a stop string or a chat template (`forge check NAME`).",
         host=host, deadline=deadline, model=model,
