@@ -257,3 +257,16 @@ def test_a_crashed_runner_names_the_cause(real: OllamaServer) -> None:
     with pytest.raises(OllamaResponseError, match="signal: illegal instruction") as info:
         chat_model("m").invoke("hi")
     assert info.value.status == 500 and "CPU instruction" in (info.value.hint or "")
+
+
+def test_a_server_that_never_answers_ends_at_the_deadline(real: OllamaServer) -> None:
+    from ollama_forge.ollama.client import OllamaHTTP
+    from ollama_forge.ollama.langchain import chat_model
+
+    _registered(real)
+    real.state.faults.delay = 2.0  # every answer starts after 2 s
+    with pytest.raises(OllamaError, match="deadline"):
+        chat_model("m", deadline=0.5).invoke("Say hi")
+    with OllamaHTTP() as http, pytest.raises(OllamaError, match="deadline"):
+        list(http.generate_stream("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                                  deadline=0.5))
