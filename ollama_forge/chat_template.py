@@ -55,7 +55,7 @@ MAX_TEMPLATE_CHARS = 256 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
 DEFAULT_TIMEOUT_S = 5.0
 RENDER_BUDGET_S = 8.0  # seconds of slow renders one command may spend, in all
-FREE_RENDER_S = 0.25  # renders cheaper than this do not draw on the budget
+FREE_RENDER_S = 0.05  # renders cheaper than this (real ones take milliseconds) do not draw on the budget
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 # strftime_now(fmt) renders as DATE_MARK_OPEN + fmt + DATE_MARK_CLOSE when date_marker=True
 # (used by synthesis to find where a template prints the current date).
@@ -422,7 +422,8 @@ class RenderBudget:
         return self.seconds - self.spent
 
     def charge(self, elapsed: float) -> None:
-        self.spent += max(0.0, elapsed - FREE_RENDER_S)
+        if elapsed > FREE_RENDER_S:  # a slow render counts in full, so N renders just under a limit cannot add up
+            self.spent += elapsed
 
 
 _PROCESS_BUDGET = RenderBudget()
