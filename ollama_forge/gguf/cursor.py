@@ -86,10 +86,11 @@ class TensorInfo:
 
 
 class Cursor:
-    """Sequential reads over a source through one buffer (the mmap itself for local files).
+    """Sequential reads over a source through one buffer (never a mapping of the file).
 
-    For other sources the window grows in blocks that double up to 1 MiB, so a chunked HTTP
-    source is never asked for much more than the header it actually parses.
+    The window grows in blocks that double up to 1 MiB, so a chunked HTTP source is never
+    asked for much more than the header it actually parses. (A source exposing a ``buffer``
+    with a known size is parsed in place.)
     """
 
     __slots__ = ("base", "block", "buf", "end", "limits", "pos", "size", "src", "step_left", "strings", "whole")
