@@ -74,6 +74,7 @@ class Plan:
     think_open: str | None = None  # assistant thinking in history: think_open + T + think_close + content
     think_close: str = ""
     think_shown: bool = True  # False: the thinking text is dropped but its presence changes the turn
+    think_tags: tuple[str, str] | None = None  # the reasoning delimiters the model emits (for Ollama's parser)
     tools: Any = None  # synthesis_tools.ToolPlan in a tools-mode plan
     notes: list[str] = field(default_factory=list)
 
@@ -330,6 +331,22 @@ def _recover_tools_plan(chat_template: str, bos_token: str, eos_token: str, add_
     return plan, ""
 
 
+_THINK_PAIRS = re.compile(r"<(/?)([\w:.-]*(?:think|thought|reason)[\w:.-]*)>|\[(/?)(THINK)\]", re.I)
+
+
+def thinking_tags(chat_template: str) -> tuple[str, str] | None:
+    """The opening and closing reasoning tags a template writes (``<think>``/``</think>``, ``[THINK]``...)."""
+    opened: list[str] = []
+    for match in _THINK_PAIRS.finditer(chat_template):
+        slash, name = (match.group(1), match.group(2)) if match.group(2) else (match.group(3), match.group(4))
+        angle = match.group(2) is not None
+        if not slash:
+            opened.append(name)
+        elif name in opened:
+            return (f"<{name}>", f"</{name}>") if angle else (f"[{name}]", f"[/{name}]")
+    return None
+
+
 def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "", add_bos_token: bool = False,
                   extra: Mapping[str, Any] | None = None) -> dict[str, Plan] | None:
     """Plans for think unset / on / off (``on``/``off`` only when the template reacts to them),
@@ -359,6 +376,13 @@ def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "
             elif mode == "none":
                 none.notes.append(f"no tool support: {why}")
                 break
+    # Reasoning tags are declared where the template has a thinking mode, shows reasoning, or
+    # passes Ollama's own test for thinking templates (both <think> and </think> in its text).
+    thinks = ("on" in plans or "off" in plans or any(p.think_open is not None for p in plans.values())
+              or ("<think>" in chat_template and "</think>" in chat_template))
+    tags = thinking_tags(chat_template) if thinks else None
+    for plan in plans.values():
+        plan.think_tags = tags
     if len({p.default_system for p in plans.values()}) > 1:
         # The built-in system prompt depends on think or tools: it lives in the template, not in SYSTEM.
         for plan in plans.values():

@@ -146,7 +146,9 @@ def _body(plan: Plan) -> str:
         lines.append("{{- if $.System }}" + lit(plan.sys_open) + "{{ else }}" + lit(plan.head) + "{{ end }}")
     elif plan.head:
         lines.append("{{- " + lit(plan.head).removeprefix("{{ "))
-    lines.append("{{- range $i, $m := $.Messages }}")
+    # `.Messages`, `.ToolCalls`, `.Thinking` as fields (dot is the message inside the range): Ollama
+    # reads its thinking tags and tool-call tag only from field nodes and the raw text around them.
+    lines.append("{{- range $i, $m := .Messages }}")
     lines.append("{{- $last := eq (len (slice $.Messages $i)) 1 }}")
     user = "{{- if eq $m.Role \"user\" }}" + lit(plan.user_open)
     if plan.sys_mode == "first_user":
@@ -164,10 +166,14 @@ def _body(plan: Plan) -> str:
         open_go = "{{ if eq $prev \"tool\" }}" + lit(tools.asst_open_after_tool) + "{{ else }}" + open_go + "{{ end }}"
     calls = tools is not None and tools.call is not None
     if calls:
-        asst += "{{ if $m.ToolCalls }}" + tools.assistant_go() + "{{ else }}"
+        asst += tools.assistant_go() + "{{ else }}"
     if plan.think_open is not None:
-        asst += ("{{ if $m.Thinking }}" + lit(plan.think_open) + ("{{ $m.Thinking }}" if plan.think_shown else "")
-                 + lit(plan.think_close) + "{{ else }}" + open_go + "{{ end }}")
+        shown = _thinking_go(plan, lit)
+        if "{{ .Thinking }}" not in shown:
+            shown = declare_thinking_go(plan) + shown
+        asst += "{{ if $m.Thinking }}" + shown + "{{ else }}" + open_go + "{{ end }}"
+    elif plan.think_tags is not None:
+        asst += declare_thinking_go(plan) + open_go
     else:
         asst += open_go
     asst += "{{ $m.Content }}{{ if not $last }}" + lit(plan.asst_close) + "{{ end }}"
@@ -178,7 +184,7 @@ def _body(plan: Plan) -> str:
         lines.append("{{- else if eq $m.Role \"tool\" }}" + lit(tools.tool_open) + "{{ $m.Content }}"
                      + lit(tools.tool_close) + "{{ if $last }}" + lit(tools.gen_after_tool) + "{{ end }}")
     if track_prev:
-        lines.insert(lines.index("{{- range $i, $m := $.Messages }}"), "{{- $prev := \"\" }}")
+        lines.insert(lines.index("{{- range $i, $m := .Messages }}"), "{{- $prev := \"\" }}")
         lines.append("{{- end }}")
         lines.append("{{- $prev = $m.Role }}")
         lines.append("{{- end }}")
@@ -186,6 +192,44 @@ def _body(plan: Plan) -> str:
     lines.append("{{- end }}")
     lines.append("{{- end }}")
     return "\n".join(lines)
+
+
+_TAG = re.compile(r"<\|[^|<>\s]{1,40}\|>|<[/A-Za-z_][\w.:/-]{0,30}>|\[/?[A-Z_]{2,30}\]|<｜[^｜]{1,40}｜>")
+
+
+def raw_text(text: str) -> str | None:
+    """``text`` as raw template text, when Go's lexer reads it back exactly (no delimiter inside)."""
+    return text if text and "{{" not in text and "}}" not in text and text.strip() else None
+
+
+def _thinking_go(plan: Plan, lit: Any) -> str:
+    """An earlier turn's reasoning. The tags around ``{{ .Thinking }}`` are written as raw text in
+    their own list, so that Ollama infers them (thinking.InferTags) and offers ``think``."""
+    think_open = plan.think_open or ""
+    if not plan.think_shown:
+        return lit(think_open) + lit(plan.think_close)
+    opening = list(_TAG.finditer(think_open))
+    closing = _TAG.search(plan.think_close)
+    if opening and closing:
+        start, end = opening[-1].start(), closing.end()
+        head, raw_open = think_open[:start], raw_text(think_open[start:])
+        raw_close, tail = raw_text(plan.think_close[:end]), plan.think_close[end:]
+        if raw_open and raw_close:
+            return ((lit(head) if head else "") + "{{ if .Thinking }}" + raw_open + "{{ .Thinking }}" + raw_close
+                    + "{{ end }}" + (lit(tail) if tail else ""))
+    return lit(think_open) + "{{ $m.Thinking }}" + lit(plan.think_close)
+
+
+def declare_thinking_go(plan: Plan) -> str:
+    """A branch that never prints, holding the model's reasoning tags around ``{{ .Thinking }}``:
+    the template drops earlier reasoning, but Ollama infers the tags (and offers ``think``) from
+    such a node only."""
+    if plan.think_tags is None:
+        return ""
+    opening, closing = (raw_text(t) for t in plan.think_tags)
+    if not opening or not closing:
+        return ""
+    return "{{ if false }}" + opening + "{{ .Thinking }}" + closing + "{{ end }}"
 
 
 def render_plan(plans: Mapping[str, Plan], messages: list[dict[str, Any]], *, system: str | None = None,

@@ -129,11 +129,14 @@ class CallFormat:
     pair_close: str = ""
     pair_sep: str = ""
 
-    def go(self, var: str) -> str:
+    def go(self, var: str, raw_first: bool = False) -> str:
+        from .synthesis_go import raw_text
+
         out: list[str] = []
-        for kind, value in self.pieces:
+        for i, (kind, value) in enumerate(self.pieces):
             if kind == "lit":
-                out.append(go_str(value))
+                raw = raw_text(value) if raw_first and i == 0 else None
+                out.append(raw if raw is not None else go_str(value))
             elif kind == "name":
                 out.append("{{ " + var + ".Function.Name }}")
             elif kind == "id":
@@ -225,12 +228,32 @@ class ToolPlan:
     tool_close: str
     gen_after_tool: str
     asst_open_after_tool: str = ""  # the assistant turn's prefix right after a tool result
+    asst_open: str = ""  # the plain assistant turn's prefix (a tool-call turn printing it first shares it)
 
     def assistant_go(self, last: str = "$last") -> str:
+        """``{{ if .ToolCalls }}...`` for an assistant turn with calls (its ``{{ else }}`` follows).
+
+        Ollama's tool-call parser takes its tag from the first non-blank *raw* text inside the
+        first ``{{ if .ToolCalls }}`` (a field node): the turn's header is printed before that
+        block, the text that opens the calls is raw text, and separators follow a call instead of
+        preceding it (an action before the text would hide it).
+        """
+        from .synthesis_go import raw_text
+
         assert self.call is not None
-        return (go_str(self.calls_open) + "{{ range $ci, $c := $m.ToolCalls }}{{ if $ci }}" + go_str(self.call_sep)
-                + "{{ end }}" + self.call.go("$c") + "{{ end }}{{ if not " + last + " }}" + go_str(self.calls_close)
-                + "{{ end }}")
+        from .synthesis_go import _TAG
+
+        header = _lcp2(self.calls_open, self.asst_open)
+        for tag in _TAG.finditer(self.calls_open):  # never cut a special token in two
+            if tag.start() < len(header) < tag.end():
+                header = self.calls_open[:tag.start()]
+        rest = self.calls_open[len(header):]
+        raw_rest = raw_text(rest)
+        head = "{{ if $m.ToolCalls }}" + go_str(header) + "{{ end }}" if header else ""
+        return (head + "{{ if .ToolCalls }}" + (raw_rest if raw_rest is not None else go_str(rest))
+                + "{{ range $ci, $c := .ToolCalls }}" + self.call.go("$c", raw_first=True)
+                + "{{ if lt $ci (len (slice $m.ToolCalls 1)) }}" + go_str(self.call_sep) + "{{ end }}{{ end }}"
+                + "{{ if not " + last + " }}" + go_str(self.calls_close) + "{{ end }}")
 
 
 def _hf_call(i: int) -> dict[str, Any]:
@@ -293,6 +316,12 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
         return None, "several tool calls are rendered in a way forge cannot express"
     inter = region2[span_a[1]:span_b[0]]
     call_open = _lcs(lead, inter)
+    from .synthesis_go import _TAG
+
+    cut = len(lead) - len(call_open)
+    for tag in _TAG.finditer(lead):  # a call's opening text never starts inside a special token
+        if tag.start() < cut < tag.end():
+            call_open = lead[tag.end():]
     call_close = _lcp2(trail, inter[: len(inter) - len(call_open)])
     call_sep = inter[len(call_close): len(inter) - len(call_open)]
     call_fmt.pieces = [("lit", call_open), *call_fmt.pieces, ("lit", call_close)]
@@ -320,7 +349,8 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
                     call=call_fmt, call_sep=call_sep, calls_close=calls_close,
                     tool_open=tool_open.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
                     tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
-                    gen_after_tool=gen_tail[len(tool_close):], asst_open_after_tool=asst_open_after_tool)
+                    gen_after_tool=gen_tail[len(tool_close):], asst_open_after_tool=asst_open_after_tool,
+                    asst_open=asst_open)
     return plan, ""
 
 

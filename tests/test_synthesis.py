@@ -202,3 +202,61 @@ def test_hostile_token_texts_stay_go_literals_in_a_synthesised_modelfile(tmp_pat
     assert back == mf and back.from_ == [str(gguf)]
     assert (back.adapters, back.messages, back.draft, back.license) == ([], [], [], [])
     assert go_string(bos) in (back.template or "")
+
+
+# --- what Ollama reads from a synthesised template (issue 16) ------------------------------------
+
+
+def test_tool_calls_carry_a_raw_tag_ollamas_parser_recovers() -> None:
+    from ollama_forge.fidelity.conversations_tools import compare_tool_suite
+    from ollama_forge.fidelity.toolcall_parser import parse_tag
+
+    template = corpus("Qwen-Qwen2.5-7B-Instruct")
+    synth = synthesize_template(template, eos_token="<|im_end|>")
+    assert synth is not None and synth.supports_tools
+    assert parse_tag(synth.go_template) == "<tool_call>"
+    report = compare_tool_suite(template, synth.go_template, eos_token="<|im_end|>", system=synth.default_system)
+    trips = {t.conversation: (t.recovered, t.reason) for t in report.round_trips}
+    assert trips == {"one_tool_call": (True, None), "two_tool_calls": (True, None)}
+    # grouping the two results and the calls themselves still render as the model's template does
+    assert {r.name: r.identical for r in report.results}["tools_offered"] is False  # nested schema: Go cannot
+
+
+def test_reasoning_tags_are_declared_so_ollama_offers_think() -> None:
+    from ollama_forge.fidelity.conversations_tools import compare_tool_suite
+    from ollama_forge.fidelity.server_path import go_template_capabilities
+    from ollama_forge.prompt import infer_thinking_tags, ollama_parse
+
+    template = corpus("Qwen-Qwen3-0.6B")  # drops earlier reasoning: the tags come from a branch that never prints
+    synth = synthesize_template(template, eos_token="<|im_end|>")
+    assert synth is not None and "{{ if false }}<think>{{ .Thinking }}</think>{{ end }}" in synth.go_template
+    assert infer_thinking_tags(ollama_parse(synth.go_template)) == ("<think>", "</think>")
+    assert "thinking" in go_template_capabilities(synth.go_template).capabilities
+    report = compare_tool_suite(template, synth.go_template, eos_token="<|im_end|>", system=synth.default_system)
+    states = {r.name: (r.identical, r.refused) for r in report.results}
+    assert states["think_on"] == (True, None) and states["think_off"] == (True, None)
+
+
+def test_shown_reasoning_is_written_between_raw_tags() -> None:
+    from ollama_forge.prompt import infer_thinking_tags, ollama_parse, render_prompt
+
+    template = ("{% for m in messages %}<|{{ m.role }}|>{% if m.reasoning_content %}<think>{{ m.reasoning_content }}"
+                "</think>\n{% endif %}{{ m.content }}<|end|>\n{% endfor %}"
+                "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    synth = synthesize_template(template)
+    assert synth is not None and synth.supports_thinking
+    assert infer_thinking_tags(ollama_parse(synth.go_template)) == ("<think>", "</think>")
+    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "thinking": "t"},
+                {"role": "user", "content": "c"}]
+    assert render_prompt(synth.go_template, messages) == (
+        "<|user|>a<|end|>\n<|assistant|><think>t</think>\nb<|end|>\n<|user|>c<|end|>\n<|assistant|>")
+
+
+def test_thinking_tags_from_the_template_text() -> None:
+    from ollama_forge.synthesis import thinking_tags
+
+    assert thinking_tags("x<think>{{ r }}</think>y") == ("<think>", "</think>")
+    assert thinking_tags("[THINK]{{ r }}[/THINK]") == ("[THINK]", "[/THINK]")
+    assert thinking_tags("<seed:think>a</seed:think>") == ("<seed:think>", "</seed:think>")
+    assert thinking_tags("</think> only a closing tag") is None
+    assert thinking_tags("no reasoning here") is None
