@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -246,7 +247,7 @@ def test_shown_reasoning_is_written_between_raw_tags() -> None:
     synth = synthesize_template(template)
     assert synth is not None and synth.supports_thinking
     assert infer_thinking_tags(ollama_parse(synth.go_template)) == ("<think>", "</think>")
-    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "thinking": "t"},
+    messages: list[Any] = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "thinking": "t"},
                 {"role": "user", "content": "c"}]
     assert render_prompt(synth.go_template, messages) == (
         "<|user|>a<|end|>\n<|assistant|><think>t</think>\nb<|end|>\n<|user|>c<|end|>\n<|assistant|>")
