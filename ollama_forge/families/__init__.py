@@ -13,8 +13,9 @@ format); a user folder adds families or overrides built-in ones by name.
 
 from __future__ import annotations
 
+from ..budget import parse_size
 from .build import BuildResult, ResolvedSource, build_modelfile, plan_modelfile, resolve_source
-from .context import DEFAULT_MAX_CTX, ContextChoice, choose_num_ctx, parse_size
+from .context import DEFAULT_MAX_CTX, ContextChoice, choose_num_ctx
 from .detect import Candidate, Detection, detect_family
 from .registry import (
     Family,

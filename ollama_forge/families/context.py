@@ -14,11 +14,11 @@ The reason is returned for the CLI to explain on stderr and recorded in the Mode
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from ..budget import detect_budget
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 DEFAULT_MAX_CTX = 8192
 MIN_CTX = 512
 _STEP = 256
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
 class ContextChoice(BaseModel):
@@ -41,35 +40,8 @@ class ContextChoice(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def parse_size(text: str | int) -> int:
-    """``'8G'``, ``'512MiB'``, ``'1.5GB'`` or a byte count -> bytes (binary units)."""
-    if isinstance(text, int):
-        if text <= 0:
-            raise UsageError(f"Invalid memory size {text!r}", hint="Pass a positive size, e.g. --mem 8G.")
-        return text
-    match = _SIZE.match(str(text))
-    if not match:
-        raise UsageError(f"Invalid memory size {text!r}", hint="Use a number with an optional unit: 8G, 6GiB, 512M.")
-    value = float(match.group(1))
-    power = " kmgt".index(match.group(2).lower() or " ")
-    size = int(value * (1024 ** power))
-    if size <= 0:
-        raise UsageError(f"Invalid memory size {text!r}", hint="Pass a positive size, e.g. --mem 8G.")
-    return size
-
-
 def _gib(n: int) -> str:
     return f"{n / 1024**3:.2f} GiB"
-
-
-def free_memory() -> int | None:
-    """Memory available on this machine (psutil), or None when unknown."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:  # pragma: no cover - psutil is a dependency; be safe on odd platforms
-        return None
 
 
 def _total(info: GGUFInfo, ctx: int, weights_bytes: int | None) -> int | None:
@@ -116,15 +88,12 @@ def choose_num_ctx(
         reason = f"trained context {trained}, capped at {cap_text}"
     choice = ContextChoice(num_ctx=ctx, trained=trained, cap=cap, reason=reason)
 
-    budget: int | None = None
-    if mem is not None:
-        budget = parse_size(mem)
-        choice.budget_source = f"--mem {_gib(budget)}"
-    elif use_free_memory:
-        budget = free_memory()
-        choice.budget_source = f"free memory {_gib(budget)}" if budget else None
-    if budget is None:
+    if mem is None and not use_free_memory:
         return choice
+    detected = detect_budget(mem)  # the same budget `forge quants` fits variants in
+    budget = detected.bytes
+    label = {"--mem": "--mem", "vram": "free VRAM", "ram": "free memory"}[detected.source]
+    choice.budget_source = f"{label} {_gib(budget)}"
     choice.budget_bytes = budget
     total = _total(info, ctx, weights_bytes)
     if total is None:

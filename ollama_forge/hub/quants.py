@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from .. import config
 from ..errors import ForgeError
-from .budget import MemoryBudget, detect_budget
+from ..budget import MemoryBudget, detect_budget
 from .refs import HubRef, parse_ref
 from .select import ProjectorFile, Variant
 

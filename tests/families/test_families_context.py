@@ -59,16 +59,29 @@ def test_budget_below_the_weights_uses_the_minimum_with_a_warning(tmp_path: Path
 
 
 def test_free_memory_is_the_default_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ollama_forge.families import context
+    from ollama_forge import budget as machine
 
     info = info_with(tmp_path, 131072, block_count=32, embedding_length=4096, head_count=32, head_count_kv=8)
     budget = estimate_memory(info, 3000).total_bytes
-    monkeypatch.setattr(context, "free_memory", lambda: budget)
+    monkeypatch.setattr(machine, "gpu_free_bytes", lambda: None)
+    monkeypatch.setattr(machine, "ram_available_bytes", lambda: budget)
     choice = choose_num_ctx(info)
     assert choice.num_ctx < 3000 and "free memory" in choice.reason
+    # with a GPU, the budget is its free VRAM, as in `forge quants`
+    monkeypatch.setattr(machine, "gpu_free_bytes", lambda: budget // 2)
+    on_gpu = choose_num_ctx(info)
+    assert on_gpu.num_ctx < choice.num_ctx and "free VRAM" in on_gpu.reason
 
 
-@pytest.mark.parametrize("text, expected", [("8G", 8 * 1024**3), ("512MiB", 512 * 1024**2), ("1.5GB", int(1.5 * 1024**3)),
+def test_mem_means_the_same_in_quants_and_modelfile(tmp_path: Path) -> None:
+    from ollama_forge.budget import detect_budget
+
+    info = info_with(tmp_path, 131072, block_count=32, embedding_length=4096, head_count=32, head_count_kv=8)
+    assert choose_num_ctx(info, mem="8GB").budget_bytes == detect_budget("8GB").bytes == 8 * 1000**3
+    assert choose_num_ctx(info, mem="8GiB").budget_bytes == 8 * 1024**3
+
+
+@pytest.mark.parametrize("text, expected", [("8G", 8 * 1024**3), ("512MiB", 512 * 1024**2), ("1.5GB", int(1.5 * 1000**3)),
                                             ("1000", 1000), (4096, 4096)])
 def test_parse_size(text: str | int, expected: int) -> None:
     assert parse_size(text) == expected

@@ -329,7 +329,7 @@ def test_default_without_q4_k_m_or_q8_0_uses_detected_budget(
         "o-F16.gguf": big_gguf(tmp_path / "f16.gguf", megabytes=3, file_type=1),
         "o-Q5_K_M.gguf": big_gguf(tmp_path / "q5.gguf", megabytes=1, file_type=17, seed=2),
     })
-    from ollama_forge.hub.budget import MemoryBudget
+    from ollama_forge.budget import MemoryBudget
 
     monkeypatch.setattr(
         "ollama_forge.hub.quants.detect_budget",

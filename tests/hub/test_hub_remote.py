@@ -177,7 +177,7 @@ def test_remote_inspect_of_real_gemma_fetches_header_plus_one_chunk(hub: HubServ
 
 
 def test_inspect_without_a_default_quant_picks_what_fits(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ollama_forge.hub.budget import MemoryBudget
+    from ollama_forge.budget import MemoryBudget
 
     hub.add_repo("org/odd-GGUF", {
         "o-F16.gguf": big_gguf(tmp_path / "f16.gguf", megabytes=3, file_type=1),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ollama_forge.budget import detect_budget, parse_size
 from ollama_forge.errors import QuantSelectionError, UsageError
-from ollama_forge.hub.budget import detect_budget, parse_size
 from ollama_forge.hub.listing import RemoteFile
 from ollama_forge.hub.select import (
     choose_variant,
@@ -129,15 +129,15 @@ def test_parse_size_rejects(text: str) -> None:
 
 def test_detect_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     assert detect_budget("2G").bytes == 2 * 1024**3
-    monkeypatch.setattr("ollama_forge.hub.budget.gpu_free_bytes", lambda: None)
+    monkeypatch.setattr("ollama_forge.budget.gpu_free_bytes", lambda: None)
     ram = detect_budget()
     assert ram.source == "ram" and ram.bytes > 0
-    monkeypatch.setattr("ollama_forge.hub.budget.gpu_free_bytes", lambda: 123 * 1024**2)
+    monkeypatch.setattr("ollama_forge.budget.gpu_free_bytes", lambda: 123 * 1024**2)
     assert detect_budget().source == "vram"
 
 
 def test_gpu_free_bytes_reads_nvidia_smi(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from ollama_forge.hub.budget import gpu_free_bytes
+    from ollama_forge.budget import gpu_free_bytes
 
     fake = tmp_path / "nvidia-smi"
     fake.write_text('#!/bin/sh\n[ "$1" = "--query-gpu=memory.free" ] || exit 3\nprintf "1000\\n30000\\n"\n')

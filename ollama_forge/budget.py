@@ -1,4 +1,9 @@
-"""The memory budget a variant must fit in: ``--mem`` or detected free VRAM / RAM."""
+"""Sizes and the memory budget a model must fit in: ``--mem`` or detected free VRAM / RAM.
+
+One parser and one budget for every command: ``forge quants --mem`` (which variants fit) and
+``forge modelfile --mem`` (which ``num_ctx`` fits) read ``8GB`` the same way and, without
+``--mem``, measure the same memory: the free VRAM of the largest GPU, else available RAM.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from ..errors import UsageError
+from .errors import UsageError
 
 _SIZE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(I?B?)\s*$", re.IGNORECASE)
 _POW = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4}
@@ -22,7 +27,9 @@ class MemoryBudget(BaseModel):
 
 
 def parse_size(text: str | int) -> int:
-    """``8G``/``8GiB`` (1024-based), ``8GB`` (1000-based) or a plain byte count."""
+    """``8G``/``8GiB`` (1024-based), ``8GB`` (1000-based, as disks and the Hub count) or bytes."""
+    if isinstance(text, bool):
+        raise UsageError(f"Invalid size {text!r}", hint="Examples: --mem 8G, --mem 24GiB, --mem 16000MB")
     if isinstance(text, int):
         value = text
     else:
