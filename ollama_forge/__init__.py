@@ -13,10 +13,30 @@ Public functions are imported lazily so ``import ollama_forge`` stays light
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._lazy import lazy_exports
 from ._version import __version__
 from .errors import *  # noqa: F403  (the exception tree is cheap and always available)
 from .errors import ForgeError
+
+if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs (tests/test_public_api.py)
+    from .chat_template import render_chat_template
+    from .check import check
+    from .doctor import doctor
+    from .families import build_modelfile, detect_family, list_families
+    from .gguf import GGUFInfo, read_gguf
+    from .gguf.memory import estimate_memory
+    from .hub import list_quants, pull_gguf
+    from .inspection import inspect
+    from .modelfile import Modelfile, parse_modelfile, validate_parameters
+    from .ollama import chat_model, list_models, ps, register, remove, show
+    from .prompt import render_prompt
+    from .runners.hf import hf_chat_model, hf_llm, hf_pipeline
+    from .runners.llama import chat
+    from .store import Store
+    from .synthesis import synthesize_template
+    from .verify import verify
 
 # public name -> "module:attribute" (modules relative to ollama_forge)
 _LAZY: dict[str, str] = {

@@ -6,7 +6,17 @@ level, so ``forge --help`` stays fast.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the same names for type checkers (tests/test_public_api.py)
+    from .client import make_client, translate_errors
+    from .langchain import chat_model
+    from .models import list_models, remove, show
+    from .names import parse_model_name
+    from .ps import RunningModel, ps
+    from .register import RegisterResult, register
 
 _LAZY = {
     "register": "register:register",
