@@ -33,6 +33,7 @@ from .errors import (
     CheckFailedError,
     ForgeError,
     ModelNotFoundError,
+    NotFoundError,
     OllamaConnectionError,
     OllamaResponseError,
     TemplateError,
@@ -353,6 +354,10 @@ def _report(
 # --- Ollama --------------------------------------------------------------------------------
 
 
+class _NotFoundOllamaDown(OllamaConnectionError, NotFoundError):
+    """Not found locally while Ollama, where it might be, is down: a missing target (exit 2)."""
+
+
 def _ollama_names(target: str, host: str) -> list[str]:
     """Names to try on Ollama: the store's registrations for this host first, then the target."""
     from .store import Store
@@ -438,9 +443,9 @@ def _try_ollama(
                     raise
                 if not _in_store(target):
                     # nothing local to fall back on: the real cause is that Ollama is down
-                    raise OllamaConnectionError(
-                        f"Cannot check {target!r}: Ollama at {where} (OLLAMA_HOST) is unreachable, and "
-                        f"{target!r} is neither a local GGUF/Modelfile nor a model in forge's store",
+                    raise _NotFoundOllamaDown.of(
+                        target, f"a GGUF file, a Modelfile, a model in forge's store; Ollama at {where} "
+                        "(OLLAMA_HOST) is unreachable, so its models were not searched",
                         hint=start_hint(where), host=where,
                     ) from exc
                 notes.append(f"Ollama not reachable at {where} ({exc.message}); used the embedded runtime")
@@ -450,8 +455,8 @@ def _try_ollama(
                     raise
         if name is None:
             if required or not _in_store(target):
-                raise ModelNotFoundError(
-                    f"Ollama at {where} has no model {target!r}, and forge's store has none either",
+                raise ModelNotFoundError.of(
+                    target, f"a GGUF file, a Modelfile, a model in forge's store, a model in Ollama at {where}",
                     hint=f"List Ollama's models with `forge list`; register one with `forge register {target} <gguf>`.",
                     name=target,
                 )

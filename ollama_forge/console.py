@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+#: ``forge -q``: status and progress lines on stderr are dropped (errors and warnings are not)
+_QUIET = False
+#: JSON documents written to stdout by :func:`print_json` (the CLI prints an error object only if none was)
+json_documents = 0
+
 _CONTROL = {i: f"\\x{i:02x}" for i in range(32) if chr(i) not in "\n\t"}
 _CONTROL[0x7F] = "\\x7f"
 for _i in range(0x80, 0xA0):
@@ -59,10 +64,16 @@ def human_bytes(value: int | None, *, unknown: str = "unknown") -> str:
     return f"{size:.2f} TiB"
 
 
-def stderr_console() -> Console:
+def set_quiet(quiet: bool) -> None:
+    global _QUIET
+    _QUIET = quiet
+
+
+def stderr_console(*, always: bool = False) -> Console:
+    """The console for status lines on stderr (silent under ``forge -q`` unless ``always``)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=False, emoji=False)
+    return Console(stderr=True, highlight=False, soft_wrap=False, emoji=False, quiet=_QUIET and not always)
 
 
 def stdout_console() -> Console:
@@ -73,7 +84,9 @@ def stdout_console() -> Console:
 
 def print_json(data: Any) -> None:
     """Write JSON to stdout (stable key order as given, UTF-8, trailing newline)."""
+    global json_documents
     text = json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+    json_documents += 1
     sys.stdout.write(scrub_surrogates(text) + "\n")
     sys.stdout.flush()
 
@@ -96,7 +109,7 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[yellow]warning:[/yellow] {message}")
+    stderr_console(always=True).print(f"[yellow]warning:[/yellow] {message}")
 
 
 def make_progress(*, transient: bool = False, disable: bool = False) -> Progress:

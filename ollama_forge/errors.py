@@ -52,6 +52,19 @@ class UsageError(ForgeError):
     exit_code = 2
 
 
+class NotFoundError(UsageError):
+    """A path or name given by the user names nothing (misuse: exit 2).
+
+    Every "not found" reads the same way, built by :meth:`of`:
+    ``'X' not found (looked for <what was searched>)``; ``target`` holds X.
+    """
+
+    @classmethod
+    def of(cls, target: object, looked_for: str, *, hint: str | None = None, **fields: Any) -> NotFoundError:
+        fields.setdefault("target", str(target))
+        return cls(f"{str(target)!r} not found (looked for {looked_for})", hint=hint, **fields)
+
+
 class MissingExtraError(ForgeError):
     """An optional dependency group is not installed (``extra`` names it)."""
 
@@ -174,8 +187,8 @@ class StoreError(ForgeError):
     """forge's local store is unreadable, locked or lacks the named model."""
 
 
-class ModelNotFoundError(StoreError):
-    pass
+class ModelNotFoundError(StoreError, NotFoundError):
+    """No model of that name (a misuse like any missing target: exit 2)."""
 
 
 # --- Ollama -------------------------------------------------------------------------------

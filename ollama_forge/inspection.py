@@ -104,10 +104,11 @@ def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_typ
 
         report: InspectReport = inspect_remote(text, ctx=ctx, cache_type=cache_type)
         return report
-    raise GGUFError(
-        f"{text!r} is not a file, a model in forge's store, or a Hub repo reference",
+    from .errors import NotFoundError
+
+    raise NotFoundError.of(
+        text, "a file, a model in forge's store, a Hub repo owner/repo[:QUANT]",
         hint="Pass a path to a .gguf file, a name from `forge list`, or owner/repo[:QUANT] on the Hub.",
-        target=text,
     )
 
 

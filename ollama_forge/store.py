@@ -199,8 +199,8 @@ class Store:
         model = self.find(name)
         if model is None:
             known = ", ".join(sorted(self.load().models)) or "none"
-            raise ModelNotFoundError(
-                f"No model named {name!r} in forge's store ({self.path})",
+            raise ModelNotFoundError.of(
+                name, f"a model in forge's store {self.path}",
                 hint=f"Pull it first: forge pull-gguf owner/repo --name {name}  (known: {known})",
                 name=name,
             )

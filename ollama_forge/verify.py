@@ -353,10 +353,10 @@ def _resolve(target: str) -> _Subject:
 
     entry = Store().find(target)
     if entry is None:
-        raise UsageError(
-            f"{target!r} is neither a GGUF, a Modelfile nor a stored model name",
-            hint="pass a path to a .gguf or a Modelfile, or a name from forge list",
-        )
+        from .errors import NotFoundError
+
+        raise NotFoundError.of(target, "a GGUF file, a Modelfile, a model in forge's store",
+                               hint="Pass a path to a .gguf or a Modelfile, or a name from `forge list`.")
     if entry.modelfile_path and Path(entry.modelfile_path).is_file():
         return _from_modelfile(Path(entry.modelfile_path), target)
     return _from_gguf(entry.entry_path, target)
@@ -418,8 +418,11 @@ def _subject_for_render(target: str) -> _Subject:
     if entry is not None:
         return _resolve(target)
     if "{{" not in target:
-        raise UsageError(f"{target!r} is not a file, a stored model or a Go template",
-                         hint="pass a template file, a Modelfile, a .gguf, a stored name or template text")
+        from .errors import NotFoundError
+
+        raise NotFoundError.of(target, "a template file, a Modelfile, a GGUF file, a model in forge's store, "
+                               "Go template text with {{ }}",
+                               hint="Pass a template file, a Modelfile, a .gguf, a stored name or template text.")
     return _Subject(go_template=target, system=None, gguf_path="", source="<text>")
 
 

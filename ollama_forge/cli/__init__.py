@@ -1,14 +1,16 @@
 """The ``forge`` command line.
 
 Each command lives in its own module under :mod:`ollama_forge.cli` and is imported
-only when it runs, so ``forge --help`` and ``forge inspect`` stay fast (no torch,
-transformers or langchain at start-up). Commands parse options, call one public
-library function and print its result. Errors become terminal messages here, in
-one place (:func:`main`).
+only when it runs (or for ``forge --help``, which reads each command's docstring), so no
+command pays for torch, transformers or langchain at start-up. Commands parse options, call
+one public library function and print its result. Errors become terminal messages here, in
+one place (:func:`main`); with ``--json`` the error object goes to stdout as well.
+The conventions every command follows (exit codes, option names) are in docs/cli.md.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from typing import Any
@@ -36,75 +38,185 @@ COMMANDS: dict[str, str] = {
     "run-hf": "hf_cmd:run_hf_command",
     "doctor": "doctor_cmd:doctor_command",
     "demo": "demo_cmd:demo_command",
+    "help": "help_cmd:help_command",
+}
+#: other spellings of a command (as ``ollama ls``), not listed separately in ``forge --help``
+ALIASES: dict[str, str] = {"ls": "list"}
+
+#: exit codes every command follows (docs/cli.md has the same table; a test compares them)
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "error: the work failed or found a problem (bad file, server error, verify mismatch, check failure)",
+    2: "misuse: bad option or argument, a path or name that is not found, a malformed setting",
+    130: "interrupted (Ctrl-C)",
 }
 
-SHORT_HELP: dict[str, str] = {
-    "inspect": "Summarise a GGUF (local file or Hub repo) and estimate its memory.",
-    "modelfile": "Write the Modelfile for a GGUF, matched to its model family.",
-    "families": "List model families and how each is detected.",
-    "verify": "Prove a Modelfile TEMPLATE renders the model's own chat template.",
-    "render": "Print the exact prompt Ollama builds for a conversation.",
-    "quants": "List a Hub repo's GGUF variants.",
-    "pull-gguf": "Download a verified GGUF variant (shards, projector) from the Hub.",
-    "register": "Register a model with Ollama through its blob API.",
-    "ps": "Show loaded Ollama models and whether they run on the GPU.",
-    "list": "List Ollama models joined with forge's store.",
-    "show": "Show an Ollama model's Modelfile, parameters and capabilities.",
-    "rm": "Remove an Ollama model.",
-    "chat": "Chat with a GGUF through embedded llama.cpp (no Ollama needed).",
-    "check": "Prove by real generation that a model stops cleanly.",
-    "run-hf": "Run a non-GGUF model through a transformers pipeline.",
-    "doctor": "Report devices, extras, Ollama, Hub and disk state.",
-    "demo": "Run the offline end-to-end demo on the real Gemma 3 270M GGUF.",
-}
+#: distributions shown by ``forge --version`` (read from package metadata: nothing is imported)
+VERSION_PACKAGES: tuple[tuple[str, str], ...] = (
+    ("llama-cpp-python", "llama.cpp runtime"),
+    ("huggingface_hub", "Hub client"),
+    ("ollama", "Ollama Python client"),
+)
+
+
+def load_command(name: str) -> click.Command:
+    """The click command for ``name`` (an alias is resolved; the module is imported now)."""
+    target = COMMANDS[ALIASES.get(name, name)]
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    command: click.Command = getattr(module, attr)
+    return command
+
+
+def short_help(name: str) -> str:
+    """A command's one-line help: the first line of its docstring (the only place it is written)."""
+    command = load_command(name)
+    return (command.help or "").strip().splitlines()[0].strip() if command.help else ""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SHORT_HELP":  # computed from the docstrings, kept for callers of the old table
+        return {command: short_help(command) for command in COMMANDS}
+    raise AttributeError(name)
 
 
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use; typos get a "did you mean"."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if ALIASES.get(cmd_name, cmd_name) not in COMMANDS:
             return None
-        module_name, _, attr = target.partition(":")
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        command: click.Command = getattr(module, attr)
-        return command
+        return load_command(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if self.get_command(ctx, name) is None and not name.startswith("-"):
+            close = difflib.get_close_matches(name, [*COMMANDS, *ALIASES], n=3, cutoff=0.6)
+            guess = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            ctx.fail(f"No such command {name!r}.{guess} (see forge --help)")
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # Use the static short help so `forge --help` imports no command module.
-        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        rows = [(name, short_help(name)) for name in self.list_commands(ctx)]
+        rows += [(alias, f"Same as forge {target}.") for alias, target in sorted(ALIASES.items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
+def versions() -> list[tuple[str, str]]:
+    """(what, version) pairs for ``forge --version``: cheap, from package metadata only."""
+    import importlib.metadata
+    import platform
+
+    rows = [("forge", __version__), ("Python", f"{platform.python_version()} ({sys.executable})")]
+    for dist, label in VERSION_PACKAGES:
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+        rows.append((f"{dist} ({label})", version))
+    return rows
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    rows = versions()
+    click.echo(f"forge, version {__version__}")
+    for what, version in rows[1:]:
+        click.echo(f"{what}: {version}")
+    ctx.exit()
+
+
+def _set_verbosity(quiet: bool, verbose: int) -> None:
+    import logging
+
+    from ..console import set_quiet
+
+    set_quiet(quiet)
+    if verbose:
+        level = logging.DEBUG if verbose > 1 else logging.INFO
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        for logger in ("ollama_forge", "huggingface_hub"):
+            logging.getLogger(logger).setLevel(level)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="forge")
-def cli() -> None:
+@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the versions of forge, Python, the llama.cpp runtime and the Hub/Ollama clients.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr (errors and warnings stay).")
+@click.option("-v", "--verbose", count=True, help="Log what forge does on stderr (-vv: also HTTP details).")
+def cli(quiet: bool, verbose: int) -> None:
     """ollama_forge: from a Hugging Face GGUF to a correctly configured Ollama model.
 
     \b
     Typical flow:
       forge pull-gguf owner/repo --name mymodel
-      forge modelfile mymodel
+      forge modelfile mymodel -o
       forge verify mymodel
+      forge check mymodel
       forge register mymodel
       forge ps --require-gpu
 
-    Set FORGE_DEBUG=1 to see tracebacks.
+    forge help COMMAND (or forge COMMAND -h) shows a command's options and examples.
+    Exit status: 0 ok, 1 error, 2 misuse (docs/cli.md). FORGE_DEBUG=1 shows tracebacks.
     """
+    _set_verbosity(quiet, verbose)
+
+
+def json_requested(argv: list[str]) -> bool:
+    """Whether the command line asks for ``--json`` (an error is then printed as JSON on stdout)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def error_object(exc: BaseException) -> dict[str, Any]:
+    """What ``--json`` prints on stdout for a failure (:meth:`ForgeError.to_dict` for forge's own)."""
+    from ..errors import ForgeError
+
+    if isinstance(exc, ForgeError):
+        data = exc.to_dict()
+    elif isinstance(exc, click.ClickException):
+        data = {"error": "UsageError", "message": exc.format_message()}
+    elif isinstance(exc, (KeyboardInterrupt, click.Abort)):
+        data = {"error": "Interrupted", "message": "interrupted"}
+    else:
+        data = {"error": "InternalError", "message": f"{type(exc).__name__}: {exc}"}
+    data["exit_code"] = exit_code_of(exc)
+    return data
+
+
+def exit_code_of(exc: BaseException) -> int:
+    from ..errors import ForgeError
+
+    if isinstance(exc, ForgeError):
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
+        return exc.exit_code
+    if isinstance(exc, (KeyboardInterrupt, click.Abort)):
+        return 130
+    return 1
 
 
 def report_error(exc: BaseException) -> int:
     """Turn an exception into a terminal message; return the exit code."""
+    from rich.console import Console
+
     from ..config import debug_enabled
-    from ..console import safe_text, stderr_console
+    from ..console import safe_text
     from ..errors import ForgeError
 
-    console = stderr_console()
+    # not stderr_console(): --quiet silences status lines, never errors
+    console = Console(stderr=True, highlight=False, soft_wrap=False, emoji=False)
     if debug_enabled():
         console.print_exception(show_locals=False)
     if isinstance(exc, ForgeError):
@@ -127,23 +239,36 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+def _fail(exc: BaseException, as_json: bool) -> Any:
+    from .. import console
+
+    if as_json and not console.json_documents:  # stdout holds one JSON document: the result or the error
+        try:
+            console.print_json(error_object(exc))
+        except BrokenPipeError:
+            pass
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        return sys.exit(exc.exit_code)
+    if isinstance(exc, click.Abort):
+        exc = KeyboardInterrupt()
+    return sys.exit(report_error(exc))
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = json_requested(args)
     try:
-        code = cli.main(args=argv, prog_name="forge", standalone_mode=False)
+        code = cli.main(args=args, prog_name="forge", standalone_mode=False)
         if isinstance(code, int) and code:  # ctx.exit(n) is returned, not raised, in this mode
             return sys.exit(code)
     except click.exceptions.Exit as exc:
-        return sys.exit(exc.exit_code)
-    except click.Abort:
-        return sys.exit(report_error(KeyboardInterrupt()))
-    except click.ClickException as exc:
-        exc.show()
         return sys.exit(exc.exit_code)
     except BrokenPipeError:
         return sys.exit(1)
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
-        return sys.exit(report_error(exc))
+        return _fail(exc, as_json)
     return sys.exit(0)

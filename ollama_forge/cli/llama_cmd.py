@@ -8,11 +8,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._interactive import user_lines
+from ._params import (
+    TARGET,
+    host_option,
+    json_option,
+    max_tokens_option,
+    modelfile_option,
+    num_ctx_option,
+    system_option,
+)
+from ._status import Status
 
 if TYPE_CHECKING:
     from ..check import CheckReport
-    from ..runners.llama import ChatResult
-
+    from ..runners.llama import ChatResult, ChatSession
 
 
 def _write(text: str) -> None:
@@ -34,16 +43,16 @@ def _options(temperature: float | None, seed: int | None, num_ctx: int | None) -
 
 
 @click.command("chat")
-@click.argument("target", required=False)
-@click.option("-f", "--modelfile", "modelfile", type=click.Path(dir_okay=False), help="Use this Modelfile's TEMPLATE, SYSTEM, MESSAGEs and PARAMETERs.")
+@click.argument("target", required=False, type=TARGET)
+@modelfile_option("A Modelfile whose TEMPLATE, SYSTEM, MESSAGEs and PARAMETERs apply.")
 @click.option("-p", "--prompt", help="Answer one prompt and exit (otherwise: interactive chat).")
-@click.option("-s", "--system", help="A system message (replaces the Modelfile's SYSTEM, like Ollama).")
-@click.option("-n", "--max-tokens", type=click.IntRange(min=1), default=None, help="Token limit per reply (default: num_predict).")
+@system_option("A system message (TEXT or @FILE; replaces the Modelfile's SYSTEM, like Ollama).")
+@max_tokens_option("Token limit per reply (default: PARAMETER num_predict).")
 @click.option("--temperature", type=click.FloatRange(min=0), default=None, help="Override PARAMETER temperature.")
 @click.option("--seed", type=int, default=None, help="Override PARAMETER seed.")
-@click.option("--num-ctx", type=click.IntRange(min=16), default=None, help="Override PARAMETER num_ctx.")
+@num_ctx_option("Override PARAMETER num_ctx (capped at the trained context).", minimum=16)
 @click.option("--show-prompt", is_flag=True, help="Print the exact prompt given to the model (stderr).")
-@click.option("--json", "as_json", is_flag=True, help="With --prompt: print the result as JSON instead of streaming.")
+@json_option("With --prompt: print the result as JSON instead of streaming.")
 def chat_command(
     target: str | None,
     modelfile: str | None,
@@ -56,35 +65,38 @@ def chat_command(
     show_prompt: bool,
     as_json: bool,
 ) -> None:
-    """Chat with a GGUF (stored NAME or PATH) through embedded llama.cpp, no Ollama needed.
+    """Chat with a GGUF through embedded llama.cpp (no Ollama needed).
 
-    The prompt is exactly what the Modelfile's TEMPLATE builds; its stop tokens and
-    parameters apply. Type /bye to leave the interactive chat.
+    TARGET is a stored model name or a GGUF path. The prompt is exactly what the Modelfile's
+    TEMPLATE builds; its stop tokens and parameters apply. In the interactive chat, /? lists
+    the commands (/set parameter, /show, /clear, /bye), as in `ollama run`.
+
+    \b
+    Examples:
+      forge chat smollm2-135m
+      forge chat models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf -p "Why is the sky blue?"
+      forge chat qwen -f models/qwen/Modelfile -s @system.txt --temperature 0
     """
-    from ..console import print_json
     from ..errors import UsageError
+    from ..runners.llama import ChatSession
 
     options = _options(temperature, seed, num_ctx)
-    if prompt is not None:
-        from ..runners.llama import chat
-
-        result = chat(
-            target,
-            prompt,
-            system=system,
-            modelfile=modelfile,
-            max_tokens=max_tokens,
-            options=options or None,
-            on_text=None if as_json else _write,
-        )
-        if as_json:
-            print_json(result.model_dump(mode="json"))
-            return
-        _finish(result, show_prompt)
-        return
-    if as_json:
+    if prompt is None and as_json:
         raise UsageError("--json needs --prompt", hint="Add --prompt TEXT for a one-shot JSON answer.")
-    _interactive(target, modelfile, system, max_tokens, options, show_prompt)
+    with Status() as status:
+        session = ChatSession(target, modelfile=modelfile, system=system, options=options or None, progress=status)
+    with session:
+        if prompt is not None:
+            result = session.generate([*session.history, {"role": "user", "content": prompt}],
+                                      max_tokens=max_tokens, on_text=None if as_json else _write)
+            if as_json:
+                from ..console import print_json
+
+                print_json(result.model_dump(mode="json"))
+                return
+            _finish(result, show_prompt)
+            return
+        _interactive(session, _Reloader(target, modelfile, options), max_tokens, show_prompt)
 
 
 def _finish(result: ChatResult, show_prompt: bool) -> None:
@@ -107,37 +119,110 @@ def _finish(result: ChatResult, show_prompt: bool) -> None:
     err.print(Text(f"{reply.completion_tokens} tokens, ended by {safe_text(ended)}{rate}", style="dim"))
 
 
-def _interactive(
-    target: str | None,
-    modelfile: str | None,
-    system: str | None,
-    max_tokens: int | None,
-    options: dict[str, Any],
-    show_prompt: bool,
-) -> None:
+class _Reloader:
+    """Re-opens the model when /set parameter changes a load-time setting (as Ollama reloads)."""
+
+    def __init__(self, target: str | None, modelfile: str | None, options: dict[str, Any]) -> None:
+        self.target, self.modelfile, self.options = target, modelfile, dict(options)
+
+    def reopen(self, session: ChatSession, name: str, value: Any) -> ChatSession:
+        from ..runners.llama import ChatSession
+
+        self.options[name] = value
+        with Status() as status:
+            fresh = ChatSession(self.target, modelfile=self.modelfile, options=self.options, progress=status)
+        fresh.history = list(session.history)
+        session.close()
+        return fresh
+
+
+#: PARAMETERs llama.cpp takes when the model is loaded: changing one re-opens the model
+_LOAD_TIME = frozenset({"num_ctx", "num_batch", "num_gpu", "num_thread", "use_mmap", "repeat_last_n"})
+
+
+def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | None, show_prompt: bool) -> None:
     from rich.text import Text
 
     from ..console import safe_text, stderr_console
-    from ..runners.llama import ChatSession
 
-    err = stderr_console()
-    with ChatSession(target, modelfile=modelfile, system=system, options=options or None) as session:
-        err.print(
-            Text(
-                f"{safe_text(session.resolved.target)} (Modelfile: {safe_text(session.resolved.modelfile_source)})"
-                " - type /bye to leave"
-            )
-        )
-        for text in user_lines(err):
-            result = session.send(text, max_tokens=max_tokens, on_text=_write)
+    err = stderr_console(always=True)
+    state = {"session": session}
+
+    def current() -> ChatSession:
+        return state["session"]
+
+    def set_command(rest: str) -> None:
+        from ..errors import UsageError
+        from ..modelfile import validate_parameters
+        from ..runners.llama import NOT_APPLICABLE
+
+        what, _, rest = rest.partition(" ")
+        if what == "system":
+            history = [m for m in current().history if m.get("role") != "system"]
+            current().history = [{"role": "system", "content": rest}, *history] if rest else history
+            err.print("Set system message." if rest else "Cleared the system message.")
+            return
+        name, _, value = rest.strip().partition(" ")
+        if what != "parameter" or not name or not value.strip():
+            raise UsageError("Usage: /set parameter NAME VALUE  or  /set system TEXT",
+                             hint="Example: /set parameter temperature 0.2")
+        raw: Any = value.split() if name == "stop" else value.strip()  # `ollama run` takes several stops
+        typed = validate_parameters({name: raw}).get(name, [])
+        runtime = current().runtime
+        if name in NOT_APPLICABLE:
+            err.print(Text(f"{name} has no effect in the embedded runtime (kept for Ollama)"))
+        elif name in _LOAD_TIME:
+            state["session"] = reloader.reopen(current(), name, typed)
+        elif name == "stop":
+            runtime.stops = list(typed)
+        else:
+            runtime.options[name] = typed
+        err.print(Text(f"Set parameter '{name}' to '{safe_text(value.strip(), keep_newlines=False)}'"))
+
+    def show_command(rest: str) -> None:
+        from ..errors import UsageError
+
+        session = current()
+        mf = session.resolved.modelfile
+        system = next((m["content"] for m in session.history if m.get("role") == "system"), mf.system)
+        parts = {
+            "parameters": "\n".join(
+                [f"num_ctx {session.runtime.n_ctx}", *(f"stop {s!r}" for s in session.runtime.stops),
+                 *(f"{k} {v}" for k, v in sorted(session.runtime.options.items()))]),
+            "system": system or "(none)",
+            "template": mf.template or "(none)",
+            "modelfile": mf.render(),
+        }
+        if rest and rest not in parts:
+            raise UsageError(f"/show {rest}: unknown", hint="Use /show parameters, system, template or modelfile.")
+        for name in [rest] if rest else ["parameters", "system", "template"]:
+            err.print(Text(f"{name}:", style="bold"))
+            err.print(Text(safe_text(parts[name])))
+
+    def clear_command(rest: str) -> None:
+        current().history = [m for m in current().history if m.get("role") == "system"]
+        err.print("Cleared session context.")
+
+    commands = {
+        "/set": ("/set parameter NAME VALUE", "Set a PARAMETER (also /set system TEXT)", set_command),
+        "/show": ("/show [parameters|system|template|modelfile]", "Show the model's settings", show_command),
+        "/clear": ("/clear", "Forget the conversation so far", clear_command),
+    }
+    err.print(Text(f"{safe_text(session.resolved.target)} (Modelfile: {safe_text(session.resolved.modelfile_source)})"
+                   " - /? for help, /bye to leave"))
+    try:
+        for text in user_lines(err, commands):
+            result = current().send(text, max_tokens=max_tokens, on_text=_write)
             _finish(result, show_prompt)
+    finally:
+        current().close()
 
 
 @click.command("check")
-@click.argument("target", required=False)
-@click.option("-f", "--modelfile", "modelfile", type=click.Path(dir_okay=False), help="Check this Modelfile (embedded runtime).")
-@click.option("-n", "--max-tokens", type=click.IntRange(min=1), default=None, help="Token budget per prompt (default 96).")
-@click.option("--prompt", "prompts", multiple=True, help="A prompt to try (repeatable; default: three short questions).")
+@click.argument("target", required=False, type=TARGET)
+@modelfile_option("Check this Modelfile (embedded runtime).")
+@max_tokens_option("Token budget per prompt (default 96).")
+@click.option("-p", "--prompt", "prompts", multiple=True, help="A prompt to try (repeatable; default: three short questions).")
 @click.option(
     "--backend",
     type=click.Choice(["auto", "ollama", "embedded"]),
@@ -145,8 +230,8 @@ def _interactive(
     show_default=True,
     help="auto: Ollama when it has the model, else embedded llama.cpp.",
 )
-@click.option("--host", default=None, help="Ollama server (default: OLLAMA_HOST).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@host_option()
+@json_option("Print the report as JSON.")
 def check_command(
     target: str | None,
     modelfile: str | None,
@@ -156,21 +241,33 @@ def check_command(
     host: str | None,
     as_json: bool,
 ) -> None:
-    """Prove by real generation that a model stops cleanly (exit 1 if it rambles, is cut or leaks)."""
+    """Prove by real generation that a model stops cleanly.
+
+    TARGET is an Ollama model, a stored model name or a GGUF path. Exit status 1 when a
+    reply rambles to the token budget, is cut at the start or leaks turn markers.
+
+    \b
+    Examples:
+      forge check smollm2-135m
+      forge check models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf -f models/qwen/Modelfile
+      forge check qwen --backend ollama -p "Name three colours." --json
+    """
     from ..check import DEFAULT_MAX_TOKENS, check
 
-    report = check(
-        target,
-        modelfile=modelfile,
-        max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
-        prompts=list(prompts) or None,
-        backend=backend,  # type: ignore[arg-type]
-        host=host,
-    )
+    with Status() as status:
+        report = check(
+            target,
+            modelfile=modelfile,
+            max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+            prompts=list(prompts) or None,
+            backend=backend,  # type: ignore[arg-type]
+            host=host,
+            progress=status,
+        )
     if as_json:
         from ..console import print_json
 
-        print_json(report.model_dump(mode="json"))
+        print_json(report.model_dump(mode="json"))  # a failure below adds no second JSON document
     else:
         _print_report(report)
     report.raise_for_failure()

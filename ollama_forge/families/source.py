@@ -38,9 +38,11 @@ def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[
 
         entry = Store().find(str(source))
         if entry is None:
-            raise UsageError(f"{source!s} is neither a GGUF file nor a model in forge's store",
-                             hint="Pass a path to a .gguf, or pull the model first: forge pull-gguf owner/repo",
-                             source=str(source))
+            from ..errors import NotFoundError
+
+            raise NotFoundError.of(source, "a GGUF file, a model in forge's store",
+                                   hint="Pass a path to a .gguf, or pull the model first: forge pull-gguf owner/repo",
+                                   source=str(source))
         weights = sorted((Path(f.path) for f in entry.model_files), key=lambda p: p.name)
         if not weights:
             raise UsageError(f"Stored model {entry.name!r} has no model file",
@@ -52,7 +54,9 @@ def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[
         proj = Path(projector).expanduser()
         check_file_name(proj, "projector")
         if not proj.is_file():
-            raise UsageError(f"Projector {proj} does not exist", hint="Pass the mmproj .gguf path to --projector.")
+            from ..errors import NotFoundError
+
+            raise NotFoundError.of(proj, "a projector GGUF file", hint="Pass the mmproj .gguf path to --projector.")
         resolved.projector = proj.absolute()
         resolved.projector_note = "given with --projector"
     elif resolved.projector is not None:

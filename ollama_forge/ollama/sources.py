@@ -145,7 +145,7 @@ def resolve_source(name: str, source: str | None, modelfile: str | Path | None, 
                              hint="forge register NAME -f ./Modelfile   or   forge register NAME ./model.gguf")
         path = Path(modelfile).expanduser()
         if not path.is_file():
-            raise UsageError(f"Modelfile {str(path)!r} does not exist", hint="Check the -f path.")
+            raise ModelNotFoundError.of(path, "a Modelfile", hint="Check the -f path.")
         mf = _parse(path.read_text(encoding="utf-8"), path.absolute().parent)
         return ResolvedSource(kind="modelfile", description=str(path.absolute()), modelfile=mf,
                               template_source=_template_source_of(mf, "user"))
@@ -154,7 +154,7 @@ def resolve_source(name: str, source: str | None, modelfile: str | Path | None, 
         if path.is_dir() and (path / "Modelfile").is_file():
             path = path / "Modelfile"
         if path.is_file():
-            if _is_gguf(path):
+            if _is_gguf(path) or path.suffix.lower() == ".gguf":  # a broken .gguf is reported as such
                 mf, tsource = _build(path.absolute())
                 return ResolvedSource(kind="gguf", description=str(path.absolute()), modelfile=mf,
                                       template_source=tsource, planned=True)
@@ -174,7 +174,8 @@ def resolve_source(name: str, source: str | None, modelfile: str | Path | None, 
         from ..modelfile.paths import looks_like_path
 
         if looks_like_path(source):
-            raise UsageError(f"{source!r} does not exist", hint="Check the path of the GGUF or Modelfile.")
+            raise ModelNotFoundError.of(source, "a GGUF file, a Modelfile, a model in forge's store",
+                                        hint="Check the path of the GGUF or Modelfile.")
         store.get(source)  # raises ModelNotFoundError with the known names
     for candidate in _short_candidates(name):
         stored = store.find(candidate)

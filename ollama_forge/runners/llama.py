@@ -131,6 +131,7 @@ class LlamaRuntime:
         *,
         options: dict[str, Any] | None = None,
         n_threads: int | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         from ..modelfile import validate_parameters
 
@@ -164,6 +165,8 @@ class LlamaRuntime:
         # process: the settings come from a probe that ran llama.cpp in a child process first.
         from .llama_probe import load_llama, runtime_settings
 
+        if progress is not None:  # loading (and a first runtime probe) can take a while: say so
+            progress(f"loading {resolved.gguf_path.name} into llama.cpp (n_ctx {self.n_ctx})")
         settings = runtime_settings(resolved.gguf_path, n_gpu_layers=kwargs.get("n_gpu_layers"))
         try:
             self.llm = load_llama(llama_cpp, kwargs, use_extra_bufts=settings["use_extra_bufts"])
@@ -380,9 +383,10 @@ class ChatSession:
         system: str | None = None,
         options: dict[str, Any] | None = None,
         n_threads: int | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.resolved = resolve_model(target, modelfile)
-        self.runtime = LlamaRuntime(self.resolved, options=options, n_threads=n_threads)
+        self.runtime = LlamaRuntime(self.resolved, options=options, n_threads=n_threads, progress=progress)
         self.history: list[dict[str, Any]] = []
         if system is not None:
             # A request system message replaces the Modelfile's SYSTEM (Ollama's chat semantics).
@@ -430,13 +434,15 @@ def chat(
     options: dict[str, Any] | None = None,
     on_text: OnText | None = None,
     n_threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ChatResult:
     """Run one chat turn on a GGUF through embedded llama.cpp (``forge chat --prompt``).
 
     ``target`` is a stored model name or a GGUF path; ``modelfile`` (path or
     :class:`~ollama_forge.modelfile.Modelfile`) overrides the stored/derived one. Give either
     ``prompt`` (one user message) or ``messages``. ``options`` override PARAMETERs
-    (e.g. ``{"temperature": 0, "seed": 1}``); ``on_text`` streams the reply.
+    (e.g. ``{"temperature": 0, "seed": 1}``); ``on_text`` streams the reply; ``progress`` gets a
+    status line while the model loads.
     """
     if (prompt is None) == (messages is None):
         raise UsageError("Give exactly one of prompt= or messages=")
@@ -444,5 +450,5 @@ def chat(
     if system is not None:
         conversation.append({"role": "system", "content": system})
     conversation.extend([{"role": "user", "content": prompt}] if prompt is not None else [dict(m) for m in messages or []])
-    with ChatSession(target, modelfile=modelfile, options=options, n_threads=n_threads) as session:
+    with ChatSession(target, modelfile=modelfile, options=options, n_threads=n_threads, progress=progress) as session:
         return session.generate(conversation, max_tokens=max_tokens, on_text=on_text)

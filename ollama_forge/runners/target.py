@@ -47,7 +47,7 @@ def resolve_model(
     elif modelfile is not None:
         path = Path(modelfile).expanduser()
         if not path.is_file():
-            raise UsageError(f"Modelfile {path} does not exist", hint="Pass the path of a Modelfile to -f.")
+            raise ModelNotFoundError.of(path, "a Modelfile", hint="Pass the path of a Modelfile to -f.")
         mf, source = read_modelfile(path), f"file:{path}"
 
     store_name: str | None = None
@@ -70,8 +70,8 @@ def resolve_model(
         else:
             stored = Store().find(str(target))
             if stored is None:
-                raise ModelNotFoundError(
-                    f"{target!r} is neither a GGUF file nor a model in forge's store",
+                raise ModelNotFoundError.of(
+                    target, "a GGUF file, a model in forge's store",
                     hint="Pass a path to a .gguf file, or pull it first: forge pull-gguf owner/repo --name NAME",
                     name=str(target),
                 )
@@ -80,8 +80,8 @@ def resolve_model(
             if mf is None and stored.modelfile_path and Path(stored.modelfile_path).is_file():
                 mf, source = read_modelfile(stored.modelfile_path), f"store:{stored.modelfile_path}"
     if not gguf.is_file():
-        raise ModelNotFoundError(
-            f"GGUF {gguf} does not exist",
+        raise ModelNotFoundError.of(
+            gguf, "the GGUF file it names",
             hint="Pull the model again (forge pull-gguf) or fix the path.",
             path=str(gguf),
         )
