@@ -1,4 +1,4 @@
-"""Template fidelity on real chat templates published by model authors.
+"""Template fidelity on real chat templates published by model authors, plain and with tools/thinking.
 
 For every template in ``tests/data/chat_templates/`` this builds a GGUF-free evaluation: the
 template plus plausible BOS/EOS texts read from its own text, then takes the Go TEMPLATE forge
@@ -7,6 +7,13 @@ verifies, else the synthesised one -- and checks it with :func:`ollama_forge.ver
 on the whole conversation suite (byte for byte, via the real ``render_prompt``).
 
     .venv/bin/python benchmarks/fidelity.py [--json] [--only NAME]
+
+For templates that support tools or thinking it also runs the tool/thinking suite
+(:mod:`ollama_forge.fidelity.conversations_tools`: tools offered with a nested-object parameter,
+one and two calls with results, the follow-up, reasoning in history, think on/off) through the
+path :mod:`ollama_forge.fidelity.path_choice` chooses, and reports the share of those templates
+for which Ollama >= 0.30 builds the model's own prompt, the Go TEMPLATE's identity (what older
+servers get) and how many tool calls Ollama's parser recovers on the Go path.
 
 Prints one line per template, the fidelity percentage and what fails and why. For comparison
 it states Ollama's own detection figure *as quoted* from the reference sheet (ollama.md §3.6):
@@ -26,6 +33,7 @@ sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 import argparse  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+from typing import Any  # noqa: E402
 
 from pydantic import BaseModel, Field  # noqa: E402
 
@@ -56,6 +64,26 @@ _KNOWN_TOKENS: list[tuple[str, str, str]] = [
 ]
 
 
+class ToolOutcome(BaseModel):
+    """A tool/thinking-capable template: what Ollama >= 0.30 builds from the Modelfile forge writes."""
+
+    capabilities: list[str]
+    outcome: str = Field(description="go_identical | native_deliberate | go_unfaithful | no_template")
+    template_path: str | None = Field(default=None, description="go_template | native_jinja (what the Modelfile carries)")
+    new_path: str | None = Field(default=None, description="the path Ollama >= 0.30 takes")
+    go_identical: bool = Field(default=False, description="the Go TEMPLATE renders every tool/thinking conversation "
+                               "byte for byte (what Ollama < 0.30 gets)")
+    conversations: dict[str, str] = Field(default_factory=dict, description="name -> same | differs | refused | "
+                                          "error | skipped, on the Go path")
+    round_trips: dict[str, bool] = Field(default_factory=dict, description="calls recovered by Ollama's parser")
+    tool_tag: str | None = None
+    first_difference: str | None = None
+
+    @property
+    def faithful(self) -> bool:
+        return self.outcome in ("go_identical", "native_deliberate")
+
+
 class TemplateOutcome(BaseModel):
     name: str
     ok: bool
@@ -64,6 +92,7 @@ class TemplateOutcome(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     reason: str | None = None
     notes: list[str] = Field(default_factory=list)
+    tools: ToolOutcome | None = Field(default=None, description="set for templates showing tools or thinking")
 
 
 class FidelityReport(BaseModel):
@@ -72,6 +101,30 @@ class FidelityReport(BaseModel):
     percent: float
     outcomes: list[TemplateOutcome]
     ollama_detection: str = OLLAMA_QUOTE
+
+    @property
+    def tool_outcomes(self) -> list[ToolOutcome]:
+        return [o.tools for o in self.outcomes if o.tools is not None]
+
+    def tool_summary(self) -> dict[str, Any]:
+        """The tool/thinking figures: share faithful on Ollama >= 0.30, Go-path identity, round trips."""
+        rows = self.tool_outcomes
+        faithful = sum(t.faithful for t in rows)
+        states: dict[str, int] = {}
+        for t in rows:
+            for state in t.conversations.values():
+                states[state] = states.get(state, 0) + 1
+        return {
+            "templates": len(rows),
+            "faithful_on_0_30": faithful,
+            "percent": round(100.0 * faithful / len(rows), 1) if rows else 0.0,
+            "outcomes": {k: sum(t.outcome == k for t in rows) for k in
+                         ("go_identical", "native_deliberate", "go_unfaithful", "no_template")},
+            "go_identical": sum(t.go_identical for t in rows),
+            "round_trips_recovered": sum(v for t in rows for v in t.round_trips.values()),
+            "round_trips": sum(len(t.round_trips) for t in rows),
+            "conversation_outcomes": states,
+        }
 
     @property
     def failures(self) -> dict[str, str]:
@@ -162,7 +215,8 @@ def evaluate_template(name: str, template: str, *, families: bool = True) -> Tem
         skipped = [f"{r.name}: {r.skipped_reason}" for r in report.results if r.skipped_reason]
         if report.matched:
             return TemplateOutcome(name=name, ok=True, source=label, compared=len(report.compared),
-                                   skipped=skipped, notes=notes)
+                                   skipped=skipped, notes=notes,
+                                   tools=evaluate_tools(template, go_template, system, label, bos, eos, add_bos))
         bad = report.mismatches
         if bad:
             first = bad[0]
@@ -171,7 +225,62 @@ def evaluate_template(name: str, template: str, *, families: bool = True) -> Tem
             reasons.append(f"{label}: {len(bad)}/{len(report.compared)} differ, first {first.name}: {detail}")
         else:
             reasons.append(f"{label}: the model's template renders none of the suite ({'; '.join(skipped)[:200]})")
-    return TemplateOutcome(name=name, ok=False, source="none", reason=" | ".join(reasons) or "no candidate")
+    return TemplateOutcome(name=name, ok=False, source="none", reason=" | ".join(reasons) or "no candidate",
+                           tools=evaluate_tools(template, None, None, "none", bos, eos, add_bos))
+
+
+def _state(result: Any) -> str:
+    if result.identical:
+        return "same"
+    if result.skipped_reason:
+        return "skipped"
+    return "refused" if result.refused else "error" if result.error else "differs"
+
+
+def evaluate_tools(template: str, go_template: str | None, system: str | None, label: str, bos: str, eos: str,
+                   add_bos: bool) -> ToolOutcome | None:
+    """The planner's path choice (fidelity.path_choice, default "auto") for a tool/thinking template.
+
+    faithful = the Go TEMPLATE Ollama >= 0.30 uses renders every tool/thinking conversation byte
+    for byte (and its calls parse), or the Modelfile deliberately lets it render the model's own
+    Jinja (no TEMPLATE, or a TEMPLATE it bypasses, stated in the Modelfile).
+    """
+    from ollama_forge.errors import ForgeError
+    from ollama_forge.fidelity.path_choice import choose_path
+    from ollama_forge.fidelity.server_path import PromptPath
+    from ollama_forge.verify import chat_template_capabilities
+
+    caps = chat_template_capabilities(template) & {"tools", "thinking"}
+    if not caps:
+        return None
+    out = ToolOutcome(capabilities=sorted(caps), outcome="no_template")
+    if go_template is None:
+        return out
+    try:
+        choice = choose_path(go_template, system, template, bos_token=bos, eos_token=eos, add_bos_token=add_bos,
+                             native_when_unfaithful=not label.startswith("family:"))
+    except ForgeError as exc:
+        out.first_difference = f"the comparison failed: {exc.message}"
+        return out
+    suite = choice.tool_suite
+    if suite is not None:
+        out.conversations = {r.name: _state(r) for r in suite.results}
+        out.round_trips = {t.conversation: t.recovered for t in suite.round_trips if t.emitted is not None}
+        out.tool_tag = next((t.tag for t in suite.round_trips if t.tag), None)
+        bad = next((r for r in suite.compared if not r.identical), None)
+        if bad is not None:
+            out.first_difference = f"{bad.name}: " + (bad.refused or bad.error or
+                                                      f"{bad.expected_context!r} vs {bad.actual_context!r}")
+    out.go_identical = bool(choice.go_faithful)
+    out.template_path = choice.template_path
+    out.new_path = choice.new_servers.path.value
+    if choice.new_servers.path is PromptPath.NATIVE_JINJA:
+        out.outcome = "native_deliberate"
+    elif choice.faithful_on_new:
+        out.outcome = "go_identical"
+    else:
+        out.outcome = "go_unfaithful"
+    return out
 
 
 def evaluate_corpus(corpus: Path = CORPUS, only: str | None = None, *, families: bool = True) -> FidelityReport:
@@ -190,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = evaluate_corpus(only=args.only, families=not args.synthesis_only)
     if args.json:
-        print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        print(json.dumps({**report.model_dump(mode="json"), "tool_summary": report.tool_summary()}, indent=2,
+                         ensure_ascii=False))
         return 0
     for o in report.outcomes:
         mark = "PASS" if o.ok else "FAIL"
@@ -205,6 +315,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  of the passing ones, {tools_lost} verified without tool conversations (the Go template has no tool "
           "support while the model's template has)")
     print(f"comparison: {report.ollama_detection}")
+    print()
+    for o in report.outcomes:
+        if o.tools is not None and not o.tools.faithful:
+            print(f"TOOLS {o.tools.outcome:<14} {o.name:<46} {o.tools.first_difference or ''}"[:220])
+    summary = report.tool_summary()
+    print(f"tools/thinking: {summary['faithful_on_0_30']}/{summary['templates']} = {summary['percent']}% of tool/"
+          "thinking-capable templates get the model's own prompt on Ollama >= 0.30 (Go TEMPLATE byte-identical on "
+          "the tool/thinking suite, or the GGUF's Jinja chosen deliberately)")
+    print(f"  {summary['outcomes']}; Go TEMPLATE byte-identical on the whole tool/thinking suite (Ollama < 0.30): "
+          f"{summary['go_identical']}; tool calls recovered by Ollama's parser on the Go path: "
+          f"{summary['round_trips_recovered']}/{summary['round_trips']}")
+    print(f"  conversations on the Go path: {summary['conversation_outcomes']}")
+    kept = summary["outcomes"]["go_unfaithful"]
+    if kept:
+        print(f"  the {kept} go_unfaithful ones are curated family TEMPLATEs 'auto' keeps (with a warning); "
+              f"--template-path native makes them native too: {summary['faithful_on_0_30'] + kept}/"
+              f"{summary['templates']}")
     return 0
 
 
