@@ -167,9 +167,10 @@ def choose_path(
                             + "; the TEMPLATE serves Ollama < 0.30 (and OLLAMA_GO_TEMPLATE=1)")
         faithful_new = bypassed or (new.path is PromptPath.GO_TEMPLATE and faithful is not False)
         if go_wins_unfaithful:
-            warnings.append("Ollama >= 0.30 uses this TEMPLATE, which does not reproduce the model's tool/thinking "
-                            "prompts (" + (_suite_line(suite) if suite else "") + "); --template-path native "
-                            "lets Ollama >= 0.30 render the model's own chat template")
+            bad = [r.name for r in suite.compared if not r.identical] if suite else []
+            warnings.append(f"Ollama >= 0.30 uses this TEMPLATE, which does not reproduce the model's tool/thinking "
+                            f"prompts ({', '.join(bad) or 'tool calls not parsed'}); --template-path native lets "
+                            "Ollama >= 0.30 render the model's own chat template")
         lost = [c for c in (old.refuses_tools and "tools", old.refuses_think and "thinking")
                 if c and c in (new.chat_template.capabilities or [])]
         if lost:

@@ -104,3 +104,18 @@ def test_decide_template_carries_the_prediction_warnings() -> None:
     assert any("bypassed" in w for w in decision.warnings)
     old = decide_template(Version("0.29.0"), go_template=CHATML_GO, chat_template=jinja)
     assert old.path == "go_template" and any("cannot use the GGUF's Jinja" in w for w in old.warnings)
+
+
+def test_cli_verify_prints_the_paths_and_the_tool_call_round_trip(qwen_gguf: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from ollama_forge import cli as forge_cli
+
+    try:
+        forge_cli.main(["verify", str(qwen_gguf)])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    out = capsys.readouterr().out
+    assert "server path >= 0.30:" in out and "server path < 0.30:" in out
+    # the curated qwen2.5 TEMPLATE writes <tool_call> as a quoted action: Ollama falls back to "{"
+    assert "one_tool_call" in out and "Ollama will NOT parse this model's tool calls" in out
+    assert "--template-path native" in out
