@@ -31,32 +31,24 @@ Requests and answers cross the pipe as JSON, which also guarantees that only pla
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import contextvars
 import functools
 import hashlib
 import json
-import os
-import queue
-import struct
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from .console import scrub_surrogates
 from .errors import ChatTemplateError
+from .template_worker import WORKER_MEMORY_BYTES, _exchange  # noqa: F401 - WORKER_MEMORY_BYTES re-exported
 
 MAX_TEMPLATE_CHARS = 256 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
 DEFAULT_TIMEOUT_S = 5.0
 RENDER_BUDGET_S = 8.0  # seconds of slow renders one command may spend, in all
 FREE_RENDER_S = 0.05  # renders cheaper than this (real ones take milliseconds) do not draw on the budget
-WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 # strftime_now(fmt) renders as DATE_MARK_OPEN + fmt + DATE_MARK_CLOSE when date_marker=True
 # (used by synthesis to find where a template prints the current date).
 DATE_MARK_OPEN = "\x02date:"
@@ -281,132 +273,7 @@ def _raised_class() -> type[Exception]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The worker process
-
-
-def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any]) -> dict[str, Any]:
-    import jinja2
-
-    raised_cls = _raised_class()
-    template_text: str = request["template"]
-    date_marker = bool(request.get("date_marker"))
-    key = (template_text, date_marker)
-    try:
-        compiled = cache.get(key)
-        if compiled is None:
-            if len(cache) > 64:
-                cache.clear()
-            compiled = _make_environment(date_marker=date_marker).from_string(template_text)
-            cache[key] = compiled
-        context = dict(request.get("kwargs") or {})
-        context.update(
-            messages=request["messages"], tools=request.get("tools"), documents=request.get("documents"),
-            add_generation_prompt=bool(request.get("add_generation_prompt")),
-        )
-        limit = int(request.get("max_output", MAX_OUTPUT_CHARS))
-        parts: list[str] = []
-        size = 0
-        for chunk in compiled.generate(**context):
-            size += len(chunk)
-            if size > limit:
-                return {"ok": False, "kind": "OutputLimit",
-                        "message": f"the chat template's output exceeded {limit} characters"}
-            parts.append(chunk)
-        return {"ok": True, "text": "".join(parts)}
-    except raised_cls as exc:
-        return {"ok": False, "kind": "raise_exception", "message": str(getattr(exc, "message", "") or "")}
-    except jinja2.exceptions.TemplateSyntaxError as exc:
-        return {"ok": False, "kind": "TemplateSyntaxError", "message": f"{exc.message} (line {exc.lineno})"}
-    except jinja2.exceptions.SecurityError as exc:
-        return {"ok": False, "kind": "SecurityError", "message": str(exc)}
-    except jinja2.exceptions.UndefinedError as exc:
-        return {"ok": False, "kind": "UndefinedError", "message": str(exc)}
-    except jinja2.exceptions.TemplateError as exc:
-        return {"ok": False, "kind": "TemplateError", "message": str(exc)}
-    except MemoryError:
-        return {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
-    except RecursionError:
-        return {"ok": False, "kind": "RecursionError", "message": "the chat template recursed too deeply"}
-    except Exception as exc:
-        return {"ok": False, "kind": type(exc).__name__, "message": str(exc)}
-
-
-def _read_frame(stream: BinaryIO) -> bytes | None:
-    header = stream.read(4)
-    if len(header) < 4:
-        return None
-    (length,) = struct.unpack(">I", header)
-    data = stream.read(length)
-    return data if len(data) == length else None
-
-
-def _write_frame(stream: BinaryIO, payload: bytes) -> None:
-    stream.write(struct.pack(">I", len(payload)) + payload)
-    stream.flush()
-
-
-def _worker_main() -> None:
-    """Entry point of the render subprocess: length-prefixed JSON requests on stdin."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
-    except (ImportError, ValueError, OSError):  # not on this OS, or a lower hard limit: keep the timeout guard
-        pass
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but frames on the real stdout
-    cache: dict[tuple[str, bool], Any] = {}
-    while True:
-        frame = _read_frame(stdin)
-        if frame is None:
-            return
-        cpu = time.process_time()
-        try:
-            answer = _render_in_worker(json.loads(frame), cache)
-        except MemoryError:
-            answer = {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
-        answer["cpu"] = time.process_time() - cpu  # what the render cost, whatever the machine's load
-        _write_frame(stdout, json.dumps(answer, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-
-
-class _Worker:
-    """One persistent render subprocess with a reader thread (so reads can time out)."""
-
-    def __init__(self) -> None:
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        boot = (
-            "import sys; sys.path.insert(0, " + repr(package_parent) + "); "
-            "from ollama_forge.chat_template import _worker_main; _worker_main()"
-        )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env,
-        )
-        self.owner_pid = os.getpid()  # a forked child must not share this worker's pipes
-        self.answers: queue.Queue[bytes | None] = queue.Queue()
-        self.reader = threading.Thread(target=self._read_loop, daemon=True)
-        self.reader.start()
-
-    def _read_loop(self) -> None:
-        assert self.proc.stdout is not None
-        while True:
-            frame = _read_frame(self.proc.stdout)  # type: ignore[arg-type]
-            self.answers.put(frame)
-            if frame is None:
-                return
-
-    def request(self, payload: bytes, timeout: float) -> bytes | None:
-        assert self.proc.stdin is not None
-        _write_frame(self.proc.stdin, payload)  # type: ignore[arg-type]
-        return self.answers.get(timeout=timeout)
-
-    def kill(self) -> None:
-        try:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+# One budget per command (the worker process itself is in template_worker.py)
 
 
 class RenderBudget:
@@ -452,20 +319,6 @@ def _template_key(template: str) -> str:
     return hashlib.sha256(template.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_LOCK = threading.Lock()
-_WORKER: _Worker | None = None
-
-
-def _shutdown_worker() -> None:
-    global _WORKER
-    if _WORKER is not None:
-        _WORKER.kill()
-        _WORKER = None
-
-
-atexit.register(_shutdown_worker)
-
-
 def _run_request(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     budget = _current_budget()
     key = _template_key(request["template"])
@@ -495,38 +348,6 @@ def _run_request(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     cpu = answer.get("cpu")
     budget.charge(float(cpu) if isinstance(cpu, (int, float)) else time.monotonic() - start)
     return answer
-
-
-def _exchange(request: dict[str, Any], timeout: float) -> dict[str, Any]:
-    global _WORKER
-    payload = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    with _LOCK:
-        for attempt in (1, 2):
-            if _WORKER is None or _WORKER.owner_pid != os.getpid() or _WORKER.proc.poll() is not None:
-                _WORKER = _Worker()
-            try:
-                frame = _WORKER.request(payload, timeout)
-            except queue.Empty:
-                _shutdown_worker()
-                raise ChatTemplateError(
-                    f"the chat template did not finish rendering within {timeout:g} s",
-                    hint="the template loops without bound (a CPU denial of service); do not use this GGUF's template",
-                    kind="Timeout",
-                ) from None
-            except (BrokenPipeError, OSError):
-                frame = None
-            if frame is not None:
-                answer: dict[str, Any] = json.loads(frame)
-                return answer
-            # The worker died (memory limit hit at the OS level, or killed): one fresh retry.
-            _shutdown_worker()
-            if attempt == 2:
-                raise ChatTemplateError(
-                    "the chat template render process died (memory limit or crash)",
-                    hint="the template allocates without bound; do not use this GGUF's template",
-                    kind="WorkerDied",
-                )
-    raise AssertionError("unreachable")
 
 
 def render_chat_template(
@@ -588,6 +409,3 @@ def render_chat_template(
         kind=kind,
     )
 
-
-if __name__ == "__main__":
-    _worker_main()
