@@ -26,6 +26,7 @@ EXTRAS: dict[str, list[str]] = {
     "llama": ["llama-cpp-python"],
 }
 OLLAMA_TIMEOUT = 3.0
+HUB_TIMEOUT = 3.0
 
 
 class TorchInfo(BaseModel):
@@ -75,6 +76,8 @@ class HubInfo(BaseModel):
     token_source: str | None = None
     offline: bool
     cache_dir: str
+    reachable: bool | None = Field(default=None, description="answered a HEAD request (None: not tried, offline)")
+    error: str | None = Field(default=None, description="why it is unreachable")
 
 
 class DiskInfo(BaseModel):
@@ -210,7 +213,8 @@ def ollama_info(host: str | None = None) -> OllamaInfo:
         return OllamaInfo(host=where, reachable=False, error=exc.message)
 
 
-def hub_info() -> HubInfo:
+def hub_info(*, probe: bool = False) -> HubInfo:
+    """The Hub settings; with ``probe`` (and not offline) one HEAD request says whether it answers."""
     from .config import hf_endpoint, hf_home, hf_hub_cache, hf_offline
 
     source = None
@@ -225,13 +229,19 @@ def hub_info() -> HubInfo:
                 source = f"file {token_file}"
         except OSError:
             pass
-    return HubInfo(
+    info = HubInfo(
         endpoint=hf_endpoint(),
         token_set=source is not None,
         token_source=source,
         offline=hf_offline(),
         cache_dir=str(hf_hub_cache()),
     )
+    if probe and not info.offline:
+        from .hub.reach import hub_reachable
+
+        info.error = hub_reachable(info.endpoint, HUB_TIMEOUT)
+        info.reachable = info.error is None
+    return info
 
 
 def disk_info(label: str, path: Path) -> DiskInfo:
@@ -276,7 +286,7 @@ def doctor(host: str | None = None, *, probe_model: str | Path | None = None) ->
     llama = llama_cpp_info(probe_model)
     extras = extras_info()
     ollama = ollama_info(host)
-    hub = hub_info()
+    hub = hub_info(probe=True)
     notes: list[str] = []
     by_name = {e.name: e for e in extras}
     if not by_name["hf"].installed:
@@ -295,6 +305,9 @@ def doctor(host: str | None = None, *, probe_model: str | Path | None = None) ->
         notes.append("torch sees no GPU: transformers models run on the CPU (slow for large models)")
     if hub.offline:
         notes.append("HF_HUB_OFFLINE is set: only cached Hub files are available")
+    elif hub.reachable is False:
+        notes.append(f"the Hub is not reachable at {hub.endpoint} ({hub.error}): check the network, a proxy "
+                     "(HTTPS_PROXY) or HF_ENDPOINT; only cached Hub files are available")
     return DoctorReport(
         forge_version=__version__,
         python=sys.version.split()[0],

@@ -95,3 +95,18 @@ def max_tokens_option(help: str, **kwargs: Any) -> Callable[[F], F]:
 def num_ctx_option(help: str, *, minimum: int = 1) -> Callable[[F], F]:
     return option("--num-ctx", "num_ctx", aliases=["--ctx", "--max-ctx"], type=click.IntRange(min=minimum),
                   default=None, metavar="N", help=help)
+
+
+class ExistingFile(click.Path):
+    """A file that must exist, refused with the one "not found" wording (completed as a path)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not Path(str(value)).expanduser().is_file():
+            self.fail(f"{str(value)!r} not found (looked for a file)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+EXISTING_FILE = ExistingFile()

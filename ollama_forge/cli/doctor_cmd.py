@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ._params import EXISTING_FILE, host_option, json_option
+
 if TYPE_CHECKING:
     from ..doctor import DoctorReport
 
@@ -15,16 +17,26 @@ def _gib(value: int | None) -> str:
 
 
 @click.command("doctor")
-@click.option("--host", default=None, help="Ollama server to probe (default: OLLAMA_HOST).")
+@host_option()
 @click.option(
     "--probe-model",
-    type=click.Path(exists=True, dir_okay=False),
+    type=EXISTING_FILE,
     default=None,
     help="GGUF to test the embedded runtime with (default: a demo or pulled model).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 def doctor_command(host: str | None, probe_model: str | None, as_json: bool) -> None:
-    """Report devices, installed extras, the embedded runtime, Ollama, Hub and disk/memory state."""
+    """Report devices, extras, the embedded runtime, Ollama, the Hub, disk and memory.
+
+    Each line is checked, not assumed: the runtime generates a few tokens in a child process,
+    Ollama is asked for its version, the Hub gets one HEAD request (skipped with HF_HUB_OFFLINE).
+
+    \b
+    Examples:
+      forge doctor
+      forge doctor --probe-model models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
+      OLLAMA_HOST=http://gpu-box:11434 forge doctor --json
+    """
     from ..doctor import doctor
 
     report = doctor(host, probe_model=probe_model)
@@ -79,7 +91,9 @@ def _print(report: DoctorReport) -> None:
     o = report.ollama
     row("Ollama", f"{o.host}: " + (f"version {o.version}" if o.reachable else f"unreachable ({o.error})"), o.reachable)
     h = report.hub
-    row("Hub", f"{h.endpoint}; token: {h.token_source or 'none'}; offline: {'yes' if h.offline else 'no'}")
+    reach = {True: "reachable", False: f"unreachable ({h.error})", None: "not tried (offline)"}[h.reachable]
+    row("Hub", f"{h.endpoint}: {reach}; token: {h.token_source or 'none'}; offline: {'yes' if h.offline else 'no'}",
+        h.reachable is not False)
     for disk in report.disks:
         row(f"disk: {disk.label}", f"{disk.path}: {_gib(disk.free_bytes)} free of {_gib(disk.total_bytes)}")
     row("memory", f"{_gib(report.memory.available_bytes)} available of {_gib(report.memory.total_bytes)}")

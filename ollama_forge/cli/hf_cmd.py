@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._interactive import user_lines
+from ._params import json_option, max_tokens_option, system_option
+from ._status import Status
 
 if TYPE_CHECKING:
     from ..runners.hf import HFGeneration
-
 
 
 def _write(text: str) -> None:
@@ -22,30 +23,37 @@ def _write(text: str) -> None:
 
 
 @click.command("run-hf")
-@click.argument("model")
+@click.argument("model", type=click.Path())
 @click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu.")
 @click.option("--dtype", default="auto", show_default=True, help="auto, float32, float16 or bfloat16.")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=256, show_default=True)
+@max_tokens_option("Token limit per reply (transformers' max_new_tokens).", default=256, show_default=True)
 @click.option("--temperature", type=click.FloatRange(min=0), default=None, help="0 = greedy; default: the model's own setting.")
 @click.option("-p", "--prompt", help="Answer one prompt and exit (otherwise: interactive chat).")
-@click.option("-s", "--system", help="A system message for the chat template.")
+@system_option("A system message for the chat template (TEXT or @FILE).")
 @click.option("--raw", is_flag=True, help="With --prompt: give the text as-is, without the chat template.")
-@click.option("--json", "as_json", is_flag=True, help="With --prompt: print the result as JSON instead of streaming.")
+@json_option("With --prompt: print the result as JSON instead of streaming.")
 def run_hf_command(
     model: str,
     device: str,
     dtype: str,
-    max_new_tokens: int,
+    max_tokens: int,
     temperature: float | None,
     prompt: str | None,
     system: str | None,
     raw: bool,
     as_json: bool,
 ) -> None:
-    """Run MODEL (Hub repo id or local folder) with transformers on cuda / mps / cpu.
+    """Run a non-GGUF model through transformers on cuda, mps or cpu.
 
-    With --prompt the model answers once (through its chat template unless --raw); without it,
-    an interactive chat streams replies. Needs the [hf] extra.
+    MODEL is a Hub repo id or a local folder. With --prompt the model answers once (through
+    its chat template unless --raw); without it, an interactive chat streams replies (/? lists
+    its commands). Needs the [hf] extra.
+
+    \b
+    Examples:
+      forge run-hf HuggingFaceTB/SmolLM2-135M-Instruct -p "Why is the sky blue?"
+      forge run-hf ./my-finetune --device cpu --dtype float32
+      forge run-hf Qwen/Qwen2.5-0.5B-Instruct -n 64 --temperature 0 -p "2+2=" --json
     """
     from ..console import print_json, safe_text, stderr_console
     from ..errors import UsageError
@@ -53,13 +61,15 @@ def run_hf_command(
 
     if prompt is None and (raw or as_json):
         raise UsageError("--raw and --json need --prompt", hint="Add --prompt TEXT.")
-    generation: dict[str, Any] = {"max_new_tokens": max_new_tokens}
+    generation: dict[str, Any] = {"max_new_tokens": max_tokens}
     if temperature is not None:
         generation["temperature"] = temperature
-    err = stderr_console()
-    pipe = hf_pipeline(model, device=device, dtype=dtype, **generation)
+    err = stderr_console(always=True)  # the chat's own lines; status lines go through Status (silent with -q)
+    with Status() as status:
+        status(f"loading {model} with transformers")
+        pipe = hf_pipeline(model, device=device, dtype=dtype, **generation)
     choice = pipe.forge_choice
-    err.print(f"[dim]{safe_text(model)} on {choice.device} ({choice.dtype})[/dim]", highlight=False)
+    stderr_console().print(f"[dim]{safe_text(model)} on {choice.device} ({choice.dtype})[/dim]", highlight=False)
     if prompt is not None:
         on_text = None if as_json else _write
         if raw:
@@ -72,13 +82,24 @@ def run_hf_command(
             _finish(result)
         return
     history: list[dict[str, Any]] = []
-    err.print("[dim]type /bye to leave[/dim]")
-    for text in user_lines(err):
+
+    def clear(rest: str) -> None:
+        history.clear()
+        err.print("Cleared session context.")
+
+    def show(rest: str) -> None:
+        err.print(f"system: {safe_text(system or '(none)')}", markup=False)
+        err.print(f"generation: {pipe.forge_generation}", markup=False)
+
+    commands = {"/clear": ("/clear", "Forget the conversation so far", clear),
+                "/show": ("/show", "Show the system message and generation settings", show)}
+    err.print("[dim]/? for help, /bye to leave[/dim]")
+    for text in user_lines(err, commands):
         messages = _conversation(system, history, text)
         result = hf_generate(pipe, messages=messages, on_text=_write)
         _finish(result)
         turns = messages[1:] if system else messages
-        history = [*turns, {"role": "assistant", "content": result.text}]
+        history[:] = [*turns, {"role": "assistant", "content": result.text}]
 
 
 def _conversation(system: str | None, history: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:

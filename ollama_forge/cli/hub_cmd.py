@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..console import human_bytes, print_json, safe_text, stderr_console, stdout_console
+from ._params import json_option, num_ctx_option, option
 
 
 def _esc(value: object) -> str:
@@ -15,15 +16,25 @@ def _esc(value: object) -> str:
 
 @click.command("quants")
 @click.argument("repo")
-@click.option("--ctx", type=click.IntRange(min=1), default=None, help="Context length for the memory estimate (default 4096).")
+@num_ctx_option("Context length for the memory estimate (default 4096).")
 @click.option("--mem", default=None, metavar="SIZE", help="Memory budget, e.g. 8G (default: free VRAM, else available RAM).")
 @click.option("--no-header", is_flag=True, help="Do not read a GGUF header (no memory estimate).")
-@click.option("--json", "as_json", is_flag=True, help="Print the listing as JSON.")
-def quants_command(repo: str, ctx: int | None, mem: str | None, no_header: bool, as_json: bool) -> None:
-    """List the GGUF variants of a Hub repo: REPO is owner/name[@REV]."""
+@json_option("Print the listing as JSON.")
+def quants_command(repo: str, num_ctx: int | None, mem: str | None, no_header: bool, as_json: bool) -> None:
+    """List a Hub repo's GGUF variants, their sizes and whether they fit in memory.
+
+    REPO is owner/name[@REV]. The first variant's header is read (HTTP Range) for the KV
+    cache estimate; the variant forge pull-gguf would choose is marked with *.
+
+    \b
+    Examples:
+      forge quants bartowski/Qwen2.5-7B-Instruct-GGUF
+      forge quants bartowski/Qwen2.5-7B-Instruct-GGUF --num-ctx 32768 --mem 8G
+      forge quants unsloth/gemma-3-270m-it-GGUF --json
+    """
     from ..hub.quants import list_quants
 
-    listing = list_quants(repo, ctx=ctx, mem=mem, read_header=not no_header)
+    listing = list_quants(repo, ctx=num_ctx, mem=mem, read_header=not no_header)
     if as_json:
         print_json(listing.model_dump(mode="json"))
         return
@@ -75,25 +86,36 @@ def quants_command(repo: str, ctx: int | None, mem: str | None, no_header: bool,
 
 @click.command("pull-gguf")
 @click.argument("repo")
-@click.option("--quant", "-q", default=None, help="Quant to download, e.g. Q4_K_M (exact, case-insensitive).")
-@click.option("--file", "file_", default=None, help="Exact file path in the repo (any shard of a split set).")
-@click.option("--name", "-n", default=None, help="Short name for the store and models/<name>/ (default: repo + quant).")
+@option("--quant", aliases=["-q"], default=None, help="Quant to download, e.g. Q4_K_M (exact, case-insensitive).")
+@option("--filename", "file_", aliases=["--file"], default=None, metavar="PATH",
+        help="Exact file path in the repo (any shard of a split set), as hf_hub_download's filename.")
+@option("--name", aliases=["-n"], default=None, help="Short name for the store and models/<name>/ (default: repo + quant).")
 @click.option("--revision", default=None, help="Branch, tag or commit (same as REPO@REV).")
 @click.option("--fit", is_flag=True, help="Pick the best variant whose weights + KV cache fit the memory budget.")
-@click.option("--ctx", type=click.IntRange(min=1), default=None, help="Context length for --fit (default 4096).")
+@num_ctx_option("Context length for --fit (default 4096).")
 @click.option("--mem", default=None, metavar="SIZE", help="Memory budget for --fit, e.g. 8G.")
 @click.option("--no-projector", is_flag=True, help="Do not download the matching mmproj file.")
 @click.option("--copy", is_flag=True, help="Copy into models/<name>/ instead of hard-linking the cached blob.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress display).")
+@json_option("Print the result as JSON (no progress display).")
 def pull_gguf_command(
     repo: str, quant: str | None, file_: str | None, name: str | None, revision: str | None, fit: bool,
-    ctx: int | None, mem: str | None, no_projector: bool, copy: bool, as_json: bool,
+    num_ctx: int | None, mem: str | None, no_projector: bool, copy: bool, as_json: bool,
 ) -> None:
-    """Download a verified GGUF variant: REPO is owner/name[:QUANT][@REV]."""
+    """Download a GGUF variant from the Hub, verified by SHA-256 (shards and projector too).
+
+    REPO is owner/name[:QUANT][@REV]. Downloads resume; the file lands in the Hugging Face
+    cache and is linked into models/<name>/.
+
+    \b
+    Examples:
+      forge pull-gguf bartowski/Qwen2.5-7B-Instruct-GGUF --name qwen
+      forge pull-gguf bartowski/Qwen2.5-7B-Instruct-GGUF:Q4_K_M --name qwen
+      forge pull-gguf bartowski/Qwen2.5-7B-Instruct-GGUF --fit --mem 8G --num-ctx 8192
+    """
     from ..hub.pull import pull_gguf
 
     result = pull_gguf(
-        repo, quant, file=file_, name=name, revision=revision, fit=fit, ctx=ctx, mem=mem,
+        repo, quant, file=file_, name=name, revision=revision, fit=fit, ctx=num_ctx, mem=mem,
         projector=not no_projector, copy=copy, progress=not as_json,
     )
     if as_json:

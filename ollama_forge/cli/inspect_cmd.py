@@ -1,4 +1,4 @@
-"""``forge inspect PATH [--json] [--ctx N]``: a GGUF summary and its memory estimate."""
+"""``forge inspect TARGET [--json] [--num-ctx N]``: a GGUF summary and its memory estimate."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..console import human_bytes
+from ._params import TARGET, json_option, num_ctx_option
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -19,9 +20,9 @@ _LINE_LIMIT = 160
 
 
 @click.command("inspect")
-@click.argument("target")
-@click.option("--json", "as_json", is_flag=True, help="Print the full structured report as JSON.")
-@click.option("--ctx", type=click.IntRange(min=1), default=None, help="Context length for the memory estimate.")
+@click.argument("target", type=TARGET)
+@json_option("Print the full structured report as JSON.")
+@num_ctx_option("Context length for the memory estimate (default 4096, at most the trained context).")
 @click.option(
     "--cache-type",
     default="f16",
@@ -29,11 +30,21 @@ _LINE_LIMIT = 160
     type=click.Choice(["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"], case_sensitive=False),
     help="KV cache type for the estimate.",
 )
-def inspect_command(target: str, as_json: bool, ctx: int | None, cache_type: str) -> None:
-    """Summarise a GGUF (file, stored model name or owner/repo[:QUANT]) and estimate its memory."""
+def inspect_command(target: str, as_json: bool, num_ctx: int | None, cache_type: str) -> None:
+    """Summarise a GGUF and estimate its memory (local file, stored name or Hub repo).
+
+    TARGET is a .gguf path, a stored model name or owner/repo[:QUANT] on the Hub (only the
+    header is read, over HTTP Range requests).
+
+    \b
+    Examples:
+      forge inspect models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf
+      forge inspect bartowski/Qwen2.5-7B-Instruct-GGUF:Q4_K_M --num-ctx 32768
+      forge inspect qwen --json
+    """
     from ..inspection import inspect
 
-    report = inspect(target, ctx=ctx, cache_type=cache_type)
+    report = inspect(target, ctx=num_ctx, cache_type=cache_type)
     if as_json:
         from ..console import print_json
 

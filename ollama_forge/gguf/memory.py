@@ -150,7 +150,7 @@ def estimate_memory(
     ``weights_bytes`` overrides the header's tensor bytes (e.g. the sum over a split model's shards).
     """
     if isinstance(ctx, bool) or (ctx is not None and (not isinstance(ctx, int) or ctx < 1)):
-        raise UsageError(f"Invalid context length {ctx!r}", hint="Pass a positive number of tokens, e.g. --ctx 8192.")
+        raise UsageError(f"Invalid context length {ctx!r}", hint="Pass a positive number of tokens, e.g. --num-ctx 8192.")
     cache = cache_type.lower()
     if cache not in CACHE_TYPES:
         raise UsageError(
@@ -162,7 +162,7 @@ def estimate_memory(
     trained = info.context_length if info.context_length and info.context_length > 0 else None
     if ctx is None:
         ctx = min(trained, 4096) if trained else 4096
-        notes.append(f"ctx {ctx}: Ollama's default num_ctx (4096) capped at the trained context; pass --ctx to change")
+        notes.append(f"ctx {ctx}: Ollama's default num_ctx (4096) capped at the trained context; pass --num-ctx to change")
     elif trained and ctx > trained:
         notes.append(f"ctx {ctx} exceeds the trained context_length {trained}: quality degrades past it")
     weights = info.tensor_bytes if weights_bytes is None else weights_bytes

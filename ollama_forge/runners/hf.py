@@ -112,6 +112,8 @@ def hf_pipeline(
     ``GenerationConfig`` settings (``max_new_tokens=64, temperature=0.2, ...``) applied to every
     call. The choice made is stored as ``pipe.forge_choice`` (a :class:`DeviceChoice`).
     """
+    if isinstance(model, str):
+        model = _offline_source(model, revision)
     choice = choose(device, dtype)
     settings = generation_settings(generation)
     transformers = _import_transformers()
@@ -163,6 +165,45 @@ def hf_pipeline(
     pipe.forge_choice = choice
     pipe.forge_generation = settings
     return pipe
+
+
+#: seconds to wait for the Hub before a model id is looked up in the cache only
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def _offline_source(model: str, revision: str | None = None) -> str:
+    """``model`` itself, or its cached snapshot folder when the Hub cannot be used.
+
+    With HF_HUB_OFFLINE set, or the Hub unreachable, transformers would spend ~30 s in
+    retries before failing; instead a cached snapshot is loaded from its folder, and an
+    uncached model is an error at once.
+    """
+    if Path(model).expanduser().exists() or "/" not in model.strip("/"):
+        return model  # a local folder, or a bare name transformers resolves itself
+    from ..config import hf_endpoint, hf_hub_cache, hf_offline
+    from ..errors import OfflineError
+    from ..hub.reach import hub_reachable
+
+    if hf_offline():
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        endpoint = hf_endpoint()
+        error = hub_reachable(endpoint, HUB_PROBE_TIMEOUT)
+        if error is None:
+            return model
+        why = f"the Hub at {endpoint} is unreachable ({error})"
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(model, revision=revision, cache_dir=str(hf_hub_cache()), local_files_only=True)
+    except Exception as exc:  # LocalEntryNotFoundError and friends: not cached
+        raise OfflineError(
+            f"{model!r} is not in the Hugging Face cache, and {why}",
+            hint=("Unset HF_HUB_OFFLINE" if hf_offline() else "Connect to the network")
+            + " to download it once, or pass the model's local folder.",
+            model=model,
+        ) from exc
+    return str(folder)
 
 
 def hf_llm(
