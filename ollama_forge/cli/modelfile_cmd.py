@@ -7,22 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._params import TARGET, json_option, num_ctx_option, system_option
+
 if TYPE_CHECKING:
     from ..families import BuildResult, Family
-
-
-def _read_system(value: str | None) -> str | None:
-    """``--system TEXT`` or ``--system @file``."""
-    if value is None or not value.startswith("@"):
-        return value
-    from ..errors import UsageError
-
-    path = Path(value[1:]).expanduser()
-    try:
-        return path.read_text(encoding="utf-8").rstrip("\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read the system prompt file {path}: {exc}",
-                         hint="--system @FILE takes a readable UTF-8 text file.") from exc
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
@@ -41,7 +29,8 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
     return params
 
 
-def _parse_messages(items: tuple[str, ...]) -> list[dict[str, str]]:
+def parse_messages(items: tuple[str, ...]) -> list[dict[str, str]]:
+    """``--message ROLE:TEXT`` values (shared with forge render)."""
     from ..errors import UsageError
 
     messages = []
@@ -73,12 +62,13 @@ def _explain(result: BuildResult, written: Path | None) -> None:
 
 
 @click.command("modelfile")
-@click.argument("source")
+@click.argument("source", type=TARGET)
 @click.option("-o", "--output", is_flag=False, flag_value="", default=None, metavar="FILE",
-              help="Write the Modelfile to FILE (a folder gets FILE/Modelfile); -o alone writes it next to "
-                   "the model. FROM is then relative to the Modelfile. Default: stdout.")
+              type=click.Path(), help="Write the Modelfile to FILE (a folder gets FILE/Modelfile; missing folders are "
+              "created); -o alone writes it next to the model. FROM is then relative to the Modelfile. "
+              "Default: stdout.")
 @click.option("--family", default=None, help="Use this family (see forge families) instead of detecting it.")
-@click.option("--system", default=None, metavar="TEXT|@FILE", help="SYSTEM prompt (replaces the family default).")
+@system_option("SYSTEM prompt, TEXT or @FILE (replaces the family default).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A PARAMETER (repeatable; repeated stop values accumulate).")
 @click.option("--message", "messages", multiple=True, metavar="ROLE:TEXT", help="A MESSAGE (repeatable).")
@@ -87,8 +77,8 @@ def _explain(result: BuildResult, written: Path | None) -> None:
 @click.option("--families-dir", type=click.Path(file_okay=False), default=None,
               help="Folder of extra/overriding family templates (default: $FORGE_FAMILIES).")
 @click.option("--force", is_flag=True, help="Write even when no template verifies (marked UNVERIFIED).")
-@click.option("--max-ctx", type=click.IntRange(min=512), default=None,
-              help="Cap for num_ctx (default 8192; the trained context is never exceeded).")
+@num_ctx_option("PARAMETER num_ctx to write, at most (default 8192; lowered to the trained context and to fit "
+                "--mem).", minimum=512)
 @click.option("--mem", default=None, metavar="SIZE",
               help="Memory budget for weights + KV cache, e.g. 8G (default: free memory).")
 @click.option("--template-path", type=click.Choice(["auto", "go", "native"]), default="auto", show_default=True,
@@ -97,16 +87,24 @@ def _explain(result: BuildResult, written: Path | None) -> None:
                    "unfaithful synthesised one. The path per server version is recorded in the comments.")
 def modelfile_command(source: str, output: str | None, family: str | None, system: str | None,
                       params: tuple[str, ...], messages: tuple[str, ...], projector: str | None,
-                      families_dir: str | None, force: bool, max_ctx: int | None, mem: str | None,
+                      families_dir: str | None, force: bool, num_ctx: int | None, mem: str | None,
                       template_path: str) -> None:
-    """Write the Modelfile for SOURCE (a GGUF path or a stored model name).
+    """Write the Modelfile for a GGUF, matched to its model family and verified.
+
+    SOURCE is a GGUF path or a stored model name.
 
     \b
     The family is detected from the GGUF's own metadata (chat template hash, its special
     tokens, architecture, name); its TEMPLATE is used only if it reproduces the model's chat
     template byte for byte, else a synthesised one that does. Stops come from the model's
-    end-of-generation tokens; num_ctx is chosen to fit --max-ctx and --mem. Why each choice was
+    end-of-generation tokens; num_ctx is chosen to fit --num-ctx and --mem. Why each choice was
     made is printed on stderr and recorded in the Modelfile's comments.
+
+    \b
+    Examples:
+      forge modelfile qwen -o
+      forge modelfile models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf -o out/qwen/Modelfile
+      forge modelfile qwen --system @system.txt --param temperature=0.2 --num-ctx 16384
     """
     import sys
 
@@ -123,8 +121,8 @@ def modelfile_command(source: str, output: str | None, family: str | None, syste
                 target = target / "Modelfile"
         modelfile_dir = target.parent
     result = plan_modelfile(
-        source, family=family, system=_read_system(system), params=_parse_params(params),
-        messages=_parse_messages(messages), projector=projector, force=force, max_ctx=max_ctx, mem=mem,
+        source, family=family, system=system, params=_parse_params(params),
+        messages=parse_messages(messages), projector=projector, force=force, max_ctx=num_ctx, mem=mem,
         families_dir=families_dir, modelfile_dir=modelfile_dir, template_path=template_path,
     )
     text = result.modelfile.render()
@@ -133,10 +131,14 @@ def modelfile_command(source: str, output: str | None, family: str | None, syste
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    if not target.parent.is_dir():
-        from ..errors import UsageError
+    if not target.parent.is_dir():  # like `hf download --local-dir`: the folder is made
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from ..errors import UsageError
 
-        raise UsageError(f"Folder {target.parent} does not exist", hint="Create it first or choose another -o path.")
+            raise UsageError(f"Cannot create the folder {target.parent}: {exc.strerror or exc}",
+                             hint="Choose another -o path.") from None
     result.modelfile.save(target)
     if result.source.store_name:
         from ..store import Store
@@ -150,11 +152,17 @@ def _family_row(family: Family) -> dict[str, Any]:
 
 
 @click.command("families")
-@click.option("--json", "as_json", is_flag=True, help="Print every family with its detection signatures as JSON.")
+@json_option("Print every family with its detection signatures as JSON.")
 @click.option("--families-dir", type=click.Path(file_okay=False), default=None,
               help="Folder of extra/overriding family templates (default: $FORGE_FAMILIES).")
 def families_command(as_json: bool, families_dir: str | None) -> None:
-    """List model families and how each is detected."""
+    """List model families and how each is detected.
+
+    \b
+    Examples:
+      forge families
+      forge families --families-dir ./my-families --json
+    """
     from ..families import list_families
 
     families = list_families(families_dir)

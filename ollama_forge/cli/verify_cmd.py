@@ -6,13 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._params import TARGET, json_option, system_option
+
 if TYPE_CHECKING:
     from ..verify import VerifyReport
 
 
 @click.command("verify")
-@click.argument("target")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.argument("target", type=TARGET)
+@json_option("Print the report as JSON on stdout.")
 @click.option("--full", is_flag=True, help="Also print both prompts of every mismatching conversation.")
 @click.pass_context
 def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -> None:
@@ -27,6 +29,12 @@ def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -
     chat template already prints without a system message is its built-in default, any other
     SYSTEM is compared as a system message. Exit status 1 on any mismatch; 0 with status
     no_chat_template when the GGUF has no chat template (a base model: nothing to compare).
+
+    \b
+    Examples:
+      forge verify qwen
+      forge verify models/qwen/Modelfile --full
+      forge verify models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf --json
     """
     from ..console import print_json
     from ..verify import verify
@@ -140,25 +148,40 @@ def _load_json_arg(value: str | None, what: str) -> Any:
 
 
 @click.command("render")
-@click.argument("target")
-@click.option("--messages", "messages", required=True, help="The conversation: a JSON array of messages, or @file.")
-@click.option("--system", default=None, help="A SYSTEM to use instead of the Modelfile's.")
+@click.argument("target", type=TARGET)
+@click.option("--message", "message_items", multiple=True, metavar="ROLE:TEXT",
+              help="A message (repeatable), as in forge modelfile --message.")
+@click.option("--messages", "messages", default=None, metavar="JSON|@FILE",
+              help="The whole conversation: a JSON array in /api/chat's shape (tool calls, images), or @file.")
+@system_option("A SYSTEM to use instead of the Modelfile's (TEXT or @FILE).")
 @click.option("--tools", default=None, help="Tool definitions: a JSON array, or @file.")
 @click.option("--think/--no-think", default=None, help="Set Ollama's think flag (default: unset).")
-@click.option("--json", "as_json", is_flag=True, help="Print {\"prompt\": ...} as JSON.")
-def render_command(target: str, messages: str, system: str | None, tools: str | None, think: bool | None,
-                   as_json: bool) -> None:
+@json_option("Print {\"prompt\": ...} as JSON.")
+def render_command(target: str, message_items: tuple[str, ...], messages: str | None, system: str | None,
+                   tools: str | None, think: bool | None, as_json: bool) -> None:
     """Print the exact prompt Ollama builds for a conversation.
 
     TARGET is a Go template file, a Modelfile, a GGUF (the Modelfile forge would write), a
-    stored model name, or the template text itself. Messages use Ollama's /api/chat shape.
+    stored model name, or the template text itself. Give the conversation with --message
+    (repeatable) or --messages (JSON, Ollama's /api/chat shape).
+
+    \b
+    Examples:
+      forge render qwen --message "user:Hello"
+      forge render models/qwen/Modelfile --message "system:Be brief." --message "user:Hi" --json
+      forge render qwen --messages @conversation.json --tools @tools.json --think
     """
     import sys
 
     from ..console import print_json
+    from ..errors import UsageError
     from ..verify import render_for
+    from .modelfile_cmd import parse_messages
 
-    parsed_messages = _load_json_arg(messages, "--messages")
+    if (messages is None) == (not message_items):
+        raise UsageError("Give the conversation with --message ROLE:TEXT (repeatable) or --messages JSON, one of them",
+                         hint="Example: forge render qwen --message 'user:Hello'")
+    parsed_messages = parse_messages(message_items) if message_items else _load_json_arg(messages, "--messages")
     parsed_tools = _load_json_arg(tools, "--tools")
     prompt = render_for(target, parsed_messages, system=system, tools=parsed_tools, think=think)
     if as_json:
