@@ -139,7 +139,27 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
     out.write(f"  template: {result.template.path}\n")
     if result.template.recommend_native and not native_template:
         out.write("  hint: re-run with --native-template to let Ollama render the GGUF's own chat template\n")
+    if result.via == "api":
+        _capability_lines(result, out)
     out.write(f"  try it: ollama run {result.name}\n")
+
+
+def _capability_lines(result: Any, out: Any) -> None:
+    """/api/show's capabilities against the model's chat template (issue 16); never fails the command."""
+    from ..console import safe_text
+    from ..errors import ForgeError
+    from ..fidelity.capabilities import check_registered
+
+    try:
+        check = check_registered(result)
+    except ForgeError as exc:
+        out.write(f"  capabilities not checked: {safe_text(exc.message, keep_newlines=False)}\n")
+        return
+    if check is None:
+        return
+    out.write(f"  capabilities: {', '.join(check.reported) or 'none'}\n")
+    for warning in check.warnings:
+        out.write(f"  warning: {safe_text(warning, keep_newlines=False)}\n")
 
 
 @click.command("ps")
