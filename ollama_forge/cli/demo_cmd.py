@@ -13,7 +13,7 @@ _MARKS = {"ok": "[green]ok[/green]", "failed": "[red]FAILED[/red]", "skipped": "
 
 
 @click.command("demo")
-@click.option("--max-tokens", type=click.IntRange(4, 512), default=32, show_default=True,
+@click.option("-n", "--max-tokens", type=click.IntRange(4, 512), default=32, show_default=True,
               help="Token limit per check prompt of the base model (it rambles up to it).")
 @click.option("--host", default=None, help="Ollama server for the register step (default: OLLAMA_HOST).")
 @click.option("--json", "as_json", is_flag=True, help="Print the structured result as JSON (progress stays on stderr).")
