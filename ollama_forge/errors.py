@@ -148,16 +148,16 @@ class HubError(ForgeError):
     """A Hugging Face Hub request failed."""
 
 
-class RepoNotFoundError(HubError):
-    pass
+class RepoNotFoundError(HubError, NotFoundError):
+    """The Hub has no such thing (a missing name: exit 2)."""
 
 
-class RevisionNotFoundError(HubError):
-    pass
+class RevisionNotFoundError(HubError, NotFoundError):
+    """The Hub has no such thing (a missing name: exit 2)."""
 
 
-class EntryNotFoundError(HubError):
-    pass
+class EntryNotFoundError(HubError, NotFoundError):
+    """The Hub has no such thing (a missing name: exit 2)."""
 
 
 class GatedRepoError(HubError):

@@ -31,20 +31,20 @@ def convert(exc: BaseException, *, repo: str, revision: str | None = None, filen
     if isinstance(exc, hf_errors.GatedRepoError):
         return _gated(exc, repo, page, fields)
     if isinstance(exc, hf_errors.RevisionNotFoundError):
-        return RevisionNotFoundError(
-            f"Revision {rev!r} does not exist in {repo}",
+        return RevisionNotFoundError.of(
+            rev, f"a branch, tag or commit of {repo} on the Hub",
             hint=f"Use a branch, tag or commit listed at {page}/tree/main, e.g. {repo}@main.",
             **fields,
         )
     if isinstance(exc, hf_errors.RemoteEntryNotFoundError):
-        return EntryNotFoundError(
-            f"{what} does not exist at revision {rev!r}",
+        return EntryNotFoundError.of(
+            what, f"a file of {repo} at revision {rev!r} on the Hub",
             hint=f"List what the repo has: forge quants {repo}",
             **fields,
         )
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
-        return RepoNotFoundError(
-            f"Repository {repo} was not found on the Hub",
+        return RepoNotFoundError.of(
+            repo, "a repository on the Hub",
             hint="Check the spelling (owner/name). Private repos also answer 'not found' without a "
             "token: set HF_TOKEN if it is yours.",
             **fields,

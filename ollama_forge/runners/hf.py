@@ -181,7 +181,11 @@ def _offline_source(model: str, revision: str | None = None) -> str:
     if Path(model).expanduser().exists() or "/" not in model.strip("/"):
         return model  # a local folder, or a bare name transformers resolves itself
     from ..config import hf_endpoint, hf_hub_cache, hf_offline
-    from ..errors import OfflineError
+    from ..errors import NotFoundError, OfflineError
+
+    if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
+        raise NotFoundError.of(model, "a local model folder; a Hub id is owner/name",
+                               hint="Pass an existing folder with config.json, or a Hub repo id owner/name.")
     from ..hub.reach import hub_reachable
 
     if hf_offline():
