@@ -12,7 +12,7 @@ Exit codes: 1 for runtime failures, 2 for misuse (:class:`UsageError`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 
 class ForgeError(Exception):
@@ -52,6 +52,9 @@ class UsageError(ForgeError):
     exit_code = 2
 
 
+_E = TypeVar("_E", bound="NotFoundError")
+
+
 class NotFoundError(UsageError):
     """A path or name given by the user names nothing (misuse: exit 2).
 
@@ -60,7 +63,7 @@ class NotFoundError(UsageError):
     """
 
     @classmethod
-    def of(cls, target: object, looked_for: str, *, hint: str | None = None, **fields: Any) -> NotFoundError:
+    def of(cls: type[_E], target: object, looked_for: str, *, hint: str | None = None, **fields: Any) -> _E:
         fields.setdefault("target", str(target))
         return cls(f"{str(target)!r} not found (looked for {looked_for})", hint=hint, **fields)
 
@@ -204,6 +207,10 @@ class OllamaConnectionError(OllamaError):
 
 class OllamaResponseError(OllamaError):
     """Ollama answered with an error (``status`` is -1 for an in-stream error)."""
+
+
+class OllamaModelNotFoundError(OllamaResponseError, NotFoundError):
+    """Ollama answered 404 "model not found" (a missing name: exit 2)."""
 
 
 class ModelNameError(OllamaError):

@@ -163,6 +163,14 @@ def status_error(host: str, status: int, body: str, *, action: str | None = None
 
     text = safe_text(_error_text(body), keep_newlines=False, limit=2000)
     doing = f" while {action}" if action else ""
+    missing = re.fullmatch(r"model ['\"]?(.{1,300}?)['\"]? not found.*", text, re.IGNORECASE | re.DOTALL)
+    if status == 404 and missing:  # one wording for every missing name (docs/cli.md)
+        from ..errors import OllamaModelNotFoundError
+
+        return OllamaModelNotFoundError.of(
+            missing.group(1), f"a model in Ollama at {host}{doing}",
+            hint=_hint_for(text, status), status=status, host=host, server_error=text,
+        )
     return OllamaResponseError(
         f"Ollama at {host} answered HTTP {status}{doing}: {text}",
         hint=_hint_for(text, status), status=status, host=host, server_error=text,
