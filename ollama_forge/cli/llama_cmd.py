@@ -230,6 +230,12 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
     show_default=True,
     help="auto: Ollama when it has the model, else embedded llama.cpp.",
 )
+@click.option("--tools", "tools", is_flag=True,
+              help="Instead: send a real tool request through Ollama's /api/chat; exit 1 unless parsed tool_calls "
+                   "come back.")
+@click.option("--think", "think", is_flag=True,
+              help="Instead: send a real think=true request through Ollama's /api/chat; exit 1 unless a separate "
+                   "thinking comes back.")
 @host_option()
 @json_option("Print the report as JSON.")
 def check_command(
@@ -240,6 +246,8 @@ def check_command(
     backend: str,
     host: str | None,
     as_json: bool,
+    tools: bool = False,
+    think: bool = False,
 ) -> None:
     """Prove by real generation that a model stops cleanly.
 
@@ -254,6 +262,9 @@ def check_command(
     """
     from ..check import DEFAULT_MAX_TOKENS, check
 
+    if tools or think:
+        _live(target, modelfile, backend, host, as_json, tools, think, max_tokens)
+        return
     with Status() as status:
         report = check(
             target,
@@ -271,6 +282,37 @@ def check_command(
     else:
         _print_report(report)
     report.raise_for_failure()
+
+
+def _live(target: str | None, modelfile: str | None, backend: str, host: str | None, as_json: bool, tools: bool,
+          think: bool, max_tokens: int | None) -> None:
+    """forge check --tools/--think: parsed tool_calls / thinking from Ollama (issue 16)."""
+    from ..console import safe_text
+    from ..errors import CheckFailedError, UsageError
+    from ..fidelity.live import live_checks
+
+    if target is None or modelfile is not None or backend == "embedded":
+        raise UsageError("--tools/--think check a model registered in Ollama, by name",
+                         hint="forge check NAME --tools (register it first: forge register NAME SOURCE)")
+    kinds = [k for k, on in (("tools", tools), ("think", think)) if on]
+    with Status() as status:
+        status(f"sending {' and '.join(kinds)} requests to Ollama")
+        results = live_checks(target, kinds, host, max_tokens=max_tokens or 512)  # type: ignore[arg-type]
+    if as_json:
+        from ..console import print_json
+
+        print_json([r.model_dump(mode="json") for r in results])
+    else:
+        for r in results:
+            mark = "ok" if r.ok else "FAILED"
+            click.echo(f"forge check {safe_text(r.model)} --{r.kind}: {mark}: {safe_text(r.verdict)}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise CheckFailedError(f"{len(failed)} of {len(results)} live check(s) failed: "
+                          + "; ".join(f"--{r.kind}: {r.verdict}" for r in failed),
+                          hint="forge verify NAME shows the server path and whether Ollama parses this model's "
+                               "tool calls; forge modelfile --template-path native lets Ollama >= 0.30 use the "
+                               "model's own template")
 
 
 def _print_report(report: CheckReport) -> None:
