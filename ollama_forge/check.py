@@ -33,7 +33,7 @@ from .errors import (
     CheckFailedError,
     ForgeError,
     ModelNotFoundError,
-    NotFoundError,
+    NotFoundOllamaDownError,
     OllamaConnectionError,
     OllamaResponseError,
     TemplateError,
@@ -354,10 +354,6 @@ def _report(
 # --- Ollama --------------------------------------------------------------------------------
 
 
-class _NotFoundOllamaDown(OllamaConnectionError, NotFoundError):
-    """Not found locally while Ollama, where it might be, is down: a missing target (exit 2)."""
-
-
 def _ollama_names(target: str, host: str) -> list[str]:
     """Names to try on Ollama: the store's registrations for this host first, then the target."""
     from .store import Store
@@ -443,7 +439,7 @@ def _try_ollama(
                     raise
                 if not _in_store(target):
                     # nothing local to fall back on: the real cause is that Ollama is down
-                    raise _NotFoundOllamaDown.of(
+                    raise NotFoundOllamaDownError.of(
                         target, f"a GGUF file, a Modelfile, a model in forge's store; Ollama at {where} "
                         "(OLLAMA_HOST) is unreachable, so its models were not searched",
                         hint=start_hint(where), host=where,

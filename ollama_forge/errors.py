@@ -213,6 +213,10 @@ class OllamaModelNotFoundError(OllamaResponseError, NotFoundError):
     """Ollama answered 404 "model not found" (a missing name: exit 2)."""
 
 
+class NotFoundOllamaDownError(OllamaConnectionError, NotFoundError):
+    """Not found locally while Ollama, where it might be, is unreachable (a missing target: exit 2)."""
+
+
 class ModelNameError(OllamaError):
     """A model name violates Ollama's naming rules."""
 

@@ -257,8 +257,11 @@ def _fail(exc: BaseException, as_json: bool) -> Any:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
+    from .. import console
+
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = json_requested(args)
+    console.json_documents = 0
     try:
         code = cli.main(args=args, prog_name="forge", standalone_mode=False)
         if isinstance(code, int) and code:  # ctx.exit(n) is returned, not raised, in this mode
