@@ -79,7 +79,7 @@ def test_argument_errors() -> None:
     with pytest.raises(UsageError, match="not a local GGUF file") as info:
         check(None, modelfile=Modelfile(from_=["llama3.2"], template="{{ .Prompt }}"))
     assert info.value.hint and "forge chat NAME -f MODELFILE" in info.value.hint
-    with pytest.raises(UsageError, match="does not exist"):
+    with pytest.raises(UsageError, match=r"'missing\.Modelfile' not found"):
         check("x.gguf", modelfile="missing.Modelfile", backend="embedded")
 
 

@@ -157,7 +157,7 @@ def test_stored_model_name_is_resolved(tmp_path: Path) -> None:
     result = plan_modelfile("mymodel", modelfile_dir=tmp_path, use_free_memory=False)
     assert result.source.store_name == "mymodel"
     assert result.modelfile.from_ == ["./llama-2-7b-chat.Q4_K_M.gguf", "./mmproj.gguf"]
-    with pytest.raises(UsageError, match="neither a GGUF file nor a model"):
+    with pytest.raises(UsageError, match="'nosuchmodel' not found"):
         plan_modelfile("nosuchmodel", use_free_memory=False)
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from ggufs import chatml_vocab, write_gguf, write_projector, write_split_gguf
 
 from ollama_forge.cli import cli
-from ollama_forge.errors import GGUFError, NotGGUFError, SplitError, UsageError
+from ollama_forge.errors import NotGGUFError, SplitError, UsageError
 from ollama_forge.inspection import InspectReport, build_report, inspect
 from ollama_forge.store import Store, StoredFile, StoredModel
 
@@ -77,7 +77,9 @@ def test_inspect_hub_ref_delegates(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_inspect_unknown_target() -> None:
-    with pytest.raises(GGUFError, match="not a file") as err:
+    from ollama_forge.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="'no-such-model' not found") as err:
         inspect("no-such-model")
     assert err.value.hint
 
