@@ -220,6 +220,15 @@ def _thinking_go(plan: Plan, lit: Any) -> str:
     return lit(think_open) + "{{ $m.Thinking }}" + lit(plan.think_close)
 
 
+_DECLARATION = re.compile(r"\{\{ if false \}\}[^{}]*\{\{ \.Thinking \}\}[^{}]*\{\{ end \}\}")
+
+
+def drop_thinking_declaration(go_template: str) -> str:
+    """The template without the never-printing branches :func:`declare_thinking_go` writes (it
+    renders the same prompts; Ollama then infers no reasoning tags and refuses ``think``)."""
+    return _DECLARATION.sub("", go_template)
+
+
 def declare_thinking_go(plan: Plan) -> str:
     """A branch that never prints, holding the model's reasoning tags around ``{{ .Thinking }}``:
     the template drops earlier reasoning, but Ollama infers the tags (and offers ``think``) from

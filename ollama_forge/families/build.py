@@ -407,6 +407,8 @@ def plan_modelfile(
         choice = choose_for_build(modelfile, info, template_source, template_path)  # type: ignore[arg-type]
         if choice.template_path == "native_jinja":  # the Jinja carries its own default system prompt
             modelfile, template_source = modelfile.with_updates(template=None, system=system), "native"
+        elif choice.template_changed:  # the same prompts, minus what made Ollama >= 0.30 prefer it
+            modelfile = modelfile.with_updates(template=choice.go_template)
         warn += choice.warnings
 
     comments = [f"{FORGE_MARKER} {__version__} for {resolved.entry.name}"

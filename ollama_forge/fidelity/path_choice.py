@@ -66,6 +66,8 @@ class PathChoice(BaseModel):
     go_template: str | None = Field(default=None, description="the verified Go TEMPLATE candidate (kept or not)")
     go_system: str | None = None
     go_source: str | None = Field(default=None, description="'family:<name>' | 'synthesized' of the candidate")
+    template_changed: bool = Field(default=False, description="go_template differs from the one given (the "
+                                   "Modelfile must carry go_template)")
 
     @property
     def template_source(self) -> str | None:
@@ -142,6 +144,19 @@ def choose_path(
 
     new, old = predict(go_template)
     go_wins_unfaithful = new.path is PromptPath.GO_TEMPLATE and faithful is False
+    reduced = None
+    if requested == "auto" and native_when_unfaithful and go_wins_unfaithful and go_template:
+        # Better than no TEMPLATE: the same prompts without the declared reasoning tags, which
+        # Ollama >= 0.30 bypasses for the Jinja while older servers still chat with it.
+        from ..synthesis_go import drop_thinking_declaration
+
+        candidate = drop_thinking_declaration(go_template)
+        if candidate != go_template and predict(candidate)[0].path is PromptPath.NATIVE_JINJA:
+            reduced = candidate
+            new, old = predict(candidate)
+            go_wins_unfaithful = False
+            suite_lines.append("  the TEMPLATE leaves out its reasoning-tag declaration so that Ollama >= 0.30 "
+                               "renders the model's own Jinja (think is then refused on Ollama < 0.30)")
     native = bool(chat_template) and (requested == "native" or (
         requested == "auto" and native_when_unfaithful and go_wins_unfaithful))
     comments = list(suite_lines)
@@ -163,7 +178,7 @@ def choose_path(
         bypassed = new.path is PromptPath.NATIVE_JINJA and go_template is not None
         if bypassed:
             comments.append("  deliberate: on Ollama >= 0.30 the prompt is the model's own Jinja"
-                            + ("" if faithful is not False else ", which the Go path cannot match")
+                            + ("" if faithful is not False and reduced is None else ", which the Go path cannot match")
                             + "; the TEMPLATE serves Ollama < 0.30 (and OLLAMA_GO_TEMPLATE=1)")
         faithful_new = bypassed or (new.path is PromptPath.GO_TEMPLATE and faithful is not False)
         if go_wins_unfaithful:
@@ -178,7 +193,7 @@ def choose_path(
     return PathChoice(requested=requested, template_path="native_jinja" if native else "go_template",
                       new_servers=new, old_servers=old, tool_suite=suite, go_faithful=faithful,
                       tool_calls_parsed=parsed, faithful_on_new=faithful_new, comments=comments, warnings=warnings,
-                      go_template=go_template, go_system=system)
+                      go_template=reduced or go_template, go_system=system, template_changed=reduced is not None)
 
 
 def choose_for_build(modelfile: Any, info: Any, template_source: str, requested: TemplatePathMode = "auto") -> PathChoice:

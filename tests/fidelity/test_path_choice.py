@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ggufs import chatml_vocab, write_gguf
@@ -119,3 +120,24 @@ def test_cli_verify_prints_the_paths_and_the_tool_call_round_trip(qwen_gguf: Pat
     # the curated qwen2.5 TEMPLATE writes <tool_call> as a quoted action: Ollama falls back to "{"
     assert "one_tool_call" in out and "Ollama will NOT parse this model's tool calls" in out
     assert "--template-path native" in out
+
+
+def test_a_synthesised_template_gives_up_its_reasoning_declaration_rather_than_the_template() -> None:
+    from ollama_forge.prompt import render_prompt
+    from ollama_forge.synthesis import synthesize_template
+
+    reka = (CORPUS / "Reka-Edge.jinja").read_text(encoding="utf-8")
+    synth = synthesize_template(reka, eos_token="<sep>")
+    assert synth is not None and "{{ if false }}" in synth.go_template
+    full = choose_path(synth.go_template, synth.default_system, reka, eos_token="<sep>", native_when_unfaithful=False)
+    assert full.new_servers.path is PromptPath.GO_TEMPLATE and full.go_faithful is False
+    auto = choose_path(synth.go_template, synth.default_system, reka, eos_token="<sep>")
+    assert auto.template_path == "go_template" and auto.template_changed and auto.faithful_on_new
+    assert auto.go_template and "{{ if false }}" not in auto.go_template and ".Tools" in auto.go_template
+    assert auto.new_servers.path is PromptPath.NATIVE_JINJA and auto.old_servers.path is PromptPath.GO_TEMPLATE
+    assert any("reasoning-tag declaration" in c for c in auto.comments)
+    messages: list[Any] = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello", "thinking": "t"},
+                           {"role": "user", "content": "Bye"}]
+    for think in (None, True, False):  # the branch it drops never printed
+        assert render_prompt(auto.go_template, messages, think=think) == render_prompt(synth.go_template, messages,
+                                                                                        think=think)
