@@ -129,7 +129,14 @@ def make_progress(*, transient: bool = False, disable: bool = False) -> Progress
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        console=stderr_console(),
+        # rich before 15 still writes a newline when a disabled display stops: give it a quiet console
+        console=stderr_console() if not disable else _quiet_console(),
         transient=transient,
         disable=disable,
     )
+
+
+def _quiet_console() -> Console:
+    from rich.console import Console
+
+    return Console(quiet=True)
