@@ -3,7 +3,7 @@
 For every template in ``tests/data/chat_templates/`` this builds a GGUF-free evaluation: the
 template plus plausible BOS/EOS texts read from its own text, then takes the Go TEMPLATE forge
 would write -- the family's template when :mod:`ollama_forge.families` detects a family and it
-verifies, else the synthesised one -- and checks it with :func:`ollama_forge.verify.verify_template`
+verifies, else the synthesised one -- and checks it with :func:`ollama_forge.fidelity.compare.verify_template`
 on the whole conversation suite (byte for byte, via the real ``render_prompt``).
 
     .venv/bin/python benchmarks/fidelity.py [--json] [--only NAME]
@@ -164,7 +164,7 @@ def _family_attempt(template: str, bos: str, eos: str, add_bos: bool, name: str)
         return None
     family = registry[detection.family]
     try:  # the families package derives some default SYSTEMs from the model's own template
-        from ollama_forge.families.build import family_default_system
+        from ollama_forge.workflows.plan import family_default_system
 
         system = family_default_system(family, info)
     except ImportError:
@@ -182,8 +182,8 @@ def _family_attempt(template: str, bos: str, eos: str, add_bos: bool, name: str)
 
 def evaluate_template(name: str, template: str, *, families: bool = True) -> TemplateOutcome:
     from ollama_forge.errors import ForgeError
-    from ollama_forge.synthesis import synthesis_failure_reason, synthesize_template
-    from ollama_forge.verify import verify_template
+    from ollama_forge.fidelity.compare import verify_template
+    from ollama_forge.fidelity.synthesis import synthesis_failure_reason, synthesize_template
 
     bos, eos, add_bos = plausible_tokens(template)
     reasons: list[str] = []
@@ -246,9 +246,9 @@ def evaluate_tools(template: str, go_template: str | None, system: str | None, l
     Jinja (no TEMPLATE, or a TEMPLATE it bypasses, stated in the Modelfile).
     """
     from ollama_forge.errors import ForgeError
+    from ollama_forge.fidelity.compare import chat_template_capabilities
     from ollama_forge.fidelity.path_choice import choose_path
     from ollama_forge.fidelity.server_path import PromptPath
-    from ollama_forge.verify import chat_template_capabilities
 
     caps = chat_template_capabilities(template) & {"tools", "thinking"}
     if not caps:

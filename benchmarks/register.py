@@ -146,8 +146,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="forge-bench-") as tmp:
         work = Path(tmp)
         os.environ["FORGE_HOME"] = str(work / "forge")
-        from ollama_forge.ollama.register import register
         from ollama_forge.store import Store
+        from ollama_forge.workflows.register import register
 
         model = make_gguf(work / "bench-f32.gguf", args.size_mb)
         size = model.stat().st_size

@@ -28,7 +28,7 @@ print(forge.render_prompt(gemma3_template, [{"role": "user", "content": "Hi!"}])
 
 # 4. Real generation through embedded llama.cpp, with a Modelfile (here: a few-shot dialogue
 #    format the base model follows, with a stop string that ends the reply).
-from ollama_forge.demo import dialogue_modelfile  # noqa: E402
+from ollama_forge.workflows.demo import dialogue_modelfile  # noqa: E402
 
 path = report.info.path
 result = forge.chat(path, prompt="What is the capital of France?", modelfile=dialogue_modelfile(path), max_tokens=24)

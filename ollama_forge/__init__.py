@@ -21,42 +21,43 @@ from .errors import *  # noqa: F403  (the exception tree is cheap and always ava
 from .errors import ForgeError
 
 if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs (tests/test_public_api.py)
-    from .chat_template import render_chat_template
-    from .check import check
-    from .doctor import doctor
-    from .families import build_modelfile, detect_family, list_families
+    from .families import detect_family, list_families
+    from .fidelity.compare import verify
+    from .fidelity.jinja import render_chat_template
+    from .fidelity.ollama_prompt import render_prompt
+    from .fidelity.synthesis import synthesize_template
     from .gguf import GGUFInfo, read_gguf
     from .gguf.memory import estimate_memory
     from .hub import list_quants, pull_gguf
-    from .inspection import inspect
     from .modelfile import Modelfile, parse_modelfile, validate_parameters
     from .ollama import chat_model, list_models, ps, register, remove, show
-    from .prompt import render_prompt
     from .runners.hf import hf_chat_model, hf_llm, hf_pipeline
     from .runners.llama import chat
     from .store import Store
-    from .synthesis import synthesize_template
-    from .verify import verify
+    from .workflows.check import check
+    from .workflows.doctor import doctor
+    from .workflows.inspect import inspect
+    from .workflows.plan import build_modelfile
 
 # public name -> "module:attribute" (modules relative to ollama_forge)
 _LAZY: dict[str, str] = {
     # GGUF metadata
     "read_gguf": "gguf:read_gguf",
     "GGUFInfo": "gguf:GGUFInfo",
-    "inspect": "inspection:inspect",
+    "inspect": "workflows.inspect:inspect",
     "estimate_memory": "gguf.memory:estimate_memory",
     # Modelfile
     "Modelfile": "modelfile:Modelfile",
     "parse_modelfile": "modelfile:parse_modelfile",
     "validate_parameters": "modelfile:validate_parameters",
-    "build_modelfile": "families:build_modelfile",
+    "build_modelfile": "workflows.plan:build_modelfile",
     "list_families": "families:list_families",
     "detect_family": "families:detect_family",
     # Templates and fidelity
-    "render_prompt": "prompt:render_prompt",
-    "render_chat_template": "chat_template:render_chat_template",
-    "verify": "verify:verify",
-    "synthesize_template": "synthesis:synthesize_template",
+    "render_prompt": "fidelity.ollama_prompt:render_prompt",
+    "render_chat_template": "fidelity.jinja:render_chat_template",
+    "verify": "fidelity.compare:verify",
+    "synthesize_template": "fidelity.synthesis:synthesize_template",
     # Hub
     "list_quants": "hub:list_quants",
     "pull_gguf": "hub:pull_gguf",
@@ -74,8 +75,8 @@ _LAZY: dict[str, str] = {
     "hf_llm": "runners.hf:hf_llm",
     "hf_chat_model": "runners.hf:hf_chat_model",
     "chat": "runners.llama:chat",
-    "check": "check:check",
-    "doctor": "doctor:doctor",
+    "check": "workflows.check:check",
+    "doctor": "workflows.doctor:doctor",
 }
 
 __all__ = ["ForgeError", "__version__", *sorted(_LAZY)]

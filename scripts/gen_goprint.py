@@ -1,4 +1,4 @@
-"""Regenerate ollama_forge/goprint_table.py: Go's ``strconv.IsPrint`` as a table of rune ranges.
+"""Regenerate ollama_forge/gotemplate/goprint_table.py: Go's ``strconv.IsPrint`` as a table of rune ranges.
 
     python scripts/gen_goprint.py [--go PATH]
 
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "ollama_forge" / "goprint_table.py"
+TARGET = ROOT / "ollama_forge" / "gotemplate" / "goprint_table.py"
 
 PROGRAM = r"""
 package main

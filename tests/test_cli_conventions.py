@@ -390,7 +390,7 @@ def test_verbose_turns_on_forge_logging(gguf: Path, capsys: pytest.CaptureFixtur
 def test_doctor_probes_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     from servers.hub_server import HubServer
 
-    from ollama_forge.doctor import hub_info
+    from ollama_forge.workflows.doctor import hub_info
 
     down = hub_info(probe=True)  # the isolated HF_ENDPOINT is a closed port
     assert down.reachable is False and down.error

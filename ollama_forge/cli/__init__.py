@@ -136,7 +136,7 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 def _set_verbosity(quiet: bool, verbose: int) -> None:
     import logging
 
-    from ..console import set_quiet
+    from .console import set_quiet
 
     set_quiet(quiet)
     if verbose:
@@ -212,8 +212,8 @@ def report_error(exc: BaseException) -> int:
     from rich.console import Console
 
     from ..config import debug_enabled
-    from ..console import safe_text
     from ..errors import ForgeError
+    from .console import safe_text
 
     # not stderr_console(): --quiet silences status lines, never errors
     console = Console(stderr=True, highlight=False, soft_wrap=False, emoji=False)
@@ -240,7 +240,7 @@ def _escape(text: str) -> str:
 
 
 def _fail(exc: BaseException, as_json: bool) -> Any:
-    from .. import console
+    from . import console
 
     if as_json and not console.json_documents:  # stdout holds one JSON document: the result or the error
         try:
@@ -257,7 +257,7 @@ def _fail(exc: BaseException, as_json: bool) -> Any:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    from .. import console
+    from . import console
 
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = json_requested(args)

@@ -63,8 +63,8 @@ def _print_help(err: Console, table: Mapping[str, tuple[str, str, Handler]]) -> 
 
 
 def _print_error(err: Console, exc: BaseException) -> None:
-    from ..console import safe_text
     from ..errors import ForgeError
+    from .console import safe_text
 
     message = exc.message if isinstance(exc, ForgeError) else str(exc)
     err.print(f"error: {safe_text(message)}", markup=False, highlight=False)

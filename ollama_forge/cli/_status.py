@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 class Status:
     def __init__(self) -> None:
-        from ..console import stderr_console
+        from .console import stderr_console
 
         self.console = stderr_console()
         self.progress: Progress | None = None
@@ -33,7 +33,7 @@ class Status:
     def __call__(self, text: str) -> None:
         from rich.markup import escape
 
-        from ..console import safe_text
+        from .console import safe_text
 
         line = escape(safe_text(text, keep_newlines=False, limit=160))
         if self.progress is None:

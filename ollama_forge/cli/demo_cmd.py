@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from ..demo import DemoResult
+    from ..workflows.demo import DemoResult
 
 _MARKS = {"ok": "[green]ok[/green]", "failed": "[red]FAILED[/red]", "skipped": "[yellow]skipped[/yellow]"}
 
@@ -37,8 +37,8 @@ def demo_command(max_tokens: int, host: str | None, as_json: bool) -> None:
     """
     from rich.markup import escape
 
-    from ..console import print_json, safe_text, stderr_console, stdout_console
-    from ..demo import DemoStep, run_demo
+    from ..workflows.demo import DemoStep, run_demo
+    from .console import print_json, safe_text, stderr_console, stdout_console
 
     out = stdout_console()
     err = stderr_console()
@@ -73,7 +73,7 @@ def _summary(result: DemoResult) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..console import safe_text, stdout_console
+    from .console import safe_text, stdout_console
 
     out = stdout_console()
     out.rule("[bold]summary[/bold]")

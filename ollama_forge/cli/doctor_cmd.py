@@ -9,7 +9,7 @@ import click
 from ._params import EXISTING_FILE, host_option, json_option
 
 if TYPE_CHECKING:
-    from ..doctor import DoctorReport
+    from ..workflows.doctor import DoctorReport
 
 
 def _gib(value: int | None) -> str:
@@ -37,11 +37,11 @@ def doctor_command(host: str | None, probe_model: str | None, as_json: bool) -> 
       forge doctor --probe-model models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf
       OLLAMA_HOST=http://gpu-box:11434 forge doctor --json
     """
-    from ..doctor import doctor
+    from ..workflows.doctor import doctor
 
     report = doctor(host, probe_model=probe_model)
     if as_json:
-        from ..console import print_json
+        from .console import print_json
 
         print_json(report.model_dump(mode="json"))
         return
@@ -52,7 +52,7 @@ def _print(report: DoctorReport) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..console import safe_text, stdout_console
+    from .console import safe_text, stdout_console
 
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column()

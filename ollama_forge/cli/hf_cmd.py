@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def _write(text: str) -> None:
-    from ..console import safe_text
+    from .console import safe_text
 
     sys.stdout.write(safe_text(text))
     sys.stdout.flush()
@@ -55,9 +55,9 @@ def run_hf_command(
       forge run-hf ./my-finetune --device cpu --dtype float32
       forge run-hf Qwen/Qwen2.5-0.5B-Instruct -n 64 --temperature 0 -p "2+2=" --json
     """
-    from ..console import print_json, safe_text, stderr_console
     from ..errors import UsageError
     from ..runners.hf import hf_generate, hf_pipeline
+    from .console import print_json, safe_text, stderr_console
 
     if prompt is None and (raw or as_json):
         raise UsageError("--raw and --json need --prompt", hint="Add --prompt TEXT.")
@@ -108,7 +108,7 @@ def _conversation(system: str | None, history: list[dict[str, Any]], text: str) 
 
 
 def _finish(result: HFGeneration) -> None:
-    from ..console import stderr_console
+    from .console import stderr_console
 
     sys.stdout.write("\n")
     sys.stdout.flush()

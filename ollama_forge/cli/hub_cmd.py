@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..console import human_bytes, print_json, safe_text, stderr_console, stdout_console
 from ._params import json_option, num_ctx_option, option
+from .console import human_bytes, print_json, safe_text, stderr_console, stdout_console
 
 
 def _esc(value: object) -> str:

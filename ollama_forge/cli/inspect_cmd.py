@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..console import human_bytes
 from ._params import TARGET, json_option, num_ctx_option
+from .console import human_bytes
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from ..gguf import GGUFInfo
-    from ..inspection import InspectReport
+    from ..workflows.inspect import InspectReport
 
 _TEMPLATE_LINES = 6
 _LINE_LIMIT = 160
@@ -42,15 +42,15 @@ def inspect_command(target: str, as_json: bool, num_ctx: int | None, cache_type:
       forge inspect bartowski/Qwen2.5-7B-Instruct-GGUF:Q4_K_M --num-ctx 32768
       forge inspect qwen --json
     """
-    from ..inspection import inspect
+    from ..workflows.inspect import inspect
 
     report = inspect(target, ctx=num_ctx, cache_type=cache_type)
     if as_json:
-        from ..console import print_json
+        from .console import print_json
 
         print_json(report.model_dump(mode="json"))
         return
-    from ..console import stdout_console
+    from .console import stdout_console
 
     stdout_console().print(render_report(report))
 
@@ -78,7 +78,7 @@ def render_report(report: InspectReport) -> Table:
     from rich.table import Table
     from rich.text import Text
 
-    from ..console import safe_text
+    from .console import safe_text
 
     info = report.info
     table = Table(title=Text(safe_text(info.name or report.target, keep_newlines=False, limit=120)), show_header=False)

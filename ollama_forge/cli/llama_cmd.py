@@ -20,12 +20,12 @@ from ._params import (
 from ._status import Status
 
 if TYPE_CHECKING:
-    from ..check import CheckReport
     from ..runners.llama import ChatResult, ChatSession
+    from ..workflows.check import CheckReport
 
 
 def _write(text: str) -> None:
-    from ..console import safe_text
+    from .console import safe_text
 
     sys.stdout.write(safe_text(text))
     sys.stdout.flush()
@@ -90,7 +90,7 @@ def chat_command(
             result = session.generate([*session.history, {"role": "user", "content": prompt}],
                                       max_tokens=max_tokens, on_text=None if as_json else _write)
             if as_json:
-                from ..console import print_json
+                from .console import print_json
 
                 print_json(result.model_dump(mode="json"))
                 return
@@ -102,7 +102,7 @@ def chat_command(
 def _finish(result: ChatResult, show_prompt: bool) -> None:
     from rich.text import Text
 
-    from ..console import safe_text, stderr_console
+    from .console import safe_text, stderr_console
 
     sys.stdout.write("\n")
     sys.stdout.flush()
@@ -143,7 +143,7 @@ _LOAD_TIME = frozenset({"num_ctx", "num_batch", "num_gpu", "num_thread", "use_mm
 def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | None, show_prompt: bool) -> None:
     from rich.text import Text
 
-    from ..console import safe_text, stderr_console
+    from .console import safe_text, stderr_console
 
     err = stderr_console(always=True)
     state = {"session": session}
@@ -260,7 +260,7 @@ def check_command(
       forge check models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf -f models/qwen/Modelfile
       forge check qwen --backend ollama -p "Name three colours." --json
     """
-    from ..check import DEFAULT_MAX_TOKENS, check
+    from ..workflows.check import DEFAULT_MAX_TOKENS, check
 
     if tools or think:
         _live(target, modelfile, backend, host, as_json, tools, think, max_tokens)
@@ -276,7 +276,7 @@ def check_command(
             progress=status,
         )
     if as_json:
-        from ..console import print_json
+        from .console import print_json
 
         print_json(report.model_dump(mode="json"))  # a failure below adds no second JSON document
     else:
@@ -287,9 +287,9 @@ def check_command(
 def _live(target: str | None, modelfile: str | None, backend: str, host: str | None, as_json: bool, tools: bool,
           think: bool, max_tokens: int | None) -> None:
     """forge check --tools/--think: parsed tool_calls / thinking from Ollama (issue 16)."""
-    from ..console import safe_text
     from ..errors import CheckFailedError, UsageError
     from ..fidelity.live import live_checks
+    from .console import safe_text
 
     if target is None or modelfile is not None or backend == "embedded":
         raise UsageError("--tools/--think check a model registered in Ollama, by name",
@@ -299,7 +299,7 @@ def _live(target: str | None, modelfile: str | None, backend: str, host: str | N
         status(f"sending {' and '.join(kinds)} requests to Ollama")
         results = live_checks(target, kinds, host, max_tokens=max_tokens or 512)  # type: ignore[arg-type]
     if as_json:
-        from ..console import print_json
+        from .console import print_json
 
         print_json([r.model_dump(mode="json") for r in results])
     else:
@@ -319,7 +319,7 @@ def _print_report(report: CheckReport) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..console import safe_text, stderr_console, stdout_console
+    from .console import safe_text, stderr_console, stdout_console
 
     where = (
         f"Ollama {report.ollama_name} at {report.host}"

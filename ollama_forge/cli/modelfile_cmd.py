@@ -10,7 +10,8 @@ import click
 from ._params import TARGET, json_option, num_ctx_option, system_option
 
 if TYPE_CHECKING:
-    from ..families import BuildResult, Family
+    from ..families import Family
+    from ..workflows.plan import BuildResult
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def _default_output(result: BuildResult) -> Path:
 def _explain(result: BuildResult, written: Path | None) -> None:
     from rich.markup import escape
 
-    from ..console import safe_text, stderr_console
+    from .console import safe_text, stderr_console
 
     console = stderr_console()
     for line in result.explanation():
@@ -108,7 +109,7 @@ def modelfile_command(source: str, output: str | None, family: str | None, syste
     """
     import sys
 
-    from ..families import plan_modelfile, resolve_source
+    from ..workflows.plan import plan_modelfile, resolve_source
 
     target: Path | None = None
     modelfile_dir: Path | None = None
@@ -167,14 +168,14 @@ def families_command(as_json: bool, families_dir: str | None) -> None:
 
     families = list_families(families_dir)
     if as_json:
-        from ..console import print_json
+        from .console import print_json
 
         print_json([_family_row(f) for f in families])
         return
     from rich.table import Table
     from rich.text import Text
 
-    from ..console import safe_text, stdout_console
+    from .console import safe_text, stdout_console
 
     table = Table(show_lines=False, expand=False)
     for column in ("family", "source", "detected by", "stops", "description"):

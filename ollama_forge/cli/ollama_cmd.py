@@ -18,7 +18,7 @@ class _RegisterProgress:
     """Renders register events on stderr: hash/merge/upload bars, create statuses, template path."""
 
     def __init__(self, quiet: bool = False) -> None:
-        from ..console import make_progress
+        from .console import make_progress
 
         self.quiet = quiet
         self.progress: Progress = make_progress(disable=quiet)
@@ -44,7 +44,7 @@ class _RegisterProgress:
     def __call__(self, event: str, data: dict[str, Any]) -> None:
         from pathlib import Path
 
-        from ..console import safe_text
+        from .console import safe_text
 
         log = self.progress.console.print
         if event in ("hash_start", "upload_start", "merge_start"):
@@ -79,7 +79,7 @@ class _RegisterProgress:
 def _esc(text: str) -> str:
     from rich.markup import escape
 
-    from ..console import safe_text
+    from .console import safe_text
 
     return escape(safe_text(text))
 
@@ -111,8 +111,8 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
     Every local file is listed with its role first; files outside the model's folder, the
     Hugging Face cache and forge's models folder need --allow-outside-files.
     """
-    from ..console import print_json, safe_text
-    from ..ollama.register import register
+    from ..workflows.register import register
+    from .console import print_json, safe_text
 
     with _RegisterProgress(quiet=False) as reporter:
         result = register(name, source, modelfile=modelfile, host=host, dry_run=dry_run,
@@ -146,9 +146,9 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
 
 def _capability_lines(result: Any, out: Any) -> None:
     """/api/show's capabilities against the model's chat template (issue 16); never fails the command."""
-    from ..console import safe_text
     from ..errors import ForgeError
     from ..fidelity.capabilities import check_registered
+    from .console import safe_text
 
     try:
         check = check_registered(result)
@@ -170,8 +170,8 @@ def _capability_lines(result: Any, out: Any) -> None:
 @click.option("--interval", type=float, default=2.0, show_default=True, hidden=True)
 def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, interval: float) -> None:
     """Show loaded models like `ollama ps`, and warn when one runs partly on the CPU."""
-    from ..console import print_json, warn
     from ..ollama.ps import gpu_warnings, ps_with_version, render_table, require_gpu_hint
+    from .console import print_json, warn
 
     while True:
         models, version = ps_with_version(host)
@@ -195,8 +195,8 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
             warn("no model is loaded, so none runs on the CPU (--require-gpu passes)")
         bad = [m for m in models if not m.fully_on_gpu]
         if bad:
-            from ..console import safe_text
             from ..errors import DeviceError
+            from .console import safe_text
 
             names = ", ".join(f"{safe_text(m.name, keep_newlines=False)} ({m.processor})" for m in bad)
             raise DeviceError(f"Not fully on the GPU: {names}", hint=require_gpu_hint(bad))
@@ -207,8 +207,8 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 def list_command(host: str | None, as_json: bool) -> None:
     """List Ollama's models joined with forge's store (repo, quant, template source)."""
-    from ..console import print_json, safe_text
     from ..ollama.models import list_models
+    from .console import print_json, safe_text
 
     result = list_models(host)
     if as_json:
@@ -230,8 +230,8 @@ def list_command(host: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 def show_command(name: str, host: str | None, as_json: bool) -> None:
     """Show an Ollama model's capabilities, parameters, template and Modelfile."""
-    from ..console import print_json, safe_text
     from ..ollama.models import show
+    from .console import print_json, safe_text
 
     result = show(name, host)
     if as_json:
@@ -267,17 +267,17 @@ def show_command(name: str, host: str | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def rm_command(name: str, host: str | None, as_json: bool) -> None:
     """Remove an Ollama model (and forge's record of its registration)."""
-    from ..console import print_json
     from ..ollama.models import remove
+    from .console import print_json
 
     result = remove(name, host)
     if result.warning:
-        from ..console import warn
+        from .console import warn
 
         warn(_esc(result.warning))
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
-    from ..console import safe_text
+    from .console import safe_text
 
     sys.stdout.write(f"deleted '{safe_text(name, keep_newlines=False)}'\n")

@@ -9,7 +9,7 @@ import click
 from ._params import TARGET, json_option, system_option
 
 if TYPE_CHECKING:
-    from ..verify import VerifyReport
+    from ..fidelity.compare import VerifyReport
 
 
 @click.command("verify")
@@ -36,8 +36,8 @@ def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -
       forge verify models/qwen/Modelfile --full
       forge verify models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf --json
     """
-    from ..console import print_json
-    from ..verify import verify
+    from ..fidelity.compare import verify
+    from .console import print_json
 
     report = verify(target)
     if as_json:
@@ -51,7 +51,7 @@ def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -
 def _print_report(report: VerifyReport, *, full: bool) -> None:
     from rich.markup import escape
 
-    from ..console import safe_text, stdout_console
+    from .console import safe_text, stdout_console
 
     out = stdout_console()
 
@@ -173,9 +173,9 @@ def render_command(target: str, message_items: tuple[str, ...], messages: str | 
     """
     import sys
 
-    from ..console import print_json
     from ..errors import UsageError
-    from ..verify import render_for
+    from ..fidelity.compare import render_for
+    from .console import print_json
     from .modelfile_cmd import parse_messages
 
     if (messages is None) == (not message_items):
@@ -187,7 +187,7 @@ def render_command(target: str, message_items: tuple[str, ...], messages: str | 
     if as_json:
         print_json({"prompt": prompt})
     else:
-        from ..console import safe_text
+        from .console import safe_text
 
         sys.stdout.write(safe_text(prompt))
         if not prompt.endswith("\n"):

@@ -1,10 +1,10 @@
-"""Model families: detection, stop tokens, ``num_ctx`` and the Modelfile a careful expert writes.
+"""Model families: detection, stop tokens, ``num_ctx`` and family parameters
+(the Modelfile planner that uses them is :mod:`ollama_forge.workflows.plan`).
 
 ::
 
     import ollama_forge as forge
     forge.detect_family("model.gguf")          # Detection(family, rule, confidence, evidence)
-    mf = forge.build_modelfile("model.gguf")   # Modelfile; mf.render() is the text
     forge.list_families()                      # built-in + FORGE_FAMILIES folder
 
 Family files live in ``templates/`` (one Jinja file per family, see :mod:`.registry` for the
@@ -14,7 +14,6 @@ format); a user folder adds families or overrides built-in ones by name.
 from __future__ import annotations
 
 from ..budget import parse_size
-from .build import BuildResult, ResolvedSource, build_modelfile, plan_modelfile, resolve_source
 from .context import DEFAULT_MAX_CTX, ContextChoice, choose_num_ctx
 from .detect import Candidate, Detection, detect_family
 from .registry import (
@@ -31,14 +30,11 @@ from .stops import StopChoice, choose_stops
 
 __all__ = [
     "DEFAULT_MAX_CTX",
-    "BuildResult",
     "Candidate",
     "ContextChoice",
     "Detection",
     "Family",
-    "ResolvedSource",
     "StopChoice",
-    "build_modelfile",
     "builtin_dir",
     "chat_template_sha256",
     "choose_num_ctx",
@@ -50,6 +46,4 @@ __all__ = [
     "normalize_chat_template",
     "parse_family_file",
     "parse_size",
-    "plan_modelfile",
-    "resolve_source",
 ]

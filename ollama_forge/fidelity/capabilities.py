@@ -44,7 +44,7 @@ def compare_capabilities(
     name: str | None = None,
 ) -> CapabilityCheck:
     """Warnings for every tools/thinking difference between the server's list and the template."""
-    from ..verify import chat_template_capabilities
+    from .compare import chat_template_capabilities
     from .server_path import predict_server_path
 
     supports = sorted(chat_template_capabilities(chat_template or "") & set(_WATCHED))

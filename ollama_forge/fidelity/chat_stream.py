@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ollama_forge.fidelity.ollama_prompt import infer_thinking_tags, ollama_parse
 from ollama_forge.gotemplate import Template
-from ollama_forge.prompt import infer_thinking_tags, ollama_parse
 
 from .thinking_parser import ThinkingParser
 from .toolcall_parser import ParsedToolCall, ToolCallParser, go_trim_space, parse_tag

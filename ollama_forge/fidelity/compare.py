@@ -1,9 +1,9 @@
 """Prove that a Modelfile TEMPLATE renders the same prompt as the model's own chat template.
 
-Both sides render every conversation of :func:`ollama_forge.conversations.conversation_suite`:
-the Go TEMPLATE (with the Modelfile SYSTEM) through :func:`ollama_forge.prompt.render_prompt`,
+Both sides render every conversation of :func:`ollama_forge.fidelity.conversations.conversation_suite`:
+the Go TEMPLATE (with the Modelfile SYSTEM) through :func:`ollama_forge.fidelity.ollama_prompt.render_prompt`,
 exactly as Ollama's ``/api/chat`` builds the prompt, and the GGUF's Jinja chat template through
-:func:`ollama_forge.chat_template.render_chat_template`, exactly as transformers renders it.
+:func:`ollama_forge.fidelity.jinja.render_chat_template`, exactly as transformers renders it.
 
 Comparison rules (documented in ``forge verify --help`` too):
 
@@ -33,9 +33,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from .chat_template import HOSTILE_KINDS, render_chat_template, special_token_kwargs
+from ..errors import ChatTemplateError, TemplateError, UsageError, VerificationError
 from .conversations import Conversation, conversation_suite, think_kwargs, to_hf_messages
-from .errors import ChatTemplateError, TemplateError, UsageError, VerificationError
+from .jinja import HOSTILE_KINDS, render_chat_template, special_token_kwargs
 
 CONTEXT_CHARS = 40
 
@@ -138,7 +138,7 @@ def chat_template_capabilities(chat_template: str) -> set[str]:
 
 
 def _default_renderer() -> PromptRenderer:
-    from .prompt import render_prompt
+    from .ollama_prompt import render_prompt
 
     return render_prompt
 
@@ -273,8 +273,8 @@ def _check_instructions(modelfile: Any, where: str, *, planned: bool) -> list[st
     GGUF must also hold exactly the instruction kinds forge writes, or "verified" would vouch for
     instructions nobody checked (modelfile.provenance).
     """
-    from .modelfile.paths import expand_path
-    from .modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
+    from ..modelfile.paths import expand_path
+    from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
 
     if planned or is_forge_written(modelfile):
         found = unexpected_instructions(modelfile, user_messages=0 if planned else None)
@@ -294,7 +294,7 @@ def _check_instructions(modelfile: Any, where: str, *, planned: bool) -> list[st
 
 
 def _from_modelfile(path: Path, source: str) -> _Subject:
-    from .modelfile import read_modelfile
+    from ..modelfile import read_modelfile
 
     modelfile = read_modelfile(path)
     notes = _check_instructions(modelfile, f"The Modelfile {path}", planned=False)
@@ -314,7 +314,7 @@ def _from_modelfile(path: Path, source: str) -> _Subject:
 
 def _from_gguf(path: Path, source: str) -> _Subject:
     """The Modelfile forge would write for this GGUF (``force``: even one that does not verify)."""
-    from .families import plan_modelfile
+    from ..workflows.plan import plan_modelfile
 
     result = plan_modelfile(path, force=True)
     modelfile = result.modelfile
@@ -333,7 +333,7 @@ def _from_gguf(path: Path, source: str) -> _Subject:
 
 def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
     """A Modelfile without TEMPLATE: forge's Go candidate for the GGUF is what older servers would need."""
-    from .families import plan_modelfile
+    from ..workflows.plan import plan_modelfile
 
     result = plan_modelfile(gguf, force=True, template_path="go", use_free_memory=False)
     if not result.modelfile.template:
@@ -349,11 +349,11 @@ def _resolve(target: str) -> _Subject:
         return _from_gguf(path, target) if _is_gguf(path) else _from_modelfile(path, target)
     if path.is_dir() and (path / "Modelfile").is_file():
         return _from_modelfile(path / "Modelfile", target)
-    from .store import Store
+    from ..store import Store
 
     entry = Store().find(target)
     if entry is None:
-        from .errors import NotFoundError
+        from ..errors import NotFoundError
 
         raise NotFoundError.of(target, "a GGUF file, a Modelfile, a model in forge's store",
                                hint="Pass a path to a .gguf or a Modelfile, or a name from `forge list`.")
@@ -364,7 +364,7 @@ def _resolve(target: str) -> _Subject:
 
 def verify(target: str | Path) -> VerifyReport:
     """``forge verify``: the Modelfile for a GGUF / stored model / Modelfile against its chat template."""
-    from .gguf import read_gguf
+    from ..gguf import read_gguf
 
     subject = _resolve(str(target))
     info = read_gguf(subject.gguf_path)
@@ -386,7 +386,7 @@ def verify(target: str | Path) -> VerifyReport:
     report.target = subject.source
     report.template_source = subject.template_source
     report.normalisations += subject.notes
-    from .fidelity.path_choice import choose_path
+    from .path_choice import choose_path
 
     report.path_choice = choose_path(
         subject.go_template, subject.system, chat_template, bos_token=tokens.get("bos", ""),
@@ -404,7 +404,7 @@ def _subject_for_render(target: str) -> _Subject:
             return _from_gguf(path, target)
         text = path.read_text(encoding="utf-8")
         if re.match(r"(?is)\s*(#.*\n\s*)*from\s", text):
-            from .modelfile import read_modelfile
+            from ..modelfile import read_modelfile
 
             modelfile = read_modelfile(path)
             if not modelfile.template:
@@ -412,13 +412,13 @@ def _subject_for_render(target: str) -> _Subject:
             return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path="", source=target,
                             messages=[m.model_dump() for m in modelfile.messages])
         return _Subject(go_template=text, system=None, gguf_path="", source=target)
-    from .store import Store
+    from ..store import Store
 
     entry = Store().find(target) if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,80}", target) else None
     if entry is not None:
         return _resolve(target)
     if "{{" not in target:
-        from .errors import NotFoundError
+        from ..errors import NotFoundError
 
         raise NotFoundError.of(target, "a template file, a Modelfile, a GGUF file, a model in forge's store, "
                                "Go template text with {{ }}",

@@ -21,11 +21,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ollama_forge.chat_template import HOSTILE_KINDS, render_chat_template
-from ollama_forge.conversations import Conversation, think_kwargs
 from ollama_forge.errors import ChatTemplateError, TemplateError
-from ollama_forge.prompt import render_prompt
-from ollama_forge.verify import chat_template_capabilities
+from ollama_forge.fidelity.compare import chat_template_capabilities
+from ollama_forge.fidelity.conversations import Conversation, think_kwargs
+from ollama_forge.fidelity.jinja import HOSTILE_KINDS, render_chat_template
+from ollama_forge.fidelity.ollama_prompt import render_prompt
 
 from .chat_stream import simulate_chat
 from .server_path import ServerPath, go_template_capabilities, predict_server_path

@@ -40,9 +40,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .console import scrub_surrogates
-from .errors import ChatTemplateError
-from .template_worker import WORKER_MEMORY_BYTES, _exchange  # noqa: F401 - WORKER_MEMORY_BYTES re-exported
+from ..cli.console import scrub_surrogates
+from ..errors import ChatTemplateError
+from .jinja_worker import WORKER_MEMORY_BYTES, _exchange  # noqa: F401 - WORKER_MEMORY_BYTES re-exported
 
 MAX_TEMPLATE_CHARS = 256 * 1024
 MAX_OUTPUT_CHARS = 1024 * 1024
@@ -273,7 +273,7 @@ def _raised_class() -> type[Exception]:
 
 
 # ---------------------------------------------------------------------------------------------
-# One budget per command (the worker process itself is in template_worker.py)
+# One budget per command (the worker process itself is in jinja_worker.py)
 
 
 class RenderBudget:

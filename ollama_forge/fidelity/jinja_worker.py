@@ -1,4 +1,4 @@
-"""The subprocess that renders chat templates for :mod:`ollama_forge.chat_template`.
+"""The subprocess that renders chat templates for :mod:`ollama_forge.fidelity.jinja`.
 
 A thread cannot be stopped and ``sys.settrace`` slows every render, so untrusted templates
 render in a persistent child process: length-prefixed JSON requests on its stdin, answers on
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .errors import ChatTemplateError
+from ..errors import ChatTemplateError
 
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 
@@ -29,7 +29,7 @@ WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any]) -> dict[str, Any]:
     import jinja2
 
-    from .chat_template import MAX_OUTPUT_CHARS, _make_environment, _raised_class
+    from .jinja import MAX_OUTPUT_CHARS, _make_environment, _raised_class
 
     raised_cls = _raised_class()
     template_text: str = request["template"]
@@ -117,10 +117,10 @@ class _Worker:
     """One persistent render subprocess with a reader thread (so reads can time out)."""
 
     def __init__(self) -> None:
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding ollama_forge/
         boot = (
             "import sys; sys.path.insert(0, " + repr(package_parent) + "); "
-            "from ollama_forge.template_worker import _worker_main; _worker_main()"
+            "from ollama_forge.fidelity.jinja_worker import _worker_main; _worker_main()"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self.proc = subprocess.Popen(

@@ -68,7 +68,7 @@ def _exchange(http: Any, name: str, body: dict[str, Any]) -> tuple[str, str, lis
 def live_check(name: str, kind: Literal["tools", "think"], host: str | None = None, *,
                max_tokens: int = 512) -> LiveResult:
     """Send one tool request (``kind="tools"``) or thinking request (``"think"``) to Ollama's model ``name``."""
-    from ..console import safe_text
+    from ..cli.console import safe_text
     from ..ollama.client import OllamaHTTP, resolve_host
 
     prompt = TOOL_PROMPT if kind == "tools" else THINK_PROMPT
@@ -108,8 +108,8 @@ def live_check(name: str, kind: Literal["tools", "think"], host: str | None = No
 def live_checks(name: str, kinds: list[Literal["tools", "think"]], host: str | None = None, *,
                 max_tokens: int = 512) -> list[LiveResult]:
     """:func:`live_check` for each kind, on the first of the store's registrations / ``name`` Ollama knows."""
-    from ..check import _ollama_names
     from ..ollama.client import OllamaHTTP, resolve_host
+    from ..workflows.check import _ollama_names
 
     where = resolve_host(host)
     chosen = name

@@ -100,7 +100,7 @@ def _round_trip(report: ToolSuiteReport) -> tuple[bool | None, str | None]:
 
 
 def _shows_tools_or_thinking(chat_template: str) -> bool:
-    from ..verify import chat_template_capabilities
+    from .compare import chat_template_capabilities
 
     return bool(chat_template_capabilities(chat_template) & {"tools", "thinking"})
 
@@ -148,7 +148,7 @@ def choose_path(
     if requested == "auto" and native_when_unfaithful and go_wins_unfaithful and go_template:
         # Better than no TEMPLATE: the same prompts without the declared reasoning tags, which
         # Ollama >= 0.30 bypasses for the Jinja while older servers still chat with it.
-        from ..synthesis_go import drop_thinking_declaration
+        from .synthesis.go import drop_thinking_declaration
 
         candidate = drop_thinking_declaration(go_template)
         if candidate != go_template and predict(candidate)[0].path is PromptPath.NATIVE_JINJA:

@@ -26,7 +26,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from ollama_forge.errors import GoTemplateError
-from ollama_forge.prompt import infer_thinking_tags, ollama_parse
+from ollama_forge.fidelity.ollama_prompt import infer_thinking_tags, ollama_parse
 
 __all__ = [
     "KNOWN_PARSERS",

@@ -21,9 +21,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ollama_forge.fidelity.ollama_prompt import ollama_parse
 from ollama_forge.gotemplate import Template
 from ollama_forge.gotemplate import nodes as n
-from ollama_forge.prompt import ollama_parse
 
 __all__ = [
     "GO_SPACE",

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..goprint import is_print
 from . import gojson
 from .gofmt import sprint, sprintf, sprintln
+from .goprint import is_print
 from .values import GoBytes, GoMap, GoSlice, GoUint8, Struct, kind, type_name
 
 

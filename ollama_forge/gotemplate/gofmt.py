@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from ..goprint import is_print
+from .goprint import is_print
 from .literals import go_quote
 from .values import GoBytes, GoMap, GoSlice, Struct, type_name
 

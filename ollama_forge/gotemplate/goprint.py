@@ -3,7 +3,7 @@
 Ollama drops every rune ``strconv.IsPrint`` rejects from Modelfile values (ollama.md §1).
 Python's ``unicodedata`` follows the running Python's Unicode version (14.0 on 3.11), Go its
 own (17.0 in Go 1.27), so the two disagree on newer characters. This module answers from one
-static table generated from Go (:mod:`ollama_forge.goprint_table`, scripts/gen_goprint.py),
+static table generated from Go (:mod:`ollama_forge.gotemplate.goprint_table`, scripts/gen_goprint.py),
 the same on every Python.
 """
 

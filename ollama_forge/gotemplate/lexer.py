@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..goprint import is_print
+from .goprint import is_print
 from .literals import go_quote
 
 # A lexer state returns the next state, or None once it has stopped (Go's stateFn).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..goprint import is_print
+from .goprint import is_print
 
 
 def go_quote(s: str) -> str:

@@ -236,7 +236,7 @@ def _check_cached(
 
 
 def _discard(blob: Path) -> None:
-    from ..console import safe_text, warn
+    from ..cli.console import safe_text, warn
 
     warn(f"cached blob {safe_text(blob)} does not match the Hub's metadata; downloading it again")
     with contextlib.suppress(OSError):

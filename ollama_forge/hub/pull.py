@@ -176,7 +176,7 @@ def _has_default(variants: list[Variant]) -> bool:
 def _fetch_all(listing: RepoListing, ref: HubRef, plan: list[tuple[Role, RemoteFile]], *, progress: bool) -> list[CachedFile]:
     from rich.progress import TaskID
 
-    from ..console import make_progress, safe_text
+    from ..cli.console import make_progress, safe_text
     from .download import _offline_missing
 
     offline = config.hf_offline()

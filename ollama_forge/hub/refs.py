@@ -72,7 +72,7 @@ def parse_ref(text: str, *, allow_quant: bool = True) -> HubRef:
 def looks_like_hub_ref(text: str) -> bool:
     """True for ``owner/repo[...]`` strings that are not existing local paths' shapes.
 
-    Used by :func:`ollama_forge.inspection.inspect` to route a target; the caller still checks
+    Used by :func:`ollama_forge.workflows.inspect.inspect` to route a target; the caller still checks
     the file system first.
     """
     try:

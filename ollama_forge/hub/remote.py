@@ -30,7 +30,7 @@ from .refs import HubRef, parse_ref
 
 if TYPE_CHECKING:
     from ..gguf import GGUFInfo
-    from ..inspection import InspectReport
+    from ..workflows.inspect import InspectReport
     from .listing import RemoteFile, RepoListing
     from .select import Variant
 
@@ -219,7 +219,7 @@ def inspect_remote(ref: HubRef | str, ctx: int | None = None, *, cache_type: str
     Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
     chunk (their headers are tiny) so the weights total and the projector are exact too.
     """
-    from ..inspection import build_report
+    from ..workflows.inspect import build_report
     from .listing import fetch_listing
     from .select import choose_variant, group_variants, pick_projector
 

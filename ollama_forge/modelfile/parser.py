@@ -20,7 +20,7 @@ import codecs
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ModelfileParseError
-from ..goprint import is_print
+from ..gotemplate.goprint import is_print
 
 COMMAND_WORDS: tuple[str, ...] = (
     "from",

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the same names for type checkers (tests/test_public_api.py)
+    from ..workflows.register import RegisterResult, register
     from .client import make_client, translate_errors
     from .langchain import chat_model
     from .models import list_models, remove, show
     from .names import parse_model_name
     from .ps import RunningModel, ps
-    from .register import RegisterResult, register
 
 _LAZY = {
-    "register": "register:register",
-    "RegisterResult": "register:RegisterResult",
+    "register": "ollama_forge.workflows.register:register",  # the use case, re-exported here as before
+    "RegisterResult": "ollama_forge.workflows.register:RegisterResult",
     "ps": "ps:ps",
     "RunningModel": "ps:RunningModel",
     "list_models": "models:list_models",

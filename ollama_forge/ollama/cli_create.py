@@ -20,8 +20,8 @@ from ..errors import OllamaError, OllamaResponseError
 if TYPE_CHECKING:
     from ..modelfile import Modelfile
     from ..store import Store
-    from .register import RegisterResult, Reporter
-    from .sources import LocalFiles, ResolvedSource
+    from ..workflows.register import RegisterResult, Reporter
+    from ..workflows.register_sources import LocalFiles, ResolvedSource
 
 
 def find_ollama() -> str:
@@ -46,7 +46,7 @@ def create_with_cli(
     dry_run: bool = False,
 ) -> RegisterResult:
     from ..store import Registration
-    from .register import PlannedRequest, RegisterResult, _absolute_modelfile
+    from ..workflows.register import PlannedRequest, RegisterResult, _absolute_modelfile
     from .versions import decide_template
 
     exe = find_ollama()

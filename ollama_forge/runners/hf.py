@@ -119,8 +119,8 @@ def hf_pipeline(
     transformers = _import_transformers()
     import torch
 
+    from ..cli.console import warn
     from ..config import hf_token
-    from ..console import warn
 
     for message in choice.warnings:
         warn(message)

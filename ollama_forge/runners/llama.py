@@ -1,6 +1,6 @@
 """Embedded llama.cpp runtime: run a GGUF the way Ollama would, without Ollama.
 
-The prompt is exactly what the Modelfile's TEMPLATE builds (:func:`ollama_forge.prompt.render_prompt`,
+The prompt is exactly what the Modelfile's TEMPLATE builds (:func:`ollama_forge.fidelity.ollama_prompt.render_prompt`,
 with the Modelfile's SYSTEM and MESSAGEs), generation goes through ``llama_cpp.Llama``'s raw
 token API (never its chat handler), and it ends the way Ollama's runner ends it:
 
@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from .._version import install_hint
 from ..errors import MissingExtraError, RuntimeBackendError, UsageError
-from .target import ResolvedModel, resolve_model
+from ..workflows.chat import ResolvedModel, resolve_model
 
 if TYPE_CHECKING:
     from ..modelfile import Modelfile
@@ -199,7 +199,7 @@ class LlamaRuntime:
     # -- prompt ------------------------------------------------------------------------
     def render(self, messages: Messages) -> str:
         """The exact prompt Ollama builds for ``messages`` with this Modelfile."""
-        from ..prompt import render_prompt
+        from ..fidelity.ollama_prompt import render_prompt
 
         mf = self.resolved.modelfile
         return render_prompt(

@@ -88,8 +88,8 @@ def resolve_model(
     if mf is None:
         from rich.markup import escape
 
-        from ..console import safe_text, warn
-        from ..families.build import plan_modelfile
+        from ..cli.console import safe_text, warn
+        from .plan import plan_modelfile
 
         plan = plan_modelfile(gguf)
         mf = plan.modelfile

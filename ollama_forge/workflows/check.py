@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from .errors import (
+from ..errors import (
     CheckFailedError,
     ForgeError,
     ModelNotFoundError,
@@ -41,7 +41,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .modelfile import Modelfile
+    from ..modelfile import Modelfile
 
 DEFAULT_PROMPTS: tuple[str, ...] = (
     "What is the capital of France?",
@@ -139,7 +139,7 @@ def turn_markers(template: str | None) -> list[str]:
     """
     if not template:
         return []
-    from .prompt import render_prompt
+    from ..fidelity.ollama_prompt import render_prompt
 
     a, b, c = "\x1eQ1FORGE\x1e", "\x1eA1FORGE\x1e", "\x1eQ2FORGE\x1e"
     try:
@@ -258,8 +258,8 @@ def _check_embedded(
     n_threads: int | None,
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
-    from .gguf import read_gguf
-    from .runners.llama import LlamaRuntime, resolve_model
+    from ..gguf import read_gguf
+    from ..runners.llama import LlamaRuntime, resolve_model
 
     tell = progress or (lambda text: None)
     started = time.perf_counter()
@@ -356,7 +356,7 @@ def _report(
 
 def _ollama_names(target: str, host: str) -> list[str]:
     """Names to try on Ollama: the store's registrations for this host first, then the target."""
-    from .store import Store
+    from ..store import Store
 
     names: list[str] = []
     try:
@@ -394,7 +394,7 @@ OLLAMA_REPLY_DEADLINE = 120.0
 
 
 def _in_store(target: str) -> bool:
-    from .store import Store
+    from ..store import Store
 
     try:
         return Store().find(target) is not None
@@ -422,7 +422,7 @@ def _ollama_reply(http: Any, name: str, prompt: str, options: dict[str, Any]) ->
 def _try_ollama(
     target: str, prompts: list[str], max_tokens: int, host: str | None, notes: list[str], *, required: bool
 ) -> CheckReport | None:
-    from .ollama.client import OllamaHTTP, resolve_host, start_hint
+    from ..ollama.client import OllamaHTTP, resolve_host, start_hint
 
     started = time.perf_counter()
     where = resolve_host(host)

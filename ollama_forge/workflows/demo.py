@@ -25,8 +25,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
+from ..errors import ForgeError, MissingExtraError
 from .demo_models import BASE_NAME, CHAT_NAME, prepare_chat_model, prepare_demo_model
-from .errors import ForgeError, MissingExtraError
 
 __all__ = ["DemoResult", "DemoStep", "dialogue_modelfile", "prepare_chat_model", "prepare_demo_model", "run_demo"]
 
@@ -106,7 +106,7 @@ Progress = Callable[[str], None]
 
 def dialogue_modelfile(gguf: Path, *, with_stop: bool = True) -> Any:
     """A few-shot dialogue Modelfile for the base model (the check demo's good/broken pair)."""
-    from .modelfile import Message, Modelfile
+    from ..modelfile import Message, Modelfile
 
     messages: list[Message] = []
     for question, answer in DIALOGUE_SHOTS:
@@ -133,7 +133,7 @@ def run_demo(
     host: str | None = None,
 ) -> DemoResult:
     """Run both acts. ``max_tokens`` bounds each check reply of the base model, which rambles to it."""
-    from .ollama.client import resolve_host
+    from ..ollama.client import resolve_host
 
     resolve_host(host)  # a malformed --host / OLLAMA_HOST is misuse: say so before a minute of work
     emit: Reporter = report or (lambda step: None)
@@ -194,7 +194,7 @@ def _prepare_chat(result: DemoResult, paths: dict[str, Path]) -> DemoStep:
 
 
 def _inspect_step(path: Path) -> DemoStep:
-    from .inspection import inspect
+    from .inspect import inspect
 
     report = inspect(path, ctx=2048)
     info = report.info
@@ -207,8 +207,8 @@ def _inspect_step(path: Path) -> DemoStep:
 
 
 def _modelfile_step(name: str, result: DemoResult | None, params: dict[str, Any]) -> DemoStep:
-    from .families.build import plan_modelfile
-    from .store import Store
+    from ..store import Store
+    from .plan import plan_modelfile
 
     plan = plan_modelfile(name, params=params or None)
     target = Store().get(name).entry_path.parent / "Modelfile"
@@ -231,7 +231,7 @@ def _modelfile_step(name: str, result: DemoResult | None, params: dict[str, Any]
 
 
 def _verify_step(name: str) -> DemoStep:
-    from .verify import verify
+    from ..fidelity.compare import verify
 
     report = verify(name)
     if report.status == "no_chat_template":
@@ -270,7 +270,7 @@ def _check_chat_step(tell: Progress) -> DemoStep:
 
 
 def _chat_step(result: DemoResult, tell: Progress) -> DemoStep:
-    from .runners.llama import ChatSession
+    from ..runners.llama import ChatSession
 
     details: list[str] = []
     with ChatSession(CHAT_NAME, options=dict(SAMPLING)) as session:
@@ -291,9 +291,9 @@ def _chat_step(result: DemoResult, tell: Progress) -> DemoStep:
 
 
 def _register_step(result: DemoResult, host: str | None) -> DemoStep:
-    from .errors import OllamaConnectionError
-    from .ollama.client import resolve_host
-    from .ollama.register import register
+    from ..errors import OllamaConnectionError
+    from ..ollama.client import resolve_host
+    from .register import register
 
     url = resolve_host(host)
     try:

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .errors import GGUFError, SplitError, UsageError
-from .gguf import GGUFFile, GGUFInfo, MemoryEstimate, estimate_memory, open_gguf, read_gguf
-from .gguf.split import check_shard_set, find_shards, parse_shard_name
+from ..errors import GGUFError, SplitError, UsageError
+from ..gguf import GGUFFile, GGUFInfo, MemoryEstimate, estimate_memory, open_gguf, read_gguf
+from ..gguf.split import check_shard_set, find_shards, parse_shard_name
 
 
 class InspectReport(BaseModel):
@@ -73,8 +73,8 @@ def _family_of(info: GGUFInfo) -> tuple[str | None, str | None]:
     """The detected model family and the rule that decided it (never makes inspect fail)."""
     if info.is_projector:
         return None, None
-    from .errors import ForgeError
-    from .families import detect_family
+    from ..errors import ForgeError
+    from ..families import detect_family
 
     try:
         detection = detect_family(info)
@@ -89,7 +89,7 @@ def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_typ
     path = Path(text).expanduser()
     if path.exists():
         return _inspect_local(_entry_file(path), ctx, cache_type=cache_type, target=text)
-    from .store import Store
+    from ..store import Store
 
     stored = Store().find(text) if _looks_like_name(text) else None
     if stored is not None:
@@ -97,14 +97,14 @@ def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_typ
         return _inspect_local(
             stored.entry_path, ctx, cache_type=cache_type, target=text, projector_path=projector
         )
-    from .hub.refs import looks_like_hub_ref
+    from ..hub.refs import looks_like_hub_ref
 
     if looks_like_hub_ref(text):
-        from .hub.remote import inspect_remote
+        from ..hub.remote import inspect_remote
 
         report: InspectReport = inspect_remote(text, ctx=ctx, cache_type=cache_type)
         return report
-    from .errors import NotFoundError
+    from ..errors import NotFoundError
 
     raise NotFoundError.of(
         text, "a file, a model in forge's store, a Hub repo owner/repo[:QUANT]",

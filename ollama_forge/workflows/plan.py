@@ -3,7 +3,7 @@
 Template choice (recorded in the Modelfile's header comments):
 
 1. the detected (or ``--family``) family's template, if it **verifies** against the GGUF's own
-   chat template (:func:`ollama_forge.verify.verify_template`, byte for byte on the suite);
+   chat template (:func:`ollama_forge.fidelity.compare.verify_template`, byte for byte on the suite);
    other families whose signatures also match are tried next;
 2. else a template synthesised from the chat template, if it verifies;
 3. else :class:`VerificationError` carrying the report. ``force=True`` writes the best candidate
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ForgeError, UsageError, VerificationError
-from .context import ContextChoice, choose_num_ctx
-from .detect import PLAIN, Detection, detect_family
-from .params import merge_parameters, sampling_defaults, user_stops
-from .registry import Family, get_family, load_families, render_family_template
-from .source import ResolvedSource, check_file_name, from_value, resolve_source
-from .stops import StopChoice, choose_stops
+from ..families.context import ContextChoice, choose_num_ctx
+from ..families.detect import PLAIN, Detection, detect_family
+from ..families.params import merge_parameters, sampling_defaults, user_stops
+from ..families.registry import Family, get_family, load_families, render_family_template
+from ..families.stops import StopChoice, choose_stops
+from .targets import ResolvedSource, check_file_name, from_value, resolve_source
 
 if TYPE_CHECKING:
     from ..gguf import GGUFFile, GGUFInfo
@@ -104,7 +104,7 @@ def _special_text(info: GGUFInfo, kind: str) -> str:
 def family_default_system(family: Family, info: GGUFInfo) -> str | None:
     """The family's default SYSTEM; with ``default_system_pattern``, the one the GGUF's own template builds in."""
     if family.default_system_pattern and info.chat_template:
-        from ..chat_template import render_chat_template
+        from ..fidelity.jinja import render_chat_template
 
         try:
             text = render_chat_template(info.chat_template, [{"role": "user", "content": "qzxUxzq"}],
@@ -161,7 +161,7 @@ def _synth_modelfile(go_template: str, system: str | None, ctx: _Context, stops:
 
 
 def _verify(go_template: str, system: str | None, info: GGUFInfo) -> Any:
-    from ..verify import verify_template
+    from ..fidelity.compare import verify_template
 
     tokens = {kind: tok.text for kind, tok in info.special_tokens.items() if tok.text}
     return verify_template(go_template, system, info.chat_template or "",
@@ -192,7 +192,7 @@ def report_summary(report: Any) -> str:
 
 
 def _one_line(text: str) -> str:
-    from ..console import safe_text
+    from ..cli.console import safe_text
 
     return safe_text(text, keep_newlines=False)
 
@@ -221,7 +221,7 @@ class _Attempt(BaseModel):
 
 
 def _capabilities(chat_template: str) -> set[str]:
-    from ..verify import chat_template_capabilities
+    from ..fidelity.compare import chat_template_capabilities
 
     return chat_template_capabilities(chat_template)
 
@@ -253,7 +253,7 @@ def _try_family(family: Family, ctx: _Context, gguf: GGUFFile) -> _Attempt:
 
 
 def _try_synthesis(ctx: _Context, gguf: GGUFFile) -> _Attempt | None:
-    from ..synthesis import synthesize_template
+    from ..fidelity.synthesis import synthesize_template
 
     info = ctx.info
     try:

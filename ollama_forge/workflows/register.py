@@ -34,9 +34,10 @@ from pydantic import BaseModel, Field
 
 from ..digests import DISK_READS, sha256_file
 from ..errors import OllamaResponseError
-from .client import OllamaHTTP, resolve_host
-from .names import parse_model_name
-from .sources import (
+from ..ollama.client import OllamaHTTP, resolve_host
+from ..ollama.names import parse_model_name
+from ..ollama.versions import TemplateDecision, Version, decide_template
+from .register_sources import (
     LocalFile,
     LocalFiles,
     ResolvedSource,
@@ -47,7 +48,6 @@ from .sources import (
     refuse_unexpected_instructions,
     resolve_source,
 )
-from .versions import TemplateDecision, Version, decide_template
 
 if TYPE_CHECKING:
     from ..modelfile import Modelfile
@@ -277,7 +277,7 @@ def register(
     report("files", {"files": [{"role": f.role, "path": str(f.path), "outside": f in outside} for f in found.uploads]})
 
     if use_cli:
-        from .cli_create import create_with_cli
+        from ..ollama.cli_create import create_with_cli
 
         return create_with_cli(display, server, resolved, mf, found, store, report, dry_run=dry_run)
 

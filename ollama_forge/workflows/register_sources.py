@@ -96,7 +96,7 @@ def _build(path: Path, projector: Path | None = None) -> tuple[Modelfile, str | 
     """build_modelfile's Modelfile plus its template source ('family:<name>', 'synthesized', 'plain')."""
     import warnings
 
-    from ..families import plan_modelfile
+    from .plan import plan_modelfile
 
     result = plan_modelfile(path, projector=projector)
     for message in result.warnings:
@@ -338,7 +338,7 @@ def check_gguf_magic(found: LocalFiles) -> None:
     """Every file name is writable (no line break or control character), and ADAPTER and DRAFT
     files are GGUFs too (FROM files are read as GGUFs already)."""
     from ..errors import NotGGUFError
-    from ..families.source import check_file_name
+    from .targets import check_file_name
 
     for f in found.uploads:
         check_file_name(f.path, f.role)

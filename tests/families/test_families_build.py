@@ -11,8 +11,8 @@ from ggufs import write_gguf, write_projector, write_split_gguf
 
 import ollama_forge as forge
 from ollama_forge.errors import FamilyError, ParameterError, UsageError, VerificationError
-from ollama_forge.families import plan_modelfile
 from ollama_forge.modelfile import parse_modelfile
+from ollama_forge.workflows.plan import plan_modelfile
 
 UPPER = "{% for m in messages %}{{ m['content'] | upper }}{% endfor %}"  # no Go template can express this
 

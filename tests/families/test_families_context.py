@@ -8,8 +8,9 @@ import pytest
 from ggufs import write_gguf
 
 from ollama_forge.errors import UsageError
-from ollama_forge.families import DEFAULT_MAX_CTX, choose_num_ctx, parse_size, plan_modelfile
+from ollama_forge.families import DEFAULT_MAX_CTX, choose_num_ctx, parse_size
 from ollama_forge.gguf import estimate_memory, read_gguf
+from ollama_forge.workflows.plan import plan_modelfile
 
 
 def info_with(tmp_path: Path, ctx: int | None, **kw: object):  # type: ignore[no-untyped-def]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from family_cases import CHAT_CASES, Case
 
-from ollama_forge.families import load_families, plan_modelfile
+from ollama_forge.families import load_families
+from ollama_forge.workflows.plan import plan_modelfile
 
 REQUIRED = {
     "llama2", "llama3", "llama3.1", "llama3.2", "mistral", "mistral-v3", "mistral-v7", "chatml", "qwen2.5",

@@ -17,9 +17,9 @@ from ollama_forge.families import (
     list_families,
     load_families,
     parse_family_file,
-    plan_modelfile,
 )
 from ollama_forge.families.registry import BODY_VARIABLES, render_family_body
+from ollama_forge.workflows.plan import plan_modelfile
 
 BODY = '''{% raw %}{{ range .Messages }}{{ .Role }}: {{ .Content }}
 {{ end }}assistant:{% endraw %}

@@ -8,9 +8,10 @@ import pytest
 from family_cases import CHAT_CASES, Case
 from ggufs import BASE_TOKENS, write_gguf
 
-from ollama_forge.families import choose_stops, load_families, plan_modelfile
+from ollama_forge.families import choose_stops, load_families
 from ollama_forge.families.stops import KNOWN_TURN_OPENERS
 from ollama_forge.gguf import open_gguf, read_gguf
+from ollama_forge.workflows.plan import plan_modelfile
 
 
 @pytest.mark.parametrize("case", CHAT_CASES, ids=lambda c: c.id)

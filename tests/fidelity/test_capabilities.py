@@ -10,7 +10,7 @@ from ggufs import chatml_vocab, write_gguf
 from servers.ollama_server import OllamaServer
 
 from ollama_forge.fidelity.capabilities import check_registered, compare_capabilities
-from ollama_forge.ollama.register import register
+from ollama_forge.workflows.register import register
 
 TOOLS_JINJA = (
     "{% if tools %}<tools>{{ tools | tojson }}</tools>\n{% endif %}"

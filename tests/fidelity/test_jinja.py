@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from ollama_forge.chat_template import (
+from ollama_forge.errors import ChatTemplateError
+from ollama_forge.fidelity.conversations import conversation_suite, think_kwargs, to_hf_messages
+from ollama_forge.fidelity.jinja import (
     MAX_TEMPLATE_CHARS,
     check_template,
     prepare_messages,
@@ -17,10 +19,8 @@ from ollama_forge.chat_template import (
     render_chat_template,
     template_variables,
 )
-from ollama_forge.conversations import conversation_suite, think_kwargs, to_hf_messages
-from ollama_forge.errors import ChatTemplateError
 
-CORPUS = Path(__file__).parent / "data" / "chat_templates"
+CORPUS = Path(__file__).parents[1] / "data" / "chat_templates"
 
 
 def render(template: str, messages: list[dict[str, Any]] | None = None, **kw: Any) -> str:

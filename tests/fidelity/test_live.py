@@ -13,7 +13,7 @@ from servers.ollama_server import OllamaServer
 from ollama_forge import cli as forge_cli
 from ollama_forge.errors import OllamaResponseError
 from ollama_forge.fidelity.live import THINK_PROMPT, TOOL_PROMPT, live_check
-from ollama_forge.ollama.register import register
+from ollama_forge.workflows.register import register
 
 TOOLS_JINJA = (
     "{% if tools %}<tools>{{ tools | tojson }}</tools>\n{% endif %}"

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from ggufs import chatml_vocab, write_gguf
 
-from ollama_forge.families import plan_modelfile
+from ollama_forge.fidelity.compare import verify
 from ollama_forge.fidelity.path_choice import choose_path
 from ollama_forge.fidelity.server_path import PromptPath
 from ollama_forge.modelfile import parse_modelfile
 from ollama_forge.ollama.versions import Version, decide_template
-from ollama_forge.verify import verify
+from ollama_forge.workflows.plan import plan_modelfile
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "chat_templates"
 QWEN25 = (CORPUS / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
@@ -123,8 +123,8 @@ def test_cli_verify_prints_the_paths_and_the_tool_call_round_trip(qwen_gguf: Pat
 
 
 def test_a_synthesised_template_gives_up_its_reasoning_declaration_rather_than_the_template() -> None:
-    from ollama_forge.prompt import render_prompt
-    from ollama_forge.synthesis import synthesize_template
+    from ollama_forge.fidelity.ollama_prompt import render_prompt
+    from ollama_forge.fidelity.synthesis import synthesize_template
 
     reka = (CORPUS / "Reka-Edge.jinja").read_text(encoding="utf-8")
     synth = synthesize_template(reka, eos_token="<sep>")

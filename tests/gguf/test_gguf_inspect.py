@@ -14,8 +14,8 @@ from ggufs import chatml_vocab, write_gguf, write_projector, write_split_gguf
 
 from ollama_forge.cli import cli
 from ollama_forge.errors import NotGGUFError, SplitError, UsageError
-from ollama_forge.inspection import InspectReport, build_report, inspect
 from ollama_forge.store import Store, StoredFile, StoredModel
+from ollama_forge.workflows.inspect import InspectReport, build_report, inspect
 
 TEMPLATE = "{% for message in messages %}\n<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}"
 

@@ -9,7 +9,7 @@ import pytest
 from gotemplate_family_cases import CONVERSATIONS
 
 from ollama_forge.errors import GoTemplateError
-from ollama_forge.prompt import render_prompt
+from ollama_forge.fidelity.ollama_prompt import render_prompt
 
 pytestmark = pytest.mark.go
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ollama_forge.goprint import GO_VERSION, UNICODE_VERSION, is_print
-from ollama_forge.goprint_table import RANGES
+from ollama_forge.gotemplate.goprint import GO_VERSION, UNICODE_VERSION, is_print
+from ollama_forge.gotemplate.goprint_table import RANGES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ascii_and_well_known_runes() -> None:

@@ -21,14 +21,14 @@ from gotemplate_family_cases import (
 )
 
 from ollama_forge.errors import GoTemplateError
-from ollama_forge.gotemplate import from_json, parse
-from ollama_forge.prompt import (
+from ollama_forge.fidelity.ollama_prompt import (
     infer_thinking_tags,
     ollama_parse,
     render_generate,
     render_prompt,
     template_capabilities,
 )
+from ollama_forge.gotemplate import from_json, parse
 
 pytestmark = pytest.mark.go
 

@@ -1,11 +1,11 @@
-"""Ollama's chat semantics in ollama_forge.prompt (no Go toolchain needed)."""
+"""Ollama's chat semantics in ollama_forge.fidelity.ollama_prompt (no Go toolchain needed)."""
 
 from __future__ import annotations
 
 import pytest
 
 from ollama_forge.errors import GoTemplateError, UsageError
-from ollama_forge.prompt import (
+from ollama_forge.fidelity.ollama_prompt import (
     ChatMessage,
     Tool,
     ToolCall,
@@ -114,7 +114,7 @@ def test_bad_inputs_raise_forge_errors() -> None:
 
 
 def test_check_template_mirrors_ollama_parse() -> None:
-    from ollama_forge.prompt import check_template
+    from ollama_forge.fidelity.ollama_prompt import check_template
 
     check_template("{{ range .Messages }}{{ .Content }}{{ end }}")
     with pytest.raises(GoTemplateError, match="undefined template specified"):

@@ -16,7 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ollama_forge.errors import ModelfileRenderError
-from ollama_forge.goprint_table import RANGES
+from ollama_forge.gotemplate.goprint_table import RANGES
 from ollama_forge.modelfile import Message, Modelfile, parse_commands, parse_modelfile
 
 FRAGMENTS = [

@@ -108,7 +108,7 @@ def _registered(server: OllamaServer, name: str = "m") -> None:
     from ggufs import write_gguf
     from ollama_helpers import write_modelfile
 
-    from ollama_forge.ollama.register import register
+    from ollama_forge.workflows.register import register
 
     folder = server.state.root / "src"
     write_gguf(folder / "m.gguf")

@@ -85,7 +85,7 @@ def test_register_with_cli(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytes
     _fake_ollama(tmp_path / "bin", 0)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
-    from ollama_forge.ollama.register import register
+    from ollama_forge.workflows.register import register
 
     result = register("tiny", modelfile=mf, use_cli=True, host="http://10.0.0.5:11434")
     err = capfd.readouterr().err
@@ -99,7 +99,7 @@ def test_register_with_cli(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytes
 def test_register_with_cli_failure(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_ollama(tmp_path / "bin", 1)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    from ollama_forge.ollama.register import register
+    from ollama_forge.workflows.register import register
 
     with pytest.raises(OllamaResponseError, match="invalid model name"):
         register("tiny", modelfile=write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf"), use_cli=True)
@@ -180,7 +180,7 @@ def test_in_stream_error_from_the_ollama_client_is_converted(server: OllamaServe
 
 def test_register_on_a_remote_host_argument(server: OllamaServer, chatml_gguf: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from ollama_forge.ollama.register import register
+    from ollama_forge.workflows.register import register
 
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # not used: --host wins
     host = server.url.replace("127.0.0.1", "localhost")

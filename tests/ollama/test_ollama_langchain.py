@@ -16,7 +16,7 @@ from ollama_forge.errors import (
     ParameterError,
 )
 from ollama_forge.ollama.langchain import chat_model
-from ollama_forge.ollama.register import register
+from ollama_forge.workflows.register import register
 
 
 class Answer(BaseModel):

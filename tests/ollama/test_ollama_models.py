@@ -10,8 +10,8 @@ from servers.ollama_server import OllamaServer
 
 from ollama_forge.errors import ModelNameError, OllamaResponseError
 from ollama_forge.ollama.models import list_models, parse_show_parameters, remove, show
-from ollama_forge.ollama.register import register
 from ollama_forge.store import Store, StoredFile, StoredModel
+from ollama_forge.workflows.register import register
 
 
 @pytest.fixture

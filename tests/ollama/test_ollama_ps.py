@@ -154,7 +154,7 @@ def test_ps_loaded_by_chat_appears(server: OllamaServer) -> None:
     from ollama_helpers import write_modelfile
 
     from ollama_forge.ollama.client import make_client
-    from ollama_forge.ollama.register import register
+    from ollama_forge.workflows.register import register
 
     assert ps() == []
     folder = server.state.root / "src"

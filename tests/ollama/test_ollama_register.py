@@ -18,8 +18,8 @@ from ollama_forge.errors import (
     OllamaResponseError,
     UnsafeNameError,
 )
-from ollama_forge.ollama.register import register
 from ollama_forge.store import Store, StoredFile, StoredModel
+from ollama_forge.workflows.register import register
 
 
 def sha(path: Path) -> str:

@@ -15,7 +15,7 @@ from servers.ollama_server import OllamaServer
 
 from ollama_forge import cli as forge_cli
 from ollama_forge.errors import ModelfileError, NotGGUFError
-from ollama_forge.ollama.register import register
+from ollama_forge.workflows.register import register
 
 BOS_H = '<s>"""\nADAPTER ~/.cache/huggingface/token\nTEMPLATE """{{ .Prompt }}>'
 
@@ -116,7 +116,7 @@ def test_a_non_gguf_adapter_is_refused(server: OllamaServer, chatml_gguf: Path) 
 
 
 def _forge_modelfile(gguf: Path, **kw: object) -> Path:
-    from ollama_forge.families import plan_modelfile
+    from ollama_forge.workflows.plan import plan_modelfile
 
     target = gguf.parent / "Modelfile"
     plan_modelfile(gguf, modelfile_dir=gguf.parent, use_free_memory=False, **kw).modelfile.save(target)  # type: ignore[arg-type]

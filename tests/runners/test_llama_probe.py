@@ -90,7 +90,7 @@ def test_real_runtime_generates_here(gemma_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(llama_probe, "_MEMO", {})
     probe = llama_probe.probe_runtime(gemma_path, refresh=True)
     assert probe.usable, probe.failure
-    from ollama_forge.doctor import llama_cpp_info
+    from ollama_forge.workflows.doctor import llama_cpp_info
 
     info = llama_cpp_info(gemma_path)
     assert info.can_generate is True and info.probe_model == str(gemma_path)

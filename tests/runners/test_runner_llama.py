@@ -74,7 +74,7 @@ def llama_ready() -> None:
 @pytest.mark.slow
 @pytest.mark.llama
 def test_chat_prompt_is_the_template_and_stop_ends_it(llama_ready: None, gemma_path: Path) -> None:
-    from ollama_forge.prompt import render_prompt
+    from ollama_forge.fidelity.ollama_prompt import render_prompt
     from ollama_forge.runners.llama import chat
 
     mf = gemma_modelfile(gemma_path, "good")

@@ -26,8 +26,8 @@ def llama_ready() -> None:
 
 
 def test_modelfile_is_verified_chatml_with_its_end_of_turn_as_stop(smollm2_path: Path) -> None:
-    from ollama_forge.families import plan_modelfile
-    from ollama_forge.verify import verify
+    from ollama_forge.fidelity.compare import verify
+    from ollama_forge.workflows.plan import plan_modelfile
 
     plan = plan_modelfile(smollm2_path)
     mf = plan.modelfile
@@ -54,7 +54,7 @@ def test_embedded_generation_stops_on_im_end(llama_ready: None, smollm2_path: Pa
 
 
 def test_check_passes_and_every_reply_ends_on_the_end_of_turn(llama_ready: None, smollm2_path: Path) -> None:
-    from ollama_forge.check import check
+    from ollama_forge.workflows.check import check
 
     prompts = ["Name three colors.", "Say hello in one short sentence.", "What is the capital of Japan?"]
     report = check(smollm2_path, prompts=prompts, backend="embedded")
@@ -66,8 +66,8 @@ def test_check_passes_and_every_reply_ends_on_the_end_of_turn(llama_ready: None,
 
 def test_without_repeat_penalty_a_greedy_loop_is_reported_as_rambling(llama_ready: None, smollm2_path: Path) -> None:
     """Why the demo's Modelfile sets repeat_penalty 1.1: check catches the loop, the penalty ends it."""
-    from ollama_forge.check import check
-    from ollama_forge.families import plan_modelfile
+    from ollama_forge.workflows.check import check
+    from ollama_forge.workflows.plan import plan_modelfile
 
     prompt = ["What is the capital of France?"]
     plain = check(smollm2_path, prompts=prompt, max_tokens=64, backend="embedded")

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "runners"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "runners"))
 
 from gemma_modelfiles import PROMPTS, gemma_modelfile
 
-from ollama_forge.check import check, judge, parse_show_stops, turn_markers
 from ollama_forge.errors import (
     CheckFailedError,
     ModelNotFoundError,
     OllamaConnectionError,
     UsageError,
 )
+from ollama_forge.workflows.check import check, judge, parse_show_stops, turn_markers
 
 GEMMA3 = (
     "{{- range $i, $_ := .Messages }}\n"
@@ -178,7 +178,7 @@ def test_unregistered_or_unreachable_falls_back(ollama: Any, monkeypatch: pytest
 
 def test_ollama_generation_has_a_deadline(ollama: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A reply that takes longer than the deadline (a slow model that never ends) is ended by forge."""
-    import ollama_forge.check as check_module
+    import ollama_forge.workflows.check as check_module
     from ollama_forge.errors import OllamaError
 
     monkeypatch.setattr(check_module, "OLLAMA_REPLY_DEADLINE", 0.5)

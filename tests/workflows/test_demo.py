@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from ollama_forge.demo_models import CHAT_NAME, CHAT_SHA256, CHAT_SIZE, prepare_chat_model
 from ollama_forge.errors import CheckFailedError, IntegrityError
+from ollama_forge.workflows.demo_models import CHAT_NAME, CHAT_SHA256, CHAT_SIZE, prepare_chat_model
 
 
 def _no_plugin_code_ran() -> None:
@@ -89,7 +89,7 @@ def test_a_wrong_gguf_in_the_package_is_refused(case: str, tmp_path: Path, monke
 
 
 def test_skipped_step_is_not_ok_and_does_not_fail_the_demo() -> None:
-    from ollama_forge.demo import DemoResult, DemoStep
+    from ollama_forge.workflows.demo import DemoResult, DemoStep
 
     skipped = DemoStep(name="register", model=CHAT_NAME, status="skipped", summary="no Ollama")
     assert skipped.model_dump()["ok"] is False and skipped.model_dump()["status"] == "skipped"
@@ -100,7 +100,7 @@ def test_skipped_step_is_not_ok_and_does_not_fail_the_demo() -> None:
 
 
 def _rambling_report(base_model: bool) -> Any:
-    from ollama_forge.check import CheckReport, judge
+    from ollama_forge.workflows.check import CheckReport, judge
 
     reply = judge("Hi", "Hi there. Hi there. Hi there.", done_reason="length", stopped_by="limit", stop=None,
                   completion_tokens=8, seconds=0.1, markers=[])
@@ -121,7 +121,7 @@ def test_check_hint_for_a_base_model_does_not_send_the_user_back_to_verify() -> 
 def test_register_step_with_and_without_ollama(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from servers.ollama_server import OllamaServer
 
-    from ollama_forge.demo import CHAT_PARAMS, DemoResult, _modelfile_step, _register_step
+    from ollama_forge.workflows.demo import CHAT_PARAMS, DemoResult, _modelfile_step, _register_step
 
     path, _ = prepare_chat_model()
     result = DemoResult(model_path=str(path))

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ollama_forge.doctor import EXTRAS, doctor, hub_info
+from ollama_forge.workflows.doctor import EXTRAS, doctor, hub_info
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_extras_mirror_pyproject() -> None:
@@ -99,7 +99,7 @@ def test_without_torch_installed_doctor_does_not_import_it(tmp_path: Path) -> No
         "import importlib.util\n"
         "_orig = importlib.util.find_spec\n"
         "importlib.util.find_spec = lambda n, *a: None if n.split('.')[0] in ('torch',) else _orig(n, *a)\n"
-        "from ollama_forge.doctor import torch_info\n"
+        "from ollama_forge.workflows.doctor import torch_info\n"
         "info = torch_info()\n"
         "print(info.installed, 'torch' in sys.modules)\n"
     )

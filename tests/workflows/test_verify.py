@@ -9,11 +9,17 @@ import pytest
 from ggufs import write_gguf
 
 from ollama_forge import cli as forge_cli
-from ollama_forge.conversations import WEATHER_TOOL, conversation_suite, to_hf_messages
 from ollama_forge.errors import UsageError, VerificationError
-from ollama_forge.verify import first_difference, render_for, verify, verify_template, visible
+from ollama_forge.fidelity.compare import (
+    first_difference,
+    render_for,
+    verify,
+    verify_template,
+    visible,
+)
+from ollama_forge.fidelity.conversations import WEATHER_TOOL, conversation_suite, to_hf_messages
 
-CORPUS = Path(__file__).parent / "data" / "chat_templates"
+CORPUS = Path(__file__).parents[1] / "data" / "chat_templates"
 
 CHATML_JINJA = (
     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}"
@@ -276,7 +282,7 @@ def test_verify_gguf_of_an_unknown_family_uses_the_synthesised_template(tmp_path
 def forge_written(tmp_path: Path) -> Path:
     from ggufs import chatml_vocab
 
-    from ollama_forge.families import plan_modelfile
+    from ollama_forge.workflows.plan import plan_modelfile
 
     gguf = write_gguf(tmp_path / "m.gguf", arch="qwen2", tokens=chatml_vocab(), eos="<|im_end|>", bos=None,
                       add_bos=False, chat_template=CHATML_JINJA)

@@ -7,13 +7,13 @@ per-role prefixes and suffixes, the generation prompt, where a system message go
 block, or folded into the first or the last user message) and the text printed by
 ``strftime_now`` (mapped onto Ollama's ``currentDate``). Thinking is recovered from the
 generation prompt under ``think`` on/off and from an assistant turn carrying ``thinking``;
-tools are recovered by :mod:`ollama_forge.synthesis_tools` when the probes show a shape it can
+tools are recovered by :mod:`ollama_forge.fidelity.synthesis.tools` when the probes show a shape it can
 express.
 
 The result is written as a ``.Messages`` Go template in which every literal is a quoted Go
 string action (``{{ "<|im_end|>\\n" }}``), so the template's own layout whitespace can be
 trimmed freely without touching the prompt text. It is only a *candidate*: callers verify it
-with :func:`ollama_forge.verify.verify_template` on the whole conversation suite.
+with :func:`ollama_forge.fidelity.compare.verify_template` on the whole conversation suite.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from .chat_template import (
+from ...errors import ChatTemplateError
+from ..jinja import (
     DATE_MARK_OPEN,
     HOSTILE_KINDS,
     render_chat_template,
     special_token_kwargs,
 )
-from .errors import ChatTemplateError
-from .synthesis_go import _Unexpressible, build_go_template, go_string, go_text, render_plan
+from .go import _Unexpressible, build_go_template, go_string, go_text, render_plan
 
 __all__ = ["Plan", "SynthesizedTemplate", "build_go_template", "go_string", "go_text", "recover_plans",
            "render_plan", "synthesis_failure_reason", "synthesize_template"]
@@ -75,7 +75,7 @@ class Plan:
     think_close: str = ""
     think_shown: bool = True  # False: the thinking text is dropped but its presence changes the turn
     think_tags: tuple[str, str] | None = None  # the reasoning delimiters the model emits (for Ollama's parser)
-    tools: Any = None  # synthesis_tools.ToolPlan in a tools-mode plan
+    tools: Any = None  # synthesis.tools.ToolPlan in a tools-mode plan
     notes: list[str] = field(default_factory=list)
 
 
@@ -299,7 +299,7 @@ _LITERAL_FIELDS = ("head", "sys_open", "sys_close", "sys_inline_open", "sys_inli
 def recover_tools_plan(chat_template: str, *, bos_token: str, eos_token: str, add_bos_token: bool,
                        extra: Mapping[str, Any], plain: Plan) -> tuple[Plan | None, str]:
     """The plan used when the request has tools, or (None, why not). ``plain``: the same mode without tools."""
-    from .synthesis_tools import TA, TB
+    from .tools import TA, TB
 
     with_tools = {**extra, "tools": [TA, TB]}
     try:
@@ -310,7 +310,7 @@ def recover_tools_plan(chat_template: str, *, bos_token: str, eos_token: str, ad
 
 def _recover_tools_plan(chat_template: str, bos_token: str, eos_token: str, add_bos_token: bool,
                         with_tools: dict[str, Any], plain: Plan) -> tuple[Plan | None, str]:
-    from .synthesis_tools import find_tool_definitions, recover_tool_plan, replace_tool_definitions
+    from .tools import find_tool_definitions, recover_tool_plan, replace_tool_definitions
 
     plan, ok = _probe_plan(chat_template, bos_token, eos_token, add_bos_token, with_tools)
     if not ok:
@@ -351,7 +351,7 @@ def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "
                   extra: Mapping[str, Any] | None = None) -> dict[str, Plan] | None:
     """Plans for think unset / on / off (``on``/``off`` only when the template reacts to them),
     each with a ``<mode>_tools`` twin when tool use is recoverable."""
-    from .conversations import think_kwargs
+    from ..conversations import think_kwargs
 
     base = dict(extra or {})
     none = recover_plan(chat_template, bos_token=bos_token, eos_token=eos_token, add_bos_token=add_bos_token, extra=base)
@@ -423,7 +423,7 @@ def synthesize_template(
         return None
     if self_check and result.supports_tools:
         # Tool use recovered from probes is kept only if it reproduces the suite's tool conversations.
-        from .verify import verify_template
+        from ..compare import verify_template
 
         try:
             report = verify_template(result.go_template, result.default_system, chat_template, bos_token=bos_token,

@@ -13,11 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .chat_template import DATE_MARK_CLOSE, DATE_MARK_OPEN
-from .gotemplate.literals import go_quote as go_string
+from ...gotemplate.literals import go_quote as go_string
+from ..jinja import DATE_MARK_CLOSE, DATE_MARK_OPEN
 
 if TYPE_CHECKING:
-    from .synthesis import Plan
+    from . import Plan
 
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -128,7 +128,7 @@ def _body(plan: Plan) -> str:
     subs: dict[str, str] = {"toolname": "{{ $m.ToolName }}", "toolcallid": "{{ $m.ToolCallID }}"}
     tools = plan.tools
     if tools is not None:
-        from .synthesis_tools import tools_loop_go
+        from .tools import tools_loop_go
 
         subs["tools"] = tools_loop_go(tools.defs_kind, tools.defs_sep)
 

@@ -1,6 +1,6 @@
 """Tool support for synthesised templates: definitions, calls and results recovered by probing.
 
-Split out of :mod:`ollama_forge.synthesis` (same approach, separate concern). With probe tools
+Split out of :mod:`ollama_forge.fidelity.synthesis` (same approach, separate concern). With probe tools
 whose names and descriptions are markers, the chat template's rendering is searched for
 
 * the **tool definitions**: each tool serialised by ``tojson`` (the whole tool or its
@@ -38,7 +38,7 @@ RESULTS = ("qzxRAxzq", "qzxRBxzq")
 
 
 def go_str(text: str) -> str:
-    from .synthesis_go import go_string
+    from .go import go_string
 
     return "{{ " + go_string(text) + " }}" if text else ""
 
@@ -130,7 +130,7 @@ class CallFormat:
     pair_sep: str = ""
 
     def go(self, var: str, raw_first: bool = False) -> str:
-        from .synthesis_go import raw_text
+        from .go import raw_text
 
         out: list[str] = []
         for i, (kind, value) in enumerate(self.pieces):
@@ -238,10 +238,10 @@ class ToolPlan:
         block, the text that opens the calls is raw text, and separators follow a call instead of
         preceding it (an action before the text would hide it).
         """
-        from .synthesis_go import raw_text
+        from .go import raw_text
 
         assert self.call is not None
-        from .synthesis_go import _TAG
+        from .go import _TAG
 
         header = _lcp2(self.calls_open, self.asst_open)
         for tag in _TAG.finditer(self.calls_open):  # never cut a special token in two
@@ -316,7 +316,7 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
         return None, "several tool calls are rendered in a way forge cannot express"
     inter = region2[span_a[1]:span_b[0]]
     call_open = _lcs(lead, inter)
-    from .synthesis_go import _TAG
+    from .go import _TAG
 
     cut = len(lead) - len(call_open)
     for tag in _TAG.finditer(lead):  # a call's opening text never starts inside a special token
