@@ -22,7 +22,6 @@ from .errors import ForgeError
 
 if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs (tests/test_public_api.py)
     from .families import detect_family, list_families
-    from .fidelity.compare import verify
     from .fidelity.jinja import render_chat_template
     from .fidelity.ollama_prompt import render_prompt
     from .fidelity.synthesis import synthesize_template
@@ -32,12 +31,13 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs (tests/te
     from .modelfile import Modelfile, parse_modelfile, validate_parameters
     from .ollama import chat_model, list_models, ps, register, remove, show
     from .runners.hf import hf_chat_model, hf_llm, hf_pipeline
-    from .runners.llama import chat
     from .store import Store
+    from .workflows.chat import chat
     from .workflows.check import check
     from .workflows.doctor import doctor
     from .workflows.inspect import inspect
     from .workflows.plan import build_modelfile
+    from .workflows.verify import verify
 
 # public name -> "module:attribute" (modules relative to ollama_forge)
 _LAZY: dict[str, str] = {
@@ -56,7 +56,7 @@ _LAZY: dict[str, str] = {
     # Templates and fidelity
     "render_prompt": "fidelity.ollama_prompt:render_prompt",
     "render_chat_template": "fidelity.jinja:render_chat_template",
-    "verify": "fidelity.compare:verify",
+    "verify": "workflows.verify:verify",
     "synthesize_template": "fidelity.synthesis:synthesize_template",
     # Hub
     "list_quants": "hub:list_quants",
@@ -74,7 +74,7 @@ _LAZY: dict[str, str] = {
     "hf_pipeline": "runners.hf:hf_pipeline",
     "hf_llm": "runners.hf:hf_llm",
     "hf_chat_model": "runners.hf:hf_chat_model",
-    "chat": "runners.llama:chat",
+    "chat": "workflows.chat:chat",
     "check": "workflows.check:check",
     "doctor": "workflows.doctor:doctor",
 }

@@ -20,7 +20,8 @@ from ._params import (
 from ._status import Status
 
 if TYPE_CHECKING:
-    from ..runners.llama import ChatResult, ChatSession
+    from ..runners.llama import ChatResult
+    from ..workflows.chat import ChatSession
     from ..workflows.check import CheckReport
 
 
@@ -78,7 +79,7 @@ def chat_command(
       forge chat qwen -f models/qwen/Modelfile -s @system.txt --temperature 0
     """
     from ..errors import UsageError
-    from ..runners.llama import ChatSession
+    from ..workflows.chat import ChatSession
 
     options = _options(temperature, seed, num_ctx)
     if prompt is None and as_json:
@@ -126,7 +127,7 @@ class _Reloader:
         self.target, self.modelfile, self.options = target, modelfile, dict(options)
 
     def reopen(self, session: ChatSession, name: str, value: Any) -> ChatSession:
-        from ..runners.llama import ChatSession
+        from ..workflows.chat import ChatSession
 
         self.options[name] = value
         with Status() as status:

@@ -36,7 +36,7 @@ def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -
       forge verify models/qwen/Modelfile --full
       forge verify models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf --json
     """
-    from ..fidelity.compare import verify
+    from ..workflows.verify import verify
     from .console import print_json
 
     report = verify(target)
@@ -174,7 +174,7 @@ def render_command(target: str, message_items: tuple[str, ...], messages: str | 
     import sys
 
     from ..errors import UsageError
-    from ..fidelity.compare import render_for
+    from ..workflows.verify import render_for
     from .console import print_json
     from .modelfile_cmd import parse_messages
 

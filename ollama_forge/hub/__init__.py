@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ..workflows.inspect import inspect_remote
     from .pull import PulledFile, PullResult, pull_gguf
     from .quants import QuantListing, list_quants
     from .refs import HubRef, parse_ref
-    from .remote import HTTPRangeSource, inspect_remote
+    from .remote import HTTPRangeSource
 
 _LAZY = {
     "list_quants": "quants",
@@ -30,7 +31,7 @@ _LAZY = {
     "HubRef": "refs",
     "parse_ref": "refs",
     "HTTPRangeSource": "remote",
-    "inspect_remote": "remote",
+    "inspect_remote": "ollama_forge.workflows.inspect",  # the use case, re-exported here as before
 }
 
 __all__ = [

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
 from .. import config
 from ..budget import MemoryBudget, detect_budget
-from ..errors import ForgeError
+from ..errors import ForgeError, QuantSelectionError
 from .refs import HubRef, parse_ref
 from .select import ProjectorFile, Variant
 
 if TYPE_CHECKING:
+    from ..gguf import GGUFInfo
     from .listing import RepoListing
 
 DEFAULT_CTX = 4096  # Ollama's default num_ctx
@@ -138,3 +139,77 @@ def _read_header(listing: RepoListing, variant: Variant) -> tuple[Any, int]:
 
     info, source = read_remote_info(listing, variant.entry)
     return info, source.bytes_fetched
+
+
+class RemoteHeaders(NamedTuple):
+    """The parsed headers of one Hub variant (what ``forge inspect owner/repo`` reports on)."""
+
+    ref: HubRef
+    info: GGUFInfo
+    weights_bytes: int | None  # all shards' tensor bytes for a split GGUF, else None
+    shards: list[str] | None
+    projector: GGUFInfo | None
+    remote: dict[str, Any]
+
+
+def read_remote_headers(ref: HubRef | str, ctx: int | None = None) -> RemoteHeaders:
+    """The headers of a Hub GGUF (``owner/repo[:QUANT][@REV]``) and its shards and projector, nothing else.
+
+    Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
+    chunk (their headers are tiny) so the weights total and the projector are exact too.
+    """
+    from .listing import fetch_listing
+    from .remote import SMALL_CHUNK, read_remote_info
+    from .select import choose_variant, group_variants, pick_projector
+
+    hub_ref = parse_ref(ref) if isinstance(ref, str) else ref
+    if config.hf_offline():
+        from ..errors import OfflineError
+
+        raise OfflineError(
+            f"Cannot inspect {hub_ref} remotely: offline mode (HF_HUB_OFFLINE) is set",
+            hint=f"Pull it first (forge pull-gguf {hub_ref}) and inspect the stored model.",
+        )
+    listing = fetch_listing(hub_ref)
+    grouped = group_variants(listing.files)
+    try:
+        variant: Variant = choose_variant(grouped.variants, repo=hub_ref.repo, quant=hub_ref.quant)
+    except QuantSelectionError:
+        if hub_ref.quant is not None or not grouped.variants:
+            raise
+        # No Q4_K_M/Q8_0: the default is the best variant that fits, which needs the budget.
+        annotate_fit(listing, grouped.variants, ctx=ctx, mem=None)
+        variant = choose_variant(grouped.variants, repo=hub_ref.repo)
+    info, source = read_remote_info(listing, variant.entry)
+    sources = [source]
+    weights: int | None = None
+    if variant.shard_count > 1:
+        weights = info.tensor_bytes
+        for shard in variant.files[1:]:
+            shard_info, shard_source = read_remote_info(listing, shard, chunk_size=SMALL_CHUNK)
+            sources.append(shard_source)
+            weights += shard_info.tensor_bytes
+    projector_info = None
+    proj = pick_projector(grouped.projectors, variant)
+    proj_file = listing.get(proj.path) if proj is not None else None
+    if proj_file is not None:
+        projector_info, proj_source = read_remote_info(listing, proj_file, chunk_size=SMALL_CHUNK)
+        sources.append(proj_source)
+    remote_fields: dict[str, Any] = {
+        "repo": hub_ref.repo,
+        "revision": hub_ref.rev,
+        "commit": listing.commit,
+        "file": variant.entry.path,
+        "quant": variant.quant,
+        "shards": [f.path for f in variant.files],
+        "projector": proj_file.path if proj_file is not None else None,
+        "file_size": source.size(),
+        "variant_size": variant.size,
+        "bytes_fetched": source.bytes_fetched,
+        "requests": source.requests,
+        "total_bytes_fetched": sum(s.bytes_fetched for s in sources),
+        "total_requests": sum(s.requests for s in sources),
+        "chunk_size": source.chunk_size,
+    }
+    return RemoteHeaders(hub_ref, info, weights, [f.name for f in variant.files] if variant.shard_count > 1 else None,
+                         projector_info, remote_fields)

@@ -4,16 +4,17 @@
 (``GET /{repo}/resolve/{commit}/{file}`` with ``Range: bytes=a-b``, following the Hub's CDN
 redirect, through huggingface_hub's shared HTTP session and retry helper). It fetches a first
 chunk and then grows its buffer only when the parser reads past it, so a header costs its own
-size plus at most one chunk. :func:`inspect_remote` builds the same report as for a local file
-and adds ``report.remote`` (bytes fetched vs file size, requests, repo, commit, file).
+size plus at most one chunk. :func:`ollama_forge.hub.quants.read_remote_headers` reads a variant's headers this way and
+:func:`ollama_forge.workflows.inspect.inspect_remote` builds the same report as for a local file
+from them, plus ``report.remote`` (bytes fetched vs file size, requests, repo, commit, file).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import config
-from ..errors import HubError, QuantSelectionError
+from ..errors import HubError
 from ._errors import hub_errors
 from ._http import (
     RateGuard,
@@ -26,13 +27,10 @@ from ._http import (
     same_origin,
     stream,
 )
-from .refs import HubRef, parse_ref
 
 if TYPE_CHECKING:
     from ..gguf import GGUFInfo
-    from ..workflows.inspect import InspectReport
     from .listing import RemoteFile, RepoListing
-    from .select import Variant
 
 CHUNK = 2 * 1024 * 1024  # like @huggingface/gguf
 SMALL_CHUNK = 256 * 1024  # shards 2..N and projectors have small headers
@@ -211,71 +209,3 @@ def read_remote_info(
 
     source = source_for(listing, file, chunk_size=chunk_size)
     return read_gguf(source), source
-
-
-def inspect_remote(ref: HubRef | str, ctx: int | None = None, *, cache_type: str = "f16") -> InspectReport:
-    """The InspectReport of a Hub GGUF (``owner/repo[:QUANT][@REV]``), reading only headers.
-
-    Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
-    chunk (their headers are tiny) so the weights total and the projector are exact too.
-    """
-    from ..workflows.inspect import build_report
-    from .listing import fetch_listing
-    from .select import choose_variant, group_variants, pick_projector
-
-    hub_ref = parse_ref(ref) if isinstance(ref, str) else ref
-    if config.hf_offline():
-        from ..errors import OfflineError
-
-        raise OfflineError(
-            f"Cannot inspect {hub_ref} remotely: offline mode (HF_HUB_OFFLINE) is set",
-            hint=f"Pull it first (forge pull-gguf {hub_ref}) and inspect the stored model.",
-        )
-    listing = fetch_listing(hub_ref)
-    grouped = group_variants(listing.files)
-    try:
-        variant: Variant = choose_variant(grouped.variants, repo=hub_ref.repo, quant=hub_ref.quant)
-    except QuantSelectionError:
-        if hub_ref.quant is not None or not grouped.variants:
-            raise
-        # No Q4_K_M/Q8_0: the default is the best variant that fits, which needs the budget.
-        from .quants import annotate_fit
-
-        annotate_fit(listing, grouped.variants, ctx=ctx, mem=None)
-        variant = choose_variant(grouped.variants, repo=hub_ref.repo)
-    info, source = read_remote_info(listing, variant.entry)
-    sources = [source]
-    weights: int | None = None
-    if variant.shard_count > 1:
-        weights = info.tensor_bytes
-        for shard in variant.files[1:]:
-            shard_info, shard_source = read_remote_info(listing, shard, chunk_size=SMALL_CHUNK)
-            sources.append(shard_source)
-            weights += shard_info.tensor_bytes
-    projector_info = None
-    proj = pick_projector(grouped.projectors, variant)
-    proj_file = listing.get(proj.path) if proj is not None else None
-    if proj_file is not None:
-        projector_info, proj_source = read_remote_info(listing, proj_file, chunk_size=SMALL_CHUNK)
-        sources.append(proj_source)
-    remote: dict[str, Any] = {
-        "repo": hub_ref.repo,
-        "revision": hub_ref.rev,
-        "commit": listing.commit,
-        "file": variant.entry.path,
-        "quant": variant.quant,
-        "shards": [f.path for f in variant.files],
-        "projector": proj_file.path if proj_file is not None else None,
-        "file_size": source.size(),
-        "variant_size": variant.size,
-        "bytes_fetched": source.bytes_fetched,
-        "requests": source.requests,
-        "total_bytes_fetched": sum(s.bytes_fetched for s in sources),
-        "total_requests": sum(s.requests for s in sources),
-        "chunk_size": source.chunk_size,
-    }
-    return build_report(
-        info, ctx, target=str(hub_ref), weights_bytes=weights,
-        shards=[f.name for f in variant.files] if variant.shard_count > 1 else None,
-        projector=projector_info, remote=remote, cache_type=cache_type,
-    )

@@ -27,14 +27,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import install_hint
-from ..errors import MissingExtraError, RuntimeBackendError, UsageError
-from ..workflows.chat import ResolvedModel, resolve_model
+from ..errors import MissingExtraError, RuntimeBackendError
 
 if TYPE_CHECKING:
-    from ..modelfile import Modelfile
+    pass
 
 #: Ollama's option defaults (api/types.go DefaultOptions; repeat_penalty 1.0 since v0.32.10)
 OLLAMA_DEFAULTS: dict[str, Any] = {
@@ -61,6 +60,18 @@ Messages = Sequence[dict[str, Any]]
 OnText = Callable[[str], None]
 
 _LOG_CALLBACK: Any = None  # keeps the ctypes callback alive
+
+
+class ResolvedModel(BaseModel):
+    """A GGUF plus the Modelfile that says how to prompt it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    target: str
+    gguf_path: Path
+    modelfile: Any  # ollama_forge.modelfile.Modelfile (typed loosely to keep imports light)
+    modelfile_source: str = Field(description="file:<path>, store:<path> or generated")
+    store_name: str | None = None
 
 
 class Generation(BaseModel):
@@ -367,88 +378,3 @@ class _StopMatcher:
     def flush(self) -> None:
         self._emit(self.pending)
         self.pending = ""
-
-
-# --- chat -------------------------------------------------------------------------------
-
-
-class ChatSession:
-    """An open model plus the conversation so far (the interactive ``forge chat``)."""
-
-    def __init__(
-        self,
-        target: str | Path | None = None,
-        *,
-        modelfile: str | Path | Modelfile | None = None,
-        system: str | None = None,
-        options: dict[str, Any] | None = None,
-        n_threads: int | None = None,
-        progress: Callable[[str], None] | None = None,
-    ) -> None:
-        self.resolved = resolve_model(target, modelfile)
-        self.runtime = LlamaRuntime(self.resolved, options=options, n_threads=n_threads, progress=progress)
-        self.history: list[dict[str, Any]] = []
-        if system is not None:
-            # A request system message replaces the Modelfile's SYSTEM (Ollama's chat semantics).
-            self.history.append({"role": "system", "content": system})
-
-    def send(self, text: str, *, max_tokens: int | None = None, on_text: OnText | None = None) -> ChatResult:
-        """Add a user turn, generate the reply, keep both in the history."""
-        messages = [*self.history, {"role": "user", "content": text}]
-        result = self.generate(messages, max_tokens=max_tokens, on_text=on_text)
-        self.history = [*messages, {"role": "assistant", "content": result.reply.text}]
-        return result
-
-    def generate(self, messages: Messages, *, max_tokens: int | None = None, on_text: OnText | None = None) -> ChatResult:
-        """Reply to ``messages`` without touching the history."""
-        prompt = self.runtime.render(messages)
-        reply = self.runtime.complete(prompt, max_tokens=max_tokens, on_text=on_text)
-        return ChatResult(
-            target=self.resolved.target,
-            gguf_path=str(self.resolved.gguf_path),
-            modelfile_source=self.resolved.modelfile_source,
-            prompt=prompt,
-            reply=reply,
-            options={**self.runtime.options, "stop": self.runtime.stops, "num_ctx": self.runtime.n_ctx},
-            ignored_parameters=self.runtime.ignored,
-        )
-
-    def close(self) -> None:
-        self.runtime.close()
-
-    def __enter__(self) -> ChatSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def chat(
-    target: str | Path | None = None,
-    prompt: str | None = None,
-    *,
-    messages: Messages | None = None,
-    system: str | None = None,
-    modelfile: str | Path | Modelfile | None = None,
-    max_tokens: int | None = None,
-    options: dict[str, Any] | None = None,
-    on_text: OnText | None = None,
-    n_threads: int | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> ChatResult:
-    """Run one chat turn on a GGUF through embedded llama.cpp (``forge chat --prompt``).
-
-    ``target`` is a stored model name or a GGUF path; ``modelfile`` (path or
-    :class:`~ollama_forge.modelfile.Modelfile`) overrides the stored/derived one. Give either
-    ``prompt`` (one user message) or ``messages``. ``options`` override PARAMETERs
-    (e.g. ``{"temperature": 0, "seed": 1}``); ``on_text`` streams the reply; ``progress`` gets a
-    status line while the model loads.
-    """
-    if (prompt is None) == (messages is None):
-        raise UsageError("Give exactly one of prompt= or messages=")
-    conversation: list[dict[str, Any]] = []
-    if system is not None:
-        conversation.append({"role": "system", "content": system})
-    conversation.extend([{"role": "user", "content": prompt}] if prompt is not None else [dict(m) for m in messages or []])
-    with ChatSession(target, modelfile=modelfile, options=options, n_threads=n_threads, progress=progress) as session:
-        return session.generate(conversation, max_tokens=max_tokens, on_text=on_text)

@@ -259,7 +259,8 @@ def _check_embedded(
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
     from ..gguf import read_gguf
-    from ..runners.llama import LlamaRuntime, resolve_model
+    from ..runners.llama import LlamaRuntime
+    from .chat import resolve_model
 
     tell = progress or (lambda text: None)
     started = time.perf_counter()

@@ -231,7 +231,7 @@ def _modelfile_step(name: str, result: DemoResult | None, params: dict[str, Any]
 
 
 def _verify_step(name: str) -> DemoStep:
-    from ..fidelity.compare import verify
+    from .verify import verify
 
     report = verify(name)
     if report.status == "no_chat_template":
@@ -270,7 +270,7 @@ def _check_chat_step(tell: Progress) -> DemoStep:
 
 
 def _chat_step(result: DemoResult, tell: Progress) -> DemoStep:
-    from ..runners.llama import ChatSession
+    from .chat import ChatSession
 
     details: list[str] = []
     with ChatSession(CHAT_NAME, options=dict(SAMPLING)) as session:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from ..errors import GGUFError, SplitError, UsageError
 from ..gguf import GGUFFile, GGUFInfo, MemoryEstimate, estimate_memory, open_gguf, read_gguf
 from ..gguf.split import check_shard_set, find_shards, parse_shard_name
+
+if TYPE_CHECKING:
+    from ..hub.refs import HubRef
 
 
 class InspectReport(BaseModel):
@@ -100,8 +103,6 @@ def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_typ
     from ..hub.refs import looks_like_hub_ref
 
     if looks_like_hub_ref(text):
-        from ..hub.remote import inspect_remote
-
         report: InspectReport = inspect_remote(text, ctx=ctx, cache_type=cache_type)
         return report
     from ..errors import NotFoundError
@@ -190,3 +191,18 @@ def _sibling_projector(path: Path) -> Path | None:
     except OSError:
         return None
     return found[0] if len(found) == 1 else None
+
+
+def inspect_remote(ref: HubRef | str, ctx: int | None = None, *, cache_type: str = "f16") -> InspectReport:
+    """The InspectReport of a Hub GGUF (``owner/repo[:QUANT][@REV]``), reading only headers.
+
+    Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
+    chunk (their headers are tiny) so the weights total and the projector are exact too.
+    """
+    from ..hub.quants import read_remote_headers
+
+    found = read_remote_headers(ref, ctx)
+    return build_report(
+        found.info, ctx, target=str(found.ref), weights_bytes=found.weights_bytes, shards=found.shards,
+        projector=found.projector, remote=found.remote, cache_type=cache_type,
+    )

@@ -98,7 +98,7 @@ def test_real_templates_with_hostile_tokens_still_verify(case: Case, tmp_path: P
 
 
 def test_hostile_llama2_bos_verifies_through_forge_verify(tmp_path: Path) -> None:
-    from ollama_forge.fidelity.compare import verify
+    from ollama_forge.workflows.verify import verify
 
     case = next(c for c in CASES if c.family == "llama2")
     text = case.text() or ""

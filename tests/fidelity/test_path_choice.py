@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from ggufs import chatml_vocab, write_gguf
 
-from ollama_forge.fidelity.compare import verify
 from ollama_forge.fidelity.path_choice import choose_path
 from ollama_forge.fidelity.server_path import PromptPath
 from ollama_forge.modelfile import parse_modelfile
 from ollama_forge.ollama.versions import Version, decide_template
 from ollama_forge.workflows.plan import plan_modelfile
+from ollama_forge.workflows.verify import verify
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "chat_templates"
 QWEN25 = (CORPUS / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")

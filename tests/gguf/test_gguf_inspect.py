@@ -61,7 +61,7 @@ def test_inspect_stored_name(tmp_path: Path) -> None:
 
 
 def test_inspect_hub_ref_delegates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import ollama_forge.hub.remote as remote
+    import ollama_forge.workflows.inspect as remote
 
     path = model_file(tmp_path)
     seen: dict[str, Any] = {}

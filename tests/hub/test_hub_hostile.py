@@ -17,8 +17,9 @@ from servers.hub_server import HubServer
 from ollama_forge import config
 from ollama_forge.errors import HubError, UnsafeNameError
 from ollama_forge.hub import pull_gguf
-from ollama_forge.hub.remote import CHUNK, inspect_remote
+from ollama_forge.hub.remote import CHUNK
 from ollama_forge.store import Store
+from ollama_forge.workflows.inspect import inspect_remote
 
 MiB = 1024 * 1024
 

@@ -13,7 +13,8 @@ from servers.hub_server import HubServer
 from ollama_forge.errors import GatedRepoError, OfflineError
 from ollama_forge.hub.listing import RemoteFile, RepoListing
 from ollama_forge.hub.quants import list_quants
-from ollama_forge.hub.remote import CHUNK, HTTPRangeSource, inspect_remote, source_for
+from ollama_forge.hub.remote import CHUNK, HTTPRangeSource, source_for
+from ollama_forge.workflows.inspect import inspect_remote
 
 TEMPLATE = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
 

@@ -52,7 +52,7 @@ def test_no_stops_streams_everything() -> None:
 
 
 def test_chat_needs_a_model() -> None:
-    from ollama_forge.runners.llama import chat
+    from ollama_forge.workflows.chat import chat
 
     with pytest.raises(UsageError):
         chat(None, "hi")
@@ -75,7 +75,7 @@ def llama_ready() -> None:
 @pytest.mark.llama
 def test_chat_prompt_is_the_template_and_stop_ends_it(llama_ready: None, gemma_path: Path) -> None:
     from ollama_forge.fidelity.ollama_prompt import render_prompt
-    from ollama_forge.runners.llama import chat
+    from ollama_forge.workflows.chat import chat
 
     mf = gemma_modelfile(gemma_path, "good")
     pieces: list[str] = []
@@ -96,7 +96,7 @@ def test_chat_prompt_is_the_template_and_stop_ends_it(llama_ready: None, gemma_p
 @pytest.mark.slow
 @pytest.mark.llama
 def test_token_limit_and_determinism(llama_ready: None, gemma_path: Path) -> None:
-    from ollama_forge.runners.llama import ChatSession
+    from ollama_forge.workflows.chat import ChatSession
 
     with ChatSession(gemma_path, modelfile=gemma_modelfile(gemma_path, "no_stops")) as session:
         first = session.generate([{"role": "user", "content": PROMPTS[1]}], max_tokens=6)
@@ -109,7 +109,7 @@ def test_token_limit_and_determinism(llama_ready: None, gemma_path: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.llama
 def test_session_keeps_history_and_system(llama_ready: None, gemma_path: Path) -> None:
-    from ollama_forge.runners.llama import ChatSession
+    from ollama_forge.workflows.chat import ChatSession
 
     with ChatSession(gemma_path, modelfile=gemma_modelfile(gemma_path, "good"), system="Be brief.") as session:
         one = session.send(PROMPTS[0], max_tokens=12)
@@ -124,7 +124,7 @@ def test_session_keeps_history_and_system(llama_ready: None, gemma_path: Path) -
 @pytest.mark.slow
 @pytest.mark.llama
 def test_context_overflow_is_reported(llama_ready: None, gemma_path: Path) -> None:
-    from ollama_forge.runners.llama import chat
+    from ollama_forge.workflows.chat import chat
 
     with pytest.raises(RuntimeBackendError, match="context is 512") as info:
         chat(gemma_path, "word " * 600, modelfile=gemma_modelfile(gemma_path, "good"), max_tokens=4)
@@ -134,8 +134,8 @@ def test_context_overflow_is_reported(llama_ready: None, gemma_path: Path) -> No
 @pytest.mark.slow
 @pytest.mark.llama
 def test_store_name_uses_written_modelfile(llama_ready: None, gemma_path: Path, tmp_path: Path) -> None:
-    from ollama_forge.runners.llama import chat
     from ollama_forge.store import Store, StoredFile, StoredModel
+    from ollama_forge.workflows.chat import chat
 
     mf_path = tmp_path / "Modelfile"
     gemma_modelfile(gemma_path, "good").save(mf_path)

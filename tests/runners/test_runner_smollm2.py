@@ -26,8 +26,8 @@ def llama_ready() -> None:
 
 
 def test_modelfile_is_verified_chatml_with_its_end_of_turn_as_stop(smollm2_path: Path) -> None:
-    from ollama_forge.fidelity.compare import verify
     from ollama_forge.workflows.plan import plan_modelfile
+    from ollama_forge.workflows.verify import verify
 
     plan = plan_modelfile(smollm2_path)
     mf = plan.modelfile
@@ -40,7 +40,8 @@ def test_modelfile_is_verified_chatml_with_its_end_of_turn_as_stop(smollm2_path:
 
 
 def test_embedded_generation_stops_on_im_end(llama_ready: None, smollm2_path: Path) -> None:
-    from ollama_forge.runners.llama import LlamaRuntime, resolve_model
+    from ollama_forge.runners.llama import LlamaRuntime
+    from ollama_forge.workflows.chat import resolve_model
 
     with LlamaRuntime(resolve_model(smollm2_path, None), options=GREEDY) as runtime:
         assert IM_END in runtime.eog_texts() and runtime.stops == [IM_END]
@@ -78,7 +79,7 @@ def test_without_repeat_penalty_a_greedy_loop_is_reported_as_rambling(llama_read
 
 
 def test_session_second_reply_depends_on_the_first(llama_ready: None, smollm2_path: Path) -> None:
-    from ollama_forge.runners.llama import ChatSession
+    from ollama_forge.workflows.chat import ChatSession
 
     with ChatSession(smollm2_path, options=GREEDY) as session:
         first = session.send("Suggest a name for a pet cat.", max_tokens=64).reply

@@ -10,14 +10,9 @@ from ggufs import write_gguf
 
 from ollama_forge import cli as forge_cli
 from ollama_forge.errors import UsageError, VerificationError
-from ollama_forge.fidelity.compare import (
-    first_difference,
-    render_for,
-    verify,
-    verify_template,
-    visible,
-)
+from ollama_forge.fidelity.compare import first_difference, verify_template, visible
 from ollama_forge.fidelity.conversations import WEATHER_TOOL, conversation_suite, to_hf_messages
+from ollama_forge.workflows.verify import render_for, verify
 
 CORPUS = Path(__file__).parents[1] / "data" / "chat_templates"
 
