@@ -79,3 +79,20 @@ def test_run_hf_offline_loads_the_cached_snapshot(monkeypatch: pytest.MonkeyPatc
                                                 "--device", "cpu", "--json"], prog_name="forge")
     assert result.exit_code == 0, result.output
     assert '"new_tokens": 4' in result.stdout
+
+
+def test_check_through_ollama_shows_each_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    from servers.ollama_server import ModelRecord, OllamaServer
+
+    with OllamaServer() as server:
+        server.state.models["registry.ollama.ai/library/gem:latest"] = ModelRecord(
+            name="registry.ollama.ai/library/gem:latest", display="gem:latest", layers=[],
+            template="{{ .Prompt }}", parameters={"stop": ["<end_of_turn>"]},
+        )
+        server.state.chat_reply = "Paris."
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        result = CliRunner().invoke(forge_cli.cli, ["check", "gem", "-p", "Capital of France?", "-p", "Say hi."],
+                                    prog_name="forge")
+    assert result.exit_code == 0, result.output
+    assert 'prompt 1/2 to Ollama gem: "Capital of France?"' in result.stderr
+    assert 'prompt 2/2 to Ollama gem: "Say hi."' in result.stderr
