@@ -457,3 +457,12 @@ def test_shell_completion_completes_commands_options_and_paths() -> None:
     options = _complete("forge chat --")
     assert "plain,--num-ctx" in options and "plain,--file" in options
     assert not {"plain,--ctx", "plain,--max-ctx", "plain,--modelfile", "plain,--max-new-tokens"} & set(options)
+
+
+@pytest.mark.parametrize("argv", [["ps", "--json"], ["list", "--json"], ["doctor", "--json", "--host", "http://[::1"]])
+def test_json_failures_print_the_error_object(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(argv, capsys)  # Ollama is a closed port; the last host is malformed
+    data = json.loads(out)
+    assert code == data["exit_code"] and code in (1, 2), err
+    assert data["message"] and data["error"].endswith("Error") and "hint" in data
+    assert "error:" in err  # the terminal message stays on stderr
