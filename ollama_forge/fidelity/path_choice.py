@@ -17,8 +17,13 @@ server generation will do with the Modelfile. ``requested``:
 * ``"auto"`` (default) keeps the TEMPLATE as ``"go"`` does - so older servers get a verified
   prompt - when Ollama >= 0.30 either uses it faithfully or bypasses it for the GGUF's Jinja
   (recorded as deliberate: the Jinja is the model's own prompt). When Ollama >= 0.30 would use a
-  TEMPLATE that does not reproduce the tool/thinking conversations, a synthesised TEMPLATE gives
-  way to ``"native"``; a family's curated TEMPLATE is kept with a warning naming the fix.
+  synthesised TEMPLATE that does not reproduce the tool/thinking conversations, auto writes the
+  same prompts in a TEMPLATE the server bypasses - without its never-printing reasoning-tag
+  declaration, else without tool support (verified again) - and only when neither is bypassed
+  no TEMPLATE at all. A family's curated TEMPLATE is kept with a warning naming the fix.
+
+Ollama >= 0.30 bypassing a TEMPLATE follows its capability rule (``shouldPreferChatTemplate``);
+``OLLAMA_GO_TEMPLATE=1`` on the server overrides it, which the comments say.
 """
 
 from __future__ import annotations
