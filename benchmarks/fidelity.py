@@ -33,6 +33,7 @@ sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 import argparse  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
 from typing import Any  # noqa: E402
 
 from pydantic import BaseModel, Field  # noqa: E402
@@ -74,7 +75,7 @@ class ToolOutcome(BaseModel):
     go_identical: bool = Field(default=False, description="the Go TEMPLATE renders every tool/thinking conversation "
                                "byte for byte (what Ollama < 0.30 gets)")
     conversations: dict[str, str] = Field(default_factory=dict, description="name -> same | differs | refused | "
-                                          "error | skipped, on the Go path")
+                                          "error | skipped, on the Go path of the full TEMPLATE")
     round_trips: dict[str, bool] = Field(default_factory=dict, description="calls recovered by Ollama's parser")
     tool_tag: str | None = None
     first_difference: str | None = None
@@ -121,6 +122,7 @@ class FidelityReport(BaseModel):
             "outcomes": {k: sum(t.outcome == k for t in rows) for k in
                          ("go_identical", "native_deliberate", "go_unfaithful", "no_template")},
             "go_identical": sum(t.go_identical for t in rows),
+            "modelfile_without_template": sum(t.template_path == "native_jinja" for t in rows),
             "round_trips_recovered": sum(v for t in rows for v in t.round_trips.values()),
             "round_trips": sum(len(t.round_trips) for t in rows),
             "conversation_outcomes": states,
@@ -247,7 +249,7 @@ def evaluate_tools(template: str, go_template: str | None, system: str | None, l
     """
     from ollama_forge.errors import ForgeError
     from ollama_forge.fidelity.compare import chat_template_capabilities
-    from ollama_forge.fidelity.path_choice import choose_path
+    from ollama_forge.fidelity.path_choice import choose_for_build, choose_path
     from ollama_forge.fidelity.server_path import PromptPath
 
     caps = chat_template_capabilities(template) & {"tools", "thinking"}
@@ -256,13 +258,16 @@ def evaluate_tools(template: str, go_template: str | None, system: str | None, l
     out = ToolOutcome(capabilities=sorted(caps), outcome="no_template")
     if go_template is None:
         return out
-    try:
-        choice = choose_path(go_template, system, template, bos_token=bos, eos_token=eos, add_bos_token=add_bos,
-                             native_when_unfaithful=not label.startswith("family:"))
+    info = SimpleNamespace(chat_template=template, add_bos_token=add_bos, architecture=None, special_tokens={
+        kind: SimpleNamespace(text=text) for kind, text in (("bos", bos), ("eos", eos)) if text})
+    try:  # exactly what the planner does with the chosen TEMPLATE ("auto")
+        choice = choose_for_build(SimpleNamespace(template=go_template, system=system), info, label)
     except ForgeError as exc:
         out.first_difference = f"the comparison failed: {exc.message}"
         return out
-    suite = choice.tool_suite
+    full = choice if not choice.template_changed and choice.tool_suite is not None else choose_path(
+        go_template, system, template, bos_token=bos, eos_token=eos, add_bos_token=add_bos, requested="go")
+    suite = full.tool_suite  # the TEMPLATE forge synthesises or the family's, in full (--template-path go)
     if suite is not None:
         out.conversations = {r.name: _state(r) for r in suite.results}
         out.round_trips = {t.conversation: t.recovered for t in suite.round_trips if t.emitted is not None}
@@ -271,7 +276,7 @@ def evaluate_tools(template: str, go_template: str | None, system: str | None, l
         if bad is not None:
             out.first_difference = f"{bad.name}: " + (bad.refused or bad.error or
                                                       f"{bad.expected_context!r} vs {bad.actual_context!r}")
-    out.go_identical = bool(choice.go_faithful)
+    out.go_identical = bool(full.go_faithful)
     out.template_path = choice.template_path
     out.new_path = choice.new_servers.path.value
     if choice.new_servers.path is PromptPath.NATIVE_JINJA:
@@ -327,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['go_identical']}; tool calls recovered by Ollama's parser on the Go path: "
           f"{summary['round_trips_recovered']}/{summary['round_trips']}")
     print(f"  conversations on the Go path: {summary['conversation_outcomes']}")
+    print(f"  Modelfiles without TEMPLATE (Ollama < 0.30 would chat unformatted): "
+          f"{summary['modelfile_without_template']}; the others keep a verified TEMPLATE for older servers")
     kept = summary["outcomes"]["go_unfaithful"]
     if kept:
         print(f"  the {kept} go_unfaithful ones are curated family TEMPLATEs 'auto' keeps (with a warning); "

@@ -215,6 +215,29 @@ class Store:
         with self.transaction() as data:
             return data.models.pop(name, None) is not None
 
+    def forget(self, name: str) -> tuple[bool, int]:
+        """Drop ``name`` from the store without asking Ollama (``forge rm --store-only``).
+
+        Removes the stored model of that name and every record of an Ollama registration of
+        that name (any host); files on disk stay. Returns (stored model removed, registration
+        records removed); a name that is in neither is a :class:`ModelNotFoundError`.
+        """
+        from .ollama.names import same_model
+
+        with self.transaction() as data:
+            entry = data.models.pop(name, None) is not None
+            dropped = 0
+            for model in data.models.values():
+                keep = [r for r in model.registrations if not same_model(r.ollama_name, name)]
+                dropped += len(model.registrations) - len(keep)
+                model.registrations = keep
+        if not entry and not dropped:
+            raise ModelNotFoundError.of(
+                name, f"a model or an Ollama registration in forge's store {self.path}",
+                hint="`forge list` shows the store's models next to Ollama's.", name=name,
+            )
+        return entry, dropped
+
     def add_registration(self, name: str, registration: Registration) -> None:
         with self.transaction() as data:
             model = data.models.get(name)

@@ -238,6 +238,8 @@ MISSING = [
     (["register", "x", "nosuch.gguf"], "nosuch.gguf"),
     (["register", "nosuchname"], "nosuchname"),
     (["register", "x", "-f", "nosuch.Modelfile"], "nosuch.Modelfile"),
+    (["register", "x", "{gguf}", "-s", "@nosuch.txt"], "nosuch.txt"),
+    (["rm", "--store-only", "nosuchname"], "nosuchname"),
     (["run-hf", "./nosuch-folder", "-p", "hi"], "./nosuch-folder"),
     (["run-hf", "owner/name", "-p", "hi", "-s", "@nosuch.txt"], "nosuch.txt"),
     (["doctor", "--probe-model", "nosuch.gguf"], "nosuch.gguf"),
@@ -416,3 +418,51 @@ def test_run_hf_without_the_hub_says_so_at_once(
     assert code == 1, err
     assert "'owner/not-cached' is not in the Hugging Face cache" in flat
     assert ("HF_HUB_OFFLINE is set" in flat) if offline else ("is unreachable" in flat)
+
+
+def test_rm_store_only_forgets_without_ollama(capsys: pytest.CaptureFixture[str]) -> None:
+    from ollama_forge.store import Registration, Store, StoredModel
+
+    store = Store()
+    store.put(StoredModel(name="qwen", registrations=[
+        Registration(ollama_name="qwen:latest", host="http://127.0.0.1:1", source="x", modelfile="FROM x")]))
+    store.put(StoredModel(name="other", registrations=[
+        Registration(ollama_name="qwen", host="http://127.0.0.1:2", source="x", modelfile="FROM x"),
+        Registration(ollama_name="keep", host="http://127.0.0.1:2", source="x", modelfile="FROM x")]))
+    code, out, err = run_main(["rm", "--store-only", "qwen", "--json"], capsys)  # OLLAMA_HOST is a closed port
+    assert code == 0, err
+    assert json.loads(out) == {"name": "qwen", "store_only": True, "stored_model_removed": True,
+                               "registration_records_removed": 1}
+    assert store.find("qwen") is None
+    assert [r.ollama_name for r in store.get("other").registrations] == ["keep"]
+    code, _, err = run_main(["rm", "--store-only", "qwen"], capsys)
+    assert code == 2 and "'qwen' not found (looked for" in " ".join(err.split())
+
+
+def _complete(words: str) -> list[str]:
+    import os
+
+    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+               _FORGE_COMPLETE="bash_complete")
+    code = "import sys\nfrom ollama_forge.cli import main\nsys.argv = ['forge']\nmain()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_shell_completion_completes_commands_options_and_paths() -> None:
+    assert "plain,inspect" in _complete("forge ins")
+    assert _complete("forge inspect mod") == ["file,mod"]  # the shell completes a path
+    assert _complete("forge chat -f Mod") == ["file,Mod"]
+    options = _complete("forge chat --")
+    assert "plain,--num-ctx" in options and "plain,--file" in options
+    assert not {"plain,--ctx", "plain,--max-ctx", "plain,--modelfile", "plain,--max-new-tokens"} & set(options)
+
+
+@pytest.mark.parametrize("argv", [["ps", "--json"], ["list", "--json"], ["doctor", "--json", "--host", "http://[::1"]])
+def test_json_failures_print_the_error_object(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(argv, capsys)  # Ollama is a closed port; the last host is malformed
+    data = json.loads(out)
+    assert code == data["exit_code"] and code in (1, 2), err
+    assert data["message"] and data["error"].endswith("Error") and "hint" in data
+    assert "error:" in err  # the terminal message stays on stderr

@@ -150,7 +150,7 @@ def _set_verbosity(quiet: bool, verbose: int) -> None:
 @click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the versions of forge, Python, the llama.cpp runtime and the Hub/Ollama clients.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr (errors and warnings stay).")
-@click.option("-v", "--verbose", count=True, help="Log what forge does on stderr (-vv: also HTTP details).")
+@click.option("-v", "--verbose", count=True, help="Log what forge does on stderr (-vv: debug details).")
 def cli(quiet: bool, verbose: int) -> None:
     """ollama_forge: from a Hugging Face GGUF to a correctly configured Ollama model.
 
@@ -239,7 +239,7 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _fail(exc: BaseException, as_json: bool) -> Any:
+def _fail(exc: BaseException, as_json: bool) -> int:
     from . import console
 
     if as_json and not console.json_documents:  # stdout holds one JSON document: the result or the error
@@ -249,29 +249,37 @@ def _fail(exc: BaseException, as_json: bool) -> Any:
             pass
     if isinstance(exc, click.ClickException):
         exc.show()
-        return sys.exit(exc.exit_code)
+        return exc.exit_code
     if isinstance(exc, click.Abort):
         exc = KeyboardInterrupt()
-    return sys.exit(report_error(exc))
+    return report_error(exc)
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point."""
-    from . import console
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    as_json = json_requested(args)
-    console.json_documents = 0
+def _run(args: list[str], as_json: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="forge", standalone_mode=False)
-        if isinstance(code, int) and code:  # ctx.exit(n) is returned, not raised, in this mode
-            return sys.exit(code)
+        return code if isinstance(code, int) else 0  # ctx.exit(n) is returned, not raised, in this mode
     except click.exceptions.Exit as exc:
-        return sys.exit(exc.exit_code)
+        return exc.exit_code
     except BrokenPipeError:
-        return sys.exit(1)
+        return 1
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
         return _fail(exc, as_json)
-    return sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    import logging
+    import time
+
+    from . import console
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    console.json_documents = 0
+    started = time.perf_counter()
+    code = _run(args, json_requested(args))
+    # shown with forge -v: where the time went, and how the command ended
+    logging.getLogger("ollama_forge.cli").info("exit %d after %.2f s", code, time.perf_counter() - started)
+    return sys.exit(code)

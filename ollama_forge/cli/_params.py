@@ -18,17 +18,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Option(click.Option):
-    """A click option with hidden alias spellings (``aliases=["--max-ctx"]``)."""
+    """A click option with hidden alias spellings (``aliases=["--max-ctx"]``).
+
+    The aliases are parsed like the option's own names but kept out of ``opts``, so help, shell
+    completion and "did you mean" show only the current spelling.
+    """
 
     def __init__(self, param_decls: Sequence[str], *, aliases: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__([*param_decls, *aliases], **kwargs)
         self.aliases: tuple[str, ...] = tuple(aliases)
+        self.opts = [o for o in self.opts if o not in self.aliases]
 
-    def get_help_spec(self, ctx: click.Context) -> str:
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> None:
         shown = self.opts
-        self.opts = [o for o in shown if o not in self.aliases]
+        self.opts = [*shown, *self.aliases]
         try:
-            return super().get_help_spec(ctx)
+            super().add_to_parser(parser, ctx)
         finally:
             self.opts = shown
 

@@ -174,10 +174,12 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
             err.print(Text(f"{name} has no effect in the embedded runtime (kept for Ollama)"))
         elif name in _LOAD_TIME:
             state["session"] = reloader.reopen(current(), name, typed)
-        elif name == "stop":
-            runtime.stops = list(typed)
         else:
-            runtime.options[name] = typed
+            reloader.options[name] = typed  # kept when a later /set re-opens the model
+            if name == "stop":
+                runtime.stops = list(typed)
+            else:
+                runtime.options[name] = typed
         err.print(Text(f"Set parameter '{name}' to '{safe_text(value.strip(), keep_newlines=False)}'"))
 
     def show_command(rest: str) -> None:

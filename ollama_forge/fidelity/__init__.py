@@ -6,5 +6,9 @@
 * :mod:`.server_path` - which prompt path a server version takes (Go TEMPLATE, native Jinja,
   built-in renderer, default) and what it refuses;
 * :mod:`.conversations_tools` - the tool and thinking conversation suite in both request
-  shapes, the byte comparison and the tool-call round trip.
+  shapes, the byte comparison and the tool-call round trip;
+* :mod:`.path_choice` - the path forge chooses for a Modelfile (TEMPLATE, reduced TEMPLATE Ollama
+  >= 0.30 bypasses on purpose, or none) and the per-version statement in its comments;
+* :mod:`.capabilities` - ``/api/show`` capabilities after registration against the template;
+* :mod:`.live` - ``forge check --tools/--think``: a real tool / thinking request through Ollama.
 """

@@ -17,8 +17,13 @@ server generation will do with the Modelfile. ``requested``:
 * ``"auto"`` (default) keeps the TEMPLATE as ``"go"`` does - so older servers get a verified
   prompt - when Ollama >= 0.30 either uses it faithfully or bypasses it for the GGUF's Jinja
   (recorded as deliberate: the Jinja is the model's own prompt). When Ollama >= 0.30 would use a
-  TEMPLATE that does not reproduce the tool/thinking conversations, a synthesised TEMPLATE gives
-  way to ``"native"``; a family's curated TEMPLATE is kept with a warning naming the fix.
+  synthesised TEMPLATE that does not reproduce the tool/thinking conversations, auto writes the
+  same prompts in a TEMPLATE the server bypasses - without its never-printing reasoning-tag
+  declaration, else without tool support (verified again) - and only when neither is bypassed
+  no TEMPLATE at all. A family's curated TEMPLATE is kept with a warning naming the fix.
+
+Ollama >= 0.30 bypassing a TEMPLATE follows its capability rule (``shouldPreferChatTemplate``);
+``OLLAMA_GO_TEMPLATE=1`` on the server overrides it, which the comments say.
 """
 
 from __future__ import annotations
@@ -204,4 +209,37 @@ def choose_for_build(modelfile: Any, info: Any, template_source: str, requested:
                          model_family=info.architecture, requested=requested,
                          native_when_unfaithful=not template_source.startswith("family:"))
     choice.go_source = template_source
+    if choice.template_path == "native_jinja" and requested == "auto" and template_source == "synthesized":
+        fallback = _without_tools(modelfile.system, info, tokens)
+        if fallback is not None:
+            return fallback
     return choice
+
+
+def _without_tools(system: str | None, info: Any, tokens: dict[str, str]) -> PathChoice | None:
+    """A synthesised TEMPLATE without tool support, if it verifies and Ollama >= 0.30 bypasses it:
+    older servers then keep a verified TEMPLATE for chat instead of none."""
+    from ..errors import ForgeError
+    from .compare import verify_template
+    from .synthesis import synthesize_template
+
+    bos, eos, add_bos = tokens.get("bos", ""), tokens.get("eos", ""), bool(info.add_bos_token)
+    try:
+        synth = synthesize_template(info.chat_template, bos_token=bos, eos_token=eos, add_bos_token=add_bos,
+                                    tools=False)
+        if synth is None or not verify_template(synth.go_template, system, info.chat_template, bos_token=bos,
+                                                eos_token=eos, add_bos_token=add_bos, special_tokens=tokens).matched:
+            return None
+    except ForgeError:
+        return None
+    from .synthesis.go import drop_thinking_declaration
+
+    for template in dict.fromkeys([synth.go_template, drop_thinking_declaration(synth.go_template)]):
+        alt = choose_path(template, system, info.chat_template, bos_token=bos, eos_token=eos, add_bos_token=add_bos,
+                          model_family=info.architecture, requested="go")
+        if alt.new_servers.path is PromptPath.NATIVE_JINJA:
+            at = next(i for i, c in enumerate(alt.comments) if c.startswith("server path"))
+            alt.comments.insert(at, "  the TEMPLATE leaves out tool support so that Ollama >= 0.30 renders the "
+                                    "model's own Jinja (tools are refused on Ollama < 0.30)")
+            return alt.model_copy(update={"requested": "auto", "template_changed": True, "go_source": "synthesized"})
+    return None

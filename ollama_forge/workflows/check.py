@@ -227,7 +227,7 @@ def check(
     ``target``: a stored model name, an Ollama model name or a GGUF path. ``modelfile``
     (``-f``) checks that Modelfile with the embedded runtime. ``backend="auto"`` uses Ollama
     when it is reachable and knows the model, else the embedded runtime. ``progress`` receives a
-    line as each embedded generation starts (a long check is not silent).
+    line as each generation starts (a long check is not silent).
     """
     if max_tokens < 1:
         raise UsageError("max_tokens must be at least 1")
@@ -238,7 +238,8 @@ def check(
         raise UsageError(f"Unknown backend {backend!r}", hint="Use auto, ollama or embedded.")
     notes: list[str] = []
     if backend != "embedded" and modelfile is None and target is not None and not Path(target).expanduser().exists():
-        report = _try_ollama(str(target), asked, max_tokens, host, notes, required=backend == "ollama")
+        report = _try_ollama(str(target), asked, max_tokens, host, notes, required=backend == "ollama",
+                             progress=progress)
         if report is not None:
             return report
     elif backend == "ollama":
@@ -421,7 +422,8 @@ def _ollama_reply(http: Any, name: str, prompt: str, options: dict[str, Any]) ->
 
 
 def _try_ollama(
-    target: str, prompts: list[str], max_tokens: int, host: str | None, notes: list[str], *, required: bool
+    target: str, prompts: list[str], max_tokens: int, host: str | None, notes: list[str], *, required: bool,
+    progress: Callable[[str], None] | None = None,
 ) -> CheckReport | None:
     from ..ollama.client import OllamaHTTP, resolve_host, start_hint
 
@@ -466,7 +468,9 @@ def _try_ollama(
         markers = _merge(stops, turn_markers(template if isinstance(template, str) else None))
         options = {"temperature": 0, "seed": CHECK_SEED, "num_predict": max_tokens}
         results: list[PromptCheck] = []
-        for prompt in prompts:
+        for number, prompt in enumerate(prompts, 1):
+            if progress is not None:  # the first reply also waits for Ollama to load the model
+                progress(f"prompt {number}/{len(prompts)} to Ollama {name}: {json.dumps(prompt)} (up to {max_tokens} tokens)")
             t0 = time.perf_counter()
             content, reason, tokens = _ollama_reply(http, name, prompt, options)
             results.append(

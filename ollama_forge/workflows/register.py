@@ -137,10 +137,13 @@ def _merged_path(shards: list[LocalFile]) -> Path:
 
 def _merge(found: LocalFiles, store: Store, report: Reporter) -> tuple[LocalFiles, dict[Path, str], list[str]]:
     """Replace the shards by one merged GGUF (Ollama < 0.30). Returns files, known digests, shard names."""
+    from ..config import forge_home
     from ..gguf.merge import merge_split_gguf
+    from ..hub.names import real_dirs
 
     shards = found.shards
     out = _merged_path(shards)
+    real_dirs(forge_home(), out.parent)  # a planted `merged` link must not redirect the write
     known: dict[Path, str] = {}
     if not (out.is_file() and store.trusted_sha256(out)):
         total = sum(s.path.stat().st_size for s in shards)

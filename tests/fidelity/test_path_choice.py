@@ -141,3 +141,25 @@ def test_a_synthesised_template_gives_up_its_reasoning_declaration_rather_than_t
     for think in (None, True, False):  # the branch it drops never printed
         assert render_prompt(auto.go_template, messages, think=think) == render_prompt(synth.go_template, messages,
                                                                                         think=think)
+
+
+def test_a_synthesised_template_gives_up_tools_rather_than_the_template() -> None:
+    from types import SimpleNamespace
+
+    from ollama_forge.fidelity.path_choice import choose_for_build
+    from ollama_forge.fidelity.synthesis import synthesize_template
+
+    granite = (CORPUS / "ibm-granite-granite-4.1.jinja").read_text(encoding="utf-8")
+    synth = synthesize_template(granite, eos_token="<|end_of_text|>")
+    assert synth is not None and ".Tools" in synth.go_template
+    info = SimpleNamespace(chat_template=granite, add_bos_token=False, architecture="granite",
+                           special_tokens={"eos": SimpleNamespace(text="<|end_of_text|>")})
+    choice = choose_for_build(SimpleNamespace(template=synth.go_template, system=synth.default_system), info,
+                              "synthesized")
+    assert choice.template_path == "go_template" and choice.template_changed and choice.go_source == "synthesized"
+    assert choice.go_template and ".Tools" not in choice.go_template
+    assert choice.new_servers.path is PromptPath.NATIVE_JINJA and choice.old_servers.refuses_tools
+    assert any("leaves out tool support" in c for c in choice.comments)
+    kept = choose_for_build(SimpleNamespace(template=synth.go_template, system=synth.default_system), info,
+                            "synthesized", "go")
+    assert kept.go_template == synth.go_template and not kept.template_changed

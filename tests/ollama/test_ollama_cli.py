@@ -131,7 +131,7 @@ def test_list_show_rm_cli(server: OllamaServer, chatml_gguf: Path, capsys: pytes
     code, out, _ = run(capsys, "rm", "tiny")
     assert (code, out) == (0, "deleted 'tiny'\n")
     code, _, err = run(capsys, "rm", "tiny")
-    assert code == 1 and "model 'tiny' not found" in err
+    assert code == 2 and "'tiny' not found (looked for a model in Ollama" in " ".join(err.split())
 
 
 def test_list_cli_ollama_down(capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,7 +70,8 @@ def test_show_missing_model_carries_server_text(server: OllamaServer) -> None:
     with pytest.raises(OllamaResponseError) as info:
         show("nope")
     assert info.value.status == 404
-    assert "model 'nope:latest' not found" in info.value.message  # /api/show names the tag (0.32.15)
+    assert info.value.server_error == "model 'nope:latest' not found"  # /api/show names the tag (0.32.15)
+    assert info.value.message.startswith("'nope:latest' not found (looked for a model in Ollama at ")
     assert "forge list" in (info.value.hint or "")
 
 
@@ -86,7 +87,7 @@ def test_rm_updates_store(registered: OllamaServer) -> None:
 
 
 def test_rm_missing_model_leaves_store_alone(registered: OllamaServer) -> None:
-    with pytest.raises(OllamaResponseError, match="model 'ghost' not found"):
+    with pytest.raises(OllamaResponseError, match="'ghost' not found"):
         remove("ghost")
     assert len(Store().get("tiny").registrations) == 1
 

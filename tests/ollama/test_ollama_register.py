@@ -448,3 +448,21 @@ def test_requires_newer_ollama_is_refused_before_upload(old_server: OllamaServer
     with pytest.raises(OllamaError, match=r"REQUIRES Ollama 0\.31\.0, but the server .* runs 0\.29\.0"):
         register("tiny", modelfile=mf)
     assert [r.method for r in old_server.state.requests] == ["GET"]
+
+
+def test_a_planted_merged_link_is_not_followed(old_server: OllamaServer, tmp_path: Path) -> None:
+    from ggufs import write_split_gguf
+
+    from ollama_forge.config import forge_home
+    from ollama_forge.errors import UnsafeNameError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    forge_home().mkdir(parents=True, exist_ok=True)
+    (forge_home() / "merged").symlink_to(elsewhere)
+    shards = write_split_gguf(tmp_path / "split", "big", shards=2)
+    mf = write_modelfile(shards[0].parent, f"./{shards[0].name}")
+    with pytest.raises(UnsafeNameError):
+        register("split", modelfile=mf)
+    assert list(elsewhere.iterdir()) == []
+    assert old_server.state.requests_to("POST", "/api/create") == []

@@ -348,7 +348,7 @@ def thinking_tags(chat_template: str) -> tuple[str, str] | None:
 
 
 def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "", add_bos_token: bool = False,
-                  extra: Mapping[str, Any] | None = None) -> dict[str, Plan] | None:
+                  extra: Mapping[str, Any] | None = None, tools: bool = True) -> dict[str, Plan] | None:
     """Plans for think unset / on / off (``on``/``off`` only when the template reacts to them),
     each with a ``<mode>_tools`` twin when tool use is recoverable."""
     from ..conversations import think_kwargs
@@ -365,7 +365,7 @@ def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "
             none.notes.append(f"think={str(flag).lower()} changes the template beyond what forge can express")
         elif plan != none:
             plans[mode] = plan
-    if any(word in chat_template for word in ("tools", "tool_call")):
+    if tools and any(word in chat_template for word in ("tools", "tool_call")):
         for mode in list(plans):
             flags = think_kwargs({"none": None, "on": True, "off": False}[mode])
             tools_plan, why = recover_tools_plan(chat_template, bos_token=bos_token, eos_token=eos_token,
@@ -399,6 +399,7 @@ def synthesize_template(
     special_tokens: Mapping[str, str] | None = None,
     template_kwargs: Mapping[str, Any] | None = None,
     self_check: bool = True,
+    tools: bool = True,
 ) -> SynthesizedTemplate | None:
     """Derive an Ollama Go template from a Jinja chat template by probing; ``None`` when impossible.
 
@@ -409,12 +410,13 @@ def synthesize_template(
     refusal, runaway loop, output or memory limit); returns ``None`` when it renders but its
     structure cannot be expressed as a Go template (``synthesis_failure_reason`` explains).
     With ``self_check``, tool support recovered from probes is verified on the suite's tool
-    conversations and dropped (with a note) when it does not reproduce them.
+    conversations and dropped (with a note) when it does not reproduce them; ``tools=False``
+    leaves tool support out from the start.
     """
     extra: dict[str, Any] = special_token_kwargs(special_tokens)
     extra.update(template_kwargs or {})
     plans = recover_plans(chat_template, bos_token=bos_token, eos_token=eos_token, add_bos_token=add_bos_token,
-                          extra=extra)
+                          extra=extra, tools=tools)
     if plans is None:
         return None
     try:
