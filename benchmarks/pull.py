@@ -100,7 +100,7 @@ def run_forge(endpoint: str, base: Path) -> tuple[float, float]:
 
     os.environ.update(fresh_env(base, endpoint))
     started = time.perf_counter()
-    result = forge.pull_gguf(REPO, progress=False)
+    result = forge.pull_gguf(REPO)
     return time.perf_counter() - started, result.transfer_seconds
 
 

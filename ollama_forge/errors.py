@@ -234,3 +234,7 @@ class RuntimeBackendError(ForgeError):
 
 class CheckFailedError(ForgeError):
     """``forge check`` found a model that rambles or is cut short."""
+
+
+class ForgeWarning(UserWarning):
+    """A problem forge reports and carries on (``warnings.warn``; the CLI prints ``warning: ...``)."""

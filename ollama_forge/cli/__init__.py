@@ -273,13 +273,18 @@ def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
     import logging
     import time
+    import warnings
 
+    from ..errors import ForgeWarning
     from . import console
 
     args = list(sys.argv[1:] if argv is None else argv)
     console.json_documents = 0
     started = time.perf_counter()
-    code = _run(args, json_requested(args))
+    with warnings.catch_warnings():  # the library warns (ForgeWarning); the CLI prints "warning: ..."
+        warnings.simplefilter("always", ForgeWarning)
+        warnings.showwarning = console.show_warning
+        code = _run(args, json_requested(args))
     # shown with forge -v: where the time went, and how the command ended
     logging.getLogger("ollama_forge.cli").info("exit %d after %.2f s", code, time.perf_counter() - started)
     return sys.exit(code)

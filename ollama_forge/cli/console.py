@@ -1,67 +1,29 @@
-"""Terminal output helpers: data to stdout, progress and logs to stderr.
+"""Terminal output helpers: data to stdout, progress, warnings and logs to stderr (only cli/ prints).
 
 Strings that come from GGUF files, the Hub or Ollama are untrusted: pass them
-through :func:`safe_text` before printing so ANSI escapes and control characters
-cannot repaint the terminal.
+through :func:`safe_text` (from :mod:`ollama_forge.text`) before printing so ANSI escapes and
+control characters cannot repaint the terminal.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
+
+from ..text import human_bytes, safe_text, scrub_surrogates
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+__all__ = ["human_bytes", "safe_text", "scrub_surrogates"]  # re-exported: the CLI's one import for output
+
 #: ``forge -q``: status and progress lines on stderr are dropped (errors and warnings are not)
 _QUIET = False
 #: JSON documents written to stdout by :func:`print_json` (the CLI prints an error object only if none was)
 json_documents = 0
-
-_CONTROL = {i: f"\\x{i:02x}" for i in range(32) if chr(i) not in "\n\t"}
-_CONTROL[0x7F] = "\\x7f"
-for _i in range(0x80, 0xA0):
-    _CONTROL[_i] = f"\\x{_i:02x}"
-
-
-def scrub_surrogates(text: str) -> str:
-    """``text`` with surrogate pairs joined and lone surrogates as U+FFFD (as Go decodes JSON).
-
-    Python strings can hold lone surrogates (JSON or template escapes); no UTF-8 encoder
-    accepts them, so text bound for a terminal, a file or a server goes through here.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return text
-
-
-def safe_text(value: object, *, keep_newlines: bool = True, limit: int | None = None) -> str:
-    """Escape control characters (ANSI escapes, \\r, C1 controls) in untrusted text."""
-    text = scrub_surrogates(str(value))
-    table = dict(_CONTROL)
-    if not keep_newlines:
-        table[ord("\n")] = "\\n"
-        table[ord("\t")] = "\\t"
-    text = text.translate(table)
-    if limit is not None and len(text) > limit:
-        text = text[:limit] + f"… ({len(text) - limit} more characters)"
-    return text
-
-
-def human_bytes(value: int | None, *, unknown: str = "unknown") -> str:
-    """Binary-unit sizes for humans: ``512 B``, ``235.16 MiB`` (Ollama's own decimal format is in ollama.ps)."""
-    if value is None:
-        return unknown
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.2f} {unit}"
-        size /= 1024
-    return f"{size:.2f} TiB"
 
 
 def set_quiet(quiet: bool) -> None:
@@ -140,3 +102,19 @@ def _quiet_console() -> Console:
     from rich.console import Console
 
     return Console(quiet=True)
+
+
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+    """``warnings.showwarning`` while a command runs: the library's ForgeWarnings as ``warning: ...``."""
+    from rich.markup import escape
+
+    from ..errors import ForgeWarning
+
+    if issubclass(category, ForgeWarning):
+        warn(escape(safe_text(str(message))))
+    else:
+        _ORIGINAL_SHOWWARNING(message, category, filename, lineno, file, line)
+
+
+_ORIGINAL_SHOWWARNING = warnings.showwarning

@@ -113,11 +113,13 @@ def pull_gguf_command(
       forge pull-gguf bartowski/Qwen2.5-7B-Instruct-GGUF --fit --mem 8G --num-ctx 8192
     """
     from ..hub.pull import pull_gguf
+    from .console import make_progress
 
-    result = pull_gguf(
-        repo, quant, file=file_, name=name, revision=revision, fit=fit, ctx=num_ctx, mem=mem,
-        projector=not no_projector, copy=copy, progress=not as_json,
-    )
+    with make_progress(disable=as_json) as bar:
+        result = pull_gguf(
+            repo, quant, file=file_, name=name, revision=revision, fit=fit, ctx=num_ctx, mem=mem,
+            projector=not no_projector, copy=copy, progress=bar,
+        )
     if as_json:
         print_json(result.model_dump(mode="json"))
         return

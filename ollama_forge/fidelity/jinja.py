@@ -40,8 +40,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ..cli.console import scrub_surrogates
 from ..errors import ChatTemplateError
+from ..text import scrub_surrogates
 from .jinja_worker import WORKER_MEMORY_BYTES, _exchange  # noqa: F401 - WORKER_MEMORY_BYTES re-exported
 
 MAX_TEMPLATE_CHARS = 256 * 1024

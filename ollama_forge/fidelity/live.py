@@ -68,8 +68,8 @@ def _exchange(http: Any, name: str, body: dict[str, Any]) -> tuple[str, str, lis
 def live_check(name: str, kind: Literal["tools", "think"], host: str | None = None, *,
                max_tokens: int = 512) -> LiveResult:
     """Send one tool request (``kind="tools"``) or thinking request (``"think"``) to Ollama's model ``name``."""
-    from ..cli.console import safe_text
     from ..ollama.client import OllamaHTTP, resolve_host
+    from ..text import safe_text
 
     prompt = TOOL_PROMPT if kind == "tools" else THINK_PROMPT
     body: dict[str, Any] = {"model": name, "messages": [{"role": "user", "content": prompt}], "stream": True,

@@ -236,9 +236,13 @@ def _check_cached(
 
 
 def _discard(blob: Path) -> None:
-    from ..cli.console import safe_text, warn
+    import warnings
 
-    warn(f"cached blob {safe_text(blob)} does not match the Hub's metadata; downloading it again")
+    from ..errors import ForgeWarning
+    from ..text import safe_text
+
+    warnings.warn(f"cached blob {safe_text(blob)} does not match the Hub's metadata; downloading it again",
+                  ForgeWarning, stacklevel=2)
     with contextlib.suppress(OSError):
         blob.unlink()
 

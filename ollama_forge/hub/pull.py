@@ -8,7 +8,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -65,11 +65,12 @@ def pull_gguf(
     mem: str | int | None = None,
     projector: bool = True,
     copy: bool = False,
-    progress: bool = True,
+    progress: TransferProgress | None = None,
 ) -> PullResult:
     """Download a verified GGUF variant (all shards, matching projector) and record it.
 
     ``repo`` is ``owner/repo[:QUANT][@REV]``; ``quant``/``revision`` override the parts of it.
+    ``progress`` receives the bytes as they arrive (e.g. a ``rich.progress.Progress``).
     """
     from ..errors import UsageError
     from .listing import fetch_listing
@@ -173,10 +174,26 @@ def _has_default(variants: list[Variant]) -> bool:
     return any(match_quant(variants, q) for q in DEFAULT_QUANTS) or len(variants) <= 1
 
 
-def _fetch_all(listing: RepoListing, ref: HubRef, plan: list[tuple[Role, RemoteFile]], *, progress: bool) -> list[CachedFile]:
-    from rich.progress import TaskID
+class TransferProgress(Protocol):
+    """Where :func:`pull_gguf` reports bytes (``forge pull-gguf`` passes a rich ``Progress``)."""
 
-    from ..cli.console import make_progress, safe_text
+    def add_task(self, description: str, *, total: float | None) -> Any: ...
+
+    def update(self, task_id: Any, *, advance: float | None = None, completed: float | None = None) -> None: ...
+
+
+class _NoProgress:
+    def add_task(self, description: str, *, total: float | None) -> Any:
+        return None
+
+    def update(self, task_id: Any, *, advance: float | None = None, completed: float | None = None) -> None:
+        return None
+
+
+def _fetch_all(
+    listing: RepoListing, ref: HubRef, plan: list[tuple[Role, RemoteFile]], *, progress: TransferProgress | None
+) -> list[CachedFile]:
+    from ..text import safe_text
     from .download import _offline_missing
 
     offline = config.hf_offline()
@@ -194,27 +211,27 @@ def _fetch_all(listing: RepoListing, ref: HubRef, plan: list[tuple[Role, RemoteF
             raise _offline_missing(ref.repo, ref.rev, missing)
     results: list[CachedFile] = []
     total = sum(f.size for _, f in plan)
-    with make_progress(disable=not progress) as bar:
-        overall = bar.add_task("total", total=total)
-        for _, remote in plan:
-            task = bar.add_task(safe_text(remote.name, keep_newlines=False, limit=48), total=remote.size)
-            state = {"done": 0}
+    bar = progress if progress is not None else _NoProgress()
+    overall = bar.add_task("total", total=total)
+    for _, remote in plan:
+        task = bar.add_task(safe_text(remote.name, keep_newlines=False, limit=48), total=remote.size)
+        state = {"done": 0}
 
-            def advance(n: int, task: TaskID = task, state: dict[str, int] = state) -> None:
-                state["done"] += n
-                bar.update(task, advance=n)
-                bar.update(overall, advance=n)
+        def advance(n: int, task: Any = task, state: dict[str, int] = state) -> None:
+            state["done"] += n
+            bar.update(task, advance=n)
+            bar.update(overall, advance=n)
 
-            def restart(task: TaskID = task, state: dict[str, int] = state) -> None:
-                bar.update(task, completed=0)
-                bar.update(overall, advance=-state["done"])
-                state["done"] = 0
+        def restart(task: Any = task, state: dict[str, int] = state) -> None:
+            bar.update(task, completed=0)
+            bar.update(overall, advance=-state["done"])
+            state["done"] = 0
 
-            results.append(ensure_file(
-                repo=ref.repo, revision=ref.rev, commit=listing.commit, file=remote, cache_dir=cache_dir,
-                endpoint=endpoint, token=token, offline=offline, trusted=trusted, progress=advance,
-                restart=restart,
-            ))
+        results.append(ensure_file(
+            repo=ref.repo, revision=ref.rev, commit=listing.commit, file=remote, cache_dir=cache_dir,
+            endpoint=endpoint, token=token, offline=offline, trusted=trusted, progress=advance,
+            restart=restart,
+        ))
     return results
 
 

@@ -147,7 +147,7 @@ def convert_exception(exc: BaseException, host: str, *, action: str | None = Non
 
 def malformed(host: str, what: str, detail: str) -> OllamaResponseError:
     """The error for an answer that is not what an Ollama server sends (a proxy, another service)."""
-    from ..cli.console import safe_text
+    from ..text import safe_text
 
     return OllamaResponseError(
         f"Ollama at {host} sent a malformed answer to {what}: {safe_text(detail, keep_newlines=False, limit=200)}",
@@ -159,7 +159,7 @@ def malformed(host: str, what: str, detail: str) -> OllamaResponseError:
 
 def status_error(host: str, status: int, body: str, *, action: str | None = None) -> OllamaResponseError:
     """The error for an HTTP error answer (``{"error": ...}`` or gin's text/plain pages)."""
-    from ..cli.console import safe_text
+    from ..text import safe_text
 
     text = safe_text(_error_text(body), keep_newlines=False, limit=2000)
     doing = f" while {action}" if action else ""

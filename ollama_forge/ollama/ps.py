@@ -208,7 +208,7 @@ def ps_with_version(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
 
 def render_table(models: list[RunningModel]) -> str:
     """The exact text ``ollama ps`` prints for these models (server strings made terminal-safe)."""
-    from ..cli.console import safe_text
+    from ..text import safe_text
 
     header = ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
     rows = [[safe_text(m.name, keep_newlines=False), safe_text(m.id, keep_newlines=False),

@@ -117,13 +117,15 @@ def hf_pipeline(
     choice = choose(device, dtype)
     settings = generation_settings(generation)
     transformers = _import_transformers()
+    import warnings
+
     import torch
 
-    from ..cli.console import warn
     from ..config import hf_token
+    from ..errors import ForgeWarning
 
     for message in choice.warnings:
-        warn(message)
+        warnings.warn(message, ForgeWarning, stacklevel=2)
     kwargs: dict[str, Any] = {
         "model": str(model) if isinstance(model, Path) else model,
         "device": choice.device,

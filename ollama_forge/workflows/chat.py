@@ -75,15 +75,15 @@ def resolve_model(
             path=str(gguf),
         )
     if mf is None:
-        from rich.markup import escape
+        import warnings
 
-        from ..cli.console import safe_text, warn
+        from ..errors import ForgeWarning
         from .plan import plan_modelfile
 
         plan = plan_modelfile(gguf)
         mf = plan.modelfile
         for message in plan.warnings:
-            warn(escape(safe_text(message)))
+            warnings.warn(message, ForgeWarning, stacklevel=2)
         source = "generated"
     return ResolvedModel(target=label, gguf_path=gguf, modelfile=mf, modelfile_source=source, store_name=store_name)
 

@@ -192,7 +192,7 @@ def report_summary(report: Any) -> str:
 
 
 def _one_line(text: str) -> str:
-    from ..cli.console import safe_text
+    from ..text import safe_text
 
     return safe_text(text, keep_newlines=False)
 

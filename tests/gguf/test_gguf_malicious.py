@@ -24,7 +24,7 @@ from gguf_craft import (
     valid_file,
 )
 
-from ollama_forge.cli.console import safe_text
+from ollama_forge.text import safe_text
 from ollama_forge.errors import (
     GGUFError,
     GGUFFormatError,

@@ -79,7 +79,7 @@ def test_the_detected_http_stack_is_huggingface_hubs_own() -> None:
 
 def test_a_stall_mid_file_is_resumed_in_the_same_run(hub: HubServer, big: bytes, fast: None) -> None:
     hub.stall_after, hub.stall_repeat = 1_500_000, False
-    result = pull_gguf("org/b-GGUF", progress=False)
+    result = pull_gguf("org/b-GGUF")
     first, second = hub.file_gets()[-2:]
     assert "range" not in first.headers and first.body_bytes == 1_500_000
     assert second.headers["range"] == "bytes=1500000-" and second.status == 206
@@ -99,7 +99,7 @@ def test_a_body_that_always_stalls_fails_clearly_and_keeps_the_partial(
     # once the server behaves, the next run continues from the kept bytes
     hub.stall_after = None
     hub.clear()
-    result = pull_gguf("org/b-GGUF", progress=False)
+    result = pull_gguf("org/b-GGUF")
     assert result.files[0].resumed_from == len(kept) and Path(result.entry_path).read_bytes() == big
 
 
@@ -128,7 +128,7 @@ def test_a_busy_server_is_retried_and_a_huge_error_body_is_not_read(
     hub: HubServer, big: bytes, fast: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     hub.fail_next = [(503, 100), (429, 100)]
-    result = pull_gguf("org/b-GGUF", progress=False)
+    result = pull_gguf("org/b-GGUF")
     assert [g.status for g in hub.file_gets()] == [503, 429, 200] and Path(result.entry_path).read_bytes() == big
     (blobs() / sha(big)).unlink()  # gone from the cache: the next pull downloads again
     hub.fail_next = [(404, 2 * 1024 * MiB)]  # 2 GiB of error page
@@ -174,7 +174,7 @@ def test_a_redirect_with_a_huge_body_is_not_read(hub: HubServer, tmp_path: Path,
     assert redirect.body_bytes < 64 * MiB  # dropped unread
     cdn = [g for g in hub.file_gets() if g.host.startswith("localhost")]
     assert cdn and all("authorization" not in g.headers for g in cdn)  # the token stays on the Hub
-    pulled = pull_gguf("org/o-GGUF", progress=False)
+    pulled = pull_gguf("org/o-GGUF")
     assert Path(pulled.entry_path).read_bytes() == src.read_bytes()
 
 
@@ -226,7 +226,7 @@ def test_pagination_to_another_origin_is_refused(hub: HubServer, make_gguf,  # t
     hub.next_origin = f"http://localhost:{hub.port}"
     monkeypatch.setenv("HF_TOKEN", "hf_t")
     with pytest.raises(HubError, match="another server"):
-        pull_gguf("org/p-GGUF", progress=False)
+        pull_gguf("org/p-GGUF")
     assert all(r.host.startswith("127.0.0.1") for r in hub.requests)  # the token never left the Hub
 
 
@@ -235,7 +235,7 @@ def test_lone_surrogates_in_listed_names_are_refused(hub: HubServer, make_gguf, 
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     hub.add_repo("org/s-GGUF", {"ok-Q8_0.gguf": make_gguf(name="ok"), name: make_gguf(name="s")})
     with pytest.raises(UnsafeNameError, match="surrogate"):
-        pull_gguf("org/s-GGUF", quant="Q8_0", progress=False)
+        pull_gguf("org/s-GGUF", quant="Q8_0")
     for args in (["quants", "org/s-GGUF"], ["pull-gguf", "org/s-GGUF"], ["inspect", "org/s-GGUF"]):
         code, err = cli(args, capsys)
         assert code == 1 and "surrogate" in err
@@ -262,7 +262,7 @@ def test_a_symlinked_folder_in_the_snapshot_is_not_written_through(hub: HubServe
     (snapshot / "sub").symlink_to(outside, target_is_directory=True)
     (outside / "l-Q4_K_M.gguf").write_bytes(b"someone else's file")  # looks like a stale cache entry
     with pytest.raises(UnsafeNameError, match="symbolic link") as info:
-        pull_gguf("org/l-GGUF", progress=False)
+        pull_gguf("org/l-GGUF")
     assert str(snapshot / "sub") in info.value.message
     assert [p.name for p in outside.iterdir()] == ["l-Q4_K_M.gguf"]  # neither replaced nor deleted
     assert (outside / "l-Q4_K_M.gguf").read_bytes() == b"someone else's file"
@@ -275,7 +275,7 @@ def test_a_symlinked_models_folder_is_not_written_through(hub: HubServer, big: b
     config.models_dir().mkdir(parents=True)
     (config.models_dir() / "b-q8_0").symlink_to(outside, target_is_directory=True)
     with pytest.raises(UnsafeNameError, match="symbolic link"):
-        pull_gguf("org/b-GGUF", progress=False)
+        pull_gguf("org/b-GGUF")
     assert list(outside.iterdir()) == [] and Store().find("b-q8_0") is None
 
 
@@ -285,7 +285,7 @@ def test_a_symlink_planted_at_the_partial_name_is_refused(hub: HubServer, big: b
     blobs().mkdir(parents=True)
     (blobs() / f"{sha(big)}.forge-partial").symlink_to(victim)
     with pytest.raises(UnsafeNameError, match="symbolic link"):
-        pull_gguf("org/b-GGUF", progress=False)
+        pull_gguf("org/b-GGUF")
     assert victim.read_bytes() == b"precious"
 
 
@@ -297,7 +297,7 @@ def test_a_snapshot_pointer_leading_outside_the_cache_is_neither_used_nor_delete
     snapshot = config.hf_hub_cache() / "models--org--b-GGUF" / "snapshots" / hub.repos["org/b-GGUF"].commit
     snapshot.mkdir(parents=True)
     (snapshot / "b-Q8_0.gguf").symlink_to(victim)
-    result = pull_gguf("org/b-GGUF", progress=False)
+    result = pull_gguf("org/b-GGUF")
     assert victim.read_bytes() == b"not the model"
     assert Path(result.entry_path).read_bytes() == big
     assert (snapshot / "b-Q8_0.gguf").resolve() == (blobs() / sha(big)).resolve()

@@ -48,7 +48,7 @@ def storage() -> Path:
 
 
 def test_pull_default_variant_into_hf_cache_layout(hub: HubServer, tiny: dict[str, bytes]) -> None:
-    result = pull_gguf(REPO, progress=False)
+    result = pull_gguf(REPO)
     commit = hub.repos[REPO].commit
     data = tiny["tiny-Q4_K_M.gguf"]
     assert result.quant == "Q4_K_M" and result.name == "tiny-q4_k_m" and result.commit == commit
@@ -87,7 +87,7 @@ def test_pull_default_variant_into_hf_cache_layout(hub: HubServer, tiny: dict[st
 
 
 def test_exact_requests(hub: HubServer, tiny: dict[str, bytes]) -> None:
-    pull_gguf(REPO, quant="q8_0", progress=False)
+    pull_gguf(REPO, quant="q8_0")
     commit = hub.repos[REPO].commit
     routes = [(r.method, r.host.split(":")[0], r.route) for r in hub.requests]
     assert routes == [
@@ -102,10 +102,10 @@ def test_exact_requests(hub: HubServer, tiny: dict[str, bytes]) -> None:
 
 
 def test_repull_is_free(hub: HubServer, tiny: dict[str, bytes]) -> None:
-    pull_gguf(REPO, progress=False)
+    pull_gguf(REPO)
     hub.clear()
     before = DISK_READS.bytes_read
-    again = pull_gguf(REPO, progress=False)
+    again = pull_gguf(REPO)
     assert again.downloaded_bytes == 0 and again.files[0].cached
     assert DISK_READS.bytes_read == before  # trusted digest: not re-hashed
     assert not hub.file_gets()
@@ -114,7 +114,7 @@ def test_repull_is_free(hub: HubServer, tiny: dict[str, bytes]) -> None:
 def test_token_goes_to_the_hub_never_to_the_cdn(hub: HubServer, make_gguf, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     hub.add_repo("org/gated-GGUF", {"g-Q4_K_M.gguf": make_gguf(name="gated")}, gated=True, tokens={"hf_good"})
     monkeypatch.setenv("HF_TOKEN", "hf_good")
-    pull_gguf("org/gated-GGUF", progress=False)
+    pull_gguf("org/gated-GGUF")
     hub_side = [r for r in hub.requests if r.host.startswith("127.0.0.1")]
     cdn_side = [r for r in hub.requests if r.host.startswith("localhost")]
     assert hub_side and all(r.headers.get("authorization") == "Bearer hf_good" for r in hub_side)
@@ -127,7 +127,7 @@ def test_gated_repo_needs_a_token(hub: HubServer, make_gguf, monkeypatch: pytest
     if token:
         monkeypatch.setenv("HF_TOKEN", token)
     with pytest.raises(GatedRepoError) as info:
-        pull_gguf("org/gated-GGUF", progress=False)
+        pull_gguf("org/gated-GGUF")
     assert "HF_TOKEN" in (info.value.hint or "")
     assert "https://huggingface.co/org/gated-GGUF" in (info.value.hint or "")
     assert ("401" if token is None else "403") in info.value.message
@@ -135,11 +135,11 @@ def test_gated_repo_needs_a_token(hub: HubServer, make_gguf, monkeypatch: pytest
 
 def test_missing_repo_revision_and_quant(hub: HubServer, tiny: dict[str, bytes]) -> None:
     with pytest.raises(RepoNotFoundError):
-        pull_gguf("org/nope", progress=False)
+        pull_gguf("org/nope")
     with pytest.raises(RevisionNotFoundError):
-        pull_gguf(f"{REPO}@v9", progress=False)
+        pull_gguf(f"{REPO}@v9")
     with pytest.raises(QuantSelectionError) as info:
-        pull_gguf(f"{REPO}:Q4_K", progress=False)
+        pull_gguf(f"{REPO}:Q4_K")
     assert "Q4_K_M" in (info.value.hint or "") and "Q8_0" in (info.value.hint or "")
 
 
@@ -150,7 +150,7 @@ def test_sharded_variant_downloads_every_shard(hub: HubServer, tmp_path: Path) -
     files: dict[str, bytes | Path] = {f"Q8_0/{p.name}": p for p in shards}
     files["big-Q4_K_M.gguf"] = shards[0]  # another variant, not wanted
     hub.add_repo("org/split-GGUF", files)
-    result = pull_gguf("org/split-GGUF", quant="Q8_0", name="big", progress=False)
+    result = pull_gguf("org/split-GGUF", quant="Q8_0", name="big")
     assert [f.repo_path for f in result.files] == [f"Q8_0/{p.name}" for p in shards]
     assert {f.role for f in result.files} == {"shard"}
     assert result.entry_path.endswith("big-Q8_0-00001-of-00003.gguf")
@@ -169,29 +169,29 @@ def test_projector_closest_precision_and_opt_out(hub: HubServer, make_gguf, tmp_
         "mmproj-v-F16.gguf": write_projector(tmp_path / "p16.gguf").read_bytes(),
         "mmproj-v-Q8_0.gguf": write_projector(tmp_path / "p8.gguf", name="p8", file_type=7).read_bytes(),
     })
-    result = pull_gguf("org/vision-GGUF", progress=False)
+    result = pull_gguf("org/vision-GGUF")
     assert result.quant == "Q8_0"
     assert [(f.role, f.repo_path) for f in result.files] == [("model", "v-Q8_0.gguf"), ("projector", "mmproj-v-Q8_0.gguf")]
     assert Store().get(result.name).projector_path == Path(result.projector_path or "")
-    f16 = pull_gguf("org/vision-GGUF", quant="F16", progress=False)
+    f16 = pull_gguf("org/vision-GGUF", quant="F16")
     assert f16.files[1].repo_path == "mmproj-v-F16.gguf"
-    bare = pull_gguf("org/vision-GGUF", quant="F16", name="bare", projector=False, progress=False)
+    bare = pull_gguf("org/vision-GGUF", quant="F16", name="bare", projector=False)
     assert [f.role for f in bare.files] == ["model"] and bare.projector_path is None
 
 
 def test_offline_serves_the_cache_and_names_what_is_missing(
     hub: HubServer, tiny: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = pull_gguf(REPO, progress=False)
+    first = pull_gguf(REPO)
     hub.clear()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    again = pull_gguf(REPO, progress=False)
+    again = pull_gguf(REPO)
     assert again.offline and again.commit == first.commit and again.downloaded_bytes == 0
     with pytest.raises(OfflineError) as info:
-        pull_gguf(REPO, quant="Q8_0", progress=False)
+        pull_gguf(REPO, quant="Q8_0")
     assert "tiny-Q8_0.gguf" in info.value.message and "HF_HUB_OFFLINE" in (info.value.hint or "")
     with pytest.raises(OfflineError):
-        pull_gguf("org/never-seen", progress=False)
+        pull_gguf("org/never-seen")
     assert hub.requests == []
 
 
@@ -204,7 +204,7 @@ def test_corrupted_bytes_are_refused_and_only_they_removed(hub: HubServer, tmp_p
     bad[len(bad) // 2] ^= 0xFF
     hub.corrupt[("org/bad-GGUF", shards[1].name)] = bytes(bad)
     with pytest.raises(IntegrityError) as info:
-        pull_gguf("org/bad-GGUF", progress=False)
+        pull_gguf("org/bad-GGUF")
     assert shards[1].name in info.value.message and info.value.expected == sha(shards[1].read_bytes())
     blobs = config.hf_hub_cache() / "models--org--bad-GGUF" / "blobs"
     assert sorted(p.name for p in blobs.iterdir()) == [sha(shards[0].read_bytes())]  # good shard kept
@@ -212,7 +212,7 @@ def test_corrupted_bytes_are_refused_and_only_they_removed(hub: HubServer, tmp_p
     # fixed upstream: the rerun fetches only the missing shard
     del hub.corrupt[("org/bad-GGUF", shards[1].name)]
     hub.clear()
-    result = pull_gguf("org/bad-GGUF", progress=False)
+    result = pull_gguf("org/bad-GGUF")
     assert [f.downloaded_bytes > 0 for f in result.files] == [False, True]
 
 
@@ -221,7 +221,7 @@ def test_corrupted_bytes_are_refused_and_only_they_removed(hub: HubServer, tmp_p
 def test_traversal_names_refused_before_disk(hub: HubServer, make_gguf, evil: str) -> None:  # type: ignore[no-untyped-def]
     hub.add_repo("org/evil-GGUF", {"ok-Q8_0.gguf": make_gguf(name="ok"), evil: make_gguf(name="evil")})
     with pytest.raises(UnsafeNameError) as info:
-        pull_gguf("org/evil-GGUF", quant="Q8_0", progress=False)
+        pull_gguf("org/evil-GGUF", quant="Q8_0")
     bad = info.value.filename  # the file itself, or the directory entry leading to it
     assert bad == evil or (evil.startswith(bad) and repr(bad) in info.value.message)
     assert not (config.hf_hub_cache() / "models--org--evil-GGUF").exists()
@@ -237,7 +237,7 @@ def test_resume_from_partial_file_in_process(hub: HubServer, tmp_path: Path) -> 
     blobs.mkdir(parents=True)
     cut = 1_234_567
     (blobs / f"{sha(data)}.forge-partial").write_bytes(data[:cut])
-    result = pull_gguf("org/resume-GGUF", progress=False)
+    result = pull_gguf("org/resume-GGUF")
     (get,) = hub.file_gets()
     assert get.headers["range"] == f"bytes={cut}-" and get.status == 206
     assert get.body_bytes == len(data) - cut
@@ -254,9 +254,9 @@ def test_corrupt_partial_prefix_is_caught(hub: HubServer, tmp_path: Path) -> Non
     partial = blobs / f"{sha(data)}.forge-partial"
     partial.write_bytes(b"\0" * 100_000)  # not the file's bytes
     with pytest.raises(IntegrityError):
-        pull_gguf("org/resume-GGUF", progress=False)
+        pull_gguf("org/resume-GGUF")
     assert not partial.exists() and not (blobs / sha(data)).exists()
-    assert pull_gguf("org/resume-GGUF", progress=False).downloaded_bytes == len(data)
+    assert pull_gguf("org/resume-GGUF").downloaded_bytes == len(data)
 
 
 def test_server_ignoring_range_restarts_cleanly(hub: HubServer, tmp_path: Path) -> None:
@@ -267,14 +267,14 @@ def test_server_ignoring_range_restarts_cleanly(hub: HubServer, tmp_path: Path) 
     blobs.mkdir(parents=True)
     (blobs / f"{sha(data)}.forge-partial").write_bytes(data[:500_000])
     hub.ignore_range = True
-    result = pull_gguf("org/resume-GGUF", progress=False)
+    result = pull_gguf("org/resume-GGUF")
     (get,) = hub.file_gets()
     assert get.headers["range"] == "bytes=500000-" and get.status == 200
     assert result.files[0].sha256 == sha(data) and Path(result.entry_path).read_bytes() == data
 
 
 def test_copy_makes_an_independent_file(hub: HubServer, tiny: dict[str, bytes]) -> None:
-    result = pull_gguf(REPO, copy=True, progress=False)
+    result = pull_gguf(REPO, copy=True)
     local = Path(result.entry_path)
     blob = storage() / "blobs" / sha(tiny["tiny-Q4_K_M.gguf"])
     assert result.files[0].link == "copy" and local.stat().st_ino != blob.stat().st_ino
@@ -311,15 +311,15 @@ def test_fit_picks_the_best_variant_within_the_budget(hub: HubServer, make_gguf,
     })
     from ollama_forge.hub import list_quants
 
-    roomy = pull_gguf("org/fit-GGUF", fit=True, mem="1G", ctx=2048, progress=False)
+    roomy = pull_gguf("org/fit-GGUF", fit=True, mem="1G", ctx=2048)
     assert roomy.quant == "Q8_0"
     kv = list_quants("org/fit-GGUF", ctx=2048, mem="1G").kv_bytes
     assert kv is not None and kv > 0
     budget = (2 * 1024 * 1024 + 4096) + kv + 100_000  # Q6_K (2 MiB) + KV fits, Q8_0 (3 MiB) does not
-    tight = pull_gguf("org/fit-GGUF", fit=True, mem=str(budget), ctx=2048, progress=False)
+    tight = pull_gguf("org/fit-GGUF", fit=True, mem=str(budget), ctx=2048)
     assert tight.quant == "Q6_K" and tight.name == "fit-q6_k"
     with pytest.raises(QuantSelectionError, match="fits the memory budget"):
-        pull_gguf("org/fit-GGUF", fit=True, mem="1000", progress=False)
+        pull_gguf("org/fit-GGUF", fit=True, mem="1000")
 
 
 def test_default_without_q4_k_m_or_q8_0_uses_detected_budget(
@@ -336,14 +336,14 @@ def test_default_without_q4_k_m_or_q8_0_uses_detected_budget(
         lambda mem=None: MemoryBudget(bytes=5 * 1024 * 1024, source="ram", detail="test"),
     )
     # 2 MiB of KV cache at the default ctx 4096: F16 (3 MiB) no longer fits, Q5_K_M (1 MiB) does
-    result = pull_gguf("org/odd-GGUF", progress=False)
+    result = pull_gguf("org/odd-GGUF")
     assert result.quant == "Q5_K_M"
 
 
 def test_offline_listing_after_a_pull(hub: HubServer, tiny: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
     from ollama_forge.hub import list_quants
 
-    pull_gguf(REPO, progress=False)
+    pull_gguf(REPO)
     hub.clear()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     listing = list_quants(REPO, mem="1G")
@@ -368,7 +368,7 @@ def test_regular_git_file_is_verified_by_its_blob_id(hub: HubServer, make_gguf) 
 
     data = make_gguf(name="plain")
     hub.add_repo("org/plain-GGUF", {"p-Q4_K_M.gguf": data}, lfs=[])  # not in LFS: ETag is the git sha1
-    result = pull_gguf("org/plain-GGUF", progress=False)
+    result = pull_gguf("org/plain-GGUF")
     blob = config.hf_hub_cache() / "models--org--plain-GGUF" / "blobs" / git_blob_sha1(data)
     assert blob.read_bytes() == data and result.files[0].sha256 == sha(data)
     assert [r.route for r in hub.file_gets()] == [f"/org/plain-GGUF/resolve/{hub.repos['org/plain-GGUF'].commit}/p-Q4_K_M.gguf"]
@@ -382,14 +382,14 @@ def test_a_tampered_cached_blob_is_fetched_again(hub: HubServer, tiny: dict[str,
     blob = path.resolve()
     blob.write_bytes(b"X" * blob.stat().st_size)
     hub.clear()
-    result = pull_gguf(REPO, progress=False)
+    result = pull_gguf(REPO)
     assert Path(result.entry_path).read_bytes() == tiny["tiny-Q4_K_M.gguf"]
     assert result.downloaded_bytes == len(tiny["tiny-Q4_K_M.gguf"])
 
 
 def test_reusing_a_name_replaces_its_files(hub: HubServer, tiny: dict[str, bytes]) -> None:
-    first = pull_gguf(REPO, name="tiny", progress=False)
-    second = pull_gguf(REPO, quant="Q8_0", name="tiny", progress=False)
+    first = pull_gguf(REPO, name="tiny")
+    second = pull_gguf(REPO, quant="Q8_0", name="tiny")
     folder = config.models_dir() / "tiny"
     assert sorted(p.name for p in folder.iterdir()) == ["tiny-Q8_0.gguf"]
     assert not Path(first.entry_path).exists() and Path(second.entry_path).exists()
@@ -407,22 +407,22 @@ def test_not_enough_disk_space_is_said_before_downloading(
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 100, 100))
     with pytest.raises(HubError, match="Not enough disk space") as info:
-        pull_gguf(REPO, progress=False)
+        pull_gguf(REPO)
     assert "HF_HUB_CACHE" in (info.value.hint or "")
     assert not hub.file_gets()
     with pytest.raises(UsageError):
-        pull_gguf(f"{REPO}:Q8_0", file="tiny-Q8_0.gguf", progress=False)
+        pull_gguf(f"{REPO}:Q8_0", file="tiny-Q8_0.gguf")
     with pytest.raises(UsageError):
-        pull_gguf(f"{REPO}:Q8_0", fit=True, progress=False)
+        pull_gguf(f"{REPO}:Q8_0", fit=True)
 
 
 def test_revisions_tags_and_commits(hub: HubServer, make_gguf) -> None:  # type: ignore[no-untyped-def]
     repo = hub.add_repo("org/rev-GGUF", {"r-Q4_K_M.gguf": make_gguf(name="rev")}, tags={"v1": ""})
-    tagged = pull_gguf("org/rev-GGUF@v1", progress=False)
+    tagged = pull_gguf("org/rev-GGUF@v1")
     assert tagged.revision == "v1" and tagged.commit == repo.commit
     assert (config.hf_hub_cache() / "models--org--rev-GGUF" / "refs" / "v1").read_text() == repo.commit
     hub.clear()
-    pinned = pull_gguf(f"org/rev-GGUF:Q4_K_M@{repo.commit}", name="pinned", progress=False)
+    pinned = pull_gguf(f"org/rev-GGUF:Q4_K_M@{repo.commit}", name="pinned")
     assert pinned.commit == repo.commit and pinned.downloaded_bytes == 0
     assert hub.requests[0].route == f"/api/models/org/rev-GGUF/revision/{repo.commit}"
     assert not hub.file_gets()
@@ -433,7 +433,7 @@ def test_connection_cut_mid_file_resumes_in_the_same_run(hub: HubServer, tmp_pat
     data = src.read_bytes()
     hub.add_repo("org/cut-GGUF", {"c-Q8_0.gguf": src})
     hub.drop_after = 3 * 1024 * 1024
-    result = pull_gguf("org/cut-GGUF", progress=False)
+    result = pull_gguf("org/cut-GGUF")
     first, second = hub.file_gets()[-2:]
     assert "range" not in first.headers and 0 < first.body_bytes < len(data)
     start = int(second.headers["range"].removeprefix("bytes=").rstrip("-"))
