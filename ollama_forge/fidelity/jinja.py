@@ -33,26 +33,27 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import hashlib
-import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import ChatTemplateError
 from ..text import scrub_surrogates
-from .jinja_worker import WORKER_MEMORY_BYTES, _exchange  # noqa: F401 - WORKER_MEMORY_BYTES re-exported
+from .jinja_env import (
+    DATE_MARK_CLOSE,
+    DATE_MARK_OPEN,
+    MAX_OUTPUT_CHARS,
+    make_environment,
+)
+from .jinja_worker import WORKER_MEMORY_BYTES, _exchange
+
+__all__ = ["DATE_MARK_CLOSE", "DATE_MARK_OPEN", "MAX_OUTPUT_CHARS", "WORKER_MEMORY_BYTES"]  # re-exported
 
 MAX_TEMPLATE_CHARS = 256 * 1024
-MAX_OUTPUT_CHARS = 1024 * 1024
 DEFAULT_TIMEOUT_S = 5.0
 RENDER_BUDGET_S = 8.0  # seconds of slow renders one command may spend, in all
 FREE_RENDER_S = 0.05  # renders cheaper than this (real ones take milliseconds) do not draw on the budget
-# strftime_now(fmt) renders as DATE_MARK_OPEN + fmt + DATE_MARK_CLOSE when date_marker=True
-# (used by synthesis to find where a template prints the current date).
-DATE_MARK_OPEN = "\x02date:"
-DATE_MARK_CLOSE = "\x03"
 
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 # ChatTemplateError kinds that mean "broken or hostile template", never "this conversation is refused".
@@ -152,7 +153,7 @@ _PARSE_ENV: Any = None
 def _parse_env() -> Any:
     global _PARSE_ENV
     if _PARSE_ENV is None:
-        _PARSE_ENV = _make_environment(date_marker=False)
+        _PARSE_ENV = make_environment(date_marker=False)
     return _PARSE_ENV
 
 
@@ -162,114 +163,6 @@ def template_variables(template: str) -> frozenset[str]:
 
     check_template(template)
     return frozenset(jinja2.meta.find_undeclared_variables(_parse_env().parse(template)))
-
-
-# ---------------------------------------------------------------------------------------------
-# The environment (built in the worker; also in-process for parsing only)
-
-
-def _make_environment(*, date_marker: bool) -> Any:
-    """An ImmutableSandboxedEnvironment configured exactly like transformers' chat templates."""
-    from contextlib import contextmanager
-    from contextvars import ContextVar
-    from datetime import datetime
-
-    import jinja2
-    import jinja2.ext
-    import jinja2.nodes
-    import jinja2.utils
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class AssistantTracker(jinja2.ext.Extension):
-        tags = {"generation"}  # noqa: RUF012 - jinja2 Extension API
-
-        def __init__(self, environment: Any) -> None:
-            super().__init__(environment)
-            environment.extend(activate_tracker=self.activate_tracker)
-            self._tracking: ContextVar[Any] = ContextVar("assistant_tracker", default=None)
-
-        def parse(self, parser: Any) -> Any:
-            lineno = next(parser.stream).lineno
-            body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-            return jinja2.nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
-
-        @jinja2.pass_eval_context
-        def _generation_support(self, context: Any, caller: Any) -> str:
-            rv: str = caller()
-            tracking = self._tracking.get()
-            if tracking is not None:
-                rendered_blocks, generation_indices = tracking
-                start = len("".join(rendered_blocks))
-                generation_indices.append((start, start + len(rv)))
-            return rv
-
-        @contextmanager
-        def activate_tracker(self, rendered_blocks: list[str], generation_indices: list[Any]) -> Any:
-            token = self._tracking.set((rendered_blocks, generation_indices))
-            try:
-                yield
-            finally:
-                self._tracking.reset(token)
-
-    def raise_exception(message: Any) -> None:
-        raise _raised_class()(message)
-
-    def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
-               sort_keys: bool = False) -> str:
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    def strftime_now(format: Any) -> str:
-        if date_marker:
-            return f"{DATE_MARK_OPEN}{format}{DATE_MARK_CLOSE}"
-        return datetime.now().strftime(format)
-
-    class TemplateDict:
-        def __call__(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
-            return dict(*args, **kwargs)
-
-        def fromkeys(self, *args: Any, **kwargs: Any) -> dict[Any, Any]:
-            return dict.fromkeys(*args, **kwargs)
-
-    class TemplateNamespace(jinja2.utils.Namespace):
-        def __init__(*args: Any, **kwargs: Any) -> None:
-            self, rest = args[0], args[1:]
-            attrs = dict(*rest, **kwargs)
-            for name in attrs:
-                TemplateNamespace._check_name(name)
-            jinja2.utils.Namespace.__init__(self, attrs)
-
-        def __setitem__(self, name: str, value: Any) -> None:
-            TemplateNamespace._check_name(name)
-            jinja2.utils.Namespace.__setitem__(self, name, value)
-
-        @staticmethod
-        def _check_name(name: Any) -> None:
-            if isinstance(name, str) and name.startswith("_"):
-                raise jinja2.exceptions.SecurityError(
-                    "Chat templates cannot store underscore-prefixed attributes on a namespace, "
-                    f"but got {name!r}. Please rename the attribute."
-                )
-
-    env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols]
-    )
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = strftime_now
-    env.globals["dict"] = TemplateDict()
-    env.globals["namespace"] = TemplateNamespace
-    return env
-
-
-@functools.lru_cache(maxsize=1)
-def _raised_class() -> type[Exception]:
-    """The exception raise_exception() throws: a jinja2 TemplateError, as in transformers."""
-    import jinja2
-
-    class TemplateRaised(jinja2.exceptions.TemplateError):
-        pass
-
-    return TemplateRaised
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any]) -> dict[str, Any]:
     import jinja2
 
-    from .jinja import MAX_OUTPUT_CHARS, _make_environment, _raised_class
+    from .jinja_env import MAX_OUTPUT_CHARS, make_environment, raised_class
 
-    raised_cls = _raised_class()
+    raised_cls = raised_class()
     template_text: str = request["template"]
     date_marker = bool(request.get("date_marker"))
     key = (template_text, date_marker)
@@ -40,7 +40,7 @@ def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any
         if compiled is None:
             if len(cache) > 64:
                 cache.clear()
-            compiled = _make_environment(date_marker=date_marker).from_string(template_text)
+            compiled = make_environment(date_marker=date_marker).from_string(template_text)
             cache[key] = compiled
         context = dict(request.get("kwargs") or {})
         context.update(

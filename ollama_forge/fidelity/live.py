@@ -109,12 +109,12 @@ def live_checks(name: str, kinds: list[Literal["tools", "think"]], host: str | N
                 max_tokens: int = 512) -> list[LiveResult]:
     """:func:`live_check` for each kind, on the first of the store's registrations / ``name`` Ollama knows."""
     from ..ollama.client import OllamaHTTP, resolve_host
-    from ..workflows.check import _ollama_names
+    from ..ollama.models import registered_names
 
     where = resolve_host(host)
     chosen = name
     with OllamaHTTP(where) as http:
-        for candidate in _ollama_names(name, where):
+        for candidate in registered_names(name, where):
             try:
                 http.post_json("/api/show", {"model": candidate}, action=f"looking up {candidate}")
             except ForgeError:

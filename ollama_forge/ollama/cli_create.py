@@ -1,8 +1,8 @@
 """``forge register --cli``: run ``ollama create NAME -f Modelfile`` and stream its output.
 
-The Modelfile is written to a temporary folder with absolute FROM/ADAPTER paths, so Ollama's
-CLI resolves the same files forge would upload. ``OLLAMA_HOST`` is set to the chosen host.
-The registration is recorded only when the command exits 0.
+The Modelfile (written by :mod:`ollama_forge.workflows.register` with absolute FROM/ADAPTER
+paths, so Ollama's CLI resolves the same files forge would upload) goes to a temporary folder;
+``OLLAMA_HOST`` is set to the chosen host.
 """
 
 from __future__ import annotations
@@ -12,16 +12,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import OllamaError, OllamaResponseError
 
-if TYPE_CHECKING:
-    from ..modelfile import Modelfile
-    from ..store import Store
-    from ..workflows.register import RegisterResult, Reporter
-    from ..workflows.register_sources import LocalFiles, ResolvedSource
+#: ``report(event, data)``: how registration reports its steps (the CLI shows them with -v)
+Reporter = Callable[[str, dict[str, Any]], None]
 
 
 def find_ollama() -> str:
@@ -34,45 +32,17 @@ def find_ollama() -> str:
     return exe
 
 
-def create_with_cli(
-    name: str,
-    host: str,
-    resolved: ResolvedSource,
-    mf: Modelfile,
-    found: LocalFiles,
-    store: Store,
-    report: Reporter,
-    *,
-    dry_run: bool = False,
-) -> RegisterResult:
-    from ..store import Registration
-    from ..workflows.register import PlannedRequest, RegisterResult, _absolute_modelfile
-    from .versions import decide_template
+def ollama_create_argv(exe: str, name: str, modelfile: str) -> list[str]:
+    return [exe, "create", name, "-f", modelfile]
 
-    exe = find_ollama()
-    text = _absolute_modelfile(mf, found)
-    decision = decide_template(None, go_template=mf.template or None, chat_template=None)
-    decision.explanation = "ollama create decides the template itself (forge did not query the server)."
-    result = RegisterResult(name=name, host=host, source=resolved.description, store_name=resolved.store_name,
-                            dry_run=dry_run, via="cli", template=decision, modelfile=text)
+
+def run_ollama_create(exe: str, name: str, host: str, text: str, report: Reporter) -> list[str]:
+    """Run ``ollama create`` on the Modelfile ``text``; the last lines of its output."""
     with tempfile.TemporaryDirectory(prefix="forge-create-") as tmp:
         path = Path(tmp) / "Modelfile"
         path.write_text(text, encoding="utf-8")
-        argv = [exe, "create", name, "-f", str(path)]
-        if dry_run:
-            result.requests.append(PlannedRequest(method="EXEC", url=" ".join([*argv[:-1], "<Modelfile>"]),
-                                                  body=text, note=f"OLLAMA_HOST={host}"))
-            return result
         env = dict(os.environ, OLLAMA_HOST=host)
-        tail = _run(argv, env, report)
-    result.statuses = tail
-    store_name = resolved.store_name or name.split("/")[-1].split(":")[0]
-    store.add_registration(store_name, Registration(
-        ollama_name=name, host=host, source=resolved.description, modelfile=text,
-        template_source=resolved.template_source,
-    ))
-    result.store_name = store_name
-    return result
+        return _run(ollama_create_argv(exe, name, str(path)), env, report)
 
 
 def _run(argv: list[str], env: dict[str, str], report: Reporter) -> list[str]:

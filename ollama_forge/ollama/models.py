@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..errors import OllamaResponseError
+from ..errors import ForgeError, OllamaResponseError
 from .answers import Malformed, as_dict, as_int, as_str, details_of, models_of, parse_go_time
 from .client import DEFAULT_TIMEOUT, OllamaHTTP, malformed, resolve_host
 from .names import ModelName, parse_model_name, same_model
@@ -242,3 +242,21 @@ def remove(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEO
             model.registrations = keep
     return RemoveResult(name=target.display, host=server, removed=True, unloaded=unloaded, warning=warning,
                         store_records_removed=removed)
+
+
+def registered_names(target: str, host: str) -> list[str]:
+    """Names to try on Ollama for ``target``: the store's registrations for this host first, then the target."""
+    from ..store import Store
+
+    names: list[str] = []
+    try:
+        stored = Store().find(target)
+    except ForgeError:
+        stored = None
+    if stored is not None:
+        for reg in reversed(stored.registrations):
+            if reg.host.rstrip("/") == host.rstrip("/") and reg.ollama_name not in names:
+                names.append(reg.ollama_name)
+    if target not in names:
+        names.append(target)
+    return names

@@ -356,24 +356,6 @@ def _report(
 # --- Ollama --------------------------------------------------------------------------------
 
 
-def _ollama_names(target: str, host: str) -> list[str]:
-    """Names to try on Ollama: the store's registrations for this host first, then the target."""
-    from ..store import Store
-
-    names: list[str] = []
-    try:
-        stored = Store().find(target)
-    except ForgeError:
-        stored = None
-    if stored is not None:
-        for reg in reversed(stored.registrations):
-            if reg.host.rstrip("/") == host.rstrip("/") and reg.ollama_name not in names:
-                names.append(reg.ollama_name)
-    if target not in names:
-        names.append(target)
-    return names
-
-
 def parse_show_stops(parameters: str | None) -> list[str]:
     """``stop`` values from ``/api/show``'s ``parameters`` text (``%-30s %#v`` lines)."""
     stops: list[str] = []
@@ -426,13 +408,14 @@ def _try_ollama(
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport | None:
     from ..ollama.client import OllamaHTTP, resolve_host, start_hint
+    from ..ollama.models import registered_names
 
     started = time.perf_counter()
     where = resolve_host(host)
     name: str | None = None
     shown: Any = None
     with OllamaHTTP(where) as http:
-        for candidate in _ollama_names(target, where):
+        for candidate in registered_names(target, where):
             try:
                 shown = http.post_json("/api/show", {"model": candidate}, action=f"looking up {candidate}")
                 name = candidate

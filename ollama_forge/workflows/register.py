@@ -26,7 +26,6 @@ first upload (hash, then stream). forge avoids every read it can:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -34,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from ..digests import DISK_READS, sha256_file
 from ..errors import OllamaResponseError
+from ..ollama.cli_create import Reporter
 from ..ollama.client import OllamaHTTP, resolve_host
 from ..ollama.names import parse_model_name
 from ..ollama.versions import TemplateDecision, Version, decide_template
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
     from ..modelfile import Modelfile
     from ..store import Store
 
-Reporter = Callable[[str, dict[str, Any]], None]
 
 
 class BlobInfo(BaseModel):
@@ -280,9 +279,7 @@ def register(
     report("files", {"files": [{"role": f.role, "path": str(f.path), "outside": f in outside} for f in found.uploads]})
 
     if use_cli:
-        from ..ollama.cli_create import create_with_cli
-
-        return create_with_cli(display, server, resolved, mf, found, store, report, dry_run=dry_run)
+        return _create_with_cli(display, server, resolved, mf, found, store, report, dry_run=dry_run)
 
     http = OllamaHTTP(server, **({"timeout": timeout} if timeout else {}))
     try:
@@ -401,3 +398,31 @@ def _template_source(resolved: ResolvedSource, decision: TemplateDecision) -> st
     if decision.path in ("native_jinja", "native_default") and not decision.send_template:
         return "native"
     return resolved.template_source
+
+
+def _create_with_cli(
+    name: str, host: str, resolved: ResolvedSource, mf: Modelfile, found: LocalFiles, store: Store,
+    report: Reporter, *, dry_run: bool = False,
+) -> RegisterResult:
+    """``--cli``: ``ollama create`` on the absolute Modelfile; recorded only when it exits 0."""
+    from ..ollama.cli_create import find_ollama, ollama_create_argv, run_ollama_create
+    from ..store import Registration
+
+    exe = find_ollama()
+    text = _absolute_modelfile(mf, found)
+    decision = decide_template(None, go_template=mf.template or None, chat_template=None)
+    decision.explanation = "ollama create decides the template itself (forge did not query the server)."
+    result = RegisterResult(name=name, host=host, source=resolved.description, store_name=resolved.store_name,
+                            dry_run=dry_run, via="cli", template=decision, modelfile=text)
+    if dry_run:
+        result.requests.append(PlannedRequest(method="EXEC", url=" ".join(ollama_create_argv(exe, name, "<Modelfile>")),
+                                              body=text, note=f"OLLAMA_HOST={host}"))
+        return result
+    result.statuses = run_ollama_create(exe, name, host, text, report)
+    store_name = resolved.store_name or name.split("/")[-1].split(":")[0]
+    store.add_registration(store_name, Registration(
+        ollama_name=name, host=host, source=resolved.description, modelfile=text,
+        template_source=resolved.template_source,
+    ))
+    result.store_name = store_name
+    return result

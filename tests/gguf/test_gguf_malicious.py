@@ -24,7 +24,6 @@ from gguf_craft import (
     valid_file,
 )
 
-from ollama_forge.text import safe_text
 from ollama_forge.errors import (
     GGUFError,
     GGUFFormatError,
@@ -34,6 +33,7 @@ from ollama_forge.errors import (
 )
 from ollama_forge.gguf import BytesSource, estimate_memory, open_gguf, read_gguf
 from ollama_forge.gguf.split import check_shard_set
+from ollama_forge.text import safe_text
 
 pytestmark = pytest.mark.timeout(30)
 

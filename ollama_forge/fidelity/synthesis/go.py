@@ -128,9 +128,7 @@ def _body(plan: Plan) -> str:
     subs: dict[str, str] = {"toolname": "{{ $m.ToolName }}", "toolcallid": "{{ $m.ToolCallID }}"}
     tools = plan.tools
     if tools is not None:
-        from .tools import tools_loop_go
-
-        subs["tools"] = tools_loop_go(tools.defs_kind, tools.defs_sep)
+        subs["tools"] = tools.loop_go()
 
     def lit(text: str) -> str:
         return _lit(text, subs)

@@ -230,6 +230,10 @@ class ToolPlan:
     asst_open_after_tool: str = ""  # the assistant turn's prefix right after a tool result
     asst_open: str = ""  # the plain assistant turn's prefix (a tool-call turn printing it first shares it)
 
+    def loop_go(self) -> str:
+        """The Go range that prints the tool definitions (go.py asks the plan, so it imports no tools code)."""
+        return tools_loop_go(self.defs_kind, self.defs_sep)
+
     def assistant_go(self, last: str = "$last") -> str:
         """``{{ if .ToolCalls }}...`` for an assistant turn with calls (its ``{{ else }}`` follows).
 
