@@ -74,6 +74,14 @@ class PathChoice(BaseModel):
     template_changed: bool = Field(default=False, description="go_template differs from the one given (the "
                                    "Modelfile must carry go_template)")
 
+    def summary(self) -> str:
+        """One line: the prompt path per server generation."""
+        carried = "the Modelfile carries no template" if self.template_path == "native_jinja" else (
+            "the Modelfile's template, reduced so that Ollama >= 0.30 bypasses it" if self.template_changed
+            else "the Modelfile's template")
+        return (f"server path: Ollama >= 0.30 {self.new_servers.path.value}, Ollama < 0.30 "
+                f"{self.old_servers.path.value} ({carried}; the Modelfile comments say why)")
+
     @property
     def template_source(self) -> str | None:
         """'native' for a Modelfile without TEMPLATE (the store's word), else None (unchanged)."""

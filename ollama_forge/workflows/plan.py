@@ -61,6 +61,8 @@ class BuildResult(BaseModel):
         lines = [f"family: {self.detection.summary()}"]
         lines += [f"  {e}" for e in self.detection.evidence]
         lines += [f"template: {self.verification}"]
+        if self.path_choice is not None:  # which path each server generation takes (issue 16)
+            lines.append(self.path_choice.summary())
         if len(self.attempts) > 1:
             lines += [f"  tried {a}" for a in self.attempts]
         if self.source.projector is not None:

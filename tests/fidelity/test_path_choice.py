@@ -163,3 +163,17 @@ def test_a_synthesised_template_gives_up_tools_rather_than_the_template() -> Non
     kept = choose_for_build(SimpleNamespace(template=synth.go_template, system=synth.default_system), info,
                             "synthesized", "go")
     assert kept.go_template == synth.go_template and not kept.template_changed
+
+
+def test_cli_modelfile_names_the_path_per_server_generation(qwen_gguf: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from ollama_forge import cli as forge_cli
+
+    try:
+        forge_cli.main(["modelfile", str(qwen_gguf), "--template-path", "native"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    captured = capsys.readouterr()
+    assert "server path: Ollama >= 0.30 native_jinja, Ollama < 0.30 default" in captured.err
+    assert "TEMPLATE" not in captured.out.split("\nFROM ")[1]  # no TEMPLATE instruction after the comments
+    assert "# template path: native, no TEMPLATE (requested)" in captured.out

@@ -179,7 +179,7 @@ def test_cli_refusal_of_outside_files_names_the_flag(server: OllamaServer, chatm
     elsewhere = write_gguf(tmp_path / "elsewhere" / "lora.gguf", general_type="adapter")
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf", extra=f"ADAPTER {elsewhere}")
     code, out, err = run(capsys, "register", "tiny", "-f", str(mf), "--dry-run", "--json")
-    assert code == 1 and out == ""
+    assert code == 1 and json.loads(out)["error"] == "ModelfileError"  # --json: the error object on stdout
     assert "--allow-outside-files" in err and "Traceback" not in err
     code, out, err = run(capsys, "register", "tiny", "-f", str(mf), "--dry-run", "--json", "--allow-outside-files")
     assert code == 0
