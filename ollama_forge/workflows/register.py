@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from ..digests import DISK_READS, sha256_file
 from ..errors import OllamaResponseError
+from ..ollama.blobs import BlobInfo, ensure_blob
 from ..ollama.cli_create import Reporter
 from ..ollama.client import OllamaHTTP, resolve_host
 from ..ollama.names import parse_model_name
@@ -53,17 +54,6 @@ if TYPE_CHECKING:
     from ..modelfile import Modelfile
     from ..store import Store
 
-
-
-class BlobInfo(BaseModel):
-    key: str
-    path: str
-    role: Literal["model", "shard", "projector", "adapter", "draft", "merged"]
-    size: int
-    digest: str
-    digest_source: Literal["trusted", "hashed", "merged"]
-    uploaded: bool | None = None  # None: not checked (dry run)
-    http_status: int | None = None
 
 
 class PlannedRequest(BaseModel):
@@ -170,22 +160,6 @@ def _digest(path: Path, store: Store, known: dict[Path, str], report: Reporter) 
     report("hash_done", {"path": str(path)})
     store.remember_sha256(path, hexd, source="hashed")
     return hexd, "hashed"
-
-
-def _ensure_blob(http: OllamaHTTP, blob: BlobInfo, done: set[str], report: Reporter) -> None:
-    """HEAD the blob; upload it only when the server lacks it (each digest once per run)."""
-    if blob.digest in done:
-        blob.uploaded = False
-        return
-    done.add(blob.digest)
-    if http.blob_exists(blob.digest):
-        blob.uploaded = False
-        report("blob_present", {"key": blob.key, "digest": blob.digest})
-        return
-    report("upload_start", {"key": blob.key, "total": blob.size})
-    blob.http_status = http.upload_blob(blob.digest, blob.path, progress=lambda n: report("upload_progress", {"bytes": n}))
-    blob.uploaded = True
-    report("upload_done", {"key": blob.key})
 
 
 def _chat_template_of(found: LocalFiles) -> tuple[str | None, str | None]:
@@ -319,7 +293,7 @@ def register(
                 # Upload right after hashing, file by file: the second pass over a file whose
                 # digest was unknown is then served from the page cache, not the disk.
                 before = DISK_READS.bytes_read
-                _ensure_blob(http, blob, done, report)
+                ensure_blob(http, blob, done, report)
                 bytes_uploaded += DISK_READS.bytes_read - before
 
         body: dict[str, Any] = {"model": display}

@@ -171,11 +171,24 @@ def test_run_hf_cli_device_error(tiny_model_dir: Path, capsys: pytest.CaptureFix
 def test_explicit_dtype_reaches_the_model(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
-    half = hf_pipeline(tiny_model_dir, device="cpu", dtype="bf16", max_new_tokens=2, temperature=0)
+    from ollama_forge.errors import ForgeWarning
+
+    with pytest.warns(ForgeWarning, match="slower"):  # the library warns; only the CLI prints
+        half = hf_pipeline(tiny_model_dir, device="cpu", dtype="bf16", max_new_tokens=2, temperature=0)
     assert half.model.dtype == torch.bfloat16
     assert half.forge_choice.warnings and "slower" in half.forge_choice.warnings[0]
-    assert "slower" in capsys.readouterr().err
+    assert "slower" not in capsys.readouterr().err
     assert len(_new_ids(half, PROMPT)) == 2
+
+
+def test_run_hf_cli_prints_the_library_warning(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ollama_forge.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run-hf", str(tiny_model_dir), "--device", "cpu", "--dtype", "bfloat16", "--max-new-tokens", "2",
+              "--temperature", "0", "--prompt", "hi"])
+    assert exit_info.value.code == 0
+    assert "warning: bfloat16 on CPU runs, but much slower than float32" in capsys.readouterr().err
 
 
 def test_run_hf_cli_interactive(tiny_model_dir: Path) -> None:
