@@ -1,5 +1,11 @@
 """Fidelity of the prompt Ollama builds and of what it parses back, for an imported model.
 
+* :mod:`.jinja` - the GGUF's Jinja chat template rendered as transformers does (:mod:`.jinja_env`
+  the sandbox, :mod:`.jinja_worker` the guarded render process);
+* :mod:`.ollama_prompt` - the prompt Ollama builds from a Go TEMPLATE (chat semantics, legacy path);
+* :mod:`.conversations` - the verification conversation suite;
+* :mod:`.compare` - Go TEMPLATE vs chat template, byte for byte on the suite (``verify_template``);
+* :mod:`.synthesis` - a Go TEMPLATE synthesised from a chat template by probing (``go``, ``tools``);
 * :mod:`.toolcall_parser` - Ollama's tool-call parser for Go TEMPLATE models (tools/ port);
 * :mod:`.thinking_parser` - Ollama's thinking parser (thinking/parser.go port);
 * :mod:`.chat_stream` - ChatHandler's output handling: what ``/api/chat`` sends back;
