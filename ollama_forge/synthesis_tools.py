@@ -234,6 +234,8 @@ class ToolPlan:
     tool_close: str
     gen_after_tool: str
     asst_open_after_tool: str = ""  # the assistant turn's prefix right after a tool result
+    tool_open_after_tool: str | None = None  # grouped results: a tool message's prefix after another one
+    tool_close_before_tool: str | None = None  # ... and its closing text before another one
     asst_open: str = ""  # the plain assistant turn's prefix (a tool-call turn printing it first shares it)
 
     def assistant_go(self, last: str = "$last") -> str:
@@ -372,7 +374,30 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
                     tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
                     gen_after_tool=gen_tail[len(tool_close):], asst_open_after_tool=asst_open_after_tool,
                     asst_open=asst_open)
+    _recover_grouping(render, u, plan)
     return plan, ""
+
+
+def _marked(text: str, i: int) -> str:
+    return text.replace(CALL_IDS[i], TOOL_CALL_ID_MARK).replace(CALL_NAMES[i], TOOL_NAME_MARK)
+
+
+def _recover_grouping(render: Any, user: dict[str, Any], plan: ToolPlan) -> None:
+    """Consecutive tool results some templates write in one block (Qwen: one user turn, a
+    ``<tool_response>`` each): the text between two results, split at the single-result close."""
+    both = render([user, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0), _hf_call(1)]},
+                   _tool_msg(0), _tool_msg(1)], True)
+    if both is None or both.count(RESULTS[0]) != 1 or both.count(RESULTS[1]) != 1:
+        return
+    first, second = both.index(RESULTS[0]), both.index(RESULTS[1])
+    if second < first:
+        return
+    inter = _marked(_marked(both[first + len(RESULTS[0]): second], 1), 0)
+    tail = _marked(both[second + len(RESULTS[1]):], 1)
+    if inter == plan.tool_close + plan.tool_open or tail != plan.tool_close + plan.gen_after_tool:
+        return
+    close = _lcp2(inter, plan.tool_close)
+    plan.tool_close_before_tool, plan.tool_open_after_tool = close, inter[len(close):]
 
 
 def _calls_not_shown(render: Any, one: str, region: str, u: dict[str, Any], user_close: str, asst_open: str,
