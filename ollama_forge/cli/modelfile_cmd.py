@@ -84,8 +84,10 @@ def _explain(result: BuildResult, written: Path | None) -> None:
               help="Memory budget for weights + KV cache, e.g. 8G (default: free memory).")
 @click.option("--template-path", type=click.Choice(["auto", "go", "native"]), default="auto", show_default=True,
               help="go: always write the Go TEMPLATE (what Ollama < 0.30 needs); native: no TEMPLATE, Ollama >= 0.30 "
-                   "renders the GGUF's own chat template; auto: the TEMPLATE unless Ollama >= 0.30 would use an "
-                   "unfaithful synthesised one. The path per server version is recorded in the comments.")
+                   "renders the GGUF's own chat template; auto: a verified TEMPLATE that Ollama >= 0.30 either "
+                   "renders faithfully or bypasses for the GGUF's own template (a synthesised one reduced for that "
+                   "if needed), no TEMPLATE only when neither works. The path per server version is recorded in "
+                   "the comments.")
 def modelfile_command(source: str, output: str | None, family: str | None, system: str | None,
                       params: tuple[str, ...], messages: tuple[str, ...], projector: str | None,
                       families_dir: str | None, force: bool, num_ctx: int | None, mem: str | None,

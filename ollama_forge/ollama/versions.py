@@ -164,7 +164,8 @@ def decide_template(
             return made("go_template", True, text, warnings=warnings)
         return made("prompt_fallback", False,
                     f"{ver} (< 0.30) has no template for this model and falls back to '{{{{ .Prompt }}}}' "
-                    "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile).",
+                    "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile "
+                    "--template-path go writes the verified Go TEMPLATE).",
                     warnings=warnings)
     if predicted.path is PromptPath.GO_TEMPLATE:
         missing = [c for c in jinja_caps if c not in go_caps]

@@ -148,7 +148,7 @@ def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile
                      parameters=params, base_dir=ctx.modelfile_dir)
 
 
-def _synth_modelfile(go_template: str, system: str | None, ctx: _Context, stops: StopChoice) -> Modelfile:
+def _synth_modelfile(go_template: str | None, system: str | None, ctx: _Context, stops: StopChoice) -> Modelfile:
     from ..modelfile import Modelfile
 
     params: dict[str, Any] = {"num_ctx": ctx.num_ctx, **merge_parameters(ctx.sampling, None, ctx.user_params)}
@@ -377,7 +377,11 @@ def plan_modelfile(
                 usable = [a for a in attempts if a.modelfile is not None]
                 report = next((a.report for a in attempts if a.report is not None), None)
                 tried = "; ".join(a.outcome() for a in attempts) or "no family matched and synthesis found no template"
-                if not force or not usable:
+                if template_path == "native":  # the model's own template needs no Go counterpart
+                    stops = choose_stops(info, gguf, family=None)
+                    usable = [_Attempt(label="native", modelfile=_synth_modelfile(None, None, ctx, stops), family=None,
+                                       stops=stops)]
+                elif not force or not usable:
                     raise VerificationError(
                         f"No template reproduces {resolved.entry.name}'s own chat template. Tried: {tried}",
                         hint=("Run forge verify for the full report, pick a family with --family, or write it anyway "
@@ -387,11 +391,16 @@ def plan_modelfile(
                     )
                 chosen, verified = usable[0], False
                 verification = f"UNVERIFIED (--force): {chosen.outcome()}"
-                warn.append(f"writing an unverified template ({chosen.label}); prompts may differ from the model's "
-                            "own chat template")
+                if chosen.label == "native":
+                    verified = None  # nothing of forge's to verify: the server renders the model's own template
+                    verification = f"no Go TEMPLATE reproduces the chat template (tried {tried}): none written"
+                else:
+                    warn.append(f"writing an unverified template ({chosen.label}); prompts may differ from the "
+                                "model's own chat template")
 
     modelfile = chosen.modelfile
-    template_source = f"family:{chosen.family.name}" if chosen.family is not None else "synthesized"
+    template_source = f"family:{chosen.family.name}" if chosen.family is not None else (
+        "native" if chosen.label == "native" else "synthesized")
     if chosen.family is not None and chosen.family.name == PLAIN:
         template_source = "plain"
     updates: dict[str, Any] = {}
@@ -403,7 +412,7 @@ def plan_modelfile(
     params_out["num_ctx"] = context.num_ctx
     modelfile = modelfile.with_updates(**updates, parameters=params_out) if updates or params_out else modelfile
     choice = None
-    if info.chat_template and modelfile.template and template_source != "plain":
+    if info.chat_template and (modelfile.template or template_source == "native") and template_source != "plain":
         from ..fidelity.path_choice import choose_for_build
 
         choice = choose_for_build(modelfile, info, template_source, template_path)  # type: ignore[arg-type]

@@ -105,7 +105,11 @@ def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
     """A Modelfile without TEMPLATE: forge's Go candidate for the GGUF is what older servers would need."""
     from ..workflows.plan import plan_modelfile
 
-    result = plan_modelfile(gguf, force=True, template_path="go", use_free_memory=False)
+    try:
+        result = plan_modelfile(gguf, template_path="go", use_free_memory=False)  # a verified one, or none
+    except VerificationError as exc:  # the native path needs none; older servers would have nothing
+        return _Subject(go_template="", system=None, gguf_path=str(gguf), source=source, template_source="native",
+                        native=True, notes=[*notes, f"no Go TEMPLATE for Ollama < 0.30: {exc.message}"])
     if not result.modelfile.template:
         raise UsageError(f"the Modelfile for {gguf} has no TEMPLATE and forge has none to offer",
                          hint="the GGUF has no chat template: write a TEMPLATE with forge modelfile --family NAME")
@@ -148,18 +152,21 @@ def verify(target: str | Path) -> VerifyReport:
                             template_source=subject.template_source, normalisations=[note, *subject.notes])
     tokens: dict[str, str] = {kind: str(tok.text) for kind, tok in (info.special_tokens or {}).items()
                               if getattr(tok, "text", None)}
-    report = verify_template(
-        subject.go_template, subject.system, chat_template,
-        bos_token=tokens.get("bos", ""), eos_token=tokens.get("eos", ""),
-        add_bos_token=bool(info.add_bos_token), special_tokens=tokens, model_messages=subject.messages,
-    )
+    if subject.native and not subject.go_template:  # the server renders the model's own template: nothing to compare
+        report = VerifyReport(matched=True)
+    else:
+        report = verify_template(
+            subject.go_template, subject.system, chat_template,
+            bos_token=tokens.get("bos", ""), eos_token=tokens.get("eos", ""),
+            add_bos_token=bool(info.add_bos_token), special_tokens=tokens, model_messages=subject.messages,
+        )
     report.target = subject.source
     report.template_source = subject.template_source
     report.normalisations += subject.notes
     from ..fidelity.path_choice import choose_path
 
     report.path_choice = choose_path(
-        subject.go_template, subject.system, chat_template, bos_token=tokens.get("bos", ""),
+        subject.go_template or None, subject.system, chat_template, bos_token=tokens.get("bos", ""),
         eos_token=tokens.get("eos", ""), add_bos_token=bool(info.add_bos_token), model_family=info.architecture,
         requested="native" if subject.native else "go")
     report.template_path = report.path_choice.template_path

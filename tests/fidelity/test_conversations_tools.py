@@ -49,7 +49,9 @@ def test_suite_covers_the_tool_and_thinking_shapes() -> None:
         "think_on",
         "think_off",
     }
-    weather = suite["tools_offered"].tools[0]["function"]["parameters"]
+    offered = suite["tools_offered"].tools
+    assert offered is not None
+    weather = offered[0]["function"]["parameters"]
     assert list(weather) == ["type", "properties", "required"]  # the order clients send
     assert weather["properties"]["location"]["type"] == "object"
     assert weather["properties"]["location"]["properties"]["country"]["enum"] == ["FR", "DE", "JP"]

@@ -177,3 +177,32 @@ def test_cli_modelfile_names_the_path_per_server_generation(qwen_gguf: Path,
     assert "server path: Ollama >= 0.30 native_jinja, Ollama < 0.30 default" in captured.err
     assert "TEMPLATE" not in captured.out.split("\nFROM ")[1]  # no TEMPLATE instruction after the comments
     assert "# template path: native, no TEMPLATE (requested)" in captured.out
+
+
+def test_native_needs_no_go_template(tmp_path: Path) -> None:
+    from ollama_forge.errors import VerificationError
+
+    template = (CORPUS / "CohereForAI-c4ai-command-r-plus-tool_use.jinja").read_text(encoding="utf-8")
+    gguf = write_gguf(tmp_path / "cr.gguf", arch="command-r", name="C4AI Command R Plus", tokens=chatml_vocab(),
+                      eos="<|im_end|>", bos=None, add_bos=False, chat_template=template)
+    with pytest.raises(VerificationError):
+        plan_modelfile(gguf, use_free_memory=False)  # auto needs a verified TEMPLATE
+    result = plan_modelfile(gguf, template_path="native", use_free_memory=False)
+    assert result.modelfile.template is None and result.template_source == "native" and result.verified is None
+    assert result.path_choice.new_servers.path is PromptPath.NATIVE_JINJA
+    comments = result.modelfile.comments
+    assert any(c.startswith("template: no Go TEMPLATE reproduces the chat template") for c in comments)
+    assert any(c.startswith("template path: native, no TEMPLATE (requested)") for c in comments)
+    assert not any("unverified" in w for w in result.warnings)
+
+
+def test_verify_a_native_modelfile_without_any_go_template(tmp_path: Path) -> None:
+    template = (CORPUS / "CohereForAI-c4ai-command-r-plus-tool_use.jinja").read_text(encoding="utf-8")
+    gguf = write_gguf(tmp_path / "cr.gguf", arch="command-r", name="C4AI Command R Plus", tokens=chatml_vocab(),
+                      eos="<|im_end|>", bos=None, add_bos=False, chat_template=template)
+    target = tmp_path / "Modelfile"
+    plan_modelfile(gguf, template_path="native", use_free_memory=False, modelfile_dir=tmp_path).modelfile.save(target)
+    report = verify(target)
+    assert report.matched and report.results == [] and report.template_path == "native_jinja"
+    assert any(n.startswith("no Go TEMPLATE for Ollama < 0.30") for n in report.normalisations)
+    assert report.path_choice.new_servers.path is PromptPath.NATIVE_JINJA

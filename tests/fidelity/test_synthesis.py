@@ -261,3 +261,42 @@ def test_thinking_tags_from_the_template_text() -> None:
     assert thinking_tags("<seed:think>a</seed:think>") == ("<seed:think>", "</seed:think>")
     assert thinking_tags("</think> only a closing tag") is None
     assert thinking_tags("no reasoning here") is None
+
+
+def test_non_string_arguments_are_written_as_json_not_quoted() -> None:
+    from ollama_forge.fidelity.conversations_tools import tool_conversation_suite
+    from ollama_forge.fidelity.ollama_prompt import render_prompt
+
+    conv = next(c for c in tool_conversation_suite() if c.name == "one_tool_call")
+    # a tojson'd arguments object: the whole object is found, values printed by json
+    qwen = synthesize_template(corpus("Qwen-Qwen2.5-7B-Instruct"), eos_token="<|im_end|>")
+    assert qwen is not None and "{{ $av }}" not in qwen.go_template
+    out = render_prompt(qwen.go_template, list[Any](conv.messages), tools=list[Any](conv.tools or []))
+    assert '"days": 3' in out and '"unit": "celsius"' in out
+    # key/value pairs whose template writes non-strings with tojson: a bool probe tells
+    glm = synthesize_template(corpus("GLM-4.6"), bos_token="<s>", eos_token="</s>")
+    assert glm is not None and 'printf "%T" $av' in glm.go_template
+    out = render_prompt(glm.go_template, list[Any](conv.messages), tools=list[Any](conv.tools or []))
+    assert "<arg_key>days</arg_key>\n<arg_value>3</arg_value>" in out
+    assert "<arg_key>unit</arg_key>\n<arg_value>celsius</arg_value>" in out
+    assert '<arg_value>{"city":"Paris","country":"FR"}</arg_value>' in out  # Go's compact JSON for objects
+
+
+@pytest.mark.parametrize("name", ["Qwen-Qwen2.5-7B-Instruct", "Qwen-Qwen3-0.6B"])
+def test_consecutive_tool_results_are_grouped_as_the_model_groups_them(name: str) -> None:
+    from ollama_forge.fidelity.conversations_tools import to_transformers, tool_conversation_suite
+    from ollama_forge.fidelity.jinja import render_chat_template
+    from ollama_forge.fidelity.ollama_prompt import render_prompt
+
+    template = corpus(name)
+    synth = synthesize_template(template, eos_token="<|im_end|>")
+    assert synth is not None and "(index (slice $.Messages $i) 1).Role" in synth.go_template
+    conv = next(c for c in tool_conversation_suite() if c.name == "tool_follow_up")
+    ollama = render_prompt(synth.go_template, list[Any](conv.messages), tools=list[Any](conv.tools or []))
+    request = to_transformers(conv)
+    model = render_chat_template(template, request["messages"], tools=request["tools"], add_generation_prompt=True,
+                                 **request["kwargs"])
+    first_result = conv.messages[3]["content"]
+    assert "</tool_response>\n<tool_response>\n" in ollama
+    # from the first tool result on (the definitions before differ: nested schemas, sorted keys)
+    assert ollama[ollama.index(first_result):] == model[model.index(first_result):]

@@ -159,7 +159,8 @@ def _body(plan: Plan) -> str:
     lines.append(user)
     asst = "{{- else if eq $m.Role \"assistant\" }}"
     open_go = lit(plan.asst_open)
-    track_prev = tools is not None and tools.asst_open_after_tool != plan.asst_open
+    track_prev = tools is not None and (tools.asst_open_after_tool != plan.asst_open
+                                        or tools.tool_open_after_tool is not None)
     if track_prev:
         open_go = "{{ if eq $prev \"tool\" }}" + lit(tools.asst_open_after_tool) + "{{ else }}" + open_go + "{{ end }}"
     calls = tools is not None and tools.call is not None
@@ -179,8 +180,15 @@ def _body(plan: Plan) -> str:
         asst += "{{ end }}"
     lines.append(asst)
     if tools is not None:
-        lines.append("{{- else if eq $m.Role \"tool\" }}" + lit(tools.tool_open) + "{{ $m.Content }}"
-                     + lit(tools.tool_close) + "{{ if $last }}" + lit(tools.gen_after_tool) + "{{ end }}")
+        tool_open, tool_close = lit(tools.tool_open), lit(tools.tool_close)
+        if tools.tool_open_after_tool is not None and tools.tool_close_before_tool is not None:
+            # grouped results: the text between two consecutive tool messages differs
+            tool_open = ("{{ if eq $prev \"tool\" }}" + lit(tools.tool_open_after_tool) + "{{ else }}" + tool_open
+                         + "{{ end }}")
+            tool_close = ("{{ if $last }}" + tool_close + "{{ else if eq (index (slice $.Messages $i) 1).Role "
+                          "\"tool\" }}" + lit(tools.tool_close_before_tool) + "{{ else }}" + tool_close + "{{ end }}")
+        lines.append("{{- else if eq $m.Role \"tool\" }}" + tool_open + "{{ $m.Content }}" + tool_close
+                     + "{{ if $last }}" + lit(tools.gen_after_tool) + "{{ end }}")
     if track_prev:
         lines.insert(lines.index("{{- range $i, $m := .Messages }}"), "{{- $prev := \"\" }}")
         lines.append("{{- end }}")

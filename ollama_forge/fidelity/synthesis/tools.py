@@ -128,6 +128,12 @@ class CallFormat:
     pair_mid: str = ""
     pair_close: str = ""
     pair_sep: str = ""
+    json_values: bool = False  # non-string values written as JSON (``v | tojson if v is not string else v``)
+
+    def _value_go(self) -> str:
+        if not self.json_values:
+            return "{{ $av }}"
+        return '{{ if eq (printf "%T" $av) "string" }}{{ $av }}{{ else }}{{ json $av }}{{ end }}'
 
     def go(self, var: str, raw_first: bool = False) -> str:
         from .go import raw_text
@@ -146,7 +152,7 @@ class CallFormat:
             else:
                 out.append("{{ $afirst := true }}{{ range $ak, $av := " + var + ".Function.Arguments }}"
                            "{{ if not $afirst }}" + go_str(self.pair_sep) + "{{ end }}{{ $afirst = false }}"
-                           + go_str(self.pair_open) + "{{ $ak }}" + go_str(self.pair_mid) + "{{ $av }}"
+                           + go_str(self.pair_open) + "{{ $ak }}" + go_str(self.pair_mid) + self._value_go()
                            + go_str(self.pair_close) + "{{ end }}")
         return "".join(out)
 
@@ -228,6 +234,8 @@ class ToolPlan:
     tool_close: str
     gen_after_tool: str
     asst_open_after_tool: str = ""  # the assistant turn's prefix right after a tool result
+    tool_open_after_tool: str | None = None  # grouped results: a tool message's prefix after another one
+    tool_close_before_tool: str | None = None  # ... and its closing text before another one
     asst_open: str = ""  # the plain assistant turn's prefix (a tool-call turn printing it first shares it)
 
     def loop_go(self) -> str:
@@ -275,7 +283,12 @@ def _field_span(region: str, i: int, start: int = 0) -> tuple[int, int] | None:
     found = [(p, n) for p, n in found if p >= 0]
     if not any(n == CALL_NAMES[i] for _, n in found):
         return None
-    return min(p for p, _ in found), max(p + len(n) for p, n in found)
+    first, last = min(p for p, _ in found), max(p + len(n) for p, n in found)
+    blob = _dumps(ARGS[i])  # arguments written by tojson: the whole object, braces included
+    at = region.find(blob, start)
+    if 0 <= at < last < at + len(blob):
+        last = at + len(blob)
+    return first, last
 
 
 def _lcp2(a: str, b: str) -> str:
@@ -283,6 +296,14 @@ def _lcp2(a: str, b: str) -> str:
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return a[:n]
+
+
+def _json_values(render: Any, user: dict[str, Any], pair_mid: str) -> bool:
+    """Whether key/value pairs print a non-string value as JSON (``true``), not as Python does (``True``)."""
+    key = next(iter(ARGS[0]))
+    call = {**_hf_call(0), "function": {"name": CALL_NAMES[0], "arguments": {key: True}}}
+    text = render([user, {"role": "assistant", "content": "", "tool_calls": [call]}], False)
+    return text is not None and f"{key}{pair_mid}true" in text
 
 
 def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker: str, asst_marker: str,
@@ -311,6 +332,8 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
     call_fmt = _tokenize_call(region[span[0]:span[1]], CALL_NAMES[0], CALL_IDS[0], ARGS[0])
     if call_fmt is None:
         return None, "the tool call's arguments are rendered in a way forge cannot express"
+    if call_fmt.args_mode == "pairs":
+        call_fmt.json_values = _json_values(render, u, call_fmt.pair_mid)
     lead, trail = region[:span[0]], region[span[1]:]
     # two calls: the text between call A's fields and call B's fields
     start2 = two.index(user_marker) + len(user_marker) + len(user_close)
@@ -355,7 +378,30 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
                     tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
                     gen_after_tool=gen_tail[len(tool_close):], asst_open_after_tool=asst_open_after_tool,
                     asst_open=asst_open)
+    _recover_grouping(render, u, plan)
     return plan, ""
+
+
+def _marked(text: str, i: int) -> str:
+    return text.replace(CALL_IDS[i], TOOL_CALL_ID_MARK).replace(CALL_NAMES[i], TOOL_NAME_MARK)
+
+
+def _recover_grouping(render: Any, user: dict[str, Any], plan: ToolPlan) -> None:
+    """Consecutive tool results some templates write in one block (Qwen: one user turn, a
+    ``<tool_response>`` each): the text between two results, split at the single-result close."""
+    both = render([user, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0), _hf_call(1)]},
+                   _tool_msg(0), _tool_msg(1)], True)
+    if both is None or both.count(RESULTS[0]) != 1 or both.count(RESULTS[1]) != 1:
+        return
+    first, second = both.index(RESULTS[0]), both.index(RESULTS[1])
+    if second < first:
+        return
+    inter = _marked(_marked(both[first + len(RESULTS[0]): second], 1), 0)
+    tail = _marked(both[second + len(RESULTS[1]):], 1)
+    if inter == plan.tool_close + plan.tool_open or tail != plan.tool_close + plan.gen_after_tool:
+        return
+    close = _lcp2(inter, plan.tool_close)
+    plan.tool_close_before_tool, plan.tool_open_after_tool = close, inter[len(close):]
 
 
 def _calls_not_shown(render: Any, one: str, region: str, u: dict[str, Any], user_close: str, asst_open: str,
