@@ -215,7 +215,7 @@ def choose_for_build(modelfile: Any, info: Any, template_source: str, requested:
     choice = choose_path(modelfile.template, modelfile.system, info.chat_template, bos_token=tokens.get("bos", ""),
                          eos_token=tokens.get("eos", ""), add_bos_token=bool(info.add_bos_token),
                          model_family=info.architecture, requested=requested,
-                         native_when_unfaithful=not template_source.startswith("family:"))
+                         native_when_unfaithful=True)
     choice.go_source = template_source
     if choice.template_path == "native_jinja" and requested == "auto" and template_source == "synthesized":
         fallback = _without_tools(modelfile.system, info, tokens)

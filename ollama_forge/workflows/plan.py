@@ -467,14 +467,19 @@ def build_modelfile(
     mem: int | str | None = None,
     families_dir: str | os.PathLike[str] | None = None,
     modelfile_dir: str | os.PathLike[str] | None = None,
+    template_path: str = "auto",
 ) -> Modelfile:
     """The Modelfile for a GGUF path or stored model name (``.render()`` gives the text).
+
+    ``template_path``: ``"auto"`` (the prompt Ollama >= 0.30 builds is the model's own where
+    possible), ``"go"`` (always a Go TEMPLATE, for Ollama < 0.30) or ``"native"`` (no TEMPLATE).
 
     Warnings (no chat template, unverified template, context over budget) are issued with
     :func:`warnings.warn` and recorded in the Modelfile's comments.
     """
     result = plan_modelfile(source, family, system, params, messages, projector, num_ctx, force,
-                            max_ctx=max_ctx, mem=mem, families_dir=families_dir, modelfile_dir=modelfile_dir)
+                            max_ctx=max_ctx, mem=mem, families_dir=families_dir, modelfile_dir=modelfile_dir,
+                            template_path=template_path)
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     modelfile: Modelfile = result.modelfile

@@ -94,7 +94,7 @@ def test_family_default_system_and_gguf_sampling(tmp_path: Path) -> None:
     gguf = write_gguf(tmp_path / "qwen.gguf", arch="qwen2", tokens=tokens_for(text, "<|im_end|>"), bos=None,
                       eos="<|im_end|>", add_bos=False, chat_template=text,
                       extra_kv={"general.sampling.temp": 0.7, "general.sampling.top_p": 0.8})
-    mf = forge.build_modelfile(gguf)
+    mf = forge.build_modelfile(gguf, template_path="go")  # auto: native on this model, the Jinja has the system
     assert mf.system == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
     assert mf.parameters["temperature"] == pytest.approx(0.7) and mf.parameters["top_p"] == pytest.approx(0.8)
 

@@ -29,7 +29,9 @@ def test_every_required_family_has_a_verified_case() -> None:
 
 @pytest.mark.parametrize("case", CHAT_CASES, ids=lambda c: c.id)
 def test_family_template_verifies(case: Case, case_gguf) -> None:  # type: ignore[no-untyped-def]
-    result = plan_modelfile(case_gguf(case), use_free_memory=False)
+    # The family's own Go TEMPLATE (what Ollama < 0.30 uses); the default "auto" path may instead
+    # leave tools to the GGUF's Jinja on newer servers (test_auto_prefers_the_models_own_prompt).
+    result = plan_modelfile(case_gguf(case), use_free_memory=False, template_path="go")
     if result.template_source == "synthesized":
         # The family verifies but drops tools the model's own template supports; a synthesized
         # template that keeps them ranks higher (see build.py), and that is the right choice.
@@ -69,3 +71,15 @@ def test_template_keeping_tools_is_preferred_over_one_losing_them(case_gguf) -> 
     assert any("they are lost" in (r.skipped_reason or "") for r in forced.report.results)
     assert any("supports tools" in w for w in forced.warnings)
     assert not any("supports tools" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("case", CHAT_CASES, ids=lambda c: c.id)
+def test_auto_prefers_the_models_own_prompt_on_current_servers(case: Case, case_gguf) -> None:  # type: ignore[no-untyped-def]
+    """Ollama >= 0.30 keeps a TEMPLATE with tools over the GGUF's Jinja: when that TEMPLATE does not
+    reproduce the tool/thinking prompts, auto writes a Modelfile whose prompt is the model's own there."""
+    result = plan_modelfile(case_gguf(case), use_free_memory=False)
+    choice = result.path_choice
+    assert choice is not None
+    assert choice.faithful_on_new or choice.new_servers.path.value != "go_template", choice.comments
+    text = result.modelfile.render()
+    assert "template path" in text or "server path >= 0.30" in text

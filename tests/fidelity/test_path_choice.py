@@ -92,7 +92,9 @@ def test_go_modelfile_records_the_path_per_version_and_verify_reports_the_tool_s
     assert any(c.startswith("server path >= 0.30:") for c in mf.comments)
     assert any(c.startswith("server path < 0.30: go_template") for c in mf.comments)
     assert any(c.startswith("tools/thinking:") for c in mf.comments)
-    report = verify(qwen_gguf)
+    saved = qwen_gguf.parent / "Modelfile"
+    mf.save(saved)
+    report = verify(saved)  # the GGUF alone would be planned "auto": native on this model (see above)
     choice = report.path_choice
     assert report.template_path == "go_template" and choice.tool_suite is not None
     assert {r.name for r in choice.tool_suite.results} >= {"tools_offered", "one_tool_call", "two_tool_calls"}
@@ -111,8 +113,10 @@ def test_cli_verify_prints_the_paths_and_the_tool_call_round_trip(qwen_gguf: Pat
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     from ollama_forge import cli as forge_cli
 
+    go = qwen_gguf.parent / "Modelfile.go"
+    plan_modelfile(qwen_gguf, template_path="go", use_free_memory=False).modelfile.save(go)
     try:
-        forge_cli.main(["verify", str(qwen_gguf)])
+        forge_cli.main(["verify", str(go)])
     except SystemExit as exc:
         assert exc.code in (0, None)
     out = capsys.readouterr().out
