@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._params import system_option
+
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
@@ -93,7 +95,7 @@ def _esc(text: str) -> str:
 @click.option("--native-template", is_flag=True,
               help="Ollama >= 0.30: omit TEMPLATE so Ollama renders the GGUF's own Jinja chat template.")
 @click.option("--cli", "use_cli", is_flag=True, help="Run `ollama create NAME -f Modelfile` instead of the HTTP API.")
-@click.option("--system", help="Replace the Modelfile's SYSTEM message.")
+@system_option("Replace the Modelfile's SYSTEM message (TEXT or @FILE).")
 @click.option("--allow-outside-files", is_flag=True,
               help="Also upload files the Modelfile names outside the model's folder, the Hugging Face cache "
                    "and forge's models folder (refused by default).")
@@ -103,13 +105,16 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
                      as_json: bool) -> None:
     """Register NAME with Ollama from SOURCE (a GGUF, a pulled model's name, or a Modelfile).
 
+    Without SOURCE, NAME is looked up in forge's store (a model pulled with forge pull-gguf
+    --name NAME). Each file is uploaded as a blob (skipped when Ollama already has it), then
+    /api/create. Every local file is listed with its role first; files outside the model's
+    folder, the Hugging Face cache and forge's models folder need --allow-outside-files.
+
     \b
-    Without SOURCE, NAME is looked up in forge's store:
-      forge pull-gguf owner/repo --name mymodel
+    Examples:
       forge register mymodel
-    Each file is uploaded as a blob (skipped when Ollama already has it), then /api/create.
-    Every local file is listed with its role first; files outside the model's folder, the
-    Hugging Face cache and forge's models folder need --allow-outside-files.
+      forge register qwen models/qwen/qwen2.5-0.5b-instruct-q4_k_m.gguf --dry-run
+      forge register qwen -f models/qwen/Modelfile --host http://gpu-box:11434
     """
     from ..workflows.register import register
     from .console import print_json, safe_text
@@ -169,7 +174,14 @@ def _capability_lines(result: Any, out: Any) -> None:
 @click.option("--watch", is_flag=True, help="Refresh every 2 seconds until Ctrl-C.")
 @click.option("--interval", type=float, default=2.0, show_default=True, hidden=True)
 def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, interval: float) -> None:
-    """Show loaded models like `ollama ps`, and warn when one runs partly on the CPU."""
+    """Show loaded models like `ollama ps`, and warn when one runs partly on the CPU.
+
+    \b
+    Examples:
+      forge ps
+      forge ps --require-gpu
+      forge ps --watch --host http://gpu-box:11434
+    """
     from ..ollama.ps import gpu_warnings, ps_with_version, render_table, require_gpu_hint
     from .console import print_json, warn
 
@@ -206,7 +218,13 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
 @click.option("--host", help=HOST_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 def list_command(host: str | None, as_json: bool) -> None:
-    """List Ollama's models joined with forge's store (repo, quant, template source)."""
+    """List Ollama's models joined with forge's store (repo, quant, template source).
+
+    \b
+    Examples:
+      forge list
+      forge ls --json
+    """
     from ..ollama.models import list_models
     from .console import print_json, safe_text
 
@@ -229,7 +247,13 @@ def list_command(host: str | None, as_json: bool) -> None:
 @click.option("--host", help=HOST_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 def show_command(name: str, host: str | None, as_json: bool) -> None:
-    """Show an Ollama model's capabilities, parameters, template and Modelfile."""
+    """Show an Ollama model's capabilities, parameters, template and Modelfile.
+
+    \b
+    Examples:
+      forge show qwen
+      forge show qwen:latest --json
+    """
     from ..ollama.models import show
     from .console import print_json, safe_text
 
@@ -264,11 +288,35 @@ def show_command(name: str, host: str | None, as_json: bool) -> None:
 @click.command("rm")
 @click.argument("name")
 @click.option("--host", help=HOST_HELP)
+@click.option("--store-only", is_flag=True,
+              help="Only forget NAME in forge's store (a pulled model, registration records); Ollama is not "
+                   "contacted and files on disk stay.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def rm_command(name: str, host: str | None, as_json: bool) -> None:
-    """Remove an Ollama model (and forge's record of its registration)."""
+def rm_command(name: str, host: str | None, store_only: bool, as_json: bool) -> None:
+    """Remove an Ollama model (and forge's record of its registration).
+
+    \b
+    Examples:
+      forge rm qwen
+      forge rm qwen --store-only
+    """
     from ..ollama.models import remove
     from .console import print_json
+
+    if store_only:
+        from ..store import Store
+
+        entry, records = Store().forget(name)
+        if as_json:
+            print_json({"name": name, "store_only": True, "stored_model_removed": entry,
+                        "registration_records_removed": records})
+            return
+        from .console import safe_text
+
+        what = [*(["the stored model"] if entry else []), *([f"{records} registration record(s)"] if records else [])]
+        sys.stdout.write(f"forgot '{safe_text(name, keep_newlines=False)}' in forge's store: {' and '.join(what)} "
+                         "(Ollama not contacted; files on disk kept)\n")
+        return
 
     result = remove(name, host)
     if result.warning:
