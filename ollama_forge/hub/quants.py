@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from .. import config
-from ..errors import ForgeError
 from ..budget import MemoryBudget, detect_budget
+from ..errors import ForgeError
 from .refs import HubRef, parse_ref
 from .select import ProjectorFile, Variant
 
