@@ -5,7 +5,7 @@ reference §2.4) and silently truncates long prompts. forge always writes ``PARA
 
 * an explicit request (``--param num_ctx=N`` / ``num_ctx=``) is kept (capped at the trained
   context, with a warning);
-* otherwise the model's trained context, capped at ``max_ctx`` (``--max-ctx``, default
+* otherwise the model's trained context, capped at ``max_ctx`` (``--num-ctx``, default
   :data:`DEFAULT_MAX_CTX`), then reduced until weights + KV cache fit the memory budget
   (``--mem``; default: the memory free on this machine, when known).
 
@@ -74,9 +74,9 @@ def choose_num_ctx(
         return ContextChoice(num_ctx=requested, trained=trained, reason=f"num_ctx {requested} as requested",
                              warnings=warnings)
     if max_ctx is not None and (isinstance(max_ctx, bool) or max_ctx < MIN_CTX):
-        raise UsageError(f"Invalid --max-ctx {max_ctx!r}", hint=f"Pass at least {MIN_CTX} tokens, e.g. --max-ctx 8192.")
+        raise UsageError(f"Invalid --num-ctx {max_ctx!r}", hint=f"Pass at least {MIN_CTX} tokens, e.g. --num-ctx 8192.")
     cap = max_ctx if max_ctx is not None else DEFAULT_MAX_CTX
-    cap_text = f"--max-ctx {cap}" if max_ctx is not None else f"forge's default cap {cap} (raise it with --max-ctx)"
+    cap_text = f"--num-ctx {cap}" if max_ctx is not None else f"forge's default cap {cap} (raise it with --num-ctx)"
     if trained is None:
         ctx = cap
         reason = f"the GGUF does not state its trained context; using {cap_text}"

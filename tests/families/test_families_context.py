@@ -26,7 +26,7 @@ def test_long_context_is_capped_by_default_and_by_max_ctx(tmp_path: Path) -> Non
     info = info_with(tmp_path, 131072)
     assert choose_num_ctx(info, use_free_memory=False).num_ctx == DEFAULT_MAX_CTX == 8192
     capped = choose_num_ctx(info, max_ctx=32768, use_free_memory=False)
-    assert capped.num_ctx == 32768 and "--max-ctx 32768" in capped.reason
+    assert capped.num_ctx == 32768 and "--num-ctx 32768" in capped.reason
     assert choose_num_ctx(info_with(tmp_path, 2048), max_ctx=32768, use_free_memory=False).num_ctx == 2048
 
 
