@@ -20,7 +20,7 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
         check=True, capture_output=True, text=True, timeout=600,
     )
-    wheels = list(dist.glob("ollama_forge-*.whl"))
+    wheels = list(dist.glob("hf_ollama_forge-*.whl"))
     assert len(wheels) == 1
     with zipfile.ZipFile(wheels[0]) as zf:
         names = zf.namelist()
@@ -41,6 +41,10 @@ def test_wheel_installs_into_fresh_venv(tmp_path: Path) -> None:
         [str(venv / "bin" / "forge"), "--version"], check=True, capture_output=True, text=True, cwd=tmp_path, timeout=120
     )
     assert version.stdout.startswith("forge, version ")
+    # the same CLI under its unambiguous second name
+    second = subprocess.run([str(venv / "bin" / "hf-ollama-forge"), "--version"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert second.returncode == 0 and second.stdout == version.stdout
     # The families load from the installed package, far from any checkout.
     families = subprocess.run(
         [str(venv / "bin" / "forge"), "families", "--json"], capture_output=True, text=True, cwd=tmp_path, timeout=120

@@ -108,13 +108,15 @@ class CheckReport(BaseModel):
 
 
 def _failure_hint(kinds: Sequence[str], *, base_model: bool = False) -> str:
-    if base_model:
-        # verify has nothing to compare for a base model: do not send the user there (a loop)
-        return ("This is a base model (its GGUF has no chat template), so nothing ends a reply: write a dialogue "
-                "TEMPLATE with a PARAMETER stop that ends the assistant's turn (forge demo shows one), or use the "
-                "model's instruct/chat variant.")
     parts: list[str] = []
-    if "rambling" in kinds or "leaked" in kinds:
+    if base_model and ("rambling" in kinds or "leaked" in kinds):
+        # verify has nothing to compare for a base model: do not send the user there (a loop)
+        parts.append(
+            "this is a base model (its GGUF has no chat template), so nothing ends a reply: write a dialogue "
+            "TEMPLATE with a PARAMETER stop that ends the assistant's turn (forge demo shows one), or use the "
+            "model's instruct/chat variant"
+        )
+    elif "rambling" in kinds or "leaked" in kinds:
         parts.append(
             "add the family's turn-closing tokens (and the next turn's opening marker) as PARAMETER stop, "
             "and check that TEMPLATE is the model's chat format (forge modelfile NAME; forge verify NAME)"

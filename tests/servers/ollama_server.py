@@ -334,10 +334,11 @@ class Handler(BaseHTTPRequestHandler):
         self._start_stream(rec)
         for i, line in enumerate(lines):
             if faults.create_error_after is not None and i >= faults.create_error_after:
+                # the model is not committed; dropped before the client can read the error (no race)
+                with self.state.lock:
+                    self.state.models.pop(key, None)
                 self._chunk({"error": faults.create_error})
                 self._end_stream()
-                with self.state.lock:  # the model is not committed
-                    self.state.models.pop(key, None)
                 return
             self._chunk(line)
         if error is not None:
