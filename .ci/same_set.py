@@ -20,9 +20,15 @@ def read(path: str) -> dict[str, str]:
 
 
 before, after = read(sys.argv[1]), read(sys.argv[2])
-changed = {name: (version, after.get(name)) for name, version in before.items() if after.get(name) != version}
+changed = {
+    name: (version, after.get(name))
+    for name, version in before.items()
+    if after.get(name) != version
+}
 if changed:
     for name, (old, new) in sorted(changed.items()):
         print(f"the test tools changed {name}: {old} -> {new}", file=sys.stderr)
     sys.exit(1)
-print(f"main-job set unchanged by the test tools ({len(before)} packages, e.g. huggingface-hub=={before.get('huggingface-hub')})")
+print(
+    f"main-job set unchanged by the test tools ({len(before)} packages, e.g. huggingface-hub=={before.get('huggingface-hub')})"
+)

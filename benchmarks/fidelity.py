@@ -69,14 +69,26 @@ class ToolOutcome(BaseModel):
     """A tool/thinking-capable template: what Ollama >= 0.30 builds from the Modelfile forge writes."""
 
     capabilities: list[str]
-    outcome: str = Field(description="go_identical | native_deliberate | go_unfaithful | no_template")
-    template_path: str | None = Field(default=None, description="go_template | native_jinja (what the Modelfile carries)")
+    outcome: str = Field(
+        description="go_identical | native_deliberate | go_unfaithful | no_template"
+    )
+    template_path: str | None = Field(
+        default=None, description="go_template | native_jinja (what the Modelfile carries)"
+    )
     new_path: str | None = Field(default=None, description="the path Ollama >= 0.30 takes")
-    go_identical: bool = Field(default=False, description="the Go TEMPLATE renders every tool/thinking conversation "
-                               "byte for byte (what Ollama < 0.30 gets)")
-    conversations: dict[str, str] = Field(default_factory=dict, description="name -> same | differs | refused | "
-                                          "error | skipped, on the Go path of the full TEMPLATE")
-    round_trips: dict[str, bool] = Field(default_factory=dict, description="calls recovered by Ollama's parser")
+    go_identical: bool = Field(
+        default=False,
+        description="the Go TEMPLATE renders every tool/thinking conversation "
+        "byte for byte (what Ollama < 0.30 gets)",
+    )
+    conversations: dict[str, str] = Field(
+        default_factory=dict,
+        description="name -> same | differs | refused | "
+        "error | skipped, on the Go path of the full TEMPLATE",
+    )
+    round_trips: dict[str, bool] = Field(
+        default_factory=dict, description="calls recovered by Ollama's parser"
+    )
     tool_tag: str | None = None
     first_difference: str | None = None
 
@@ -93,7 +105,9 @@ class TemplateOutcome(BaseModel):
     skipped: list[str] = Field(default_factory=list)
     reason: str | None = None
     notes: list[str] = Field(default_factory=list)
-    tools: ToolOutcome | None = Field(default=None, description="set for templates showing tools or thinking")
+    tools: ToolOutcome | None = Field(
+        default=None, description="set for templates showing tools or thinking"
+    )
 
 
 class FidelityReport(BaseModel):
@@ -119,8 +133,10 @@ class FidelityReport(BaseModel):
             "templates": len(rows),
             "faithful_on_0_30": faithful,
             "percent": round(100.0 * faithful / len(rows), 1) if rows else 0.0,
-            "outcomes": {k: sum(t.outcome == k for t in rows) for k in
-                         ("go_identical", "native_deliberate", "go_unfaithful", "no_template")},
+            "outcomes": {
+                k: sum(t.outcome == k for t in rows)
+                for k in ("go_identical", "native_deliberate", "go_unfaithful", "no_template")
+            },
             "go_identical": sum(t.go_identical for t in rows),
             "modelfile_without_template": sum(t.template_path == "native_jinja" for t in rows),
             "round_trips_recovered": sum(v for t in rows for v in t.round_trips.values()),
@@ -144,7 +160,9 @@ def plausible_tokens(template: str) -> tuple[str, str, bool]:
     return bos, eos, uses_bos
 
 
-def _family_attempt(template: str, bos: str, eos: str, add_bos: bool, name: str) -> tuple[str, str, str | None] | None:
+def _family_attempt(
+    template: str, bos: str, eos: str, add_bos: bool, name: str
+) -> tuple[str, str, str | None] | None:
     """(label, go_template, system) of the detected family's template, or None."""
     try:
         from ollama_forge.families import detect_family, load_families
@@ -153,14 +171,28 @@ def _family_attempt(template: str, bos: str, eos: str, add_bos: bool, name: str)
         from ollama_forge.gguf.info import GGUFInfo
         from ollama_forge.modelfile import parse_modelfile
     except (ImportError, SyntaxError) as exc:  # the families package is optional for this benchmark
-        print(f"warning: families unavailable ({type(exc).__name__}: {exc}); synthesis only", file=sys.stderr)
+        print(
+            f"warning: families unavailable ({type(exc).__name__}: {exc}); synthesis only",
+            file=sys.stderr,
+        )
         return None
     registry = load_families()
-    info = GGUFInfo.model_validate({
-        "path": f"{name}.gguf", "file_size": None, "version": 3, "alignment": 32, "data_offset": 0,
-        "header_size": 0, "tensor_count": 0, "tensor_bytes": 0, "chat_template": template, "name": name,
-        "special_tokens": {"bos": {"id": 1, "text": bos}, "eos": {"id": 2, "text": eos}}, "add_bos_token": add_bos,
-    })
+    info = GGUFInfo.model_validate(
+        {
+            "path": f"{name}.gguf",
+            "file_size": None,
+            "version": 3,
+            "alignment": 32,
+            "data_offset": 0,
+            "header_size": 0,
+            "tensor_count": 0,
+            "tensor_bytes": 0,
+            "chat_template": template,
+            "name": name,
+            "special_tokens": {"bos": {"id": 1, "text": bos}, "eos": {"id": 2, "text": eos}},
+            "add_bos_token": add_bos,
+        }
+    )
     detection = detect_family(info, families=registry)
     if not detection.family or detection.family == PLAIN or detection.family not in registry:
         return None
@@ -171,11 +203,22 @@ def _family_attempt(template: str, bos: str, eos: str, add_bos: bool, name: str)
         system = family_default_system(family, info)
     except ImportError:
         system = family.default_system
-    text = render_family_body(family, {
-        "model_path": "/models/model.gguf", "extra_from": [], "projector_path": None, "stops": [],
-        "num_ctx": 4096, "system": system, "params": {}, "bos_token": bos, "eos_token": eos,
-        "add_bos_token": add_bos, "bos_prefix": "" if add_bos else bos,
-    })
+    text = render_family_body(
+        family,
+        {
+            "model_path": "/models/model.gguf",
+            "extra_from": [],
+            "projector_path": None,
+            "stops": [],
+            "num_ctx": 4096,
+            "system": system,
+            "params": {},
+            "bos_token": bos,
+            "eos_token": eos,
+            "add_bos_token": add_bos,
+            "bos_prefix": "" if add_bos else bos,
+        },
+    )
     modelfile = parse_modelfile(text)
     if not modelfile.template:
         return None
@@ -205,30 +248,55 @@ def evaluate_template(name: str, template: str, *, families: bool = True) -> Tem
     if synth is not None:
         attempts.append(("synthesized", synth.go_template, synth.default_system, synth.notes))
     elif not any("synthesis refused" in r for r in reasons):
-        reasons.append("synthesis: " + synthesis_failure_reason(template, bos_token=bos, eos_token=eos,
-                                                                 add_bos_token=add_bos))
+        reasons.append(
+            "synthesis: "
+            + synthesis_failure_reason(
+                template, bos_token=bos, eos_token=eos, add_bos_token=add_bos
+            )
+        )
     for label, go_template, system, notes in attempts:
         try:
-            report = verify_template(go_template, system, template, bos_token=bos, eos_token=eos,
-                                     add_bos_token=add_bos)
+            report = verify_template(
+                go_template, system, template, bos_token=bos, eos_token=eos, add_bos_token=add_bos
+            )
         except ForgeError as exc:
             reasons.append(f"{label}: verification failed to run: {exc.message}")
             continue
         skipped = [f"{r.name}: {r.skipped_reason}" for r in report.results if r.skipped_reason]
         if report.matched:
-            return TemplateOutcome(name=name, ok=True, source=label, compared=len(report.compared),
-                                   skipped=skipped, notes=notes,
-                                   tools=evaluate_tools(template, go_template, system, label, bos, eos, add_bos))
+            return TemplateOutcome(
+                name=name,
+                ok=True,
+                source=label,
+                compared=len(report.compared),
+                skipped=skipped,
+                notes=notes,
+                tools=evaluate_tools(template, go_template, system, label, bos, eos, add_bos),
+            )
         bad = report.mismatches
         if bad:
             first = bad[0]
-            detail = first.error or (first.first_difference.expected_context + " vs " +
-                                     first.first_difference.actual_context if first.first_difference else "")
-            reasons.append(f"{label}: {len(bad)}/{len(report.compared)} differ, first {first.name}: {detail}")
+            detail = first.error or (
+                first.first_difference.expected_context
+                + " vs "
+                + first.first_difference.actual_context
+                if first.first_difference
+                else ""
+            )
+            reasons.append(
+                f"{label}: {len(bad)}/{len(report.compared)} differ, first {first.name}: {detail}"
+            )
         else:
-            reasons.append(f"{label}: the model's template renders none of the suite ({'; '.join(skipped)[:200]})")
-    return TemplateOutcome(name=name, ok=False, source="none", reason=" | ".join(reasons) or "no candidate",
-                           tools=evaluate_tools(template, None, None, "none", bos, eos, add_bos))
+            reasons.append(
+                f"{label}: the model's template renders none of the suite ({'; '.join(skipped)[:200]})"
+            )
+    return TemplateOutcome(
+        name=name,
+        ok=False,
+        source="none",
+        reason=" | ".join(reasons) or "no candidate",
+        tools=evaluate_tools(template, None, None, "none", bos, eos, add_bos),
+    )
 
 
 def _state(result: Any) -> str:
@@ -239,8 +307,15 @@ def _state(result: Any) -> str:
     return "refused" if result.refused else "error" if result.error else "differs"
 
 
-def evaluate_tools(template: str, go_template: str | None, system: str | None, label: str, bos: str, eos: str,
-                   add_bos: bool) -> ToolOutcome | None:
+def evaluate_tools(
+    template: str,
+    go_template: str | None,
+    system: str | None,
+    label: str,
+    bos: str,
+    eos: str,
+    add_bos: bool,
+) -> ToolOutcome | None:
     """The planner's path choice (fidelity.path_choice, default "auto") for a tool/thinking template.
 
     faithful = the Go TEMPLATE Ollama >= 0.30 uses renders every tool/thinking conversation byte
@@ -258,24 +333,46 @@ def evaluate_tools(template: str, go_template: str | None, system: str | None, l
     out = ToolOutcome(capabilities=sorted(caps), outcome="no_template")
     if go_template is None:
         return out
-    info = SimpleNamespace(chat_template=template, add_bos_token=add_bos, architecture=None, special_tokens={
-        kind: SimpleNamespace(text=text) for kind, text in (("bos", bos), ("eos", eos)) if text})
+    info = SimpleNamespace(
+        chat_template=template,
+        add_bos_token=add_bos,
+        architecture=None,
+        special_tokens={
+            kind: SimpleNamespace(text=text) for kind, text in (("bos", bos), ("eos", eos)) if text
+        },
+    )
     try:  # exactly what the planner does with the chosen TEMPLATE ("auto")
         choice = choose_for_build(SimpleNamespace(template=go_template, system=system), info, label)
     except ForgeError as exc:
         out.first_difference = f"the comparison failed: {exc.message}"
         return out
-    full = choice if not choice.template_changed and choice.tool_suite is not None else choose_path(
-        go_template, system, template, bos_token=bos, eos_token=eos, add_bos_token=add_bos, requested="go")
-    suite = full.tool_suite  # the TEMPLATE forge synthesises or the family's, in full (--template-path go)
+    full = (
+        choice
+        if not choice.template_changed and choice.tool_suite is not None
+        else choose_path(
+            go_template,
+            system,
+            template,
+            bos_token=bos,
+            eos_token=eos,
+            add_bos_token=add_bos,
+            requested="go",
+        )
+    )
+    suite = (
+        full.tool_suite
+    )  # the TEMPLATE forge synthesises or the family's, in full (--template-path go)
     if suite is not None:
         out.conversations = {r.name: _state(r) for r in suite.results}
-        out.round_trips = {t.conversation: t.recovered for t in suite.round_trips if t.emitted is not None}
+        out.round_trips = {
+            t.conversation: t.recovered for t in suite.round_trips if t.emitted is not None
+        }
         out.tool_tag = next((t.tag for t in suite.round_trips if t.tag), None)
         bad = next((r for r in suite.compared if not r.identical), None)
         if bad is not None:
-            out.first_difference = f"{bad.name}: " + (bad.refused or bad.error or
-                                                      f"{bad.expected_context!r} vs {bad.actual_context!r}")
+            out.first_difference = f"{bad.name}: " + (
+                bad.refused or bad.error or f"{bad.expected_context!r} vs {bad.actual_context!r}"
+            )
     out.go_identical = bool(full.go_faithful)
     out.template_path = choice.template_path
     out.new_path = choice.new_servers.path.value
@@ -288,24 +385,40 @@ def evaluate_tools(template: str, go_template: str | None, system: str | None, l
     return out
 
 
-def evaluate_corpus(corpus: Path = CORPUS, only: str | None = None, *, families: bool = True) -> FidelityReport:
-    outcomes = [evaluate_template(path.stem, path.read_text(encoding="utf-8"), families=families)
-                for path in sorted(corpus.glob("*.jinja")) if only is None or only in path.stem]
+def evaluate_corpus(
+    corpus: Path = CORPUS, only: str | None = None, *, families: bool = True
+) -> FidelityReport:
+    outcomes = [
+        evaluate_template(path.stem, path.read_text(encoding="utf-8"), families=families)
+        for path in sorted(corpus.glob("*.jinja"))
+        if only is None or only in path.stem
+    ]
     passed = sum(o.ok for o in outcomes)
-    return FidelityReport(total=len(outcomes), passed=passed,
-                          percent=round(100.0 * passed / len(outcomes), 1) if outcomes else 0.0, outcomes=outcomes)
+    return FidelityReport(
+        total=len(outcomes),
+        passed=passed,
+        percent=round(100.0 * passed / len(outcomes), 1) if outcomes else 0.0,
+        outcomes=outcomes,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", default=None, help="evaluate templates whose name contains this")
-    parser.add_argument("--synthesis-only", action="store_true", help="ignore family templates (synthesis alone)")
+    parser.add_argument(
+        "--synthesis-only", action="store_true", help="ignore family templates (synthesis alone)"
+    )
     args = parser.parse_args(argv)
     report = evaluate_corpus(only=args.only, families=not args.synthesis_only)
     if args.json:
-        print(json.dumps({**report.model_dump(mode="json"), "tool_summary": report.tool_summary()}, indent=2,
-                         ensure_ascii=False))
+        print(
+            json.dumps(
+                {**report.model_dump(mode="json"), "tool_summary": report.tool_summary()},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     for o in report.outcomes:
         mark = "PASS" if o.ok else "FAIL"
@@ -313,32 +426,48 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{mark}  {o.name:<50} {o.source:<22} {extra if o.ok else ''}")
         if not o.ok:
             print(f"        why: {o.reason}")
-    tools_lost = sum(1 for o in report.outcomes if o.ok and any("they are lost" in s for s in o.skipped))
+    tools_lost = sum(
+        1 for o in report.outcomes if o.ok and any("they are lost" in s for s in o.skipped)
+    )
     print()
-    print(f"fidelity: {report.passed}/{report.total} = {report.percent}% of real chat templates render "
-          "byte for byte on the conversation suite")
-    print(f"  of the passing ones, {tools_lost} verified without tool conversations (the Go template has no tool "
-          "support while the model's template has)")
+    print(
+        f"fidelity: {report.passed}/{report.total} = {report.percent}% of real chat templates render "
+        "byte for byte on the conversation suite"
+    )
+    print(
+        f"  of the passing ones, {tools_lost} verified without tool conversations (the Go template has no tool "
+        "support while the model's template has)"
+    )
     print(f"comparison: {report.ollama_detection}")
     print()
     for o in report.outcomes:
         if o.tools is not None and not o.tools.faithful:
-            print(f"TOOLS {o.tools.outcome:<14} {o.name:<46} {o.tools.first_difference or ''}"[:220])
+            print(
+                f"TOOLS {o.tools.outcome:<14} {o.name:<46} {o.tools.first_difference or ''}"[:220]
+            )
     summary = report.tool_summary()
-    print(f"tools/thinking: {summary['faithful_on_0_30']}/{summary['templates']} = {summary['percent']}% of tool/"
-          "thinking-capable templates get the model's own prompt on Ollama >= 0.30 (Go TEMPLATE byte-identical on "
-          "the tool/thinking suite, or the GGUF's Jinja chosen deliberately)")
-    print(f"  {summary['outcomes']}; Go TEMPLATE byte-identical on the whole tool/thinking suite (Ollama < 0.30): "
-          f"{summary['go_identical']}; tool calls recovered by Ollama's parser on the Go path: "
-          f"{summary['round_trips_recovered']}/{summary['round_trips']}")
+    print(
+        f"tools/thinking: {summary['faithful_on_0_30']}/{summary['templates']} = {summary['percent']}% of tool/"
+        "thinking-capable templates get the model's own prompt on Ollama >= 0.30 (Go TEMPLATE byte-identical on "
+        "the tool/thinking suite, or the GGUF's Jinja chosen deliberately)"
+    )
+    print(
+        f"  {summary['outcomes']}; Go TEMPLATE byte-identical on the whole tool/thinking suite (Ollama < 0.30): "
+        f"{summary['go_identical']}; tool calls recovered by Ollama's parser on the Go path: "
+        f"{summary['round_trips_recovered']}/{summary['round_trips']}"
+    )
     print(f"  conversations on the Go path: {summary['conversation_outcomes']}")
-    print(f"  Modelfiles without TEMPLATE (Ollama < 0.30 would chat unformatted): "
-          f"{summary['modelfile_without_template']}; the others keep a verified TEMPLATE for older servers")
+    print(
+        f"  Modelfiles without TEMPLATE (Ollama < 0.30 would chat unformatted): "
+        f"{summary['modelfile_without_template']}; the others keep a verified TEMPLATE for older servers"
+    )
     kept = summary["outcomes"]["go_unfaithful"]
     if kept:
-        print(f"  the {kept} go_unfaithful ones are curated family TEMPLATEs 'auto' keeps (with a warning); "
-              f"--template-path native makes them native too: {summary['faithful_on_0_30'] + kept}/"
-              f"{summary['templates']}")
+        print(
+            f"  the {kept} go_unfaithful ones are curated family TEMPLATEs 'auto' keeps (with a warning); "
+            f"--template-path native makes them native too: {summary['faithful_on_0_30'] + kept}/"
+            f"{summary['templates']}"
+        )
     return 0
 
 

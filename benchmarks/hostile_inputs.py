@@ -41,7 +41,10 @@ def arr_head(key: str, elem: int, count: int) -> bytes:
     return kv_head(key, ARRAY) + struct.pack("<IQ", elem, count)
 
 
-BASE = [kv_head("general.architecture", STRING) + gstr(b"llama"), kv_head("llama.block_count", UINT32) + struct.pack("<I", 1)]
+BASE = [
+    kv_head("general.architecture", STRING) + gstr(b"llama"),
+    kv_head("llama.block_count", UINT32) + struct.pack("<I", 1),
+]
 
 
 def write(path: Path, n_tensors: int, n_kv: int, parts: Iterator[bytes]) -> None:
@@ -62,7 +65,12 @@ def repeated(unit: bytes, count: int) -> Iterator[bytes]:
 
 def strings_file(path: Path, unit: bytes, count: int) -> None:
     """``tokenizer.ggml.tokens`` holding ``count`` copies of the record ``unit``."""
-    write(path, 0, 3, iter([*BASE, arr_head("tokenizer.ggml.tokens", STRING, count), *repeated(unit, count)]))
+    write(
+        path,
+        0,
+        3,
+        iter([*BASE, arr_head("tokenizer.ggml.tokens", STRING, count), *repeated(unit, count)]),
+    )
 
 
 def mixed_zero_strings(path: Path, count: int) -> None:
@@ -74,32 +82,38 @@ def mixed_zero_strings(path: Path, count: int) -> None:
     pattern = b"".join(units[rng.randrange(4)] for _ in range(4096))
     # 4096 records per pattern copy; a period of 4096 records is far beyond any run detection.
     reps, rest = divmod(count, 4096)
+
     def parts() -> Iterator[bytes]:
         yield from BASE
         yield arr_head("tokenizer.ggml.tokens", STRING, reps * 4096 + rest)
         for _ in range(reps):
             yield pattern
         yield b"".join(units[0] for _ in range(rest))
+
     write(path, 0, 3, parts())
 
 
 def many_string_arrays(path: Path, n_kv: int, count: int) -> None:
     """``n_kv`` arrays of ``count`` empty strings each (every array below a size threshold)."""
     body = gstr(b"") * count
+
     def parts() -> Iterator[bytes]:
         yield from BASE
         for i in range(n_kv):
             yield arr_head(f"x.v{i}", STRING, count) + body
+
     write(path, 0, 2 + n_kv, parts())
 
 
 def nested_file(path: Path, n_kv: int, count: int) -> None:
     empty = struct.pack("<IQ", UINT8, 0)
+
     def parts() -> Iterator[bytes]:
         yield from BASE
         for i in range(n_kv):
             yield arr_head(f"x.nested{i}", ARRAY, count)
             yield from repeated(empty, count)
+
     write(path, 0, 2 + n_kv, parts())
 
 
@@ -108,34 +122,41 @@ def tensors_file(path: Path, count: int) -> None:
         yield from BASE
         for i in range(count):
             yield gstr(b"t%d" % i) + struct.pack("<IQIQ", 1, 0, 0, 0)
+
     write(path, count, 2, parts())
 
 
 def small_arrays_file(path: Path, n_kv: int, count: int, elem: int, size: int) -> None:
     body = b"\x01" * (count * size)
+
     def parts() -> Iterator[bytes]:
         yield from BASE
         for i in range(n_kv):
             yield arr_head(f"x.a{i}", elem, count) + body
+
     write(path, 0, 2 + n_kv, parts())
 
 
 def small_string_arrays_file(path: Path, n_kv: int) -> None:
     body = gstr(b"\xff") * 64
+
     def parts() -> Iterator[bytes]:
         yield from BASE
         for i in range(n_kv):
             yield arr_head(f"x.s{i}", STRING, 64) + body
+
     write(path, 0, 2 + n_kv, parts())
 
 
 def strings_kv_file(path: Path, n_kv: int, length: int) -> None:
     """Many string values of invalid UTF-8 (each byte decodes to U+FFFD)."""
     value = gstr(b"\xff" * length)
+
     def parts() -> Iterator[bytes]:
         yield from BASE
         for i in range(n_kv):
             yield kv_head(f"x.s{i}", STRING) + value
+
     write(path, 0, 2 + n_kv, parts())
 
 
@@ -201,8 +222,17 @@ print(json.dumps({"outcome": outcome, "wall_s": time.perf_counter() - t0,
 
 def measure(path: Path, mode: str) -> dict[str, object]:
     code = {"fresh": CHILD, "numpy": "import numpy\n" + CHILD, "cli": CLI}[mode]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env, timeout=600)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if proc.returncode != 0:
         return {"outcome": f"CRASH rc={proc.returncode}: {proc.stderr.strip()[-300:]}"}
     return json.loads(proc.stdout)
@@ -213,9 +243,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="class names to run")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--keep", type=Path, help="write the files here and keep them")
-    parser.add_argument("--modes", nargs="*", default=["fresh", "numpy", "cli"],
-                        help="fresh: read_gguf in a new process; numpy: numpy imported first; "
-                        "cli: the whole `forge inspect --json` process")
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=["fresh", "numpy", "cli"],
+        help="fresh: read_gguf in a new process; numpy: numpy imported first; "
+        "cli: the whole `forge inspect --json` process",
+    )
     args = parser.parse_args()
     chosen = classes(args.scale)
     if args.only:
@@ -223,7 +257,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"{'class':<28} {'MiB':>6} {'mode':>9} {'wall s':>7} {'cpu s':>6} {'RSS MiB':>8}  outcome")
+        print(
+            f"{'class':<28} {'MiB':>6} {'mode':>9} {'wall s':>7} {'cpu s':>6} {'RSS MiB':>8}  outcome"
+        )
         for name, make in chosen.items():
             path = folder / f"{name}.gguf"
             make(path)
@@ -231,9 +267,13 @@ def main() -> None:
             for mode in args.modes:
                 r = measure(path, mode)
                 if "wall_s" in r:
-                    print(f"{name:<28} {size:6.0f} {mode:>9} {r['wall_s']:7.2f} {r['cpu_s']:6.2f} {r['maxrss_mib']:8.0f}  {r['outcome']}")
+                    print(
+                        f"{name:<28} {size:6.0f} {mode:>9} {r['wall_s']:7.2f} {r['cpu_s']:6.2f} {r['maxrss_mib']:8.0f}  {r['outcome']}"
+                    )
                 else:
-                    print(f"{name:<28} {size:6.0f} {mode:>9} {'':>7} {'':>6} {'':>8}  {r['outcome']}")
+                    print(
+                        f"{name:<28} {size:6.0f} {mode:>9} {'':>7} {'':>6} {'':>8}  {r['outcome']}"
+                    )
             if not args.keep:
                 path.unlink()
 

@@ -101,7 +101,13 @@ def time_bomb() -> float:
     from ollama_forge.errors import GGUFError
     from ollama_forge.gguf import BytesSource, read_gguf
 
-    data = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", 1) + b"a" + struct.pack("<IIQ", 9, 0, 1 << 63)
+    data = (
+        b"GGUF"
+        + struct.pack("<IQQ", 3, 0, 1)
+        + struct.pack("<Q", 1)
+        + b"a"
+        + struct.pack("<IIQ", 9, 0, 1 << 63)
+    )
     samples = []
     for _ in range(200):
         start = time.perf_counter()
@@ -122,10 +128,14 @@ def time_gguf_py(path: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("path", nargs="?", type=Path)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--skip-gguf-py", action="store_true", help="skip GGUFReader (takes ~15-20 s on Gemma)")
+    parser.add_argument(
+        "--skip-gguf-py", action="store_true", help="skip GGUFReader (takes ~15-20 s on Gemma)"
+    )
     args = parser.parse_args()
     path = args.path or default_path()
     print(f"file: {path} ({path.stat().st_size / 2**20:.1f} MiB); wall / CPU milliseconds")
@@ -148,8 +158,14 @@ def main() -> None:
     if not args.skip_gguf_py:
         slow = _timed(lambda: time_gguf_py(path))
         show("gguf-py GGUFReader open", slow)
-        for label, (wall, cpu) in (("first call", t["first"]), ("warm, numpy loaded", t["warm numpy"]), ("whole forge process", cli)):
-            print(f"ratio GGUFReader / forge {label:<21}{slow[0] / wall:9.0f}x {slow[1] / cpu:8.0f}x")
+        for label, (wall, cpu) in (
+            ("first call", t["first"]),
+            ("warm, numpy loaded", t["warm numpy"]),
+            ("whole forge process", cli),
+        ):
+            print(
+                f"ratio GGUFReader / forge {label:<21}{slow[0] / wall:9.0f}x {slow[1] / cpu:8.0f}x"
+            )
 
 
 if __name__ == "__main__":

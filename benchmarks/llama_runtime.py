@@ -46,8 +46,12 @@ print(json.dumps({"prompt_tokens": len(prompt), "prompt_tps": len(prompt) / (fir
 
 
 def measure(path: Path, extra: bool, tokens: int) -> dict[str, object]:
-    done = subprocess.run([sys.executable, "-c", CHILD, str(path), "1" if extra else "0", str(tokens)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), "1" if extra else "0", str(tokens)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode < 0:
         return {"crashed": signal.Signals(-done.returncode).name}
     if done.returncode != 0:
@@ -70,13 +74,17 @@ def main() -> None:
         label = "on " if extra else "off"
         r = results[extra]
         if "gen_tps" in r:
-            print(f"extra buffer types {label}: generation {r['gen_tps']:.1f} tok/s, prompt {r['prompt_tps']:.1f} tok/s")
+            print(
+                f"extra buffer types {label}: generation {r['gen_tps']:.1f} tok/s, prompt {r['prompt_tps']:.1f} tok/s"
+            )
         else:
             print(f"extra buffer types {label}: {r}")
     on, off = results[True], results[False]
     if "gen_tps" in on and "gen_tps" in off:
-        print(f"ratio off/on: generation {float(off['gen_tps']) / float(on['gen_tps']):.2f}, "
-              f"prompt {float(off['prompt_tps']) / float(on['prompt_tps']):.2f}")
+        print(
+            f"ratio off/on: generation {float(off['gen_tps']) / float(on['gen_tps']):.2f}, "
+            f"prompt {float(off['prompt_tps']) / float(on['prompt_tps']):.2f}"
+        )
     else:
         print("ratio off/on: not measurable here (the fast path does not run on this host)")
     import os
@@ -92,8 +100,10 @@ def main() -> None:
         started = time.perf_counter()
         llama_probe.probe_runtime(path)
         again = time.perf_counter() - started
-    print(f"forge's probe: {first:.2f} s once per host ({len(probe.attempts)} child process(es); "
-          f"chose extra buffer types {'on' if probe.extra_buffer_types else 'off'}), {again * 1000:.1f} ms when remembered")
+    print(
+        f"forge's probe: {first:.2f} s once per host ({len(probe.attempts)} child process(es); "
+        f"chose extra buffer types {'on' if probe.extra_buffer_types else 'off'}), {again * 1000:.1f} ms when remembered"
+    )
 
 
 if __name__ == "__main__":

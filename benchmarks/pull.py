@@ -15,7 +15,6 @@
    log shows what the rerun asked for (``Range``) and how many bytes it had to send.
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -53,7 +52,8 @@ class Server:
     def __init__(self, file: Path) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tests" / "servers" / "hub_server.py"), REPO, str(file)],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
@@ -67,7 +67,11 @@ class Server:
         return httpx.get(f"{self.endpoint}/_control/{action}", params=params, timeout=30).json()
 
     def file_gets(self) -> list[dict[str, Any]]:
-        return [r for r in self.control("requests") if r["method"] == "GET" and r["path"].startswith("/cdn/")]
+        return [
+            r
+            for r in self.control("requests")
+            if r["method"] == "GET" and r["path"].startswith("/cdn/")
+        ]
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -77,10 +81,14 @@ class Server:
 def fresh_env(base: Path, endpoint: str) -> dict[str, str]:
     base.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.update({
-        "HF_ENDPOINT": endpoint, "HF_HOME": str(base / "hf"), "FORGE_HOME": str(base / "forge"),
-        "FORGE_MODELS_DIR": str(base / "models"),
-    })
+    env.update(
+        {
+            "HF_ENDPOINT": endpoint,
+            "HF_HOME": str(base / "hf"),
+            "FORGE_HOME": str(base / "forge"),
+            "FORGE_MODELS_DIR": str(base / "models"),
+        }
+    )
     env.pop("HF_HUB_CACHE", None)
     env.pop("HF_TOKEN", None)
     return env
@@ -125,7 +133,15 @@ def kill_and_rerun(server: Server, work: Path, client: str, size: int, sha: str)
     env = fresh_env(base, server.endpoint)
     blobs = base / "hf" / "hub" / ("models--" + REPO.replace("/", "--")) / "blobs"
     if client == "hf":
-        cmd = [sys.executable, "-c", HF_CHILD, REPO, FILE, str(base / "hf" / "hub"), server.endpoint]
+        cmd = [
+            sys.executable,
+            "-c",
+            HF_CHILD,
+            REPO,
+            FILE,
+            str(base / "hf" / "hub"),
+            server.endpoint,
+        ]
         pattern = "*.incomplete"
     else:
         cmd = [sys.executable, "-m", "ollama_forge", "pull-gguf", REPO, "--json"]
@@ -162,7 +178,9 @@ def kill_and_rerun(server: Server, work: Path, client: str, size: int, sha: str)
         "rerun_bytes_served": sum(r["body_bytes"] for r in gets),
         "file_size": size,
         "complete_and_correct": final.exists() and final.stat().st_size == size,
-        "orphaned_partials": sorted(p.name for p in blobs.glob("*.incomplete")) if client == "hf" else [],
+        "orphaned_partials": sorted(p.name for p in blobs.glob("*.incomplete"))
+        if client == "hf"
+        else [],
     }
 
 
@@ -191,7 +209,14 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.runs):
                 hf_base = work / f"hf-{i}"
                 hf_times.append(run_hf(server.endpoint, hf_base))
-                blob = hf_base / "hf" / "hub" / ("models--" + REPO.replace("/", "--")) / "blobs" / digest
+                blob = (
+                    hf_base
+                    / "hf"
+                    / "hub"
+                    / ("models--" + REPO.replace("/", "--"))
+                    / "blobs"
+                    / digest
+                )
                 sha_times.append(sha256_file(blob))
                 whole, transfer = run_forge(server.endpoint, work / f"forge-{i}")
                 forge_times.append(whole)
@@ -231,20 +256,32 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"file: {result['file_mib']} MiB, median of {args.runs} runs, same local Hub (separate process)")
-        print(f"  hf_hub_download          {result['hf_hub_download_s']:>7} s  {result['hf_hub_download_mib_s']} MiB/s (size check only)")
+        print(
+            f"file: {result['file_mib']} MiB, median of {args.runs} runs, same local Hub (separate process)"
+        )
+        print(
+            f"  hf_hub_download          {result['hf_hub_download_s']:>7} s  {result['hf_hub_download_mib_s']} MiB/s (size check only)"
+        )
         print(f"  hf_hub_download + sha256 {result['hf_plus_sha256_pass_s']:>7} s")
-        print(f"  forge pull_gguf          {result['forge_pull_verified_s']:>7} s  {result['forge_pull_mib_s']} MiB/s (sha256 verified)")
-        print(f"    of which transfer + sha256 {result['forge_transfer_verify_s']} s (the rest: listing, the store's "
-              "fsync, which flushes the just-written blob to disk)")
-        print(f"  throughput ratio forge/hf: {result['ratio_forge_vs_hf']} end to end, "
-              f"{result['ratio_forge_transfer_verify_vs_hf']} transfer+verify (goal >= 0.9); "
-              f"vs hf+sha256: {result['ratio_forge_vs_hf_plus_sha256']}")
+        print(
+            f"  forge pull_gguf          {result['forge_pull_verified_s']:>7} s  {result['forge_pull_mib_s']} MiB/s (sha256 verified)"
+        )
+        print(
+            f"    of which transfer + sha256 {result['forge_transfer_verify_s']} s (the rest: listing, the store's "
+            "fsync, which flushes the just-written blob to disk)"
+        )
+        print(
+            f"  throughput ratio forge/hf: {result['ratio_forge_vs_hf']} end to end, "
+            f"{result['ratio_forge_transfer_verify_vs_hf']} transfer+verify (goal >= 0.9); "
+            f"vs hf+sha256: {result['ratio_forge_vs_hf_plus_sha256']}"
+        )
         print(f"  load average during the run: {result['load_average']}")
         for k in result.get("kill_resume", []):
-            print(f"  kill+rerun [{k['client']}]: partial kept {k['killed_with_partial_bytes']} B, rerun Range "
-                  f"{k['rerun_range_headers']}, rerun served {k['rerun_bytes_served']} of {k['file_size']} B, "
-                  f"correct={k['complete_and_correct']}, orphans={k['orphaned_partials']}")
+            print(
+                f"  kill+rerun [{k['client']}]: partial kept {k['killed_with_partial_bytes']} B, rerun Range "
+                f"{k['rerun_range_headers']}, rerun served {k['rerun_bytes_served']} of {k['file_size']} B, "
+                f"correct={k['complete_and_correct']}, orphans={k['orphaned_partials']}"
+            )
     return 0
 
 

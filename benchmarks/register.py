@@ -65,8 +65,12 @@ def evict(path: Path) -> None:
 
 class Server:
     def __enter__(self) -> str:
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER.format(tests=str(ROOT / "tests"))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER.format(tests=str(ROOT / "tests"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         return self.proc.stdout.readline().strip()
 
@@ -100,7 +104,12 @@ def measure(label: str, model: Path, fn: object) -> dict[str, object]:
     from ollama_forge.digests import DISK_READS
 
     evict(model)
-    d0, r0, s0, t0 = DISK_READS.bytes_read, proc_io("rchar"), proc_io("read_bytes"), time.perf_counter()
+    d0, r0, s0, t0 = (
+        DISK_READS.bytes_read,
+        proc_io("rchar"),
+        proc_io("read_bytes"),
+        time.perf_counter(),
+    )
     result = fn()  # type: ignore[operator]
     wall = time.perf_counter() - t0
     d1, r1, s1 = DISK_READS.bytes_read, proc_io("rchar"), proc_io("read_bytes")
@@ -108,8 +117,15 @@ def measure(label: str, model: Path, fn: object) -> dict[str, object]:
     def delta(a: int | None, b: int | None) -> int | None:
         return b - a if a is not None and b is not None else None
 
-    return {"case": label, "file": model.stat().st_size, "forge_reads": d1 - d0, "rchar": delta(r0, r1),
-            "storage": delta(s0, s1), "wall_s": wall, "uploaded": getattr(result, "bytes_uploaded", None)}
+    return {
+        "case": label,
+        "file": model.stat().st_size,
+        "forge_reads": d1 - d0,
+        "rchar": delta(r0, r1),
+        "storage": delta(s0, s1),
+        "wall_s": wall,
+        "uploaded": getattr(result, "bytes_uploaded", None),
+    }
 
 
 def time_to_create(model_dir: Path, runs: int) -> list[dict[str, float]]:
@@ -119,13 +135,23 @@ def time_to_create(model_dir: Path, runs: int) -> list[dict[str, float]]:
     # a normal install caches bytecode; this sandbox may set PYTHONDONTWRITEBYTECODE
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(model_dir / "pycache")
-    forge = [sys.executable, "-m", "ollama_forge", "register", "bench", "-f", str(model_dir / "Modelfile")]
+    forge = [
+        sys.executable,
+        "-m",
+        "ollama_forge",
+        "register",
+        "bench",
+        "-f",
+        str(model_dir / "Modelfile"),
+    ]
     out = []
     with OllamaServer(model_dir / "ollama", version="0.32.15") as server:
         for i in range(runs + 1):
             seen = len(server.state.requests)
             start = time.time()
-            done = subprocess.run([*forge, "--host", server.url], env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                [*forge, "--host", server.url], env=env, capture_output=True, text=True
+            )
             total = time.time() - start
             if done.returncode:
                 raise SystemExit(done.stderr)
@@ -133,13 +159,21 @@ def time_to_create(model_dir: Path, runs: int) -> list[dict[str, float]]:
             create = next(r for r in requests if r.path == "/api/create")
             share = sum(r.finished - r.started for r in requests if r.started < create.started)
             if i:  # run 0 registers (and warms the bytecode cache); the re-runs are measured
-                out.append({"to_create": create.started - start, "server": share,
-                            "forge": create.started - start - share, "total": total})
+                out.append(
+                    {
+                        "to_create": create.started - start,
+                        "server": share,
+                        "forge": create.started - start - share,
+                        "total": total,
+                    }
+                )
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size-mb", type=int, default=256)
     parser.add_argument("--runs", type=int, default=5, help="re-runs measured in case 5")
     args = parser.parse_args()
@@ -155,46 +189,88 @@ def main() -> None:
         modelfile.write_text('FROM ./bench-f32.gguf\nTEMPLATE """{{ .Prompt }}"""\nSYSTEM first\n')
         rows = []
         with Server() as url:
-            rows.append(measure("1. first registration, unknown local file", model,
-                                lambda: register("bench", modelfile=modelfile, host=url)))
-            rows.append(measure("2. re-register, new SYSTEM (same server)", model,
-                                lambda: register("bench", modelfile=modelfile, host=url, system="second")))
+            rows.append(
+                measure(
+                    "1. first registration, unknown local file",
+                    model,
+                    lambda: register("bench", modelfile=modelfile, host=url),
+                )
+            )
+            rows.append(
+                measure(
+                    "2. re-register, new SYSTEM (same server)",
+                    model,
+                    lambda: register("bench", modelfile=modelfile, host=url, system="second"),
+                )
+            )
         with Server() as url:
             # what `forge pull-gguf` records: the Hub's LFS sha256, verified while downloading
             digest = hashlib.sha256(model.read_bytes()).hexdigest()
             os.environ["FORGE_HOME"] = str(work / "forge2")
             Store().remember_sha256(model, digest, source="hub-verified")
-            rows.append(measure("3. two-step flow (digest trusted from pull)", model,
-                                lambda: register("bench", modelfile=modelfile, host=url)))
+            rows.append(
+                measure(
+                    "3. two-step flow (digest trusted from pull)",
+                    model,
+                    lambda: register("bench", modelfile=modelfile, host=url),
+                )
+            )
         with Server() as url:
             import ollama
 
             client = ollama.Client(host=url)
-            rows.append(measure("4. ollama-python create_blob (for comparison)", model,
-                                lambda: client.create_blob(model)))
-            rows.append(measure("4b. create_blob again (no HEAD: re-hash + re-send)", model,
-                                lambda: client.create_blob(model)))
+            rows.append(
+                measure(
+                    "4. ollama-python create_blob (for comparison)",
+                    model,
+                    lambda: client.create_blob(model),
+                )
+            )
+            rows.append(
+                measure(
+                    "4b. create_blob again (no HEAD: re-hash + re-send)",
+                    model,
+                    lambda: client.create_blob(model),
+                )
+            )
     print(f"file size: {size:,} bytes ({size / 1e6:.1f} MB)")
-    print(f"{'case':<52} {'forge reads':>14} {'x size':>7} {'rchar':>14} {'x size':>7} "
-          f"{'from disk':>14} {'x size':>7} {'wall s':>7}")
+    print(
+        f"{'case':<52} {'forge reads':>14} {'x size':>7} {'rchar':>14} {'x size':>7} "
+        f"{'from disk':>14} {'x size':>7} {'wall s':>7}"
+    )
 
     def cell(value: object) -> str:
-        return f"{value:>14,} {value / size:>7.2f}" if isinstance(value, int) else f"{'n/a':>14} {'':>7}"
+        return (
+            f"{value:>14,} {value / size:>7.2f}"
+            if isinstance(value, int)
+            else f"{'n/a':>14} {'':>7}"
+        )
 
     for row in rows:
-        print(f"{row['case']:<52} {cell(row['forge_reads'])} {cell(row['rchar'])} {cell(row['storage'])} "
-              f"{row['wall_s']:>7.2f}")
+        print(
+            f"{row['case']:<52} {cell(row['forge_reads'])} {cell(row['rchar'])} {cell(row['storage'])} "
+            f"{row['wall_s']:>7.2f}"
+        )
     with tempfile.TemporaryDirectory(prefix="forge-bench-") as tmp:
         folder = Path(tmp)
         os.environ["FORGE_HOME"] = str(folder / "forge")
         make_gguf(folder / "bench-f32.gguf", min(args.size_mb, 64))
-        (folder / "Modelfile").write_text('FROM ./bench-f32.gguf\nTEMPLATE """{{ .Prompt }}"""\nSYSTEM first\n')
+        (folder / "Modelfile").write_text(
+            'FROM ./bench-f32.gguf\nTEMPLATE """{{ .Prompt }}"""\nSYSTEM first\n'
+        )
         timings = time_to_create(folder, args.runs)
-    print(f"\n5. re-run `forge register` (new process), seconds to the first /api/create byte, {args.runs} runs:")
+    print(
+        f"\n5. re-run `forge register` (new process), seconds to the first /api/create byte, {args.runs} runs:"
+    )
     print(f"{'':<10} {'to create':>10} {'stand-in':>10} {'forge own':>10} {'whole run':>10}")
     for label, pick in (("best", min), ("median", lambda xs: sorted(xs)[len(xs) // 2])):
-        print(f"{label:<10} " + " ".join(f"{pick([t[k] for t in timings]):>10.3f}"
-                                         for k in ("to_create", "server", "forge", "total")))
+        print(
+            f"{label:<10} "
+            + " ".join(
+                f"{pick([t[k] for t in timings]):>10.3f}"
+                for k in ("to_create", "server", "forge", "total")
+            )
+        )
 
 
 if __name__ == "__main__":

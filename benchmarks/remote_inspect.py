@@ -13,7 +13,6 @@ hostile or broken server, Content-Length included): the fetched bytes and the pe
 grow with it (issue 12: 800 MiB extra used to reach 1.7 GB RSS).
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -40,8 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--chunk", type=int, default=None, help="override the Range chunk size")
-    parser.add_argument("--range-extra", type=int, default=0, metavar="MIB",
-                        help="hostile server: 206 bodies run on MIB past the range")
+    parser.add_argument(
+        "--range-extra",
+        type=int,
+        default=0,
+        metavar="MIB",
+        help="hostile server: 206 bodies run on MIB past the range",
+    )
     args = parser.parse_args(argv)
 
     from assets import gemma_gguf
@@ -102,16 +106,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"remote inspect of {result['file']} ({result['file_size']:,} bytes) on the local Hub:")
-        print(f"  header {result['header_size']:,} B; fetched {result['bytes_fetched']:,} B in {result['requests']} "
-              f"Range requests ({result['ranges']}; {redirects} redirect from the Hub to the CDN), "
-              f"{result['fraction_of_file'] * 100:.2f}% of the file; the server sent {served:,} B")
-        print(f"  overshoot {result['overshoot_bytes']:,} B (chunk {chunk:,}); goal header + one chunk = "
-              f"{result['goal_bytes']:,} B -> {'met' if result['goal_met'] else 'MISSED'}")
-        print(f"  {result['architecture']}, ctx {result['context_length']}, {result['quant']}, family "
-              f"{result['family']}; same report as the local file: {result['same_as_local_report']}; "
-              f"{result['seconds']} s")
-        print(f"  peak RSS {peak_rss / 2**20:.0f} MiB (206 bodies padded by {args.range_extra} MiB)")
+        print(
+            f"remote inspect of {result['file']} ({result['file_size']:,} bytes) on the local Hub:"
+        )
+        print(
+            f"  header {result['header_size']:,} B; fetched {result['bytes_fetched']:,} B in {result['requests']} "
+            f"Range requests ({result['ranges']}; {redirects} redirect from the Hub to the CDN), "
+            f"{result['fraction_of_file'] * 100:.2f}% of the file; the server sent {served:,} B"
+        )
+        print(
+            f"  overshoot {result['overshoot_bytes']:,} B (chunk {chunk:,}); goal header + one chunk = "
+            f"{result['goal_bytes']:,} B -> {'met' if result['goal_met'] else 'MISSED'}"
+        )
+        print(
+            f"  {result['architecture']}, ctx {result['context_length']}, {result['quant']}, family "
+            f"{result['family']}; same report as the local file: {result['same_as_local_report']}; "
+            f"{result['seconds']} s"
+        )
+        print(
+            f"  peak RSS {peak_rss / 2**20:.0f} MiB (206 bodies padded by {args.range_extra} MiB)"
+        )
     return 0 if result["goal_met"] else 1
 
 

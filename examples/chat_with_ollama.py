@@ -23,7 +23,9 @@ def main(name: str) -> None:
     llm = forge.chat_model(name, temperature=0.2, num_ctx=8192, num_predict=128, seed=42)
     print(llm.invoke("In one sentence: why do GGUF imports need the right stop tokens?").content)
 
-    structured = forge.chat_model(name, temperature=0, num_predict=128, format=City)  # pydantic -> JSON schema
+    structured = forge.chat_model(
+        name, temperature=0, num_predict=128, format=City
+    )  # pydantic -> JSON schema
     print(City.model_validate_json(structured.invoke("Name a city in Japan as JSON.").content))
 
 

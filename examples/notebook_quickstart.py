@@ -31,5 +31,7 @@ print(forge.render_prompt(gemma3_template, [{"role": "user", "content": "Hi!"}])
 from ollama_forge.workflows.demo import dialogue_modelfile  # noqa: E402
 
 path = report.info.path
-result = forge.chat(path, prompt="What is the capital of France?", modelfile=dialogue_modelfile(path), max_tokens=24)
+result = forge.chat(
+    path, prompt="What is the capital of France?", modelfile=dialogue_modelfile(path), max_tokens=24
+)
 print("reply:", result.reply.text, "| ended by", result.reply.stopped_by)

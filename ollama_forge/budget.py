@@ -29,13 +29,17 @@ class MemoryBudget(BaseModel):
 def parse_size(text: str | int) -> int:
     """``8G``/``8GiB`` (1024-based), ``8GB`` (1000-based, as disks and the Hub count) or bytes."""
     if isinstance(text, bool):
-        raise UsageError(f"Invalid size {text!r}", hint="Examples: --mem 8G, --mem 24GiB, --mem 16000MB")
+        raise UsageError(
+            f"Invalid size {text!r}", hint="Examples: --mem 8G, --mem 24GiB, --mem 16000MB"
+        )
     if isinstance(text, int):
         value = text
     else:
         match = _SIZE_RE.match(text or "")
         if not match:
-            raise UsageError(f"Invalid size {text!r}", hint="Examples: --mem 8G, --mem 24GiB, --mem 16000MB")
+            raise UsageError(
+                f"Invalid size {text!r}", hint="Examples: --mem 8G, --mem 24GiB, --mem 16000MB"
+            )
         number, unit, suffix = match.groups()
         base = 1000 if suffix.upper() == "B" and unit else 1024
         value = int(float(number) * base ** _POW[unit.upper()])
@@ -52,7 +56,10 @@ def gpu_free_bytes() -> int | None:
     try:
         out = subprocess.run(
             [exe, "--query-gpu=memory.free", "--format=csv,noheader,nounits"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -72,5 +79,7 @@ def detect_budget(mem: str | int | None = None) -> MemoryBudget:
         return MemoryBudget(bytes=parse_size(mem), source="--mem", detail=str(mem))
     vram = gpu_free_bytes()
     if vram is not None:
-        return MemoryBudget(bytes=vram, source="vram", detail="nvidia-smi memory.free (largest GPU)")
+        return MemoryBudget(
+            bytes=vram, source="vram", detail="nvidia-smi memory.free (largest GPU)"
+        )
     return MemoryBudget(bytes=ram_available_bytes(), source="ram", detail="psutil available memory")

@@ -27,7 +27,9 @@ class ReadCounter:
 DISK_READS = ReadCounter()
 
 
-def sha256_file(path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None) -> str:
+def sha256_file(
+    path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
+) -> str:
     """Hex SHA-256 of a file, read once in large chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -42,7 +42,11 @@ class ForgeError(Exception):
         if self.hint:
             out["hint"] = self.hint
         for key, value in self.fields.items():
-            out[key] = value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
+            out[key] = (
+                value
+                if isinstance(value, (str, int, float, bool, type(None), list, dict))
+                else str(value)
+            )
         return out
 
 
@@ -63,7 +67,9 @@ class NotFoundError(UsageError):
     """
 
     @classmethod
-    def of(cls: type[_E], target: object, looked_for: str, *, hint: str | None = None, **fields: Any) -> _E:
+    def of(
+        cls: type[_E], target: object, looked_for: str, *, hint: str | None = None, **fields: Any
+    ) -> _E:
         fields.setdefault("target", str(target))
         return cls(f"{str(target)!r} not found (looked for {looked_for})", hint=hint, **fields)
 

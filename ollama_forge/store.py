@@ -162,11 +162,17 @@ class Store:
         if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             hint = f"Free some space on the disk holding {self.root}, or set FORGE_HOME to a folder on another disk."
         elif exc.errno == errno.ELOOP:
-            hint = f"{self.root / 'store.lock'} is a symbolic link; remove it (forge creates its own)."
+            hint = (
+                f"{self.root / 'store.lock'} is a symbolic link; remove it (forge creates its own)."
+            )
         else:
             hint = f"Make {self.root} writable, or set FORGE_HOME to a folder you can write."
-        return StoreError(f"Cannot write forge's store in {self.root}: {reason}", hint=hint,
-                          path=str(self.root), errno=exc.errno)
+        return StoreError(
+            f"Cannot write forge's store in {self.root}: {reason}",
+            hint=hint,
+            path=str(self.root),
+            errno=exc.errno,
+        )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreData]:
@@ -174,7 +180,11 @@ class Store:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             # O_NOFOLLOW: a link planted as store.lock must not make forge create or open its target.
-            fd = os.open(self.root / "store.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            fd = os.open(
+                self.root / "store.lock",
+                os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0),
+                0o600,
+            )
         except OSError as exc:
             raise self._write_error(exc) from exc
         with os.fdopen(fd, "a+") as lock:
@@ -200,7 +210,8 @@ class Store:
         if model is None:
             known = ", ".join(sorted(self.load().models)) or "none"
             raise ModelNotFoundError.of(
-                name, f"a model in forge's store {self.path}",
+                name,
+                f"a model in forge's store {self.path}",
                 hint=f"Pull it first: forge pull-gguf owner/repo --name {name}  (known: {known})",
                 name=name,
             )
@@ -233,8 +244,10 @@ class Store:
                 model.registrations = keep
         if not entry and not dropped:
             raise ModelNotFoundError.of(
-                name, f"a model or an Ollama registration in forge's store {self.path}",
-                hint="`forge list` shows the store's models next to Ollama's.", name=name,
+                name,
+                f"a model or an Ollama registration in forge's store {self.path}",
+                hint="`forge list` shows the store's models next to Ollama's.",
+                name=name,
             )
         return entry, dropped
 
@@ -271,7 +284,9 @@ class Store:
             return None
         return record.sha256
 
-    def remember_sha256(self, path: str | os.PathLike[str], sha256: str, *, source: str = "hashed") -> None:
+    def remember_sha256(
+        self, path: str | os.PathLike[str], sha256: str, *, source: str = "hashed"
+    ) -> None:
         key = str(Path(path).resolve())
         ident = FileIdentity.of(key)
         with self.transaction() as data:

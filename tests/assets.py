@@ -21,7 +21,11 @@ LLAMA_CPP_SDIST_VERSION = "0.3.36"
 
 def assets_dir() -> Path:
     base = os.environ.get("FORGE_TEST_ASSETS")
-    path = Path(base) if base else Path(os.path.expanduser("~")) / ".cache" / "ollama-forge-test-assets"
+    path = (
+        Path(base)
+        if base
+        else Path(os.path.expanduser("~")) / ".cache" / "ollama-forge-test-assets"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -37,16 +41,31 @@ def vocab_dir() -> Path:
     sdists = list(download.glob(f"llama_cpp_python-{LLAMA_CPP_SDIST_VERSION}.tar.gz"))
     if not sdists:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-             "-d", str(download), f"llama-cpp-python=={LLAMA_CPP_SDIST_VERSION}"],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "-d",
+                str(download),
+                f"llama-cpp-python=={LLAMA_CPP_SDIST_VERSION}",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         sdists = list(download.glob(f"llama_cpp_python-{LLAMA_CPP_SDIST_VERSION}.tar.gz"))
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(sdists[0]) as tar:
         for member in tar.getmembers():
             name = member.name
-            if "/vendor/llama.cpp/models/ggml-vocab-" in name and name.endswith(".gguf") and member.isfile():
+            if (
+                "/vendor/llama.cpp/models/ggml-vocab-" in name
+                and name.endswith(".gguf")
+                and member.isfile()
+            ):
                 source = tar.extractfile(member)
                 assert source is not None
                 (target / Path(name).name).write_bytes(source.read())

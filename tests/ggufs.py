@@ -27,7 +27,9 @@ def chatml_vocab() -> list[str]:
 def _token_types(tokens: Sequence[str]) -> list[int]:
     types = []
     for text in tokens:
-        control = (text.startswith("<") and text.endswith(">")) or (text.startswith("[") and text.endswith("]") and text.isupper())
+        control = (text.startswith("<") and text.endswith(">")) or (
+            text.startswith("[") and text.endswith("]") and text.isupper()
+        )
         types.append(int(TokenType.CONTROL if control else TokenType.NORMAL))
     return types
 
@@ -92,13 +94,21 @@ def write_gguf(
     if chat_template is not None:
         writer.add_chat_template(chat_template)
     if named_chat_templates:
-        writer.add_chat_template([{"name": "default", "template": chat_template or ""}]
-                                 + [{"name": k, "template": v} for k, v in named_chat_templates.items()])
+        writer.add_chat_template(
+            [{"name": "default", "template": chat_template or ""}]
+            + [{"name": k, "template": v} for k, v in named_chat_templates.items()]
+        )
     for key, value in (extra_kv or {}).items():
         _add_value(writer, key, value)
     if tensors:
-        writer.add_tensor("blk.0.attn_q.weight", np.zeros((2, 144), np.uint8), raw_dtype=GGMLQuantizationType.Q4_K)
-        writer.add_tensor("blk.0.ffn_down.weight", np.zeros((1, 210), np.uint8), raw_dtype=GGMLQuantizationType.Q6_K)
+        writer.add_tensor(
+            "blk.0.attn_q.weight", np.zeros((2, 144), np.uint8), raw_dtype=GGMLQuantizationType.Q4_K
+        )
+        writer.add_tensor(
+            "blk.0.ffn_down.weight",
+            np.zeros((1, 210), np.uint8),
+            raw_dtype=GGMLQuantizationType.Q6_K,
+        )
         writer.add_tensor("output_norm.weight", np.zeros((256,), np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -122,7 +132,9 @@ def _add_value(writer: GGUFWriter, key: str, value: Any) -> None:
         raise TypeError(f"unsupported fixture value for {key}: {value!r}")
 
 
-def write_split_gguf(folder: str | Path, prefix: str, *, shards: int = 3, arch: str = "llama", **kw: Any) -> list[Path]:
+def write_split_gguf(
+    folder: str | Path, prefix: str, *, shards: int = 3, arch: str = "llama", **kw: Any
+) -> list[Path]:
     """A split GGUF ``{prefix}-0000i-of-0000N.gguf`` written by GGUFWriter's own splitter."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +153,11 @@ def write_split_gguf(folder: str | Path, prefix: str, *, shards: int = 3, arch: 
     if kw.get("chat_template"):
         writer.add_chat_template(kw["chat_template"])
     for i in range(shards):
-        writer.add_tensor(f"blk.{i}.attn_q.weight", np.full((2, 144), i, np.uint8), raw_dtype=GGMLQuantizationType.Q4_K)
+        writer.add_tensor(
+            f"blk.{i}.attn_q.weight",
+            np.full((2, 144), i, np.uint8),
+            raw_dtype=GGMLQuantizationType.Q4_K,
+        )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -149,7 +165,9 @@ def write_split_gguf(folder: str | Path, prefix: str, *, shards: int = 3, arch: 
     return sorted(folder.glob(f"{prefix}-*-of-*.gguf"))
 
 
-def write_projector(path: str | Path, *, name: str = "mmproj", file_type: int = int(LlamaFileType.MOSTLY_F16)) -> Path:
+def write_projector(
+    path: str | Path, *, name: str = "mmproj", file_type: int = int(LlamaFileType.MOSTLY_F16)
+) -> Path:
     """A llama.cpp-style mmproj file: arch 'clip', vision encoder, no text blocks."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

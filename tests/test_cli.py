@@ -20,7 +20,10 @@ def run_forge(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "ollama_forge", *args],
-        capture_output=True, text=True, env=full_env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
     )
 
 
@@ -61,8 +64,12 @@ def failing_command(monkeypatch: pytest.MonkeyPatch) -> list[BaseException]:
     return to_raise
 
 
-def test_forge_error_prints_message_and_fix(failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]) -> None:
-    failing_command.append(GGUFFormatError("bad alignment 24", hint="re-convert the model", path="x.gguf"))
+def test_forge_error_prints_message_and_fix(
+    failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]
+) -> None:
+    failing_command.append(
+        GGUFFormatError("bad alignment 24", hint="re-convert the model", path="x.gguf")
+    )
     with pytest.raises(SystemExit) as exc:
         forge_cli.main(["boom"])
     assert exc.value.code == 1
@@ -72,14 +79,18 @@ def test_forge_error_prints_message_and_fix(failing_command: list[BaseException]
     assert "Traceback" not in err
 
 
-def test_usage_error_exits_2(failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_error_exits_2(
+    failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]
+) -> None:
     failing_command.append(UsageError("--quant and --file are exclusive", hint="pass one of them"))
     with pytest.raises(SystemExit) as exc:
         forge_cli.main(["boom"])
     assert exc.value.code == 2
 
 
-def test_untrusted_text_is_escaped(failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]) -> None:
+def test_untrusted_text_is_escaped(
+    failing_command: list[BaseException], capsys: pytest.CaptureFixture[str]
+) -> None:
     failing_command.append(ForgeError("name \x1b[2Jevil\r [bold]x[/bold]"))
     with pytest.raises(SystemExit):
         forge_cli.main(["boom"])
@@ -103,7 +114,9 @@ def test_unexpected_exception_is_internal_error_without_traceback(
 
 
 def test_forge_debug_shows_traceback(
-    failing_command: list[BaseException], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    failing_command: list[BaseException],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FORGE_DEBUG", "1")
     failing_command.append(ForgeError("boom here"))
@@ -145,19 +158,33 @@ def test_emoji_codes_in_untrusted_text_stay_literal(
     assert "root:x:0:0" in capsys.readouterr().err
 
 
-HOST_COMMANDS = [["ps"], ["list"], ["show", "somemodel"], ["rm", "somemodel"], ["check", "somemodel"],
-                 ["register", "somemodel", "{gguf}"], ["doctor"], ["demo"]]
+HOST_COMMANDS = [
+    ["ps"],
+    ["list"],
+    ["show", "somemodel"],
+    ["rm", "somemodel"],
+    ["check", "somemodel"],
+    ["register", "somemodel", "{gguf}"],
+    ["doctor"],
+    ["demo"],
+]
 
 
 @pytest.mark.parametrize("command", HOST_COMMANDS, ids=lambda c: c[0])
-def test_malformed_ollama_host_is_misuse_in_every_command(command: list[str], tmp_path: Path) -> None:
+def test_malformed_ollama_host_is_misuse_in_every_command(
+    command: list[str], tmp_path: Path
+) -> None:
     from ggufs import write_gguf
 
     gguf = write_gguf(tmp_path / "m.gguf", arch="llama")
     args = [part.replace("{gguf}", str(gguf)) for part in command]
     by_env = run_forge(*args, env={"OLLAMA_HOST": "http://[::1"})
     assert by_env.returncode == 2, by_env.stderr
-    assert "OLLAMA_HOST" in by_env.stderr and "Traceback" not in by_env.stderr and "internal error" not in by_env.stderr
+    assert (
+        "OLLAMA_HOST" in by_env.stderr
+        and "Traceback" not in by_env.stderr
+        and "internal error" not in by_env.stderr
+    )
     by_option = run_forge(*args, "--host", "http://[::1")
     assert by_option.returncode == 2, by_option.stderr
     assert "--host" in by_option.stderr and "internal error" not in by_option.stderr

@@ -97,7 +97,9 @@ def test_options_follow_the_vocabulary_table(name: str) -> None:
     visible, hidden = actual(forge_cli.load_command(name))
     doc_visible, doc_hidden = documented()
     assert visible == doc_visible.get(name, set()), f"forge {name}: options differ from docs/cli.md"
-    assert hidden == doc_hidden.get(name, set()), f"forge {name}: hidden spellings differ from docs/cli.md"
+    assert hidden == doc_hidden.get(name, set()), (
+        f"forge {name}: hidden spellings differ from docs/cli.md"
+    )
 
 
 def test_the_tables_name_only_real_commands_and_each_spelling_means_one_thing() -> None:
@@ -166,7 +168,9 @@ def test_forge_help_lists_the_flow_with_check_and_every_command() -> None:
     result = CliRunner().invoke(forge_cli.cli, ["--help"], prog_name="forge")
     assert result.exit_code == 0
     flow = result.output.split("Typical flow:")[1].split("\n\n")[0]
-    assert "forge check" in flow and flow.index("forge verify") < flow.index("forge check") < flow.index("forge register")
+    assert "forge check" in flow and flow.index("forge verify") < flow.index(
+        "forge check"
+    ) < flow.index("forge register")
     for name in [*forge_cli.COMMANDS, *forge_cli.ALIASES]:
         assert re.search(rf"^  {re.escape(name)} ", result.output, re.MULTILINE), name
     assert "Same as forge list." in result.output
@@ -208,7 +212,9 @@ def test_version_lists_the_versions_that_matter_without_importing_them() -> None
             expected = md.version(dist)
         except md.PackageNotFoundError:
             expected = "not installed"
-        assert re.search(rf"^{re.escape(dist)} \(.*\): {re.escape(expected)}$", out, re.MULTILINE), out
+        assert re.search(
+            rf"^{re.escape(dist)} \(.*\): {re.escape(expected)}$", out, re.MULTILINE
+        ), out
     assert out.rstrip().endswith("@@ []")  # read from metadata: nothing imported
 
 
@@ -217,7 +223,13 @@ def test_version_lists_the_versions_that_matter_without_importing_them() -> None
 
 @pytest.fixture
 def gguf(tmp_path: Path) -> Path:
-    return write_gguf(tmp_path / "m.gguf", arch="qwen2", chat_template=CHATML, tokens=chatml_vocab(), eos="<|im_end|>")
+    return write_gguf(
+        tmp_path / "m.gguf",
+        arch="qwen2",
+        chat_template=CHATML,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+    )
 
 
 MISSING = [
@@ -262,10 +274,14 @@ def is_not_found(data: dict[str, object]) -> bool:
     from ollama_forge import errors
 
     kind = getattr(errors, str(data["error"]), None)
-    return data["error"] == "UsageError" or (isinstance(kind, type) and issubclass(kind, errors.NotFoundError))
+    return data["error"] == "UsageError" or (
+        isinstance(kind, type) and issubclass(kind, errors.NotFoundError)
+    )
 
 
-@pytest.mark.parametrize(("argv", "target"), MISSING, ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+@pytest.mark.parametrize(
+    ("argv", "target"), MISSING, ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
 def test_a_missing_target_is_misuse_with_one_wording(
     argv: list[str], target: str, gguf: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -301,7 +317,11 @@ def test_a_name_ollama_does_not_have_is_misuse_with_the_same_wording(
     code, out, err = run_main([command, "nosuch", "--json"], capsys)
     assert code == 2, err
     data = json.loads(out)
-    assert data["exit_code"] == 2 and "not found (looked for" in data["message"] and ollama_server in data["message"]
+    assert (
+        data["exit_code"] == 2
+        and "not found (looked for" in data["message"]
+        and ollama_server in data["message"]
+    )
     assert "not found (looked for" in " ".join(err.split())
 
 
@@ -318,7 +338,9 @@ def test_a_repo_the_hub_does_not_have_is_misuse_with_the_same_wording(
         server.stop()
     assert code == 2, err
     data = json.loads(out)
-    assert data["error"] == "RepoNotFoundError" and data["message"].startswith("'owner/nosuch' not found (looked for")
+    assert data["error"] == "RepoNotFoundError" and data["message"].startswith(
+        "'owner/nosuch' not found (looked for"
+    )
 
 
 def test_json_errors_for_bad_options_and_one_document_only(
@@ -333,7 +355,9 @@ def test_json_errors_for_bad_options_and_one_document_only(
     assert code == 0 and json.loads(out)["status"] == "match"
 
 
-def test_register_names_a_text_file_with_a_gguf_suffix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_names_a_text_file_with_a_gguf_suffix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake = tmp_path / "text.gguf"
     fake.write_text("FROM llama3.2\nthis is not a GGUF\n")
     code, out, err = run_main(["register", "x", str(fake), "--json"], capsys)
@@ -348,8 +372,19 @@ def test_modelfile_output_into_a_missing_folder_creates_it(
 ) -> None:
     target = tmp_path / "new" / "deeper" / "Modelfile"
     (tmp_path / "system.txt").write_text("You are terse.\n", encoding="utf-8")
-    code, _, err = run_main(["modelfile", str(gguf), "-o", str(target), "-s", f"@{tmp_path / 'system.txt'}",
-                             "--max-ctx", "1024"], capsys)
+    code, _, err = run_main(
+        [
+            "modelfile",
+            str(gguf),
+            "-o",
+            str(target),
+            "-s",
+            f"@{tmp_path / 'system.txt'}",
+            "--max-ctx",
+            "1024",
+        ],
+        capsys,
+    )
     assert code == 0, err
     text = target.read_text(encoding="utf-8")
     assert 'SYSTEM "You are terse."' in text or "SYSTEM You are terse." in text
@@ -358,14 +393,20 @@ def test_modelfile_output_into_a_missing_folder_creates_it(
     assert code == 0, err
 
 
-@pytest.mark.parametrize("spelling", [["--num-ctx", "2048"], ["--ctx", "2048"], ["--max-ctx", "2048"]])
-def test_old_spellings_parse_like_the_new_one(spelling: list[str], gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "spelling", [["--num-ctx", "2048"], ["--ctx", "2048"], ["--max-ctx", "2048"]]
+)
+def test_old_spellings_parse_like_the_new_one(
+    spelling: list[str], gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_main(["inspect", str(gguf), "--json", *spelling], capsys)
     assert code == 0, err
     assert json.loads(out)["memory"]["ctx"] == 2048
 
 
-def test_quiet_drops_status_lines_but_not_errors(gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_drops_status_lines_but_not_errors(
+    gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_main(["modelfile", str(gguf)], capsys)
     assert code == 0 and "FROM" in out and err.strip()  # the explanation goes to stderr
     code, out, err = run_main(["-q", "modelfile", str(gguf)], capsys)
@@ -424,15 +465,42 @@ def test_rm_store_only_forgets_without_ollama(capsys: pytest.CaptureFixture[str]
     from ollama_forge.store import Registration, Store, StoredModel
 
     store = Store()
-    store.put(StoredModel(name="qwen", registrations=[
-        Registration(ollama_name="qwen:latest", host="http://127.0.0.1:1", source="x", modelfile="FROM x")]))
-    store.put(StoredModel(name="other", registrations=[
-        Registration(ollama_name="qwen", host="http://127.0.0.1:2", source="x", modelfile="FROM x"),
-        Registration(ollama_name="keep", host="http://127.0.0.1:2", source="x", modelfile="FROM x")]))
-    code, out, err = run_main(["rm", "--store-only", "qwen", "--json"], capsys)  # OLLAMA_HOST is a closed port
+    store.put(
+        StoredModel(
+            name="qwen",
+            registrations=[
+                Registration(
+                    ollama_name="qwen:latest",
+                    host="http://127.0.0.1:1",
+                    source="x",
+                    modelfile="FROM x",
+                )
+            ],
+        )
+    )
+    store.put(
+        StoredModel(
+            name="other",
+            registrations=[
+                Registration(
+                    ollama_name="qwen", host="http://127.0.0.1:2", source="x", modelfile="FROM x"
+                ),
+                Registration(
+                    ollama_name="keep", host="http://127.0.0.1:2", source="x", modelfile="FROM x"
+                ),
+            ],
+        )
+    )
+    code, out, err = run_main(
+        ["rm", "--store-only", "qwen", "--json"], capsys
+    )  # OLLAMA_HOST is a closed port
     assert code == 0, err
-    assert json.loads(out) == {"name": "qwen", "store_only": True, "stored_model_removed": True,
-                               "registration_records_removed": 1}
+    assert json.loads(out) == {
+        "name": "qwen",
+        "store_only": True,
+        "stored_model_removed": True,
+        "registration_records_removed": 1,
+    }
     assert store.find("qwen") is None
     assert [r.ollama_name for r in store.get("other").registrations] == ["keep"]
     code, _, err = run_main(["rm", "--store-only", "qwen"], capsys)
@@ -442,10 +510,16 @@ def test_rm_store_only_forgets_without_ollama(capsys: pytest.CaptureFixture[str]
 def _complete(words: str) -> list[str]:
     import os
 
-    env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
-               _FORGE_COMPLETE="bash_complete")
+    env = dict(
+        os.environ,
+        COMP_WORDS=words,
+        COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)),
+        _FORGE_COMPLETE="bash_complete",
+    )
     code = "import sys\nfrom ollama_forge.cli import main\nsys.argv = ['forge']\nmain()"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.split()
 
@@ -456,11 +530,20 @@ def test_shell_completion_completes_commands_options_and_paths() -> None:
     assert _complete("forge chat -f Mod") == ["file,Mod"]
     options = _complete("forge chat --")
     assert "plain,--num-ctx" in options and "plain,--file" in options
-    assert not {"plain,--ctx", "plain,--max-ctx", "plain,--modelfile", "plain,--max-new-tokens"} & set(options)
+    assert not {
+        "plain,--ctx",
+        "plain,--max-ctx",
+        "plain,--modelfile",
+        "plain,--max-new-tokens",
+    } & set(options)
 
 
-@pytest.mark.parametrize("argv", [["ps", "--json"], ["list", "--json"], ["doctor", "--json", "--host", "http://[::1"]])
-def test_json_failures_print_the_error_object(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv", [["ps", "--json"], ["list", "--json"], ["doctor", "--json", "--host", "http://[::1"]]
+)
+def test_json_failures_print_the_error_object(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_main(argv, capsys)  # Ollama is a closed port; the last host is malformed
     data = json.loads(out)
     assert code == data["exit_code"] and code in (1, 2), err

@@ -28,15 +28,21 @@ def test_interactive_chat_commands(smollm2_path: Path) -> None:
         "/nonsense",
         "/bye",
     ]
-    result = CliRunner().invoke(forge_cli.cli, ["chat", str(smollm2_path), "-n", "8", "--num-ctx", "512"],
-                                input="\n".join(lines) + "\n", prog_name="forge")
+    result = CliRunner().invoke(
+        forge_cli.cli,
+        ["chat", str(smollm2_path), "-n", "8", "--num-ctx", "512"],
+        input="\n".join(lines) + "\n",
+        prog_name="forge",
+    )
     assert result.exit_code == 0, result.output
     err = result.stderr
     assert "/set parameter NAME VALUE" in err and "/clear" in err and "/bye" in err  # the /? list
     assert "Set parameter 'temperature' to '0'" in err
     assert "error:" in err and "top_k" in err
     params = err.split("parameters:")[1]
-    assert "num_ctx 1024" in params and "temperature 0" in params  # the earlier /set survived the re-open
+    assert (
+        "num_ctx 1024" in params and "temperature 0" in params
+    )  # the earlier /set survived the re-open
     assert "Answer in one word." in err.split("system:")[1]
     assert "Cleared session context." in err and "Unknown command '/nonsense'" in err
     assert result.stdout.strip()  # the reply was streamed to stdout
@@ -48,14 +54,16 @@ def test_interactive_chat_commands(smollm2_path: Path) -> None:
 def test_check_shows_progress_on_stderr(smollm2_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     result = CliRunner().invoke(
-        forge_cli.cli, ["check", str(smollm2_path), "--backend", "embedded", "-p", "Say hi.", "-n", "24"],
+        forge_cli.cli,
+        ["check", str(smollm2_path), "--backend", "embedded", "-p", "Say hi.", "-n", "24"],
         prog_name="forge",
     )
     assert "loading SmolLM2-135M-Instruct" in result.stderr
     assert 'prompt 1/1: "Say hi."' in result.stderr
     assert "forge check" in result.stdout  # the report itself stays on stdout
     quiet = CliRunner().invoke(
-        forge_cli.cli, ["-q", "check", str(smollm2_path), "--backend", "embedded", "-p", "Say hi.", "-n", "24"],
+        forge_cli.cli,
+        ["-q", "check", str(smollm2_path), "--backend", "embedded", "-p", "Say hi.", "-n", "24"],
         prog_name="forge",
     )
     assert "loading" not in quiet.stderr and "prompt 1/1" not in quiet.stderr
@@ -63,7 +71,9 @@ def test_check_shows_progress_on_stderr(smollm2_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.hf
-def test_run_hf_offline_loads_the_cached_snapshot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_run_hf_offline_loads_the_cached_snapshot(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     pytest.importorskip("transformers")
     from runners.tiny_model import build_tiny_model
 
@@ -75,8 +85,11 @@ def test_run_hf_offline_loads_the_cached_snapshot(monkeypatch: pytest.MonkeyPatc
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    result = CliRunner().invoke(forge_cli.cli, ["run-hf", "owner/tiny", "-p", "Hello", "-n", "4", "--raw",
-                                                "--device", "cpu", "--json"], prog_name="forge")
+    result = CliRunner().invoke(
+        forge_cli.cli,
+        ["run-hf", "owner/tiny", "-p", "Hello", "-n", "4", "--raw", "--device", "cpu", "--json"],
+        prog_name="forge",
+    )
     assert result.exit_code == 0, result.output
     assert '"new_tokens": 4' in result.stdout
 
@@ -86,13 +99,19 @@ def test_check_through_ollama_shows_each_prompt(monkeypatch: pytest.MonkeyPatch)
 
     with OllamaServer() as server:
         server.state.models["registry.ollama.ai/library/gem:latest"] = ModelRecord(
-            name="registry.ollama.ai/library/gem:latest", display="gem:latest", layers=[],
-            template="{{ .Prompt }}", parameters={"stop": ["<end_of_turn>"]},
+            name="registry.ollama.ai/library/gem:latest",
+            display="gem:latest",
+            layers=[],
+            template="{{ .Prompt }}",
+            parameters={"stop": ["<end_of_turn>"]},
         )
         server.state.chat_reply = "Paris."
         monkeypatch.setenv("OLLAMA_HOST", server.url)
-        result = CliRunner().invoke(forge_cli.cli, ["check", "gem", "-p", "Capital of France?", "-p", "Say hi."],
-                                    prog_name="forge")
+        result = CliRunner().invoke(
+            forge_cli.cli,
+            ["check", "gem", "-p", "Capital of France?", "-p", "Say hi."],
+            prog_name="forge",
+        )
     assert result.exit_code == 0, result.output
     assert 'prompt 1/2 to Ollama gem: "Capital of France?"' in result.stderr
     assert 'prompt 2/2 to Ollama gem: "Say hi."' in result.stderr

@@ -53,7 +53,9 @@ def test_values_are_read_at_call_time(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert config.hf_hub_cache() == tmp_path / "hf" / "hub"
 
 
-def test_forge_home_defaults_to_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_forge_home_defaults_to_user_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("FORGE_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert config.forge_home() == tmp_path / "xdg" / "ollama-forge"
@@ -61,9 +63,18 @@ def test_forge_home_defaults_to_user_data_dir(monkeypatch: pytest.MonkeyPatch, t
 
 @pytest.mark.parametrize(
     "raw",
-    ["http://[::1", "http://host:99999", "http://a b", "http://user:pw@host:1", "http://host:1/?q=1", "http://:x"],
+    [
+        "http://[::1",
+        "http://host:99999",
+        "http://a b",
+        "http://user:pw@host:1",
+        "http://host:1/?q=1",
+        "http://:x",
+    ],
 )
-def test_malformed_ollama_host_is_a_usage_error_naming_the_variable(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+def test_malformed_ollama_host_is_a_usage_error_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
     monkeypatch.setenv("OLLAMA_HOST", raw)
     with pytest.raises(ConfigError) as exc:
         config.ollama_host()

@@ -13,12 +13,21 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_example(*cmd: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_example(
+    *cmd: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     # the venv's bin first, as an activated venv has it: the shell example calls `forge`
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(list(cmd), capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        list(cmd),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def assert_clear_failure(done: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -29,7 +38,13 @@ def assert_clear_failure(done: subprocess.CompletedProcess[str], *needles: str) 
 
 
 def test_every_example_is_covered_here() -> None:
-    covered = {"chat_with_ollama.py", "hf_fallback.py", "pull_and_register.sh", "notebook_quickstart.py", "README.md"}
+    covered = {
+        "chat_with_ollama.py",
+        "hf_fallback.py",
+        "pull_and_register.sh",
+        "notebook_quickstart.py",
+        "README.md",
+    }
     assert {p.name for p in EXAMPLES.iterdir()} == covered
 
 
@@ -38,7 +53,9 @@ def test_no_example_shadows_an_installed_package() -> None:
     import importlib.util
 
     for script in EXAMPLES.glob("*.py"):
-        assert importlib.util.find_spec(script.stem) is None, f"{script.name} shadows a package of that name"
+        assert importlib.util.find_spec(script.stem) is None, (
+            f"{script.name} shadows a package of that name"
+        )
 
 
 def test_chat_with_ollama_without_a_server_names_the_fix() -> None:
@@ -48,7 +65,9 @@ def test_chat_with_ollama_without_a_server_names_the_fix() -> None:
 
 def test_hf_fallback_offline_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    done = run_example(sys.executable, str(EXAMPLES / "hf_fallback.py"), "some-org/not-cached-model")
+    done = run_example(
+        sys.executable, str(EXAMPLES / "hf_fallback.py"), "some-org/not-cached-model"
+    )
     assert_clear_failure(done, "fix:")
 
 

@@ -36,10 +36,24 @@ STEP_EDGES: dict[str, set[str]] = {
     "gguf": set(),
     "modelfile": set(),
     "hub": {"gguf"},  # remote headers are parsed by the GGUF reader; quant names and sizes
-    "families": {"gguf", "modelfile"},  # detection reads GGUF metadata; family files hold Modelfile values
-    "fidelity": {"gguf", "ollama"},  # capabilities and live checks read GGUF metadata and Ollama's answers
-    "ollama": {"modelfile", "fidelity"},  # Modelfile -> create request; versions: which path a TEMPLATE takes
-    "runners": {"modelfile", "gguf", "fidelity", "hub"},  # Ollama's prompt building; hub.reach (offline probe)
+    "families": {
+        "gguf",
+        "modelfile",
+    },  # detection reads GGUF metadata; family files hold Modelfile values
+    "fidelity": {
+        "gguf",
+        "ollama",
+    },  # capabilities and live checks read GGUF metadata and Ollama's answers
+    "ollama": {
+        "modelfile",
+        "fidelity",
+    },  # Modelfile -> create request; versions: which path a TEMPLATE takes
+    "runners": {
+        "modelfile",
+        "gguf",
+        "fidelity",
+        "hub",
+    },  # Ollama's prompt building; hub.reach (offline probe)
 }
 
 #: facades: a step package re-exports a use case lazily, for the public API it always had
@@ -51,8 +65,10 @@ FACADE_EXCEPTIONS = {
 
 #: known upward imports still to untangle: (importer, imported) -> why it is there
 LAYER_EXCEPTIONS = {
-    ("ollama_forge.store", "ollama_forge.ollama.names"):
-        "Store.forget matches registrations by Ollama's name rules; the caller should pass the comparison",
+    (
+        "ollama_forge.store",
+        "ollama_forge.ollama.names",
+    ): "Store.forget matches registrations by Ollama's name rules; the caller should pass the comparison",
 }
 
 
@@ -85,8 +101,12 @@ def _known(name: str) -> str | None:
 
 def _is_lazy_package(path: Path, tree: ast.Module) -> bool:
     return path.name == "__init__.py" and any(
-        isinstance(node, ast.Assign) and any(isinstance(t, ast.Tuple) and any(
-            isinstance(e, ast.Name) and e.id == "__getattr__" for e in t.elts) for t in node.targets)
+        isinstance(node, ast.Assign)
+        and any(
+            isinstance(t, ast.Tuple)
+            and any(isinstance(e, ast.Name) and e.id == "__getattr__" for e in t.elts)
+            for t in node.targets
+        )
         for node in tree.body
     )
 
@@ -94,7 +114,11 @@ def _is_lazy_package(path: Path, tree: ast.Module) -> bool:
 def _type_checking_lines(tree: ast.Module) -> set[int]:
     lines: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
             for inner in node.body:
                 lines.update(range(inner.lineno, (inner.end_lineno or inner.lineno) + 1))
     return lines
@@ -119,7 +143,9 @@ def _edges() -> tuple[list[Edge], set[str]]:
                 else:
                     module = node.module or ""
                 for alias in node.names:  # `from pkg import submodule` depends on the submodule
-                    targets.append(f"{module}.{alias.name}" if f"{module}.{alias.name}" in MODULES else module)
+                    targets.append(
+                        f"{module}.{alias.name}" if f"{module}.{alias.name}" in MODULES else module
+                    )
             elif isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             for target in targets:
@@ -157,7 +183,8 @@ def test_every_module_has_a_layer() -> None:
         _layer(module)
     root_modules = {m for m in MODULES if m.count(".") == 1 and MODULES[m].name != "__init__.py"}
     assert root_modules <= {f"ollama_forge.{n}" for n in FOUNDATION | {"__main__"}}, (
-        "only foundation modules sit at the package root")
+        "only foundation modules sit at the package root"
+    )
 
 
 def test_no_upward_imports() -> None:
@@ -168,7 +195,9 @@ def test_no_upward_imports() -> None:
         and (e.source, e.target) not in FACADE_EXCEPTIONS | set(LAYER_EXCEPTIONS)
     ]
     assert bad == []
-    stale = [pair for pair in LAYER_EXCEPTIONS if not any((e.source, e.target) == pair for e in EDGES)]
+    stale = [
+        pair for pair in LAYER_EXCEPTIONS if not any((e.source, e.target) == pair for e in EDGES)
+    ]
     assert stale == [], "untangled: drop it from LAYER_EXCEPTIONS"
 
 
@@ -176,22 +205,30 @@ def test_facade_exceptions_are_lazy_and_still_needed() -> None:
     for source, target in FACADE_EXCEPTIONS:
         assert source in LAZY, f"{source} re-exports {target} but is not a lazy (PEP 562) package"
         found = [e for e in EDGES if (e.source, e.target) == (source, target)]
-        assert found and all(e.type_checking for e in found), f"{source} -> {target}: only its TYPE_CHECKING mirror"
+        assert found and all(e.type_checking for e in found), (
+            f"{source} -> {target}: only its TYPE_CHECKING mirror"
+        )
 
 
 def test_steps_import_steps_only_along_the_data_flow() -> None:
-    bad = sorted({
-        f"{e.source}:{e.line} imports {e.target}"
-        for e in EDGES
-        if _layer(e.source) == _layer(e.target) == "steps" and _group(e.source) != _group(e.target)
-        and _group(e.target) not in STEP_EDGES[_group(e.source)]
-    })
+    bad = sorted(
+        {
+            f"{e.source}:{e.line} imports {e.target}"
+            for e in EDGES
+            if _layer(e.source) == _layer(e.target) == "steps"
+            and _group(e.source) != _group(e.target)
+            and _group(e.target) not in STEP_EDGES[_group(e.source)]
+        }
+    )
     assert bad == []
 
 
 def test_listed_step_edges_are_all_used() -> None:
-    used = {(_group(e.source), _group(e.target)) for e in EDGES
-            if _layer(e.source) == _layer(e.target) == "steps" and _group(e.source) != _group(e.target)}
+    used = {
+        (_group(e.source), _group(e.target))
+        for e in EDGES
+        if _layer(e.source) == _layer(e.target) == "steps" and _group(e.source) != _group(e.target)
+    }
     listed = {(s, t) for s, targets in STEP_EDGES.items() for t in targets}
     assert listed - used == set(), "an allowed edge nobody uses: drop it from STEP_EDGES"
 

@@ -40,7 +40,10 @@ print("\\n@@" + json.dumps({"code": code, "heavy": heavy}))
 def run_isolated(argv: list[str] | None, cwd: Path) -> dict[str, object]:
     proc = subprocess.run(
         [sys.executable, "-c", RUNNER, json.dumps(argv), json.dumps(HEAVY)],
-        capture_output=True, text=True, cwd=cwd, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
     )
     marker = proc.stdout.rfind("\n@@")
     assert marker >= 0, proc.stderr[-2000:]
@@ -50,7 +53,13 @@ def run_isolated(argv: list[str] | None, cwd: Path) -> dict[str, object]:
 
 @pytest.fixture
 def small_gguf(tmp_path: Path) -> Path:
-    return write_gguf(tmp_path / "m.gguf", arch="qwen2", chat_template=CHATML, tokens=chatml_vocab(), eos="<|im_end|>")
+    return write_gguf(
+        tmp_path / "m.gguf",
+        arch="qwen2",
+        chat_template=CHATML,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+    )
 
 
 def test_import_is_light(tmp_path: Path) -> None:
@@ -81,7 +90,11 @@ def test_commands_do_not_import_heavy_modules(argv: list[str], tmp_path: Path) -
 
 
 def test_inspect_and_modelfile_are_light(small_gguf: Path, tmp_path: Path) -> None:
-    for argv in (["inspect", str(small_gguf)], ["inspect", str(small_gguf), "--json"], ["modelfile", str(small_gguf)]):
+    for argv in (
+        ["inspect", str(small_gguf)],
+        ["inspect", str(small_gguf), "--json"],
+        ["modelfile", str(small_gguf)],
+    ):
         result = run_isolated(argv, tmp_path)
         assert result["code"] == 0, argv
         assert result["heavy"] == [], argv
@@ -90,8 +103,13 @@ def test_inspect_and_modelfile_are_light(small_gguf: Path, tmp_path: Path) -> No
 def test_heavy_detection_works(tmp_path: Path) -> None:
     """The probe itself must see a heavy import when one happens (else the tests above prove nothing)."""
     pytest.importorskip("torch")
-    code = RUNNER.replace("argv = json.loads(sys.argv[1])", "import torch\nargv = json.loads(sys.argv[1])")
+    code = RUNNER.replace(
+        "argv = json.loads(sys.argv[1])", "import torch\nargv = json.loads(sys.argv[1])"
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(None), json.dumps(HEAVY)], capture_output=True, text=True, cwd=tmp_path,
+        [sys.executable, "-c", code, json.dumps(None), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
     )
     assert '"heavy": ["torch"]' in proc.stdout

@@ -17,12 +17,18 @@ def _type_checking_imports(package: str) -> dict[str, str]:
     tree = ast.parse(Path(str(module.__file__)).read_text(encoding="utf-8"))
     out: dict[str, str] = {}
     for node in tree.body:
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+        if (
+            isinstance(node, ast.If)
+            and isinstance(node.test, ast.Name)
+            and node.test.id == "TYPE_CHECKING"
+        ):
             for imp in node.body:
                 assert isinstance(imp, ast.ImportFrom) and imp.level >= 1 and imp.module
                 base = package.split(".")[: len(package.split(".")) - (imp.level - 1)]
                 for alias in imp.names:
-                    out[alias.asname or alias.name] = f"{'.'.join([*base, imp.module])}:{alias.name}"
+                    out[alias.asname or alias.name] = (
+                        f"{'.'.join([*base, imp.module])}:{alias.name}"
+                    )
     return out
 
 
@@ -32,7 +38,9 @@ def test_type_checking_block_mirrors_the_lazy_exports(package: str) -> None:
     lazy = {}
     for name, target in module._LAZY.items():
         mod, _, attr = target.partition(":")
-        lazy[name] = f"{mod if mod.startswith('ollama_forge.') else f'{package}.{mod}'}:{attr or name}"
+        lazy[name] = (
+            f"{mod if mod.startswith('ollama_forge.') else f'{package}.{mod}'}:{attr or name}"
+        )
     assert _type_checking_imports(package) == lazy
 
 

@@ -16,8 +16,19 @@ from ollama_forge.store import Registration, Store, StoredFile, StoredModel, val
 def test_put_get_list_remove(tmp_path: Path) -> None:
     store = Store(tmp_path / "s")
     model = StoredModel(
-        name="gemma", repo="org/gemma-GGUF", revision="a" * 40, quant="Q4_K_M",
-        files=[StoredFile(role="model", path=str(tmp_path / "g.gguf"), repo_path="g.gguf", size=3, sha256="b" * 64)],
+        name="gemma",
+        repo="org/gemma-GGUF",
+        revision="a" * 40,
+        quant="Q4_K_M",
+        files=[
+            StoredFile(
+                role="model",
+                path=str(tmp_path / "g.gguf"),
+                repo_path="g.gguf",
+                size=3,
+                sha256="b" * 64,
+            )
+        ],
     )
     store.put(model)
     assert store.get("gemma") == model
@@ -33,7 +44,12 @@ def test_put_get_list_remove(tmp_path: Path) -> None:
 
 def test_registration_recorded(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    store.add_registration("m", Registration(ollama_name="m:latest", host="http://h:1", source="x.gguf", modelfile="FROM ./x.gguf\n"))
+    store.add_registration(
+        "m",
+        Registration(
+            ollama_name="m:latest", host="http://h:1", source="x.gguf", modelfile="FROM ./x.gguf\n"
+        ),
+    )
     assert store.get("m").registrations[0].ollama_name == "m:latest"
 
 
@@ -98,12 +114,20 @@ def test_a_store_write_that_fails_is_a_clear_error_and_keeps_the_old_store(tmp_p
     import sys
 
     root = tmp_path / "fhome"
-    proc = subprocess.run([sys.executable, "-c", _FILL_AND_WRITE, str(root)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _FILL_AND_WRITE, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1, proc.stderr
     kind, message, hint = (part.strip() for part in proc.stdout.split("|"))
     assert kind == "StoreError" and "Cannot write forge's store" in message and "FORGE_HOME" in hint
     assert [m.name for m in Store(root).list()] == ["first"]  # the old store.json is intact
-    assert sorted(p.name for p in root.iterdir()) == ["store.json", "store.lock"]  # no temp file left
+    assert sorted(p.name for p in root.iterdir()) == [
+        "store.json",
+        "store.lock",
+    ]  # no temp file left
 
 
 def test_a_full_disk_names_the_fix(tmp_path: Path) -> None:
@@ -111,13 +135,17 @@ def test_a_full_disk_names_the_fix(tmp_path: Path) -> None:
 
     mount = tmp_path / "small"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         (mount / "filler").write_bytes(b"\x00" * (64 * 1024 - 4096 * 2))
         with pytest.raises(StoreError) as err:
             Store(mount).put(StoredModel(name="m", repo="o/r" * 3000))
-        assert err.value.fields["errno"] == errno.ENOSPC and "Free some space" in (err.value.hint or "")
+        assert err.value.fields["errno"] == errno.ENOSPC and "Free some space" in (
+            err.value.hint or ""
+        )
         assert not (mount / "store.json").exists()
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)

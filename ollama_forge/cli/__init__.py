@@ -141,16 +141,32 @@ def _set_verbosity(quiet: bool, verbose: int) -> None:
     set_quiet(quiet)
     if verbose:
         level = logging.DEBUG if verbose > 1 else logging.INFO
-        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        )
         for logger in ("ollama_forge", "huggingface_hub"):
             logging.getLogger(logger).setLevel(level)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-V", "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show the versions of forge, Python, the llama.cpp runtime and the Hub/Ollama clients.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or status lines on stderr (errors and warnings stay).")
-@click.option("-v", "--verbose", count=True, help="Log what forge does on stderr (-vv: debug details).")
+@click.option(
+    "-V",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the versions of forge, Python, the llama.cpp runtime and the Hub/Ollama clients.",
+)
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress or status lines on stderr (errors and warnings stay).",
+)
+@click.option(
+    "-v", "--verbose", count=True, help="Log what forge does on stderr (-vv: debug details)."
+)
 def cli(quiet: bool, verbose: int) -> None:
     """ollama_forge: from a Hugging Face GGUF to a correctly configured Ollama model.
 
@@ -227,7 +243,9 @@ def report_error(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         console.print("[bold red]interrupted[/bold red]")
         return 130
-    console.print(f"[bold red]internal error:[/bold red] {_escape(safe_text(f'{type(exc).__name__}: {exc}'))}")
+    console.print(
+        f"[bold red]internal error:[/bold red] {_escape(safe_text(f'{type(exc).__name__}: {exc}'))}"
+    )
     if not debug_enabled():
         console.print("[bold]fix:[/bold] re-run with FORGE_DEBUG=1 for a traceback and report it")
     return 1
@@ -242,7 +260,9 @@ def _escape(text: str) -> str:
 def _fail(exc: BaseException, as_json: bool) -> int:
     from . import console
 
-    if as_json and not console.json_documents:  # stdout holds one JSON document: the result or the error
+    if (
+        as_json and not console.json_documents
+    ):  # stdout holds one JSON document: the result or the error
         try:
             console.print_json(error_object(exc))
         except BrokenPipeError:
@@ -258,7 +278,9 @@ def _fail(exc: BaseException, as_json: bool) -> int:
 def _run(args: list[str], as_json: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="forge", standalone_mode=False)
-        return code if isinstance(code, int) else 0  # ctx.exit(n) is returned, not raised, in this mode
+        return (
+            code if isinstance(code, int) else 0
+        )  # ctx.exit(n) is returned, not raised, in this mode
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except BrokenPipeError:
@@ -281,10 +303,14 @@ def main(argv: list[str] | None = None) -> Any:
     args = list(sys.argv[1:] if argv is None else argv)
     console.json_documents = 0
     started = time.perf_counter()
-    with warnings.catch_warnings():  # the library warns (ForgeWarning); the CLI prints "warning: ..."
+    with (
+        warnings.catch_warnings()
+    ):  # the library warns (ForgeWarning); the CLI prints "warning: ..."
         warnings.simplefilter("always", ForgeWarning)
         warnings.showwarning = console.show_warning
         code = _run(args, json_requested(args))
     # shown with forge -v: where the time went, and how the command ended
-    logging.getLogger("ollama_forge.cli").info("exit %d after %.2f s", code, time.perf_counter() - started)
+    logging.getLogger("ollama_forge.cli").info(
+        "exit %d after %.2f s", code, time.perf_counter() - started
+    )
     return sys.exit(code)

@@ -19,7 +19,9 @@ EXIT_WORDS = {"/bye", "/exit", "/quit"}
 Handler = Callable[[str], None]
 
 
-def user_lines(err: Console, commands: Mapping[str, tuple[str, str, Handler]] | None = None) -> Iterator[str]:
+def user_lines(
+    err: Console, commands: Mapping[str, tuple[str, str, Handler]] | None = None
+) -> Iterator[str]:
     """Non-empty lines typed at a ``>>>`` prompt (on stderr) until /bye, EOF or Ctrl-C.
 
     ``commands`` maps a word (``/clear``) to (usage, help, handler); ``/?`` and ``/help`` list them.
@@ -47,7 +49,9 @@ def user_lines(err: Console, commands: Mapping[str, tuple[str, str, Handler]] | 
                 except ForgeError as exc:
                     _print_error(err, exc)
             else:
-                err.print(f"Unknown command {word!r}. Type /? for help", markup=False, highlight=False)
+                err.print(
+                    f"Unknown command {word!r}. Type /? for help", markup=False, highlight=False
+                )
             continue
         if stripped:
             yield text

@@ -24,7 +24,9 @@ class Option(click.Option):
     completion and "did you mean" show only the current spelling.
     """
 
-    def __init__(self, param_decls: Sequence[str], *, aliases: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self, param_decls: Sequence[str], *, aliases: Sequence[str] = (), **kwargs: Any
+    ) -> None:
         super().__init__([*param_decls, *aliases], **kwargs)
         self.aliases: tuple[str, ...] = tuple(aliases)
         self.opts = [o for o in self.opts if o not in self.aliases]
@@ -59,12 +61,19 @@ class TextOrFile(click.ParamType):
             return text
         path = Path(text[1:]).expanduser()
         if not path.is_file():
-            self.fail(f"{text[1:]!r} not found (looked for a text file after @; write @@ for a literal @)",
-                      param, ctx)
+            self.fail(
+                f"{text[1:]!r} not found (looked for a text file after @; write @@ for a literal @)",
+                param,
+                ctx,
+            )
         try:
             return path.read_text(encoding="utf-8").rstrip("\n")
         except (OSError, UnicodeDecodeError) as exc:
-            self.fail(f"cannot read {text[1:]!r}: {exc} (@FILE takes a readable UTF-8 text file)", param, ctx)
+            self.fail(
+                f"cannot read {text[1:]!r}: {exc} (@FILE takes a readable UTF-8 text file)",
+                param,
+                ctx,
+            )
 
 
 TEXT_OR_FILE = TextOrFile()
@@ -74,32 +83,57 @@ FILE = click.Path(dir_okay=False)
 TARGET = click.Path()  # a GGUF path, a stored name or a repo reference: still completed as a path
 
 
-def json_option(help: str = "Print the result as JSON on stdout (an error as {\"error\": ...}).") -> Callable[[F], F]:
+def json_option(
+    help: str = 'Print the result as JSON on stdout (an error as {"error": ...}).',
+) -> Callable[[F], F]:
     return click.option("--json", "as_json", is_flag=True, help=help)
 
 
 def host_option() -> Callable[[F], F]:
-    return click.option("--host", default=None, metavar="URL",
-                        help="Ollama server (default: OLLAMA_HOST, else http://127.0.0.1:11434).")
+    return click.option(
+        "--host",
+        default=None,
+        metavar="URL",
+        help="Ollama server (default: OLLAMA_HOST, else http://127.0.0.1:11434).",
+    )
 
 
-def system_option(help: str = "A system message (replaces the Modelfile's SYSTEM).") -> Callable[[F], F]:
+def system_option(
+    help: str = "A system message (replaces the Modelfile's SYSTEM).",
+) -> Callable[[F], F]:
     return option("-s", "--system", "system", type=TEXT_OR_FILE, default=None, help=help)
 
 
 def modelfile_option(help: str) -> Callable[[F], F]:
-    return option("-f", "--file", "modelfile", aliases=["--modelfile"], type=FILE, default=None, help=help)
+    return option(
+        "-f", "--file", "modelfile", aliases=["--modelfile"], type=FILE, default=None, help=help
+    )
 
 
 def max_tokens_option(help: str, **kwargs: Any) -> Callable[[F], F]:
     kwargs.setdefault("type", click.IntRange(min=1))
     kwargs.setdefault("default", None)
-    return option("-n", "--max-tokens", "max_tokens", aliases=["--max-new-tokens"], metavar="N", help=help, **kwargs)
+    return option(
+        "-n",
+        "--max-tokens",
+        "max_tokens",
+        aliases=["--max-new-tokens"],
+        metavar="N",
+        help=help,
+        **kwargs,
+    )
 
 
 def num_ctx_option(help: str, *, minimum: int = 1) -> Callable[[F], F]:
-    return option("--num-ctx", "num_ctx", aliases=["--ctx", "--max-ctx"], type=click.IntRange(min=minimum),
-                  default=None, metavar="N", help=help)
+    return option(
+        "--num-ctx",
+        "num_ctx",
+        aliases=["--ctx", "--max-ctx"],
+        type=click.IntRange(min=minimum),
+        default=None,
+        metavar="N",
+        help=help,
+    )
 
 
 class ExistingFile(click.Path):

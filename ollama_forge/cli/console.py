@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-__all__ = ["human_bytes", "safe_text", "scrub_surrogates"]  # re-exported: the CLI's one import for output
+__all__ = [
+    "human_bytes",
+    "safe_text",
+    "scrub_surrogates",
+]  # re-exported: the CLI's one import for output
 
 #: ``forge -q``: status and progress lines on stderr are dropped (errors and warnings are not)
 _QUIET = False
@@ -35,7 +39,9 @@ def stderr_console(*, always: bool = False) -> Console:
     """The console for status lines on stderr (silent under ``forge -q`` unless ``always``)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, soft_wrap=False, emoji=False, quiet=_QUIET and not always)
+    return Console(
+        stderr=True, highlight=False, soft_wrap=False, emoji=False, quiet=_QUIET and not always
+    )
 
 
 def stdout_console() -> Console:
@@ -104,8 +110,14 @@ def _quiet_console() -> Console:
     return Console(quiet=True)
 
 
-def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                 file: Any = None, line: str | None = None) -> None:
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
     """``warnings.showwarning`` while a command runs: the library's ForgeWarnings as ``warning: ...``."""
     from rich.markup import escape
 

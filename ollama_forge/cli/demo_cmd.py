@@ -9,14 +9,31 @@ import click
 if TYPE_CHECKING:
     from ..workflows.demo import DemoResult
 
-_MARKS = {"ok": "[green]ok[/green]", "failed": "[red]FAILED[/red]", "skipped": "[yellow]skipped[/yellow]"}
+_MARKS = {
+    "ok": "[green]ok[/green]",
+    "failed": "[red]FAILED[/red]",
+    "skipped": "[yellow]skipped[/yellow]",
+}
 
 
 @click.command("demo")
-@click.option("-n", "--max-tokens", type=click.IntRange(4, 512), default=32, show_default=True,
-              help="Token limit per check prompt of the base model (it rambles up to it).")
-@click.option("--host", default=None, help="Ollama server for the register step (default: OLLAMA_HOST).")
-@click.option("--json", "as_json", is_flag=True, help="Print the structured result as JSON (progress stays on stderr).")
+@click.option(
+    "-n",
+    "--max-tokens",
+    type=click.IntRange(4, 512),
+    default=32,
+    show_default=True,
+    help="Token limit per check prompt of the base model (it rambles up to it).",
+)
+@click.option(
+    "--host", default=None, help="Ollama server for the register step (default: OLLAMA_HOST)."
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the structured result as JSON (progress stays on stderr).",
+)
 def demo_command(max_tokens: int, host: str | None, as_json: bool) -> None:
     """Run the offline demo: inspect -> modelfile -> verify -> check -> chat -> register.
 
@@ -44,7 +61,9 @@ def demo_command(max_tokens: int, host: str | None, as_json: bool) -> None:
     err = stderr_console()
 
     def started(index: int, total: int, model: str, name: str, what: str) -> None:
-        err.print(f"[dim][{index}/{total}][/dim] [bold]{escape(model)}[/bold] {escape(name)}: {escape(what)} ...")
+        err.print(
+            f"[dim][{index}/{total}][/dim] [bold]{escape(model)}[/bold] {escape(name)}: {escape(what)} ..."
+        )
 
     def progress(text: str) -> None:
         err.print(f"[dim]      {escape(safe_text(text, keep_newlines=False, limit=120))}[/dim]")
@@ -52,12 +71,16 @@ def demo_command(max_tokens: int, host: str | None, as_json: bool) -> None:
     def show(step: DemoStep) -> None:
         if as_json:
             return
-        out.rule(f"[bold]{escape(step.model)}[/bold] · {escape(step.name)}  [dim]{step.seconds:.1f} s[/dim]")
+        out.rule(
+            f"[bold]{escape(step.model)}[/bold] · {escape(step.name)}  [dim]{step.seconds:.1f} s[/dim]"
+        )
         out.print(f"{_MARKS[step.status]}  {escape(safe_text(step.summary))}")
         for line in step.details:
             out.print(f"    {escape(safe_text(line))}")
 
-    result = run_demo(max_tokens=max_tokens, report=show, on_start=started, progress=progress, host=host)
+    result = run_demo(
+        max_tokens=max_tokens, report=show, on_start=started, progress=progress, host=host
+    )
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -66,7 +89,10 @@ def demo_command(max_tokens: int, host: str | None, as_json: bool) -> None:
         failed = ", ".join(f"{s.model} {s.name}" for s in result.steps if s.status == "failed")
         from ..errors import ForgeError
 
-        raise ForgeError(f"demo steps failed: {failed}", hint="Read the failed step's output above; FORGE_DEBUG=1 shows more.")
+        raise ForgeError(
+            f"demo steps failed: {failed}",
+            hint="Read the failed step's output above; FORGE_DEBUG=1 shows more.",
+        )
 
 
 def _summary(result: DemoResult) -> None:
@@ -82,10 +108,17 @@ def _summary(result: DemoResult) -> None:
         table.add_column(column, overflow="fold")
     for step in result.steps:
         style = {"ok": "green", "failed": "red", "skipped": "yellow"}[step.status]
-        table.add_row(step.model, step.name, Text(step.status, style=style), f"{step.seconds:.1f}",
-                      Text(safe_text(step.summary, keep_newlines=False, limit=110)))
+        table.add_row(
+            step.model,
+            step.name,
+            Text(step.status, style=style),
+            f"{step.seconds:.1f}",
+            Text(safe_text(step.summary, keep_newlines=False, limit=110)),
+        )
     out.print(table)
     total = sum(step.seconds for step in result.steps)
     if result.ok:
-        out.print(f"[bold green]demo complete[/bold green] in {total:.0f} s: SmolLM2 was inspected, given a verified "
-                  "Modelfile, checked and chatted with by real generation; Gemma showed what a base model needs.")
+        out.print(
+            f"[bold green]demo complete[/bold green] in {total:.0f} s: SmolLM2 was inspected, given a verified "
+            "Modelfile, checked and chatted with by real generation; Gemma showed what a base model needs."
+        )

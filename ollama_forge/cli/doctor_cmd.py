@@ -68,17 +68,31 @@ def _print(report: DoctorReport) -> None:
         row("torch", "not installed", False)
     else:
         cuda = (
-            f"CUDA {t.cuda_built}: " + (", ".join(t.cuda_devices) if t.cuda_available else "no GPU visible")
+            f"CUDA {t.cuda_built}: "
+            + (", ".join(t.cuda_devices) if t.cuda_available else "no GPU visible")
             if t.cuda_built
             else "no CUDA in this build"
         )
         if t.cuda_available:
             cuda += f" (native bf16: {'yes' if t.cuda_bf16_native else 'no'})"
-        mps = "MPS available" if t.mps_available else ("MPS built, unavailable" if t.mps_built else "no MPS")
-        row("torch", f"{t.version}; {cuda}; {mps}; CPU; auto -> {t.best_device}" + (f" [{t.error}]" if t.error else ""), t.error is None)
+        mps = (
+            "MPS available"
+            if t.mps_available
+            else ("MPS built, unavailable" if t.mps_built else "no MPS")
+        )
+        row(
+            "torch",
+            f"{t.version}; {cuda}; {mps}; CPU; auto -> {t.best_device}"
+            + (f" [{t.error}]" if t.error else ""),
+            t.error is None,
+        )
     lc = report.llama_cpp
     if lc.installed:
-        generates = {True: "generates here", False: "CANNOT generate here", None: "generation not tested"}[lc.can_generate]
+        generates = {
+            True: "generates here",
+            False: "CANNOT generate here",
+            None: "generation not tested",
+        }[lc.can_generate]
         if lc.can_generate and lc.extra_buffer_types is False:
             generates += " (extra buffer types off: this CPU's AMX/repack kernels crash)"
         summary = f"llama-cpp-python {lc.version}, GPU offload: {'yes' if lc.gpu_offload else 'no'}, {generates}"
@@ -87,16 +101,35 @@ def _print(report: DoctorReport) -> None:
     row("llama.cpp", summary, lc.installed and lc.error is None and lc.can_generate is not False)
     for extra in report.extras:
         missing = [p for p, v in extra.packages.items() if v is None]
-        row(f"[{extra.name}] extra", "installed" if extra.installed else f"missing {', '.join(missing)}", extra.installed)
+        row(
+            f"[{extra.name}] extra",
+            "installed" if extra.installed else f"missing {', '.join(missing)}",
+            extra.installed,
+        )
     o = report.ollama
-    row("Ollama", f"{o.host}: " + (f"version {o.version}" if o.reachable else f"unreachable ({o.error})"), o.reachable)
+    row(
+        "Ollama",
+        f"{o.host}: " + (f"version {o.version}" if o.reachable else f"unreachable ({o.error})"),
+        o.reachable,
+    )
     h = report.hub
-    reach = {True: "reachable", False: f"unreachable ({h.error})", None: "not tried (offline)"}[h.reachable]
-    row("Hub", f"{h.endpoint}: {reach}; token: {h.token_source or 'none'}; offline: {'yes' if h.offline else 'no'}",
-        h.reachable is not False)
+    reach = {True: "reachable", False: f"unreachable ({h.error})", None: "not tried (offline)"}[
+        h.reachable
+    ]
+    row(
+        "Hub",
+        f"{h.endpoint}: {reach}; token: {h.token_source or 'none'}; offline: {'yes' if h.offline else 'no'}",
+        h.reachable is not False,
+    )
     for disk in report.disks:
-        row(f"disk: {disk.label}", f"{disk.path}: {_gib(disk.free_bytes)} free of {_gib(disk.total_bytes)}")
-    row("memory", f"{_gib(report.memory.available_bytes)} available of {_gib(report.memory.total_bytes)}")
+        row(
+            f"disk: {disk.label}",
+            f"{disk.path}: {_gib(disk.free_bytes)} free of {_gib(disk.total_bytes)}",
+        )
+    row(
+        "memory",
+        f"{_gib(report.memory.available_bytes)} available of {_gib(report.memory.total_bytes)}",
+    )
     out = stdout_console()
     out.print(table)
     for note in report.notes:

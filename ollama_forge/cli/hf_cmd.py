@@ -24,13 +24,29 @@ def _write(text: str) -> None:
 
 @click.command("run-hf")
 @click.argument("model", type=click.Path())
-@click.option("--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu.")
-@click.option("--dtype", default="auto", show_default=True, help="auto, float32, float16 or bfloat16.")
-@max_tokens_option("Token limit per reply (transformers' max_new_tokens).", default=256, show_default=True)
-@click.option("--temperature", type=click.FloatRange(min=0), default=None, help="0 = greedy; default: the model's own setting.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu.",
+)
+@click.option(
+    "--dtype", default="auto", show_default=True, help="auto, float32, float16 or bfloat16."
+)
+@max_tokens_option(
+    "Token limit per reply (transformers' max_new_tokens).", default=256, show_default=True
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="0 = greedy; default: the model's own setting.",
+)
 @click.option("-p", "--prompt", help="Answer one prompt and exit (otherwise: interactive chat).")
 @system_option("A system message for the chat template (TEXT or @FILE).")
-@click.option("--raw", is_flag=True, help="With --prompt: give the text as-is, without the chat template.")
+@click.option(
+    "--raw", is_flag=True, help="With --prompt: give the text as-is, without the chat template."
+)
 @json_option("With --prompt: print the result as JSON instead of streaming.")
 def run_hf_command(
     model: str,
@@ -64,12 +80,16 @@ def run_hf_command(
     generation: dict[str, Any] = {"max_new_tokens": max_tokens}
     if temperature is not None:
         generation["temperature"] = temperature
-    err = stderr_console(always=True)  # the chat's own lines; status lines go through Status (silent with -q)
+    err = stderr_console(
+        always=True
+    )  # the chat's own lines; status lines go through Status (silent with -q)
     with Status() as status:
         status(f"loading {model} with transformers")
         pipe = hf_pipeline(model, device=device, dtype=dtype, **generation)
     choice = pipe.forge_choice
-    stderr_console().print(f"[dim]{safe_text(model)} on {choice.device} ({choice.dtype})[/dim]", highlight=False)
+    stderr_console().print(
+        f"[dim]{safe_text(model)} on {choice.device} ({choice.dtype})[/dim]", highlight=False
+    )
     if prompt is not None:
         on_text = None if as_json else _write
         if raw:
@@ -91,8 +111,10 @@ def run_hf_command(
         err.print(f"system: {safe_text(system or '(none)')}", markup=False)
         err.print(f"generation: {pipe.forge_generation}", markup=False)
 
-    commands = {"/clear": ("/clear", "Forget the conversation so far", clear),
-                "/show": ("/show", "Show the system message and generation settings", show)}
+    commands = {
+        "/clear": ("/clear", "Forget the conversation so far", clear),
+        "/show": ("/show", "Show the system message and generation settings", show),
+    }
     err.print("[dim]/? for help, /bye to leave[/dim]")
     for text in user_lines(err, commands):
         messages = _conversation(system, history, text)
@@ -102,7 +124,9 @@ def run_hf_command(
         history[:] = [*turns, {"role": "assistant", "content": result.text}]
 
 
-def _conversation(system: str | None, history: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+def _conversation(
+    system: str | None, history: list[dict[str, Any]], text: str
+) -> list[dict[str, Any]]:
     head = [{"role": "system", "content": system}] if system else []
     return [*head, *history, {"role": "user", "content": text}]
 

@@ -17,10 +17,17 @@ def _esc(value: object) -> str:
 @click.command("quants")
 @click.argument("repo")
 @num_ctx_option("Context length for the memory estimate (default 4096).")
-@click.option("--mem", default=None, metavar="SIZE", help="Memory budget, e.g. 8G (default: free VRAM, else available RAM).")
+@click.option(
+    "--mem",
+    default=None,
+    metavar="SIZE",
+    help="Memory budget, e.g. 8G (default: free VRAM, else available RAM).",
+)
 @click.option("--no-header", is_flag=True, help="Do not read a GGUF header (no memory estimate).")
 @json_option("Print the listing as JSON.")
-def quants_command(repo: str, num_ctx: int | None, mem: str | None, no_header: bool, as_json: bool) -> None:
+def quants_command(
+    repo: str, num_ctx: int | None, mem: str | None, no_header: bool, as_json: bool
+) -> None:
     """List a Hub repo's GGUF variants, their sizes and whether they fit in memory.
 
     REPO is owner/name[@REV]. The first variant's header is read (HTTP Range) for the KV
@@ -42,19 +49,26 @@ def quants_command(repo: str, num_ctx: int | None, mem: str | None, no_header: b
 
     out = stdout_console()
     budget = (
-        f"{human_bytes(listing.budget.bytes)} ({listing.budget.source})" if listing.budget is not None else "unknown"
+        f"{human_bytes(listing.budget.bytes)} ({listing.budget.source})"
+        if listing.budget is not None
+        else "unknown"
     )
     out.print(
         f"[bold]{_esc(listing.repo)}[/bold] @ {_esc(listing.revision)} ({listing.commit[:12]})"
         f"  ctx {listing.ctx}  budget {budget}"
     )
     if not listing.variants:
-        out.print("no GGUF model files in this repo" + (f" ({len(listing.excluded)} other files)" if listing.excluded else ""))
+        out.print(
+            "no GGUF model files in this repo"
+            + (f" ({len(listing.excluded)} other files)" if listing.excluded else "")
+        )
     table = Table(show_edge=False, pad_edge=False)
     for col in ("", "quant", "file", "size", "shards", "est. memory", "fits"):
         table.add_column(
-            col, justify="right" if col in ("size", "shards", "est. memory") else "left",
-            overflow="fold", no_wrap=col not in ("file", "quant"),
+            col,
+            justify="right" if col in ("size", "shards", "est. memory") else "left",
+            overflow="fold",
+            no_wrap=col not in ("file", "quant"),
         )
     for v in listing.variants:
         quant = v.quant or "?"
@@ -62,8 +76,13 @@ def quants_command(repo: str, num_ctx: int | None, mem: str | None, no_header: b
             quant += f" (header: {v.file_type})"
         fits = {True: "[green]yes[/green]", False: "[red]no[/red]", None: "?"}[v.fits]
         table.add_row(
-            "*" if v.label == listing.default else "", _esc(quant), _esc(v.label), human_bytes(v.size),
-            str(v.shard_count), human_bytes(v.estimate_bytes), fits,
+            "*" if v.label == listing.default else "",
+            _esc(quant),
+            _esc(v.label),
+            human_bytes(v.size),
+            str(v.shard_count),
+            human_bytes(v.estimate_bytes),
+            fits,
         )
     if listing.variants:
         out.print(table)
@@ -86,20 +105,51 @@ def quants_command(repo: str, num_ctx: int | None, mem: str | None, no_header: b
 
 @click.command("pull-gguf")
 @click.argument("repo")
-@option("--quant", aliases=["-q"], default=None, help="Quant to download, e.g. Q4_K_M (exact, case-insensitive).")
-@option("--filename", "file_", aliases=["--file"], default=None, metavar="PATH",
-        help="Exact file path in the repo (any shard of a split set), as hf_hub_download's filename.")
-@option("--name", aliases=["-n"], default=None, help="Short name for the store and models/<name>/ (default: repo + quant).")
+@option(
+    "--quant",
+    aliases=["-q"],
+    default=None,
+    help="Quant to download, e.g. Q4_K_M (exact, case-insensitive).",
+)
+@option(
+    "--filename",
+    "file_",
+    aliases=["--file"],
+    default=None,
+    metavar="PATH",
+    help="Exact file path in the repo (any shard of a split set), as hf_hub_download's filename.",
+)
+@option(
+    "--name",
+    aliases=["-n"],
+    default=None,
+    help="Short name for the store and models/<name>/ (default: repo + quant).",
+)
 @click.option("--revision", default=None, help="Branch, tag or commit (same as REPO@REV).")
-@click.option("--fit", is_flag=True, help="Pick the best variant whose weights + KV cache fit the memory budget.")
+@click.option(
+    "--fit",
+    is_flag=True,
+    help="Pick the best variant whose weights + KV cache fit the memory budget.",
+)
 @num_ctx_option("Context length for --fit (default 4096).")
 @click.option("--mem", default=None, metavar="SIZE", help="Memory budget for --fit, e.g. 8G.")
 @click.option("--no-projector", is_flag=True, help="Do not download the matching mmproj file.")
-@click.option("--copy", is_flag=True, help="Copy into models/<name>/ instead of hard-linking the cached blob.")
+@click.option(
+    "--copy", is_flag=True, help="Copy into models/<name>/ instead of hard-linking the cached blob."
+)
 @json_option("Print the result as JSON (no progress display).")
 def pull_gguf_command(
-    repo: str, quant: str | None, file_: str | None, name: str | None, revision: str | None, fit: bool,
-    num_ctx: int | None, mem: str | None, no_projector: bool, copy: bool, as_json: bool,
+    repo: str,
+    quant: str | None,
+    file_: str | None,
+    name: str | None,
+    revision: str | None,
+    fit: bool,
+    num_ctx: int | None,
+    mem: str | None,
+    no_projector: bool,
+    copy: bool,
+    as_json: bool,
 ) -> None:
     """Download a GGUF variant from the Hub, verified by SHA-256 (shards and projector too).
 
@@ -117,14 +167,25 @@ def pull_gguf_command(
 
     with make_progress(disable=as_json) as bar:
         result = pull_gguf(
-            repo, quant, file=file_, name=name, revision=revision, fit=fit, ctx=num_ctx, mem=mem,
-            projector=not no_projector, copy=copy, progress=bar,
+            repo,
+            quant,
+            file=file_,
+            name=name,
+            revision=revision,
+            fit=fit,
+            ctx=num_ctx,
+            mem=mem,
+            projector=not no_projector,
+            copy=copy,
+            progress=bar,
         )
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
     out = stdout_console()
-    fetched = human_bytes(result.downloaded_bytes) if result.downloaded_bytes else "nothing (cached)"
+    fetched = (
+        human_bytes(result.downloaded_bytes) if result.downloaded_bytes else "nothing (cached)"
+    )
     out.print(
         f"[green]pulled[/green] [bold]{_esc(result.name)}[/bold]: {_esc(result.repo)} {_esc(result.quant or '')}"
         f" @ {result.commit[:12]} — {human_bytes(result.total_bytes)}, downloaded {fetched}, sha256 verified"

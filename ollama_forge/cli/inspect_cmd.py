@@ -22,12 +22,17 @@ _LINE_LIMIT = 160
 @click.command("inspect")
 @click.argument("target", type=TARGET)
 @json_option("Print the full structured report as JSON.")
-@num_ctx_option("Context length for the memory estimate (default 4096, at most the trained context).")
+@num_ctx_option(
+    "Context length for the memory estimate (default 4096, at most the trained context)."
+)
 @click.option(
     "--cache-type",
     default="f16",
     show_default=True,
-    type=click.Choice(["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"], case_sensitive=False),
+    type=click.Choice(
+        ["f32", "f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl"],
+        case_sensitive=False,
+    ),
     help="KV cache type for the estimate.",
 )
 def inspect_command(target: str, as_json: bool, num_ctx: int | None, cache_type: str) -> None:
@@ -81,7 +86,10 @@ def render_report(report: InspectReport) -> Table:
     from .console import safe_text
 
     info = report.info
-    table = Table(title=Text(safe_text(info.name or report.target, keep_newlines=False, limit=120)), show_header=False)
+    table = Table(
+        title=Text(safe_text(info.name or report.target, keep_newlines=False, limit=120)),
+        show_header=False,
+    )
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
 
@@ -93,7 +101,11 @@ def render_report(report: InspectReport) -> Table:
     def row(label: str, value: Any) -> None:
         if value is None or value == "":
             return
-        text = value if isinstance(value, Text) else Text(safe_text(value, keep_newlines=False, limit=400))
+        text = (
+            value
+            if isinstance(value, Text)
+            else Text(safe_text(value, keep_newlines=False, limit=400))
+        )
         table.add_row(Text("  " + label), text)
 
     section("Identity")
@@ -103,7 +115,11 @@ def render_report(report: InspectReport) -> Table:
     row("basename", info.basename)
     row("size label", info.size_label)
     row("finetune", info.finetune)
-    kind = "projector (mmproj)" if info.is_projector else ("adapter" if info.is_adapter else (info.general_type or "model"))
+    kind = (
+        "projector (mmproj)"
+        if info.is_projector
+        else ("adapter" if info.is_adapter else (info.general_type or "model"))
+    )
     row("type", kind)
     row("license", info.license)
     row("GGUF version", info.version)
@@ -116,7 +132,10 @@ def render_report(report: InspectReport) -> Table:
     row("quant", quant if info.file_type is None else f"{quant} (file_type {info.file_type})")
     row("parameters", _human_count(info.parameter_count) if info.tensor_count else "no tensors")
     if info.tensor_types:
-        mix = ", ".join(f"{name} ×{tc.count}" for name, tc in sorted(info.tensor_types.items(), key=lambda kv: -kv[1].bytes))
+        mix = ", ".join(
+            f"{name} ×{tc.count}"
+            for name, tc in sorted(info.tensor_types.items(), key=lambda kv: -kv[1].bytes)
+        )
         row("tensors", f"{info.tensor_count} ({human_bytes(info.tensor_bytes)}): {mix}")
     row("context length", info.context_length)
     row("blocks", info.block_count)
@@ -138,7 +157,10 @@ def render_report(report: InspectReport) -> Table:
         shown = repr(token.text) if token.text is not None else "(outside the vocabulary)"
         row(f"{kind_name} token", f"{token.id} {shown}")
     if info.add_bos_token is not None or info.add_eos_token is not None:
-        shown_flags = ["unset" if flag is None else str(flag).lower() for flag in (info.add_bos_token, info.add_eos_token)]
+        shown_flags = [
+            "unset" if flag is None else str(flag).lower()
+            for flag in (info.add_bos_token, info.add_eos_token)
+        ]
         row("add bos / eos", " / ".join(shown_flags))
 
     section("Chat template")
@@ -152,11 +174,17 @@ def render_report(report: InspectReport) -> Table:
             preview.append(f"… {len(lines) - _TEMPLATE_LINES} more lines", style="dim")
         row("first lines", preview)
     else:
-        row("present", "no (base model, or the template was not converted)" if not info.is_projector else "no")
+        row(
+            "present",
+            "no (base model, or the template was not converted)" if not info.is_projector else "no",
+        )
     if info.chat_templates:
         row("named", ", ".join(info.chat_templates))
     if report.family:
-        row("family", f"{report.family} ({report.family_rule})" if report.family_rule else report.family)
+        row(
+            "family",
+            f"{report.family} ({report.family_rule})" if report.family_rule else report.family,
+        )
 
     if info.split is not None or report.shards:
         section("Split")
@@ -171,12 +199,18 @@ def render_report(report: InspectReport) -> Table:
     if report.remote:
         remote = report.remote
         section("Remote (header only, HTTP Range)")
-        row("repo", f"{remote.get('repo')} @ {str(remote.get('commit') or remote.get('revision'))[:12]}")
+        row(
+            "repo",
+            f"{remote.get('repo')} @ {str(remote.get('commit') or remote.get('revision'))[:12]}",
+        )
         row("file", remote.get("file"))
         fetched, size = remote.get("total_bytes_fetched"), remote.get("file_size")
         if isinstance(fetched, int) and isinstance(size, int) and size:
-            row("fetched", f"{human_bytes(fetched)} of {human_bytes(size)} ({fetched / size:.2%}) "
-                           f"in {remote.get('total_requests')} requests; weights not downloaded")
+            row(
+                "fetched",
+                f"{human_bytes(fetched)} of {human_bytes(size)} ({fetched / size:.2%}) "
+                f"in {remote.get('total_requests')} requests; weights not downloaded",
+            )
 
     section("Memory")
     mem = report.memory

@@ -49,10 +49,17 @@ def _options(temperature: float | None, seed: int | None, num_ctx: int | None) -
 @click.option("-p", "--prompt", help="Answer one prompt and exit (otherwise: interactive chat).")
 @system_option("A system message (TEXT or @FILE; replaces the Modelfile's SYSTEM, like Ollama).")
 @max_tokens_option("Token limit per reply (default: PARAMETER num_predict).")
-@click.option("--temperature", type=click.FloatRange(min=0), default=None, help="Override PARAMETER temperature.")
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Override PARAMETER temperature.",
+)
 @click.option("--seed", type=int, default=None, help="Override PARAMETER seed.")
 @num_ctx_option("Override PARAMETER num_ctx (capped at the trained context).", minimum=16)
-@click.option("--show-prompt", is_flag=True, help="Print the exact prompt given to the model (stderr).")
+@click.option(
+    "--show-prompt", is_flag=True, help="Print the exact prompt given to the model (stderr)."
+)
 @json_option("With --prompt: print the result as JSON instead of streaming.")
 def chat_command(
     target: str | None,
@@ -83,13 +90,20 @@ def chat_command(
 
     options = _options(temperature, seed, num_ctx)
     if prompt is None and as_json:
-        raise UsageError("--json needs --prompt", hint="Add --prompt TEXT for a one-shot JSON answer.")
+        raise UsageError(
+            "--json needs --prompt", hint="Add --prompt TEXT for a one-shot JSON answer."
+        )
     with Status() as status:
-        session = ChatSession(target, modelfile=modelfile, system=system, options=options or None, progress=status)
+        session = ChatSession(
+            target, modelfile=modelfile, system=system, options=options or None, progress=status
+        )
     with session:
         if prompt is not None:
-            result = session.generate([*session.history, {"role": "user", "content": prompt}],
-                                      max_tokens=max_tokens, on_text=None if as_json else _write)
+            result = session.generate(
+                [*session.history, {"role": "user", "content": prompt}],
+                max_tokens=max_tokens,
+                on_text=None if as_json else _write,
+            )
             if as_json:
                 from .console import print_json
 
@@ -117,7 +131,9 @@ def _finish(result: ChatResult, show_prompt: bool) -> None:
         "limit": "token limit",
     }[reply.stopped_by]
     rate = f", {reply.tokens_per_second} tok/s" if reply.tokens_per_second else ""
-    err.print(Text(f"{reply.completion_tokens} tokens, ended by {safe_text(ended)}{rate}", style="dim"))
+    err.print(
+        Text(f"{reply.completion_tokens} tokens, ended by {safe_text(ended)}{rate}", style="dim")
+    )
 
 
 class _Reloader:
@@ -131,17 +147,23 @@ class _Reloader:
 
         self.options[name] = value
         with Status() as status:
-            fresh = ChatSession(self.target, modelfile=self.modelfile, options=self.options, progress=status)
+            fresh = ChatSession(
+                self.target, modelfile=self.modelfile, options=self.options, progress=status
+            )
         fresh.history = list(session.history)
         session.close()
         return fresh
 
 
 #: PARAMETERs llama.cpp takes when the model is loaded: changing one re-opens the model
-_LOAD_TIME = frozenset({"num_ctx", "num_batch", "num_gpu", "num_thread", "use_mmap", "repeat_last_n"})
+_LOAD_TIME = frozenset(
+    {"num_ctx", "num_batch", "num_gpu", "num_thread", "use_mmap", "repeat_last_n"}
+)
 
 
-def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | None, show_prompt: bool) -> None:
+def _interactive(
+    session: ChatSession, reloader: _Reloader, max_tokens: int | None, show_prompt: bool
+) -> None:
     from rich.text import Text
 
     from .console import safe_text, stderr_console
@@ -165,9 +187,13 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
             return
         name, _, value = rest.strip().partition(" ")
         if what != "parameter" or not name or not value.strip():
-            raise UsageError("Usage: /set parameter NAME VALUE  or  /set system TEXT",
-                             hint="Example: /set parameter temperature 0.2")
-        raw: Any = value.split() if name == "stop" else value.strip()  # `ollama run` takes several stops
+            raise UsageError(
+                "Usage: /set parameter NAME VALUE  or  /set system TEXT",
+                hint="Example: /set parameter temperature 0.2",
+            )
+        raw: Any = (
+            value.split() if name == "stop" else value.strip()
+        )  # `ollama run` takes several stops
         typed = validate_parameters({name: raw}).get(name, [])
         runtime = current().runtime
         if name in NOT_APPLICABLE:
@@ -180,24 +206,35 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
                 runtime.stops = list(typed)
             else:
                 runtime.options[name] = typed
-        err.print(Text(f"Set parameter '{name}' to '{safe_text(value.strip(), keep_newlines=False)}'"))
+        err.print(
+            Text(f"Set parameter '{name}' to '{safe_text(value.strip(), keep_newlines=False)}'")
+        )
 
     def show_command(rest: str) -> None:
         from ..errors import UsageError
 
         session = current()
         mf = session.resolved.modelfile
-        system = next((m["content"] for m in session.history if m.get("role") == "system"), mf.system)
+        system = next(
+            (m["content"] for m in session.history if m.get("role") == "system"), mf.system
+        )
         parts = {
             "parameters": "\n".join(
-                [f"num_ctx {session.runtime.n_ctx}", *(f"stop {s!r}" for s in session.runtime.stops),
-                 *(f"{k} {v}" for k, v in sorted(session.runtime.options.items()))]),
+                [
+                    f"num_ctx {session.runtime.n_ctx}",
+                    *(f"stop {s!r}" for s in session.runtime.stops),
+                    *(f"{k} {v}" for k, v in sorted(session.runtime.options.items())),
+                ]
+            ),
             "system": system or "(none)",
             "template": mf.template or "(none)",
             "modelfile": mf.render(),
         }
         if rest and rest not in parts:
-            raise UsageError(f"/show {rest}: unknown", hint="Use /show parameters, system, template or modelfile.")
+            raise UsageError(
+                f"/show {rest}: unknown",
+                hint="Use /show parameters, system, template or modelfile.",
+            )
         for name in [rest] if rest else ["parameters", "system", "template"]:
             err.print(Text(f"{name}:", style="bold"))
             err.print(Text(safe_text(parts[name])))
@@ -207,12 +244,24 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
         err.print("Cleared session context.")
 
     commands = {
-        "/set": ("/set parameter NAME VALUE", "Set a PARAMETER (also /set system TEXT)", set_command),
-        "/show": ("/show [parameters|system|template|modelfile]", "Show the model's settings", show_command),
+        "/set": (
+            "/set parameter NAME VALUE",
+            "Set a PARAMETER (also /set system TEXT)",
+            set_command,
+        ),
+        "/show": (
+            "/show [parameters|system|template|modelfile]",
+            "Show the model's settings",
+            show_command,
+        ),
         "/clear": ("/clear", "Forget the conversation so far", clear_command),
     }
-    err.print(Text(f"{safe_text(session.resolved.target)} (Modelfile: {safe_text(session.resolved.modelfile_source)})"
-                   " - /? for help, /bye to leave"))
+    err.print(
+        Text(
+            f"{safe_text(session.resolved.target)} (Modelfile: {safe_text(session.resolved.modelfile_source)})"
+            " - /? for help, /bye to leave"
+        )
+    )
     try:
         for text in user_lines(err, commands):
             result = current().send(text, max_tokens=max_tokens, on_text=_write)
@@ -225,7 +274,13 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
 @click.argument("target", required=False, type=TARGET)
 @modelfile_option("Check this Modelfile (embedded runtime).")
 @max_tokens_option("Token budget per prompt (default 96).")
-@click.option("-p", "--prompt", "prompts", multiple=True, help="A prompt to try (repeatable; default: three short questions).")
+@click.option(
+    "-p",
+    "--prompt",
+    "prompts",
+    multiple=True,
+    help="A prompt to try (repeatable; default: three short questions).",
+)
 @click.option(
     "--backend",
     type=click.Choice(["auto", "ollama", "embedded"]),
@@ -233,12 +288,20 @@ def _interactive(session: ChatSession, reloader: _Reloader, max_tokens: int | No
     show_default=True,
     help="auto: Ollama when it has the model, else embedded llama.cpp.",
 )
-@click.option("--tools", "tools", is_flag=True,
-              help="Instead: send a real tool request through Ollama's /api/chat; exit 1 unless parsed tool_calls "
-                   "come back.")
-@click.option("--think", "think", is_flag=True,
-              help="Instead: send a real think=true request through Ollama's /api/chat; exit 1 unless a separate "
-                   "thinking comes back.")
+@click.option(
+    "--tools",
+    "tools",
+    is_flag=True,
+    help="Instead: send a real tool request through Ollama's /api/chat; exit 1 unless parsed tool_calls "
+    "come back.",
+)
+@click.option(
+    "--think",
+    "think",
+    is_flag=True,
+    help="Instead: send a real think=true request through Ollama's /api/chat; exit 1 unless a separate "
+    "thinking comes back.",
+)
 @host_option()
 @json_option("Print the report as JSON.")
 def check_command(
@@ -287,16 +350,26 @@ def check_command(
     report.raise_for_failure()
 
 
-def _live(target: str | None, modelfile: str | None, backend: str, host: str | None, as_json: bool, tools: bool,
-          think: bool, max_tokens: int | None) -> None:
+def _live(
+    target: str | None,
+    modelfile: str | None,
+    backend: str,
+    host: str | None,
+    as_json: bool,
+    tools: bool,
+    think: bool,
+    max_tokens: int | None,
+) -> None:
     """forge check --tools/--think: parsed tool_calls / thinking from Ollama (issue 16)."""
     from ..errors import CheckFailedError, UsageError
     from ..fidelity.live import live_checks
     from .console import safe_text
 
     if target is None or modelfile is not None or backend == "embedded":
-        raise UsageError("--tools/--think check a model registered in Ollama, by name",
-                         hint="forge check NAME --tools (register it first: forge register NAME SOURCE)")
+        raise UsageError(
+            "--tools/--think check a model registered in Ollama, by name",
+            hint="forge check NAME --tools (register it first: forge register NAME SOURCE)",
+        )
     kinds = [k for k, on in (("tools", tools), ("think", think)) if on]
     with Status() as status:
         status(f"sending {' and '.join(kinds)} requests to Ollama")
@@ -308,14 +381,18 @@ def _live(target: str | None, modelfile: str | None, backend: str, host: str | N
     else:
         for r in results:
             mark = "ok" if r.ok else "FAILED"
-            click.echo(f"forge check {safe_text(r.model)} --{r.kind}: {mark}: {safe_text(r.verdict)}")
+            click.echo(
+                f"forge check {safe_text(r.model)} --{r.kind}: {mark}: {safe_text(r.verdict)}"
+            )
     failed = [r for r in results if not r.ok]
     if failed:
-        raise CheckFailedError(f"{len(failed)} of {len(results)} live check(s) failed: "
-                          + "; ".join(f"--{r.kind}: {r.verdict}" for r in failed),
-                          hint="forge verify NAME shows the server path and whether Ollama parses this model's "
-                               "tool calls; forge modelfile --template-path native lets Ollama >= 0.30 use the "
-                               "model's own template")
+        raise CheckFailedError(
+            f"{len(failed)} of {len(results)} live check(s) failed: "
+            + "; ".join(f"--{r.kind}: {r.verdict}" for r in failed),
+            hint="forge verify NAME shows the server path and whether Ollama parses this model's "
+            "tool calls; forge modelfile --template-path native lets Ollama >= 0.30 use the "
+            "model's own template",
+        )
 
 
 def _print_report(report: CheckReport) -> None:
@@ -331,7 +408,11 @@ def _print_report(report: CheckReport) -> None:
     )
     out = stdout_console()
     out.print(Text(f"forge check {safe_text(report.target)}: {safe_text(where)}"))
-    out.print(Text(f"stops: {safe_text(report.stops)}  checked for leaks: {safe_text(report.leak_markers)}"))
+    out.print(
+        Text(
+            f"stops: {safe_text(report.stops)}  checked for leaks: {safe_text(report.leak_markers)}"
+        )
+    )
     table = Table(show_lines=False)
     for column in ("prompt", "verdict", "ended by", "tokens", "reply"):
         table.add_column(column)
@@ -348,4 +429,9 @@ def _print_report(report: CheckReport) -> None:
     out.print(table)
     for note in report.notes:
         stderr_console().print(Text(f"note: {safe_text(note)}"))
-    out.print(Text("PASS: the model stops cleanly" if report.passed else "FAIL", style="bold green" if report.passed else "bold red"))
+    out.print(
+        Text(
+            "PASS: the model stops cleanly" if report.passed else "FAIL",
+            style="bold green" if report.passed else "bold red",
+        )
+    )

@@ -22,7 +22,9 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise UsageError(f"--param {item!r} is not NAME=VALUE", hint="Example: --param temperature=0.7")
+            raise UsageError(
+                f"--param {item!r} is not NAME=VALUE", hint="Example: --param temperature=0.7"
+            )
         if name == "stop":
             params.setdefault("stop", []).append(value)
         else:
@@ -38,8 +40,10 @@ def parse_messages(items: tuple[str, ...]) -> list[dict[str, str]]:
     for item in items:
         role, sep, text = item.partition(":")
         if not sep or role.strip() not in ("system", "user", "assistant"):
-            raise UsageError(f"--message {item!r} is not ROLE:TEXT with role system, user or assistant",
-                             hint="Example: --message 'user:Hi' --message 'assistant:Hello!'")
+            raise UsageError(
+                f"--message {item!r} is not ROLE:TEXT with role system, user or assistant",
+                hint="Example: --message 'user:Hi' --message 'assistant:Hello!'",
+            )
         messages.append({"role": role.strip(), "content": text})
     return messages
 
@@ -64,34 +68,83 @@ def _explain(result: BuildResult, written: Path | None) -> None:
 
 @click.command("modelfile")
 @click.argument("source", type=TARGET)
-@click.option("-o", "--output", is_flag=False, flag_value="", default=None, metavar="FILE",
-              type=click.Path(), help="Write the Modelfile to FILE (a folder gets FILE/Modelfile; missing folders are "
-              "created); -o alone writes it next to the model. FROM is then relative to the Modelfile. "
-              "Default: stdout.")
-@click.option("--family", default=None, help="Use this family (see forge families) instead of detecting it.")
+@click.option(
+    "-o",
+    "--output",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="FILE",
+    type=click.Path(),
+    help="Write the Modelfile to FILE (a folder gets FILE/Modelfile; missing folders are "
+    "created); -o alone writes it next to the model. FROM is then relative to the Modelfile. "
+    "Default: stdout.",
+)
+@click.option(
+    "--family", default=None, help="Use this family (see forge families) instead of detecting it."
+)
 @system_option("SYSTEM prompt, TEXT or @FILE (replaces the family default).")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A PARAMETER (repeatable; repeated stop values accumulate).")
-@click.option("--message", "messages", multiple=True, metavar="ROLE:TEXT", help="A MESSAGE (repeatable).")
-@click.option("--projector", type=click.Path(dir_okay=False), default=None,
-              help="Multimodal projector (mmproj) GGUF to add as a second FROM.")
-@click.option("--families-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of extra/overriding family templates (default: $FORGE_FAMILIES).")
-@click.option("--force", is_flag=True, help="Write even when no template verifies (marked UNVERIFIED).")
-@num_ctx_option("PARAMETER num_ctx to write, at most (default 8192; lowered to the trained context and to fit "
-                "--mem).", minimum=512)
-@click.option("--mem", default=None, metavar="SIZE",
-              help="Memory budget for weights + KV cache, e.g. 8G (default: free memory).")
-@click.option("--template-path", type=click.Choice(["auto", "go", "native"]), default="auto", show_default=True,
-              help="go: always write the Go TEMPLATE (what Ollama < 0.30 needs); native: no TEMPLATE, Ollama >= 0.30 "
-                   "renders the GGUF's own chat template; auto: a verified TEMPLATE that Ollama >= 0.30 either "
-                   "renders faithfully or bypasses for the GGUF's own template (a synthesised one reduced for that "
-                   "if needed), no TEMPLATE only when neither works. The path per server version is recorded in "
-                   "the comments.")
-def modelfile_command(source: str, output: str | None, family: str | None, system: str | None,
-                      params: tuple[str, ...], messages: tuple[str, ...], projector: str | None,
-                      families_dir: str | None, force: bool, num_ctx: int | None, mem: str | None,
-                      template_path: str) -> None:
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A PARAMETER (repeatable; repeated stop values accumulate).",
+)
+@click.option(
+    "--message", "messages", multiple=True, metavar="ROLE:TEXT", help="A MESSAGE (repeatable)."
+)
+@click.option(
+    "--projector",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Multimodal projector (mmproj) GGUF to add as a second FROM.",
+)
+@click.option(
+    "--families-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of extra/overriding family templates (default: $FORGE_FAMILIES).",
+)
+@click.option(
+    "--force", is_flag=True, help="Write even when no template verifies (marked UNVERIFIED)."
+)
+@num_ctx_option(
+    "PARAMETER num_ctx to write, at most (default 8192; lowered to the trained context and to fit "
+    "--mem).",
+    minimum=512,
+)
+@click.option(
+    "--mem",
+    default=None,
+    metavar="SIZE",
+    help="Memory budget for weights + KV cache, e.g. 8G (default: free memory).",
+)
+@click.option(
+    "--template-path",
+    type=click.Choice(["auto", "go", "native"]),
+    default="auto",
+    show_default=True,
+    help="go: always write the Go TEMPLATE (what Ollama < 0.30 needs); native: no TEMPLATE, Ollama >= 0.30 "
+    "renders the GGUF's own chat template; auto: a verified TEMPLATE that Ollama >= 0.30 either "
+    "renders faithfully or bypasses for the GGUF's own template (a synthesised one reduced for that "
+    "if needed), no TEMPLATE only when neither works. The path per server version is recorded in "
+    "the comments.",
+)
+def modelfile_command(
+    source: str,
+    output: str | None,
+    family: str | None,
+    system: str | None,
+    params: tuple[str, ...],
+    messages: tuple[str, ...],
+    projector: str | None,
+    families_dir: str | None,
+    force: bool,
+    num_ctx: int | None,
+    mem: str | None,
+    template_path: str,
+) -> None:
     """Write the Modelfile for a GGUF, matched to its model family and verified.
 
     SOURCE is a GGUF path or a stored model name.
@@ -124,9 +177,18 @@ def modelfile_command(source: str, output: str | None, family: str | None, syste
                 target = target / "Modelfile"
         modelfile_dir = target.parent
     result = plan_modelfile(
-        source, family=family, system=system, params=_parse_params(params),
-        messages=parse_messages(messages), projector=projector, force=force, max_ctx=num_ctx, mem=mem,
-        families_dir=families_dir, modelfile_dir=modelfile_dir, template_path=template_path,
+        source,
+        family=family,
+        system=system,
+        params=_parse_params(params),
+        messages=parse_messages(messages),
+        projector=projector,
+        force=force,
+        max_ctx=num_ctx,
+        mem=mem,
+        families_dir=families_dir,
+        modelfile_dir=modelfile_dir,
+        template_path=template_path,
     )
     text = result.modelfile.render()
     if target is None:
@@ -140,8 +202,10 @@ def modelfile_command(source: str, output: str | None, family: str | None, syste
         except OSError as exc:
             from ..errors import UsageError
 
-            raise UsageError(f"Cannot create the folder {target.parent}: {exc.strerror or exc}",
-                             hint="Choose another -o path.") from None
+            raise UsageError(
+                f"Cannot create the folder {target.parent}: {exc.strerror or exc}",
+                hint="Choose another -o path.",
+            ) from None
     result.modelfile.save(target)
     if result.source.store_name:
         from ..store import Store
@@ -156,8 +220,12 @@ def _family_row(family: Family) -> dict[str, Any]:
 
 @click.command("families")
 @json_option("Print every family with its detection signatures as JSON.")
-@click.option("--families-dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of extra/overriding family templates (default: $FORGE_FAMILIES).")
+@click.option(
+    "--families-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of extra/overriding family templates (default: $FORGE_FAMILIES).",
+)
 def families_command(as_json: bool, families_dir: str | None) -> None:
     """List model families and how each is detected.
 
@@ -191,9 +259,17 @@ def families_command(as_json: bool, families_dir: str | None) -> None:
             detected.append("arch " + "/".join(family.architectures))
         if family.name_patterns:
             detected.append("name " + " | ".join(family.name_patterns))
-        caps = [c for c, on in (("tools", family.supports_tools), ("thinking", family.supports_thinking)) if on]
+        caps = [
+            c
+            for c, on in (("tools", family.supports_tools), ("thinking", family.supports_thinking))
+            if on
+        ]
         description = family.description + (f" [{', '.join(caps)}]" if caps else "")
-        table.add_row(Text(safe_text(family.name)), family.source, Text(safe_text("\n".join(detected) or "-")),
-                      Text(safe_text(", ".join([*family.stop_tokens, *family.text_stops]) or "model eos")),
-                      Text(safe_text(description)))
+        table.add_row(
+            Text(safe_text(family.name)),
+            family.source,
+            Text(safe_text("\n".join(detected) or "-")),
+            Text(safe_text(", ".join([*family.stop_tokens, *family.text_stops]) or "model eos")),
+            Text(safe_text(description)),
+        )
     stdout_console().print(table)

@@ -50,10 +50,17 @@ class _RegisterProgress:
 
         log = self.progress.console.print
         if event in ("hash_start", "upload_start", "merge_start"):
-            what = {"hash_start": "hashing", "upload_start": "uploading", "merge_start": "merging shards"}[event]
+            what = {
+                "hash_start": "hashing",
+                "upload_start": "uploading",
+                "merge_start": "merging shards",
+            }[event]
             label = data.get("key") or Path(str(data.get("path", ""))).name
             self._bar(f"{what} {safe_text(label, keep_newlines=False)}", int(data.get("total", 0)))
-        elif event in ("hash_progress", "upload_progress", "merge_progress") and self.task is not None:
+        elif (
+            event in ("hash_progress", "upload_progress", "merge_progress")
+            and self.task is not None
+        ):
             self.progress.advance(self.task, int(data["bytes"]))
         elif event in ("hash_done", "upload_done", "merge_done"):
             self._close()
@@ -61,9 +68,14 @@ class _RegisterProgress:
             for f in data["files"]:
                 where = " [yellow](outside the model's folder)[/yellow]" if f.get("outside") else ""
                 # soft_wrap: a long path stays one copyable line
-                log(f"[dim]local file ({_esc(f['role'])}):[/dim] {_esc(f['path'])}{where}", soft_wrap=True)
+                log(
+                    f"[dim]local file ({_esc(f['role'])}):[/dim] {_esc(f['path'])}{where}",
+                    soft_wrap=True,
+                )
         elif event == "blob_present":
-            log(f"[dim]present on the server, not uploaded: {safe_text(data['key'], keep_newlines=False)}[/dim]")
+            log(
+                f"[dim]present on the server, not uploaded: {safe_text(data['key'], keep_newlines=False)}[/dim]"
+            )
         elif event == "version":
             log(f"[dim]Ollama {safe_text(data['version'])}[/dim]")
         elif event == "template":
@@ -89,20 +101,46 @@ def _esc(text: str) -> str:
 @click.command("register")
 @click.argument("name")
 @click.argument("source", required=False)
-@click.option("-f", "--file", "modelfile", type=click.Path(dir_okay=False), help="A Modelfile to register.")
+@click.option(
+    "-f", "--file", "modelfile", type=click.Path(dir_okay=False), help="A Modelfile to register."
+)
 @click.option("--host", help=HOST_HELP)
-@click.option("--dry-run", is_flag=True, help="Print the exact requests (method, URL, JSON body) and send nothing.")
-@click.option("--native-template", is_flag=True,
-              help="Ollama >= 0.30: omit TEMPLATE so Ollama renders the GGUF's own Jinja chat template.")
-@click.option("--cli", "use_cli", is_flag=True, help="Run `ollama create NAME -f Modelfile` instead of the HTTP API.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the exact requests (method, URL, JSON body) and send nothing.",
+)
+@click.option(
+    "--native-template",
+    is_flag=True,
+    help="Ollama >= 0.30: omit TEMPLATE so Ollama renders the GGUF's own Jinja chat template.",
+)
+@click.option(
+    "--cli",
+    "use_cli",
+    is_flag=True,
+    help="Run `ollama create NAME -f Modelfile` instead of the HTTP API.",
+)
 @system_option("Replace the Modelfile's SYSTEM message (TEXT or @FILE).")
-@click.option("--allow-outside-files", is_flag=True,
-              help="Also upload files the Modelfile names outside the model's folder, the Hugging Face cache "
-                   "and forge's models folder (refused by default).")
+@click.option(
+    "--allow-outside-files",
+    is_flag=True,
+    help="Also upload files the Modelfile names outside the model's folder, the Hugging Face cache "
+    "and forge's models folder (refused by default).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def register_command(name: str, source: str | None, modelfile: str | None, host: str | None, dry_run: bool,
-                     native_template: bool, use_cli: bool, system: str | None, allow_outside_files: bool,
-                     as_json: bool) -> None:
+def register_command(
+    name: str,
+    source: str | None,
+    modelfile: str | None,
+    host: str | None,
+    dry_run: bool,
+    native_template: bool,
+    use_cli: bool,
+    system: str | None,
+    allow_outside_files: bool,
+    as_json: bool,
+) -> None:
     """Register NAME with Ollama from SOURCE (a GGUF, a pulled model's name, or a Modelfile).
 
     Without SOURCE, NAME is looked up in forge's store (a model pulled with forge pull-gguf
@@ -120,9 +158,18 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
     from .console import print_json, safe_text
 
     with _RegisterProgress(quiet=False) as reporter:
-        result = register(name, source, modelfile=modelfile, host=host, dry_run=dry_run,
-                          native_template=native_template, use_cli=use_cli, system=system, reporter=reporter,
-                          allow_outside_files=allow_outside_files)
+        result = register(
+            name,
+            source,
+            modelfile=modelfile,
+            host=host,
+            dry_run=dry_run,
+            native_template=native_template,
+            use_cli=use_cli,
+            system=system,
+            reporter=reporter,
+            allow_outside_files=allow_outside_files,
+        )
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
@@ -130,7 +177,9 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
     if result.dry_run:
         out.write(f"# dry run: nothing was sent to {result.host}\n")
         for f in result.files:
-            out.write(f"# local file ({f.role}, {f.size} bytes): {safe_text(f.path, keep_newlines=False)}\n")
+            out.write(
+                f"# local file ({f.role}, {f.size} bytes): {safe_text(f.path, keep_newlines=False)}\n"
+            )
         for request in result.requests:
             out.write(request.render() + "\n\n")
         return
@@ -138,12 +187,18 @@ def register_command(name: str, source: str | None, modelfile: str | None, host:
     skipped = [f.key for f in result.files if f.uploaded is False]
     out.write(f"registered {result.name} on {result.host} (via {result.via})\n")
     if result.files:
-        out.write(f"  uploaded: {', '.join(uploaded) or 'none'}; already present: {', '.join(skipped) or 'none'}\n")
-        out.write(f"  bytes read from disk: {result.bytes_read} (hashing {result.bytes_hashed}, "
-                  f"upload {result.bytes_uploaded})\n")
+        out.write(
+            f"  uploaded: {', '.join(uploaded) or 'none'}; already present: {', '.join(skipped) or 'none'}\n"
+        )
+        out.write(
+            f"  bytes read from disk: {result.bytes_read} (hashing {result.bytes_hashed}, "
+            f"upload {result.bytes_uploaded})\n"
+        )
     out.write(f"  template: {result.template.path}\n")
     if result.template.recommend_native and not native_template:
-        out.write("  hint: re-run with --native-template to let Ollama render the GGUF's own chat template\n")
+        out.write(
+            "  hint: re-run with --native-template to let Ollama render the GGUF's own chat template\n"
+        )
     if result.via == "api":
         _capability_lines(result, out)
     out.write(f"  try it: ollama run {result.name}\n")
@@ -170,10 +225,14 @@ def _capability_lines(result: Any, out: Any) -> None:
 @click.command("ps")
 @click.option("--host", help=HOST_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the loaded models as JSON.")
-@click.option("--require-gpu", is_flag=True, help="Exit 1 unless every loaded model is fully on the GPU.")
+@click.option(
+    "--require-gpu", is_flag=True, help="Exit 1 unless every loaded model is fully on the GPU."
+)
 @click.option("--watch", is_flag=True, help="Refresh every 2 seconds until Ctrl-C.")
 @click.option("--interval", type=float, default=2.0, show_default=True, hidden=True)
-def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, interval: float) -> None:
+def ps_command(
+    host: str | None, as_json: bool, require_gpu: bool, watch: bool, interval: float
+) -> None:
     """Show loaded models like `ollama ps`, and warn when one runs partly on the CPU.
 
     \b
@@ -210,7 +269,9 @@ def ps_command(host: str | None, as_json: bool, require_gpu: bool, watch: bool, 
             from ..errors import DeviceError
             from .console import safe_text
 
-            names = ", ".join(f"{safe_text(m.name, keep_newlines=False)} ({m.processor})" for m in bad)
+            names = ", ".join(
+                f"{safe_text(m.name, keep_newlines=False)} ({m.processor})" for m in bad
+            )
             raise DeviceError(f"Not fully on the GPU: {names}", hint=require_gpu_hint(bad))
 
 
@@ -233,13 +294,22 @@ def list_command(host: str | None, as_json: bool) -> None:
         print_json(result.model_dump(mode="json"))
         return
     header = ["NAME", "ID", "SIZE", "QUANT", "REPO", "TEMPLATE"]
-    rows = [[safe_text(m.name, keep_newlines=False), safe_text(m.id or "-", keep_newlines=False), m.size_text or "-",
-             safe_text(m.quant or "-", keep_newlines=False), safe_text(m.repo or "-", keep_newlines=False),
-             m.template_source or "-"]
-            for m in result.models]
+    rows = [
+        [
+            safe_text(m.name, keep_newlines=False),
+            safe_text(m.id or "-", keep_newlines=False),
+            m.size_text or "-",
+            safe_text(m.quant or "-", keep_newlines=False),
+            safe_text(m.repo or "-", keep_newlines=False),
+            m.template_source or "-",
+        ]
+        for m in result.models
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        sys.stdout.write("    ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
+        sys.stdout.write(
+            "    ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n"
+        )
 
 
 @click.command("show")
@@ -269,16 +339,22 @@ def show_command(name: str, host: str | None, as_json: bool) -> None:
             out.write(f"  {key}: {safe_text(details[key])}\n")
     out.write(f"capabilities: {safe_text(', '.join(result.capabilities) or 'none')}\n")
     if result.registration:
-        out.write(f"forge: registered from {safe_text(result.registration.get('source'))} "
-                  f"(template: {result.registration.get('template_source') or '-'})\n")
-    lines = [line.strip().split(None, 1) for line in result.parameters_text.splitlines() if line.strip()]
+        out.write(
+            f"forge: registered from {safe_text(result.registration.get('source'))} "
+            f"(template: {result.registration.get('template_source') or '-'})\n"
+        )
+    lines = [
+        line.strip().split(None, 1) for line in result.parameters_text.splitlines() if line.strip()
+    ]
     if lines:
         # values exactly as Ollama writes them (Go %#v: strings quoted, one line per stop)
         width = max(len(parts[0]) for parts in lines)
         out.write("parameters:\n")
         for parts in lines:
-            out.write(f"  {safe_text(parts[0].ljust(width), keep_newlines=False)}    "
-                      f"{safe_text(parts[1] if len(parts) > 1 else '', keep_newlines=False)}\n")
+            out.write(
+                f"  {safe_text(parts[0].ljust(width), keep_newlines=False)}    "
+                f"{safe_text(parts[1] if len(parts) > 1 else '', keep_newlines=False)}\n"
+            )
     if result.system:
         out.write(f"system:\n{safe_text(result.system)}\n")
     out.write(f"template:\n{safe_text(result.template) or '(none)'}\n")
@@ -288,9 +364,12 @@ def show_command(name: str, host: str | None, as_json: bool) -> None:
 @click.command("rm")
 @click.argument("name")
 @click.option("--host", help=HOST_HELP)
-@click.option("--store-only", is_flag=True,
-              help="Only forget NAME in forge's store (a pulled model, registration records); Ollama is not "
-                   "contacted and files on disk stay.")
+@click.option(
+    "--store-only",
+    is_flag=True,
+    help="Only forget NAME in forge's store (a pulled model, registration records); Ollama is not "
+    "contacted and files on disk stay.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def rm_command(name: str, host: str | None, store_only: bool, as_json: bool) -> None:
     """Remove an Ollama model (and forge's record of its registration).
@@ -308,14 +387,25 @@ def rm_command(name: str, host: str | None, store_only: bool, as_json: bool) -> 
 
         entry, records = Store().forget(name)
         if as_json:
-            print_json({"name": name, "store_only": True, "stored_model_removed": entry,
-                        "registration_records_removed": records})
+            print_json(
+                {
+                    "name": name,
+                    "store_only": True,
+                    "stored_model_removed": entry,
+                    "registration_records_removed": records,
+                }
+            )
             return
         from .console import safe_text
 
-        what = [*(["the stored model"] if entry else []), *([f"{records} registration record(s)"] if records else [])]
-        sys.stdout.write(f"forgot '{safe_text(name, keep_newlines=False)}' in forge's store: {' and '.join(what)} "
-                         "(Ollama not contacted; files on disk kept)\n")
+        what = [
+            *(["the stored model"] if entry else []),
+            *([f"{records} registration record(s)"] if records else []),
+        ]
+        sys.stdout.write(
+            f"forgot '{safe_text(name, keep_newlines=False)}' in forge's store: {' and '.join(what)} "
+            "(Ollama not contacted; files on disk kept)\n"
+        )
         return
 
     result = remove(name, host)

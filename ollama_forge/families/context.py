@@ -66,17 +66,32 @@ def choose_num_ctx(
     trained = info.context_length if info.context_length and info.context_length > 0 else None
     if requested is not None:
         if isinstance(requested, bool) or requested < 1:
-            raise UsageError(f"Invalid num_ctx {requested!r}", hint="Pass a positive number of tokens.")
+            raise UsageError(
+                f"Invalid num_ctx {requested!r}", hint="Pass a positive number of tokens."
+            )
         warnings = []
         if trained and requested > trained:
-            warnings.append(f"num_ctx {requested} exceeds the model's trained context {trained}; "
-                            "quality degrades past it and Ollama caps it there")
-        return ContextChoice(num_ctx=requested, trained=trained, reason=f"num_ctx {requested} as requested",
-                             warnings=warnings)
+            warnings.append(
+                f"num_ctx {requested} exceeds the model's trained context {trained}; "
+                "quality degrades past it and Ollama caps it there"
+            )
+        return ContextChoice(
+            num_ctx=requested,
+            trained=trained,
+            reason=f"num_ctx {requested} as requested",
+            warnings=warnings,
+        )
     if max_ctx is not None and (isinstance(max_ctx, bool) or max_ctx < MIN_CTX):
-        raise UsageError(f"Invalid --num-ctx {max_ctx!r}", hint=f"Pass at least {MIN_CTX} tokens, e.g. --num-ctx 8192.")
+        raise UsageError(
+            f"Invalid --num-ctx {max_ctx!r}",
+            hint=f"Pass at least {MIN_CTX} tokens, e.g. --num-ctx 8192.",
+        )
     cap = max_ctx if max_ctx is not None else DEFAULT_MAX_CTX
-    cap_text = f"--num-ctx {cap}" if max_ctx is not None else f"forge's default cap {cap} (raise it with --num-ctx)"
+    cap_text = (
+        f"--num-ctx {cap}"
+        if max_ctx is not None
+        else f"forge's default cap {cap} (raise it with --num-ctx)"
+    )
     if trained is None:
         ctx = cap
         reason = f"the GGUF does not state its trained context; using {cap_text}"
@@ -97,7 +112,9 @@ def choose_num_ctx(
     choice.budget_bytes = budget
     total = _total(info, ctx, weights_bytes)
     if total is None:
-        choice.warnings.append("the GGUF lacks what the KV-cache estimate needs; the memory budget was not applied")
+        choice.warnings.append(
+            "the GGUF lacks what the KV-cache estimate needs; the memory budget was not applied"
+        )
         return choice
     choice.estimated_bytes = total
     if total <= budget:
@@ -110,8 +127,10 @@ def choose_num_ctx(
         choice.num_ctx = MIN_CTX
         choice.estimated_bytes = _total(info, MIN_CTX, weights_bytes)
         choice.reason += f"; even {MIN_CTX} tokens exceed {choice.budget_source}, so the minimum {MIN_CTX} is used"
-        choice.warnings.append(f"the model needs more than {choice.budget_source} even at num_ctx {MIN_CTX}; "
-                               "it will run partly on the CPU or fail to load")
+        choice.warnings.append(
+            f"the model needs more than {choice.budget_source} even at num_ctx {MIN_CTX}; "
+            "it will run partly on the CPU or fail to load"
+        )
         return choice
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -121,6 +140,8 @@ def choose_num_ctx(
             hi = mid - 1
     choice.num_ctx = lo * _STEP
     choice.estimated_bytes = _total(info, choice.num_ctx, weights_bytes)
-    choice.reason += (f"; reduced to {choice.num_ctx} so weights + KV cache "
-                      f"(≈ {_gib(choice.estimated_bytes or 0)}) fit {choice.budget_source}")
+    choice.reason += (
+        f"; reduced to {choice.num_ctx} so weights + KV cache "
+        f"(≈ {_gib(choice.estimated_bytes or 0)}) fit {choice.budget_source}"
+    )
     return choice

@@ -28,8 +28,15 @@ from .registry import Family, chat_template_sha256, get_family, load_families
 if TYPE_CHECKING:
     from ..gguf import GGUFInfo
 
-Rule = Literal["override", "chat_template_sha256", "chat_template_signature", "architecture", "name",
-               "no_chat_template", "none"]
+Rule = Literal[
+    "override",
+    "chat_template_sha256",
+    "chat_template_signature",
+    "architecture",
+    "name",
+    "no_chat_template",
+    "none",
+]
 Confidence = Literal["certain", "high", "medium", "low", "none"]
 PLAIN = "plain"
 
@@ -44,15 +51,19 @@ class Candidate(BaseModel):
 class Detection(BaseModel):
     """The family chosen for a GGUF, the rule that decided, how sure, and why."""
 
-    family: str | None = Field(description="family name; 'plain' for a base model; None when nothing matched")
+    family: str | None = Field(
+        description="family name; 'plain' for a base model; None when nothing matched"
+    )
     rule: Rule
     confidence: Confidence
     evidence: list[str] = Field(default_factory=list)
-    candidates: list[Candidate] = Field(default_factory=list,
-                                        description="other families that also matched, best first")
+    candidates: list[Candidate] = Field(
+        default_factory=list, description="other families that also matched, best first"
+    )
     chat_template_sha256: str | None = None
-    suggested: str | None = Field(default=None,
-                                  description="for a model without chat template: the family its name suggests")
+    suggested: str | None = Field(
+        default=None, description="for a model without chat template: the family its name suggests"
+    )
 
     def summary(self) -> str:
         if self.family is None:
@@ -61,7 +72,13 @@ class Detection(BaseModel):
 
 
 def _names(info: GGUFInfo, extra_names: list[str]) -> list[str]:
-    names = [info.name, info.basename, info.finetune, Path(info.path).name if info.path else None, *extra_names]
+    names = [
+        info.name,
+        info.basename,
+        info.finetune,
+        Path(info.path).name if info.path else None,
+        *extra_names,
+    ]
     return [n for n in names if n]
 
 
@@ -76,7 +93,8 @@ def _name_match(family: Family, names: list[str]) -> str | None:
 def signature_matches(signature: list[str], chat_template: str) -> bool:
     """All strings occur in the template; a string starting with '!' must not occur."""
     return bool(signature) and all(
-        (s[1:] not in chat_template) if s.startswith("!") else (s in chat_template) for s in signature
+        (s[1:] not in chat_template) if s.startswith("!") else (s in chat_template)
+        for s in signature
     )
 
 
@@ -85,17 +103,27 @@ def _signature_candidates(chat_template: str, families: Mapping[str, Family]) ->
     for family in families.values():
         best: list[str] | None = None
         for signature in family.signatures:
-            if signature_matches(signature, chat_template) and (best is None or len(signature) > len(best)):
+            if signature_matches(signature, chat_template) and (
+                best is None or len(signature) > len(best)
+            ):
                 best = signature
         if best is not None:
             shown = ", ".join(repr(s) for s in best)
-            out.append(Candidate(family=family.name, rule="chat_template_signature", score=len(best) * 100 + family.priority,
-                                 evidence=f"chat template contains {shown}"))
+            out.append(
+                Candidate(
+                    family=family.name,
+                    rule="chat_template_signature",
+                    score=len(best) * 100 + family.priority,
+                    evidence=f"chat template contains {shown}",
+                )
+            )
     out.sort(key=lambda c: -c.score)
     return out
 
 
-def _arch_candidates(info: GGUFInfo, names: list[str], families: Mapping[str, Family]) -> list[Candidate]:
+def _arch_candidates(
+    info: GGUFInfo, names: list[str], families: Mapping[str, Family]
+) -> list[Candidate]:
     out: list[Candidate] = []
     arch = (info.architecture or "").lower()
     for family in families.values():
@@ -103,9 +131,17 @@ def _arch_candidates(info: GGUFInfo, names: list[str], families: Mapping[str, Fa
             name_hit = _name_match(family, names)
             # An architecture shared by many families (llama) needs the name to agree.
             if name_hit or not family.name_patterns:
-                evidence = f"general.architecture {arch!r}" + (f" and {name_hit}" if name_hit else "")
-                out.append(Candidate(family=family.name, rule="architecture",
-                                     score=(200 if name_hit else 100) + family.priority, evidence=evidence))
+                evidence = f"general.architecture {arch!r}" + (
+                    f" and {name_hit}" if name_hit else ""
+                )
+                out.append(
+                    Candidate(
+                        family=family.name,
+                        rule="architecture",
+                        score=(200 if name_hit else 100) + family.priority,
+                        evidence=evidence,
+                    )
+                )
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -115,7 +151,9 @@ def _name_candidates(names: list[str], families: Mapping[str, Family]) -> list[C
     for family in families.values():
         hit = _name_match(family, names)
         if hit:
-            out.append(Candidate(family=family.name, rule="name", score=family.priority, evidence=hit))
+            out.append(
+                Candidate(family=family.name, rule="name", score=family.priority, evidence=hit)
+            )
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -149,8 +187,13 @@ def detect_family(
 
     if family is not None:
         chosen = get_family(family, registry)
-        return Detection(family=chosen.name, rule="override", confidence="certain", chat_template_sha256=digest,
-                         evidence=[f"--family {family} given"])
+        return Detection(
+            family=chosen.name,
+            rule="override",
+            confidence="certain",
+            chat_template_sha256=digest,
+            evidence=[f"--family {family} given"],
+        )
 
     all_names = _names(info, extra)
     if digest is None:
@@ -159,10 +202,18 @@ def detect_family(
         suggested = hints[0].family if hints else None
         evidence = ["the GGUF has no tokenizer.chat_template: treated as a base (completion) model"]
         if suggested:
-            evidence.append(f"family {suggested!r} is suggested by {hints[0].evidence}; "
-                            f"pass --family {suggested} if it is really a chat model")
-        return Detection(family=PLAIN if PLAIN in registry else None, rule="no_chat_template", confidence="high",
-                         evidence=evidence, candidates=hints, suggested=suggested)
+            evidence.append(
+                f"family {suggested!r} is suggested by {hints[0].evidence}; "
+                f"pass --family {suggested} if it is really a chat model"
+            )
+        return Detection(
+            family=PLAIN if PLAIN in registry else None,
+            rule="no_chat_template",
+            confidence="high",
+            evidence=evidence,
+            candidates=hints,
+            suggested=suggested,
+        )
 
     exact = [f for f in registry.values() if digest in f.chat_template_sha256]
     signature = _signature_candidates(chat_template, registry)
@@ -181,14 +232,32 @@ def detect_family(
     if exact:
         exact.sort(key=lambda f: (f.source != "user", -f.priority))
         winner = exact[0]
-        return Detection(family=winner.name, rule="chat_template_sha256", confidence="certain",
-                         chat_template_sha256=digest, candidates=others(winner.name),
-                         evidence=[f"chat template sha256 {digest[:12]}… is a known {winner.name} template"])
+        return Detection(
+            family=winner.name,
+            rule="chat_template_sha256",
+            confidence="certain",
+            chat_template_sha256=digest,
+            candidates=others(winner.name),
+            evidence=[f"chat template sha256 {digest[:12]}… is a known {winner.name} template"],
+        )
     for rule_list, confidence in ((signature, "high"), (architecture, "medium"), (by_name, "low")):
         if rule_list:
             best = rule_list[0]
-            return Detection(family=best.family, rule=best.rule, confidence=confidence,  # type: ignore[arg-type]
-                             chat_template_sha256=digest, evidence=[best.evidence], candidates=others(best.family))
-    return Detection(family=None, rule="none", confidence="none", chat_template_sha256=digest,
-                     evidence=["the chat template matches no family's hash or signature, and neither the "
-                               "architecture nor the name matches a family"])
+            return Detection(
+                family=best.family,
+                rule=best.rule,
+                confidence=confidence,  # type: ignore[arg-type]
+                chat_template_sha256=digest,
+                evidence=[best.evidence],
+                candidates=others(best.family),
+            )
+    return Detection(
+        family=None,
+        rule="none",
+        confidence="none",
+        chat_template_sha256=digest,
+        evidence=[
+            "the chat template matches no family's hash or signature, and neither the "
+            "architecture nor the name matches a family"
+        ],
+    )

@@ -14,9 +14,14 @@ if TYPE_CHECKING:
 
 # general.sampling.* (GGUF) -> Ollama PARAMETER
 SAMPLING_PARAMETERS = {
-    "temp": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
-    "penalty_repeat": "repeat_penalty", "penalty_last_n": "repeat_last_n",
-    "penalty_present": "presence_penalty", "penalty_freq": "frequency_penalty",
+    "temp": "temperature",
+    "top_k": "top_k",
+    "top_p": "top_p",
+    "min_p": "min_p",
+    "penalty_repeat": "repeat_penalty",
+    "penalty_last_n": "repeat_last_n",
+    "penalty_present": "presence_penalty",
+    "penalty_freq": "frequency_penalty",
 }
 
 
@@ -43,7 +48,9 @@ def sampling_defaults(info: GGUFInfo) -> tuple[dict[str, Any], list[str]]:
     return out, notes
 
 
-def merge_parameters(sampling: Mapping[str, Any], family: Family | None, user: Mapping[str, Any]) -> dict[str, Any]:
+def merge_parameters(
+    sampling: Mapping[str, Any], family: Family | None, user: Mapping[str, Any]
+) -> dict[str, Any]:
     """Model's own sampling defaults < family defaults < the user's (validated, typed; no stop/num_ctx)."""
     from ..modelfile import validate_parameters
 

@@ -19,20 +19,47 @@ if TYPE_CHECKING:
     from .registry import Family
 
 # Turn openers of widespread formats: never stops, whatever a GGUF or family says.
-KNOWN_TURN_OPENERS = frozenset({
-    "<|im_start|>", "<|start_header_id|>", "<|end_header_id|>", "<start_of_turn>", "[INST]", "[/INST]",
-    "<<SYS>>", "<</SYS>>", "<|user|>", "<|system|>", "<|assistant|>", "<|START_OF_TURN_TOKEN|>",
-    "<|USER_TOKEN|>", "<|CHATBOT_TOKEN|>", "<|SYSTEM_TOKEN|>", "<|begin_of_text|>", "<|start_of_role|>",
-    "<|end_of_role|>", "<｜User｜>", "<｜Assistant｜>", "<|start|>", "<|channel|>", "<|message|>",
-    "[SYSTEM_PROMPT]", "[AVAILABLE_TOOLS]", "[TOOL_CALLS]", "<|turn>", "GPT4 Correct User:",
-})
+KNOWN_TURN_OPENERS = frozenset(
+    {
+        "<|im_start|>",
+        "<|start_header_id|>",
+        "<|end_header_id|>",
+        "<start_of_turn>",
+        "[INST]",
+        "[/INST]",
+        "<<SYS>>",
+        "<</SYS>>",
+        "<|user|>",
+        "<|system|>",
+        "<|assistant|>",
+        "<|START_OF_TURN_TOKEN|>",
+        "<|USER_TOKEN|>",
+        "<|CHATBOT_TOKEN|>",
+        "<|SYSTEM_TOKEN|>",
+        "<|begin_of_text|>",
+        "<|start_of_role|>",
+        "<|end_of_role|>",
+        "<｜User｜>",
+        "<｜Assistant｜>",
+        "<|start|>",
+        "<|channel|>",
+        "<|message|>",
+        "[SYSTEM_PROMPT]",
+        "[AVAILABLE_TOOLS]",
+        "[TOOL_CALLS]",
+        "<|turn>",
+        "GPT4 Correct User:",
+    }
+)
 EOG_KINDS = ("eos", "eot", "eom")
 
 
 class StopChoice(BaseModel):
     stops: list[str] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list, description="where each stop came from")
-    rejected: list[str] = Field(default_factory=list, description="candidates left out, with the reason")
+    rejected: list[str] = Field(
+        default_factory=list, description="candidates left out, with the reason"
+    )
 
 
 def _add(choice: StopChoice, text: str | None, why: str, openers: frozenset[str]) -> None:
@@ -81,7 +108,12 @@ def choose_stops(
         found = gguf.find_tokens(wanted)
     for text in terminators:
         if text in found:
-            _add(choice, text, f"{family.name if family else 'family'} turn terminator, token {found[text]}", openers)
+            _add(
+                choice,
+                text,
+                f"{family.name if family else 'family'} turn terminator, token {found[text]}",
+                openers,
+            )
         elif text not in choice.stops:
             choice.rejected.append(f"{text} (family terminator not in this vocabulary)")
     for text in extras:

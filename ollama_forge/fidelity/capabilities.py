@@ -22,9 +22,15 @@ _WATCHED = ("tools", "thinking")
 class CapabilityCheck(BaseModel):
     name: str | None = None
     reported: list[str] = Field(description="/api/show capabilities")
-    template_supports: list[str] = Field(description="tools/thinking the GGUF's chat template supports")
-    predicted: list[str] | None = Field(default=None, description="template-derived capabilities forge predicted")
-    path: str | None = Field(default=None, description="the prompt path forge predicted for the server")
+    template_supports: list[str] = Field(
+        description="tools/thinking the GGUF's chat template supports"
+    )
+    predicted: list[str] | None = Field(
+        default=None, description="template-derived capabilities forge predicted"
+    )
+    path: str | None = Field(
+        default=None, description="the prompt path forge predicted for the server"
+    )
     warnings: list[str] = Field(default_factory=list)
 
     @property
@@ -48,10 +54,21 @@ def compare_capabilities(
     from .server_path import predict_server_path
 
     supports = sorted(chat_template_capabilities(chat_template or "") & set(_WATCHED))
-    predicted = predict_server_path(go_template=go_template, chat_template=chat_template, renderer=renderer,
-                                    parser=parser, model_family=model_family, server_version=server_version)
-    check = CapabilityCheck(name=name, reported=list(reported), template_supports=supports,
-                            predicted=predicted.capabilities, path=predicted.path.value)
+    predicted = predict_server_path(
+        go_template=go_template,
+        chat_template=chat_template,
+        renderer=renderer,
+        parser=parser,
+        model_family=model_family,
+        server_version=server_version,
+    )
+    check = CapabilityCheck(
+        name=name,
+        reported=list(reported),
+        template_supports=supports,
+        predicted=predicted.capabilities,
+        path=predicted.path.value,
+    )
     label = name or "the model"
     for cap in _WATCHED:
         request = "tools" if cap == "tools" else "think"
@@ -59,22 +76,27 @@ def compare_capabilities(
             check.warnings.append(
                 f"the model's chat template supports {cap}, but Ollama reports {', '.join(reported) or 'nothing'} "
                 f"for {label}: requests with {request} are refused ('does not support {cap}'); write the "
-                "Modelfile with forge modelfile --template-path native (Ollama >= 0.30) or a TEMPLATE carrying it")
+                "Modelfile with forge modelfile --template-path native (Ollama >= 0.30) or a TEMPLATE carrying it"
+            )
         elif cap in reported and cap not in supports:
             check.warnings.append(
                 f"Ollama reports {cap} for {label}, but the model's chat template shows no {cap} support: "
-                f"{request} requests are accepted and the model may not follow them")
+                f"{request} requests are accepted and the model may not follow them"
+            )
     if predicted.capabilities is not None:
         for cap in _WATCHED:
             if (cap in predicted.capabilities) != (cap in reported):
                 check.warnings.append(
                     f"forge predicted {cap} {'on' if cap in predicted.capabilities else 'off'} for the "
                     f"{predicted.path.value} path, Ollama reports it {'on' if cap in reported else 'off'}: the "
-                    "server took another path (OLLAMA_GO_TEMPLATE set, or a version forge has not read)")
+                    "server took another path (OLLAMA_GO_TEMPLATE set, or a version forge has not read)"
+                )
     return check
 
 
-def check_registered(result: Any, host: str | None = None, *, timeout: float | None = None) -> CapabilityCheck | None:
+def check_registered(
+    result: Any, host: str | None = None, *, timeout: float | None = None
+) -> CapabilityCheck | None:
     """``/api/show`` for a registration (``ollama.register.RegisterResult``) compared with its GGUF.
 
     None when the registration uploaded no model GGUF (``FROM`` an existing model).
@@ -86,10 +108,19 @@ def check_registered(result: Any, host: str | None = None, *, timeout: float | N
     if model is None:
         return None
     info = read_gguf(model)
-    shown = show(result.name, host or result.host) if timeout is None else show(result.name, host or result.host,
-                                                                                 timeout=timeout)
+    shown = (
+        show(result.name, host or result.host)
+        if timeout is None
+        else show(result.name, host or result.host, timeout=timeout)
+    )
     body = result.create_request or {}
     return compare_capabilities(
-        shown.capabilities, info.chat_template, go_template=body.get("template"), renderer=body.get("renderer"),
-        parser=body.get("parser"), model_family=info.architecture, server_version=result.server_version,
-        name=result.name)
+        shown.capabilities,
+        info.chat_template,
+        go_template=body.get("template"),
+        renderer=body.get("renderer"),
+        parser=body.get("parser"),
+        model_family=info.architecture,
+        server_version=result.server_version,
+        name=result.name,
+    )

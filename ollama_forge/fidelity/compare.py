@@ -47,7 +47,9 @@ class DiffInfo(BaseModel):
     offset: int
     line: int
     column: int
-    expected_context: str = Field(description="expected text around the difference, whitespace made visible")
+    expected_context: str = Field(
+        description="expected text around the difference, whitespace made visible"
+    )
     actual_context: str
     expected_char: str | None = None
     actual_char: str | None = None
@@ -73,10 +75,17 @@ class VerifyReport(BaseModel):
     system_rule: str = ""
     target: str | None = None
     template_source: str | None = None
-    template_path: str | None = Field(default=None, description="go_template | native_jinja: what the Modelfile carries")
-    path_choice: Any = Field(default=None, description="fidelity.path_choice.PathChoice: server path per version, "
-                             "tool/thinking conversations, tool-call round trip")
-    has_chat_template: bool = Field(default=True, description="False: the GGUF has none (a base model), nothing to compare")
+    template_path: str | None = Field(
+        default=None, description="go_template | native_jinja: what the Modelfile carries"
+    )
+    path_choice: Any = Field(
+        default=None,
+        description="fidelity.path_choice.PathChoice: server path per version, "
+        "tool/thinking conversations, tool-call round trip",
+    )
+    has_chat_template: bool = Field(
+        default=True, description="False: the GGUF has none (a base model), nothing to compare"
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -117,9 +126,13 @@ def first_difference(expected: str, actual: str, context: int = CONTEXT_CHARS) -
         end = offset + context
         suffix = "…" if end < len(text) else ""
         return prefix + visible(text[start:offset]) + "⟦" + visible(text[offset:end]) + suffix
+
     return DiffInfo(
-        offset=offset, line=line, column=column,
-        expected_context=window(expected), actual_context=window(actual),
+        offset=offset,
+        line=line,
+        column=column,
+        expected_context=window(expected),
+        actual_context=window(actual),
         expected_char=expected[offset] if offset < len(expected) else None,
         actual_char=actual[offset] if offset < len(actual) else None,
     )
@@ -131,7 +144,8 @@ def chat_template_capabilities(chat_template: str) -> set[str]:
     if "tools" in chat_template or "tool_call" in chat_template:
         caps.add("tools")
     if ("<think>" in chat_template and "</think>" in chat_template) or re.search(
-            r"enable_thinking|reasoning_content|\.thinking\b|\[['\"]thinking['\"]\]", chat_template):
+        r"enable_thinking|reasoning_content|\.thinking\b|\[['\"]thinking['\"]\]", chat_template
+    ):
         caps.add("thinking")
     return caps
 
@@ -173,14 +187,20 @@ def verify_template(
 
     def jinja(conv_messages: list[dict[str, Any]], conv: Conversation) -> str:
         text = render_chat_template(
-            chat_template, to_hf_messages(conv_messages), tools=conv.tools, add_generation_prompt=True,
-            bos_token=bos_token, eos_token=eos_token, **extra, **think_kwargs(conv.think),
+            chat_template,
+            to_hf_messages(conv_messages),
+            tools=conv.tools,
+            add_generation_prompt=True,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            **extra,
+            **think_kwargs(conv.think),
         )
         if add_bos_token and bos_token and text.startswith(bos_token):
             note = f"stripped the leading BOS {bos_token!r} from the chat template's output (add_bos_token: llama.cpp adds it)"
             if note not in normalisations:
                 normalisations.append(note)
-            text = text[len(bos_token):]
+            text = text[len(bos_token) :]
         return text
 
     system_default = bool(system_is_default)
@@ -201,7 +221,11 @@ def verify_template(
     for conv in conversations if conversations is not None else conversation_suite():
         result = ConversationResult(name=conv.name, description=conv.description, matched=False)
         if conv.needs == "tools" and not go_tools:
-            lost = " (the model's chat template supports tools: they are lost)" if "tools" in caps else ""
+            lost = (
+                " (the model's chat template supports tools: they are lost)"
+                if "tools" in caps
+                else ""
+            )
             result.skipped_reason = f"the Go template has no tool support{lost}"
             results.append(result)
             continue
@@ -216,7 +240,9 @@ def verify_template(
             expected = jinja(jinja_messages, conv)
         except ChatTemplateError as exc:
             if exc.fields.get("kind") == "raise_exception":
-                result.skipped_reason = f"the model's own template refuses it: {exc.fields.get('template_message')}"
+                result.skipped_reason = (
+                    f"the model's own template refuses it: {exc.fields.get('template_message')}"
+                )
             elif exc.fields.get("kind") in HOSTILE_KINDS:
                 result.error = f"the model's chat template failed: {exc.message}"
             else:
@@ -225,8 +251,14 @@ def verify_template(
             continue
         result.expected = expected
         try:
-            actual = render_prompt(go_template, conv.messages, system=system or None, tools=conv.tools, think=conv.think,
-                                   **({"model_messages": history} if history else {}))
+            actual = render_prompt(
+                go_template,
+                conv.messages,
+                system=system or None,
+                tools=conv.tools,
+                think=conv.think,
+                **({"model_messages": history} if history else {}),
+            )
         except TemplateError as exc:
             result.error = f"the Go template failed: {exc.message}"
             results.append(result)
@@ -238,5 +270,7 @@ def verify_template(
     compared = [r for r in results if r.skipped_reason is None]
     return VerifyReport(
         matched=bool(compared) and all(r.matched for r in compared),
-        results=results, normalisations=normalisations, system_rule=rule,
+        results=results,
+        normalisations=normalisations,
+        system_rule=rule,
     )

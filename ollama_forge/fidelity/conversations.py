@@ -33,7 +33,11 @@ WEATHER_TOOL: dict[str, Any] = {
             "required": ["city"],
             "properties": {
                 "city": {"type": "string", "description": "The city name, e.g. Paris"},
-                "unit": {"type": "string", "description": "Temperature unit", "enum": ["celsius", "fahrenheit"]},
+                "unit": {
+                    "type": "string",
+                    "description": "Temperature unit",
+                    "enum": ["celsius", "fahrenheit"],
+                },
             },
         },
     },
@@ -58,7 +62,10 @@ class Conversation(BaseModel):
     messages: list[Message]
     tools: list[dict[str, Any]] | None = None
     think: bool | None = None
-    needs: str | None = Field(default=None, description="'tools' or 'thinking' when the conversation needs that capability")
+    needs: str | None = Field(
+        default=None,
+        description="'tools' or 'thinking' when the conversation needs that capability",
+    )
 
     @property
     def has_system(self) -> bool:
@@ -69,12 +76,25 @@ def _tool_call_message(content: str = "") -> Message:
     return {
         "role": "assistant",
         "content": content,
-        "tool_calls": [{"id": TOOL_CALL_ID, "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}}],
+        "tool_calls": [
+            {
+                "id": TOOL_CALL_ID,
+                "function": {
+                    "name": "get_weather",
+                    "arguments": {"city": "Paris", "unit": "celsius"},
+                },
+            }
+        ],
     }
 
 
 def _tool_result() -> Message:
-    return {"role": "tool", "content": TOOL_RESULT, "tool_name": "get_weather", "tool_call_id": TOOL_CALL_ID}
+    return {
+        "role": "tool",
+        "content": TOOL_RESULT,
+        "tool_name": "get_weather",
+        "tool_call_id": TOOL_CALL_ID,
+    }
 
 
 def conversation_suite() -> list[Conversation]:
@@ -87,24 +107,66 @@ def conversation_suite() -> list[Conversation]:
     suite = [
         Conversation(name="user", description="one user message", messages=[user1]),
         Conversation(name="system_user", description="system + user", messages=[system, user1]),
-        Conversation(name="multi_turn", description="user, assistant, user", messages=[user1, asst1, user2]),
-        Conversation(name="multi_turn_system", description="system, user, assistant, user",
-                     messages=[system, user1, asst1, user2]),
-        Conversation(name="tools_defined", description="tool definitions + user", messages=[tool_user],
-                     tools=[WEATHER_TOOL], needs="tools"),
-        Conversation(name="tool_call", description="user, assistant tool call, tool result",
-                     messages=[tool_user, _tool_call_message(), _tool_result()], tools=[WEATHER_TOOL], needs="tools"),
-        Conversation(name="tool_round_trip", description="tool call, result, answer, next user turn",
-                     messages=[system, tool_user, _tool_call_message(), _tool_result(),
-                               {"role": "assistant", "content": TOOL_ANSWER}, user2],
-                     tools=[WEATHER_TOOL], needs="tools"),
-        Conversation(name="thinking_history", description="an earlier assistant turn with thinking",
-                     messages=[user1, {"role": "assistant", "content": ASSISTANT_1, "thinking": THINKING_1}, user2],
-                     needs="thinking"),
-        Conversation(name="think_on", description="user message with think=true", messages=[user1], think=True,
-                     needs="thinking"),
-        Conversation(name="think_off", description="user message with think=false", messages=[user1], think=False,
-                     needs="thinking"),
+        Conversation(
+            name="multi_turn", description="user, assistant, user", messages=[user1, asst1, user2]
+        ),
+        Conversation(
+            name="multi_turn_system",
+            description="system, user, assistant, user",
+            messages=[system, user1, asst1, user2],
+        ),
+        Conversation(
+            name="tools_defined",
+            description="tool definitions + user",
+            messages=[tool_user],
+            tools=[WEATHER_TOOL],
+            needs="tools",
+        ),
+        Conversation(
+            name="tool_call",
+            description="user, assistant tool call, tool result",
+            messages=[tool_user, _tool_call_message(), _tool_result()],
+            tools=[WEATHER_TOOL],
+            needs="tools",
+        ),
+        Conversation(
+            name="tool_round_trip",
+            description="tool call, result, answer, next user turn",
+            messages=[
+                system,
+                tool_user,
+                _tool_call_message(),
+                _tool_result(),
+                {"role": "assistant", "content": TOOL_ANSWER},
+                user2,
+            ],
+            tools=[WEATHER_TOOL],
+            needs="tools",
+        ),
+        Conversation(
+            name="thinking_history",
+            description="an earlier assistant turn with thinking",
+            messages=[
+                user1,
+                {"role": "assistant", "content": ASSISTANT_1, "thinking": THINKING_1},
+                user2,
+            ],
+            needs="thinking",
+        ),
+        Conversation(
+            name="think_on",
+            description="user message with think=true",
+            messages=[user1],
+            think=True,
+            needs="thinking",
+        ),
+        Conversation(
+            name="think_off",
+            description="user message with think=false",
+            messages=[user1],
+            think=False,
+            needs="thinking",
+        ),
     ]
     return [c.model_copy(deep=True) for c in suite]
 
@@ -113,7 +175,10 @@ def to_hf_messages(messages: list[Message]) -> list[Message]:
     """Ollama /api/chat messages -> the transformers chat-template message shape."""
     out: list[Message] = []
     for message in messages:
-        converted: Message = {"role": message.get("role", "user"), "content": message.get("content", "")}
+        converted: Message = {
+            "role": message.get("role", "user"),
+            "content": message.get("content", ""),
+        }
         if message.get("thinking"):
             converted["thinking"] = message["thinking"]
         calls = message.get("tool_calls")
@@ -125,8 +190,10 @@ def to_hf_messages(messages: list[Message]) -> list[Message]:
                 if call.get("id"):
                     hf_call["id"] = call["id"]
                 hf_call["type"] = "function"
-                hf_call["function"] = {"name": function.get("name", ""),
-                                       "arguments": copy.deepcopy(function.get("arguments", {}))}
+                hf_call["function"] = {
+                    "name": function.get("name", ""),
+                    "arguments": copy.deepcopy(function.get("arguments", {})),
+                }
                 converted["tool_calls"].append(hf_call)
         if message.get("role") == "tool":
             if message.get("tool_name"):

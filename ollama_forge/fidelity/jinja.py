@@ -48,24 +48,45 @@ from .jinja_env import (
 )
 from .jinja_worker import WORKER_MEMORY_BYTES, _exchange
 
-__all__ = ["DATE_MARK_CLOSE", "DATE_MARK_OPEN", "MAX_OUTPUT_CHARS", "WORKER_MEMORY_BYTES"]  # re-exported
+__all__ = [
+    "DATE_MARK_CLOSE",
+    "DATE_MARK_OPEN",
+    "MAX_OUTPUT_CHARS",
+    "WORKER_MEMORY_BYTES",
+]  # re-exported
 
 MAX_TEMPLATE_CHARS = 256 * 1024
 DEFAULT_TIMEOUT_S = 5.0
 RENDER_BUDGET_S = 8.0  # seconds of slow renders one command may spend, in all
-FREE_RENDER_S = 0.05  # renders cheaper than this (real ones take milliseconds) do not draw on the budget
+FREE_RENDER_S = (
+    0.05  # renders cheaper than this (real ones take milliseconds) do not draw on the budget
+)
 
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
 # ChatTemplateError kinds that mean "broken or hostile template", never "this conversation is refused".
-HOSTILE_KINDS = frozenset({"Timeout", "OutputLimit", "MemoryError", "WorkerDied", "SecurityError",
-                           "TemplateTooLarge", "TemplateSyntaxError", "RecursionError"})
+HOSTILE_KINDS = frozenset(
+    {
+        "Timeout",
+        "OutputLimit",
+        "MemoryError",
+        "WorkerDied",
+        "SecurityError",
+        "TemplateTooLarge",
+        "TemplateSyntaxError",
+        "RecursionError",
+    }
+)
 # GGUF special-token kinds a tokenizer's special_tokens_map exposes to templates (besides bos/eos)
 TEMPLATE_TOKEN_KINDS = ("unk", "pad", "sep", "cls", "mask")
 
 
 def special_token_kwargs(special_tokens: Mapping[str, str] | None) -> dict[str, Any]:
     """``unk_token``/``pad_token``/... template variables, as transformers passes special_tokens_map."""
-    return {f"{k}_token": v for k, v in (special_tokens or {}).items() if k in TEMPLATE_TOKEN_KINDS and v}
+    return {
+        f"{k}_token": v
+        for k, v in (special_tokens or {}).items()
+        if k in TEMPLATE_TOKEN_KINDS and v
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +137,9 @@ def check_template(template: str) -> None:
     if isinstance(template, str) and template in _CHECKED:
         return
     if not isinstance(template, str):
-        raise ChatTemplateError("the chat template is not text", hint="pass the template as a string")
+        raise ChatTemplateError(
+            "the chat template is not text", hint="pass the template as a string"
+        )
     if len(template) > MAX_TEMPLATE_CHARS:
         raise ChatTemplateError(
             f"the chat template is {len(template)} characters long, over forge's limit of {MAX_TEMPLATE_CHARS}",
@@ -136,7 +159,8 @@ def check_template(template: str) -> None:
         ) from None
     except RecursionError:
         raise ChatTemplateError(
-            "the chat template nests too deeply to parse", hint="the template is not a real chat template",
+            "the chat template nests too deeply to parse",
+            hint="the template is not a real chat template",
             kind="RecursionError",
         ) from None
     if len(_CHECKED) > 256:
@@ -182,12 +206,16 @@ class RenderBudget:
         return self.seconds - self.spent
 
     def charge(self, elapsed: float) -> None:
-        if elapsed > FREE_RENDER_S:  # a slow render counts in full, so N renders just under a limit cannot add up
+        if (
+            elapsed > FREE_RENDER_S
+        ):  # a slow render counts in full, so N renders just under a limit cannot add up
             self.spent += elapsed
 
 
 _PROCESS_BUDGET = RenderBudget()
-_BUDGET: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar("forge_render_budget", default=None)
+_BUDGET: contextvars.ContextVar[RenderBudget | None] = contextvars.ContextVar(
+    "forge_render_budget", default=None
+)
 
 
 @contextlib.contextmanager
@@ -234,8 +262,11 @@ def _run_request(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     except ChatTemplateError as exc:
         budget.charge(time.monotonic() - start)  # a killed render cost its whole wall time
         if exc.fields.get("kind") in ("Timeout", "WorkerDied"):
-            budget.failed[key] = {"message": exc.message + " (earlier in this command)", "hint": exc.hint,
-                                  **exc.fields}
+            budget.failed[key] = {
+                "message": exc.message + " (earlier in this command)",
+                "hint": exc.hint,
+                **exc.fields,
+            }
         raise
     # The worker's CPU time, not the wall clock: a loaded machine must not eat the budget.
     cpu = answer.get("cpu")
@@ -287,7 +318,8 @@ def render_chat_template(
         raise ChatTemplateError(
             f"the chat template refused the conversation: {message}",
             hint="the model's template does not accept this message sequence (its own rule)",
-            kind=kind, template_message=message,
+            kind=kind,
+            template_message=message,
         )
     hints = {
         "SecurityError": "the template tried something the sandbox forbids; treat this GGUF as hostile",
@@ -297,8 +329,10 @@ def render_chat_template(
     }
     raise ChatTemplateError(
         f"the chat template failed to render: {kind}: {message}",
-        hint=hints.get(kind, "the GGUF's chat template cannot render this conversation; "
-                             "pass a family or a Modelfile TEMPLATE instead"),
+        hint=hints.get(
+            kind,
+            "the GGUF's chat template cannot render this conversation; "
+            "pass a family or a Modelfile TEMPLATE instead",
+        ),
         kind=kind,
     )
-

@@ -40,7 +40,9 @@ def make_environment(*, date_marker: bool) -> Any:
         def parse(self, parser: Any) -> Any:
             lineno = next(parser.stream).lineno
             body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-            return jinja2.nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+            return jinja2.nodes.CallBlock(
+                self.call_method("_generation_support"), [], [], body
+            ).set_lineno(lineno)
 
         @jinja2.pass_eval_context
         def _generation_support(self, context: Any, caller: Any) -> str:
@@ -53,7 +55,9 @@ def make_environment(*, date_marker: bool) -> Any:
             return rv
 
         @contextmanager
-        def activate_tracker(self, rendered_blocks: list[str], generation_indices: list[Any]) -> Any:
+        def activate_tracker(
+            self, rendered_blocks: list[str], generation_indices: list[Any]
+        ) -> Any:
             token = self._tracking.set((rendered_blocks, generation_indices))
             try:
                 yield
@@ -63,9 +67,16 @@ def make_environment(*, date_marker: bool) -> Any:
     def raise_exception(message: Any) -> None:
         raise raised_class()(message)
 
-    def tojson(x: Any, ensure_ascii: bool = False, indent: Any = None, separators: Any = None,
-               sort_keys: bool = False) -> str:
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    def tojson(
+        x: Any,
+        ensure_ascii: bool = False,
+        indent: Any = None,
+        separators: Any = None,
+        sort_keys: bool = False,
+    ) -> str:
+        return json.dumps(
+            x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+        )
 
     def strftime_now(format: Any) -> str:
         if date_marker:

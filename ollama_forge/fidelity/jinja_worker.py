@@ -26,7 +26,9 @@ from ..errors import ChatTemplateError
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 
 
-def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any]) -> dict[str, Any]:
+def _render_in_worker(
+    request: dict[str, Any], cache: dict[tuple[str, bool], Any]
+) -> dict[str, Any]:
     import jinja2
 
     from .jinja_env import MAX_OUTPUT_CHARS, make_environment, raised_class
@@ -44,7 +46,9 @@ def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any
             cache[key] = compiled
         context = dict(request.get("kwargs") or {})
         context.update(
-            messages=request["messages"], tools=request.get("tools"), documents=request.get("documents"),
+            messages=request["messages"],
+            tools=request.get("tools"),
+            documents=request.get("documents"),
             add_generation_prompt=bool(request.get("add_generation_prompt")),
         )
         limit = int(request.get("max_output", MAX_OUTPUT_CHARS))
@@ -53,14 +57,25 @@ def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any
         for chunk in compiled.generate(**context):
             size += len(chunk)
             if size > limit:
-                return {"ok": False, "kind": "OutputLimit",
-                        "message": f"the chat template's output exceeded {limit} characters"}
+                return {
+                    "ok": False,
+                    "kind": "OutputLimit",
+                    "message": f"the chat template's output exceeded {limit} characters",
+                }
             parts.append(chunk)
         return {"ok": True, "text": "".join(parts)}
     except raised_cls as exc:
-        return {"ok": False, "kind": "raise_exception", "message": str(getattr(exc, "message", "") or "")}
+        return {
+            "ok": False,
+            "kind": "raise_exception",
+            "message": str(getattr(exc, "message", "") or ""),
+        }
     except jinja2.exceptions.TemplateSyntaxError as exc:
-        return {"ok": False, "kind": "TemplateSyntaxError", "message": f"{exc.message} (line {exc.lineno})"}
+        return {
+            "ok": False,
+            "kind": "TemplateSyntaxError",
+            "message": f"{exc.message} (line {exc.lineno})",
+        }
     except jinja2.exceptions.SecurityError as exc:
         return {"ok": False, "kind": "SecurityError", "message": str(exc)}
     except jinja2.exceptions.UndefinedError as exc:
@@ -68,9 +83,17 @@ def _render_in_worker(request: dict[str, Any], cache: dict[tuple[str, bool], Any
     except jinja2.exceptions.TemplateError as exc:
         return {"ok": False, "kind": "TemplateError", "message": str(exc)}
     except MemoryError:
-        return {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
+        return {
+            "ok": False,
+            "kind": "MemoryError",
+            "message": "the chat template exhausted the render memory limit",
+        }
     except RecursionError:
-        return {"ok": False, "kind": "RecursionError", "message": "the chat template recursed too deeply"}
+        return {
+            "ok": False,
+            "kind": "RecursionError",
+            "message": "the chat template recursed too deeply",
+        }
     except Exception as exc:
         return {"ok": False, "kind": type(exc).__name__, "message": str(exc)}
 
@@ -95,7 +118,11 @@ def _worker_main() -> None:
         import resource
 
         resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY_BYTES, WORKER_MEMORY_BYTES))
-    except (ImportError, ValueError, OSError):  # not on this OS, or a lower hard limit: keep the timeout guard
+    except (
+        ImportError,
+        ValueError,
+        OSError,
+    ):  # not on this OS, or a lower hard limit: keep the timeout guard
         pass
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames on the real stdout
@@ -108,24 +135,37 @@ def _worker_main() -> None:
         try:
             answer = _render_in_worker(json.loads(frame), cache)
         except MemoryError:
-            answer = {"ok": False, "kind": "MemoryError", "message": "the chat template exhausted the render memory limit"}
-        answer["cpu"] = time.process_time() - cpu  # what the render cost, whatever the machine's load
-        _write_frame(stdout, json.dumps(answer, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+            answer = {
+                "ok": False,
+                "kind": "MemoryError",
+                "message": "the chat template exhausted the render memory limit",
+            }
+        answer["cpu"] = (
+            time.process_time() - cpu
+        )  # what the render cost, whatever the machine's load
+        _write_frame(
+            stdout, json.dumps(answer, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        )
 
 
 class _Worker:
     """One persistent render subprocess with a reader thread (so reads can time out)."""
 
     def __init__(self) -> None:
-        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding ollama_forge/
+        package_parent = str(
+            Path(__file__).resolve().parents[2]
+        )  # the folder holding ollama_forge/
         boot = (
             "import sys; sys.path.insert(0, " + repr(package_parent) + "); "
             "from ollama_forge.fidelity.jinja_worker import _worker_main; _worker_main()"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         self.proc = subprocess.Popen(
-            [sys.executable, "-s", "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env,
+            [sys.executable, "-s", "-c", boot],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         self.owner_pid = os.getpid()  # a forked child must not share this worker's pipes
         self.answers: queue.Queue[bytes | None] = queue.Queue()
@@ -172,7 +212,11 @@ def _exchange(request: dict[str, Any], timeout: float) -> dict[str, Any]:
     payload = json.dumps(request, ensure_ascii=False).encode("utf-8", "surrogatepass")
     with _LOCK:
         for attempt in (1, 2):
-            if _WORKER is None or _WORKER.owner_pid != os.getpid() or _WORKER.proc.poll() is not None:
+            if (
+                _WORKER is None
+                or _WORKER.owner_pid != os.getpid()
+                or _WORKER.proc.poll() is not None
+            ):
                 _WORKER = _Worker()
             try:
                 frame = _WORKER.request(payload, timeout)

@@ -25,8 +25,11 @@ WEATHER_TOOL: dict[str, Any] = {
     "function": {
         "name": "get_weather",
         "description": "Get the current weather in a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string", "description": "City name"}},
-                       "required": ["city"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "City name"}},
+            "required": ["city"],
+        },
     },
 }
 TOOL_PROMPT = "What is the weather in Paris right now? Use the get_weather tool."
@@ -45,12 +48,16 @@ class LiveResult(BaseModel):
     verdict: str = ""
 
 
-def _exchange(http: Any, name: str, body: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]], str | None]:
+def _exchange(
+    http: Any, name: str, body: dict[str, Any]
+) -> tuple[str, str, list[dict[str, Any]], str | None]:
     content: list[str] = []
     thinking: list[str] = []
     calls: list[dict[str, Any]] = []
     reason: str | None = None
-    for part in http.generate_stream("/api/chat", body, deadline=REPLY_DEADLINE, action=f"chatting with {name}"):
+    for part in http.generate_stream(
+        "/api/chat", body, deadline=REPLY_DEADLINE, action=f"chatting with {name}"
+    ):
         message = part.get("message")
         if isinstance(message, dict):
             if isinstance(message.get("content"), str):
@@ -65,15 +72,20 @@ def _exchange(http: Any, name: str, body: dict[str, Any]) -> tuple[str, str, lis
     return "".join(content), "".join(thinking), calls, reason
 
 
-def live_check(name: str, kind: Literal["tools", "think"], host: str | None = None, *,
-               max_tokens: int = 512) -> LiveResult:
+def live_check(
+    name: str, kind: Literal["tools", "think"], host: str | None = None, *, max_tokens: int = 512
+) -> LiveResult:
     """Send one tool request (``kind="tools"``) or thinking request (``"think"``) to Ollama's model ``name``."""
     from ..ollama.client import OllamaHTTP, resolve_host
     from ..text import safe_text
 
     prompt = TOOL_PROMPT if kind == "tools" else THINK_PROMPT
-    body: dict[str, Any] = {"model": name, "messages": [{"role": "user", "content": prompt}], "stream": True,
-                            "options": {"num_predict": max_tokens, "temperature": 0, "seed": 1}}
+    body: dict[str, Any] = {
+        "model": name,
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "options": {"num_predict": max_tokens, "temperature": 0, "seed": 1},
+    }
     if kind == "tools":
         body["tools"] = [WEATHER_TOOL]
     else:
@@ -81,7 +93,9 @@ def live_check(name: str, kind: Literal["tools", "think"], host: str | None = No
     result = LiveResult(kind=kind, model=name)
     with OllamaHTTP(resolve_host(host)) as http:
         try:
-            result.content, result.thinking, result.tool_calls, result.done_reason = _exchange(http, name, body)
+            result.content, result.thinking, result.tool_calls, result.done_reason = _exchange(
+                http, name, body
+            )
         except OllamaResponseError as exc:
             refusal = str(exc.fields.get("server_error") or "")
             if exc.fields.get("status") != 400 or "does not support" not in refusal:
@@ -92,21 +106,38 @@ def live_check(name: str, kind: Literal["tools", "think"], host: str | None = No
     if kind == "tools":
         names = [str((c.get("function") or {}).get("name", "")) for c in result.tool_calls]
         result.ok = bool(result.tool_calls)
-        result.verdict = (f"parsed tool_calls came back: {', '.join(names)}" if result.ok else
-                          "no parsed tool_calls came back" + (
-                              f"; the reply was text: {safe_text(result.content, keep_newlines=False, limit=120)!r}"
-                              if result.content.strip() else ""))
+        result.verdict = (
+            f"parsed tool_calls came back: {', '.join(names)}"
+            if result.ok
+            else "no parsed tool_calls came back"
+            + (
+                f"; the reply was text: {safe_text(result.content, keep_newlines=False, limit=120)!r}"
+                if result.content.strip()
+                else ""
+            )
+        )
     else:
         result.ok = bool(result.thinking.strip())
-        result.verdict = ("a separate thinking came back" if result.ok else
-                          "no separate thinking came back" + (
-                              f"; the reply was: {safe_text(result.content, keep_newlines=False, limit=120)!r}"
-                              if result.content.strip() else ""))
+        result.verdict = (
+            "a separate thinking came back"
+            if result.ok
+            else "no separate thinking came back"
+            + (
+                f"; the reply was: {safe_text(result.content, keep_newlines=False, limit=120)!r}"
+                if result.content.strip()
+                else ""
+            )
+        )
     return result
 
 
-def live_checks(name: str, kinds: list[Literal["tools", "think"]], host: str | None = None, *,
-                max_tokens: int = 512) -> list[LiveResult]:
+def live_checks(
+    name: str,
+    kinds: list[Literal["tools", "think"]],
+    host: str | None = None,
+    *,
+    max_tokens: int = 512,
+) -> list[LiveResult]:
     """:func:`live_check` for each kind, on the first of the store's registrations / ``name`` Ollama knows."""
     from ..ollama.client import OllamaHTTP, resolve_host
     from ..ollama.models import registered_names

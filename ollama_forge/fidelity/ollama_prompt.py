@@ -91,7 +91,9 @@ class Tool(BaseModel):
     function: ToolFunction
 
 
-_RESPONSE = n.ActionNode(0, 0, n.PipeNode(0, 0, cmds=[n.CommandNode(0, [n.FieldNode(0, ["Response"])])]))
+_RESPONSE = n.ActionNode(
+    0, 0, n.PipeNode(0, 0, cmds=[n.CommandNode(0, [n.FieldNode(0, ["Response"])])])
+)
 
 
 def ollama_parse(template: str) -> Template:
@@ -117,11 +119,16 @@ def _messages(items: list[Any] | None, what: str) -> list[ChatMessage]:
     out = []
     for i, item in enumerate(items or []):
         try:
-            out.append(item.model_copy(deep=True) if isinstance(item, ChatMessage)
-                       else ChatMessage.model_validate(item))
+            out.append(
+                item.model_copy(deep=True)
+                if isinstance(item, ChatMessage)
+                else ChatMessage.model_validate(item)
+            )
         except ValidationError as err:
-            raise UsageError(f"{what}[{i}] is not a valid chat message: {err.errors()[0]['msg']}",
-                             hint="Use Ollama's message shape: {\"role\": ..., \"content\": ...}.") from None
+            raise UsageError(
+                f"{what}[{i}] is not a valid chat message: {err.errors()[0]['msg']}",
+                hint='Use Ollama\'s message shape: {"role": ..., "content": ...}.',
+            ) from None
     return out
 
 
@@ -144,8 +151,14 @@ def _collate(msgs: list[ChatMessage]) -> tuple[str, list[ChatMessage]]:
     return "\n\n".join(system), collated
 
 
-def _execute(tmpl: Template, messages: list[ChatMessage], tools: list[dict[str, Any]] | None,
-             think: ThinkArg, prompt: str = "", suffix: str = "") -> str:
+def _execute(
+    tmpl: Template,
+    messages: list[ChatMessage],
+    tools: list[dict[str, Any]] | None,
+    think: ThinkArg,
+    prompt: str = "",
+    suffix: str = "",
+) -> str:
     """template.Template.Execute in Ollama."""
     think_on, level, is_set = _think(think)
     base = {"Think": think_on, "ThinkLevel": level, "IsThinkSet": is_set}
@@ -153,8 +166,15 @@ def _execute(tmpl: Template, messages: list[ChatMessage], tools: list[dict[str, 
     if prompt and suffix:
         return tmpl.execute({"Prompt": prompt, "Suffix": suffix, "Response": "", **base})
     if "messages" in tmpl.vars():
-        return tmpl.execute({"System": system, "Messages": messages_value(collated),
-                             "Tools": tools_value(tools), "Response": "", **base})
+        return tmpl.execute(
+            {
+                "System": system,
+                "Messages": messages_value(collated),
+                "Tools": tools_value(tools),
+                "Response": "",
+                **base,
+            }
+        )
     out: list[str] = []
     turn = {"System": "", "Prompt": "", "Response": ""}
 
@@ -176,8 +196,9 @@ def _execute(tmpl: Template, messages: list[ChatMessage], tools: list[dict[str, 
     # The final turn runs the tree cut at the first .Response, in a bare template (builtin
     # functions only, default missingkey), exactly like Ollama's AddParseTree call.
     cut = _cut_at_response(tmpl.root)
-    final = Template(tmpl.text, "", {"": cut}, dict(BUILTINS), missingkey_zero=False,
-                     parse_name=tmpl.name)
+    final = Template(
+        tmpl.text, "", {"": cut}, dict(BUILTINS), missingkey_zero=False, parse_name=tmpl.name
+    )
     out.append(final.execute({**turn, **base}))
     return "".join(out)
 
@@ -206,7 +227,8 @@ def _cut_at_response(root: n.ListNode) -> n.ListNode:
             if pred(node):
                 raise GoTemplateError(
                     "template: legacy template cannot be cut at {{ .Response }} (Ollama panics)",
-                    hint="Do not put {{ .Response }} inside a branch that has later branches.")
+                    hint="Do not put {{ .Response }} inside a branch that has later branches.",
+                )
             for attr in ("list", "else_list"):
                 lst = getattr(node, attr)
                 if lst is not None:
@@ -214,7 +236,8 @@ def _cut_at_response(root: n.ListNode) -> n.ListNode:
                     if new is None:
                         raise GoTemplateError(
                             "template: legacy template cannot be cut at {{ .Response }} (Ollama panics)",
-                            hint="Do not put {{ .Response }} inside a branch that has later branches.")
+                            hint="Do not put {{ .Response }} inside a branch that has later branches.",
+                        )
                     setattr(node, attr, new)
             return node
         if isinstance(node, n.ActionNode):
@@ -258,10 +281,15 @@ def _with_images(msgs: list[ChatMessage]) -> list[ChatMessage]:
     return msgs
 
 
-def render_prompt(template: str, messages: list[dict[str, Any] | ChatMessage], *,
-                  system: str | None = None, tools: list[dict[str, Any] | Tool] | None = None,
-                  think: ThinkArg = None,
-                  model_messages: list[dict[str, Any] | ChatMessage] | None = None) -> str:
+def render_prompt(
+    template: str,
+    messages: list[dict[str, Any] | ChatMessage],
+    *,
+    system: str | None = None,
+    tools: list[dict[str, Any] | Tool] | None = None,
+    think: ThinkArg = None,
+    model_messages: list[dict[str, Any] | ChatMessage] | None = None,
+) -> str:
     """The prompt Ollama's /api/chat builds from a Modelfile TEMPLATE (and SYSTEM/MESSAGEs).
 
     Raises GoTemplateError when the template does not parse or execute, as Ollama would.
@@ -271,12 +299,20 @@ def render_prompt(template: str, messages: list[dict[str, Any] | ChatMessage], *
     msgs = _messages(model_messages, "model_messages") + req
     if req and req[0].role != "system" and system:
         msgs.insert(0, ChatMessage(role="system", content=system))
-    return _execute(tmpl, _with_images(msgs), _tools(list(tools) if tools is not None else None), think)
+    return _execute(
+        tmpl, _with_images(msgs), _tools(list(tools) if tools is not None else None), think
+    )
 
 
-def render_generate(template: str, prompt: str, *, system: str | None = None,
-                    suffix: str | None = None, think: ThinkArg = None,
-                    model_messages: list[dict[str, Any] | ChatMessage] | None = None) -> str:
+def render_generate(
+    template: str,
+    prompt: str,
+    *,
+    system: str | None = None,
+    suffix: str | None = None,
+    think: ThinkArg = None,
+    model_messages: list[dict[str, Any] | ChatMessage] | None = None,
+) -> str:
     """The prompt /api/generate builds (``system`` = request system or the Modelfile SYSTEM)."""
     tmpl = ollama_parse(template)
     if suffix:

@@ -35,7 +35,14 @@ from pydantic import BaseModel, Field
 from .conversations_tools import ToolSuiteReport, compare_tool_suite
 from .server_path import PromptPath, ServerPath, predict_server_path
 
-__all__ = ["NEW_SERVER", "OLD_SERVER", "PathChoice", "TemplatePathMode", "choose_for_build", "choose_path"]
+__all__ = [
+    "NEW_SERVER",
+    "OLD_SERVER",
+    "PathChoice",
+    "TemplatePathMode",
+    "choose_for_build",
+    "choose_path",
+]
 
 #: representative versions for "Ollama >= 0.30" and "Ollama < 0.30" (the native Jinja era starts at 0.30.0)
 NEW_SERVER = "0.33.0"
@@ -54,33 +61,50 @@ class PathChoice(BaseModel):
     new_servers: ServerPath = Field(description="the prediction for Ollama >= 0.30")
     old_servers: ServerPath = Field(description="the prediction for Ollama < 0.30")
     tool_suite: ToolSuiteReport | None = Field(
-        default=None, description="the Go TEMPLATE on the tool/thinking conversations (None: nothing to compare)"
+        default=None,
+        description="the Go TEMPLATE on the tool/thinking conversations (None: nothing to compare)",
     )
     go_faithful: bool | None = Field(
-        default=None, description="the Go TEMPLATE renders every tool/thinking conversation byte for byte "
-        "and Ollama parses its tool calls (None: the model shows neither tools nor thinking)"
+        default=None,
+        description="the Go TEMPLATE renders every tool/thinking conversation byte for byte "
+        "and Ollama parses its tool calls (None: the model shows neither tools nor thinking)",
     )
     tool_calls_parsed: bool | None = Field(
-        default=None, description="Ollama's tool-call parser for the TEMPLATE recovers the model's calls"
+        default=None,
+        description="Ollama's tool-call parser for the TEMPLATE recovers the model's calls",
     )
     faithful_on_new: bool = Field(
         description="Ollama >= 0.30 builds the model's own prompt: the faithful Go TEMPLATE, or the GGUF's Jinja"
     )
     comments: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
-    go_template: str | None = Field(default=None, description="the verified Go TEMPLATE candidate (kept or not)")
+    go_template: str | None = Field(
+        default=None, description="the verified Go TEMPLATE candidate (kept or not)"
+    )
     go_system: str | None = None
-    go_source: str | None = Field(default=None, description="'family:<name>' | 'synthesized' of the candidate")
-    template_changed: bool = Field(default=False, description="go_template differs from the one given (the "
-                                   "Modelfile must carry go_template)")
+    go_source: str | None = Field(
+        default=None, description="'family:<name>' | 'synthesized' of the candidate"
+    )
+    template_changed: bool = Field(
+        default=False,
+        description="go_template differs from the one given (the Modelfile must carry go_template)",
+    )
 
     def summary(self) -> str:
         """One line: the prompt path per server generation."""
-        carried = "the Modelfile carries no template" if self.template_path == "native_jinja" else (
-            "the Modelfile's template, reduced so that Ollama >= 0.30 bypasses it" if self.template_changed
-            else "the Modelfile's template")
-        return (f"server path: Ollama >= 0.30 {self.new_servers.path.value}, Ollama < 0.30 "
-                f"{self.old_servers.path.value} ({carried}; the Modelfile comments say why)")
+        carried = (
+            "the Modelfile carries no template"
+            if self.template_path == "native_jinja"
+            else (
+                "the Modelfile's template, reduced so that Ollama >= 0.30 bypasses it"
+                if self.template_changed
+                else "the Modelfile's template"
+            )
+        )
+        return (
+            f"server path: Ollama >= 0.30 {self.new_servers.path.value}, Ollama < 0.30 "
+            f"{self.old_servers.path.value} ({carried}; the Modelfile comments say why)"
+        )
 
     @property
     def template_source(self) -> str | None:
@@ -94,8 +118,12 @@ def _suite_line(report: ToolSuiteReport) -> str:
     text = f"{same}/{len(compared)} tool/thinking conversations identical on the Go path"
     bad = next((r for r in compared if not r.identical), None)
     if bad is not None:
-        why = bad.refused or bad.error or (
-            f"differs at offset {bad.offset}: expected {bad.expected_context!r}, got {bad.actual_context!r}"
+        why = (
+            bad.refused
+            or bad.error
+            or (
+                f"differs at offset {bad.offset}: expected {bad.expected_context!r}, got {bad.actual_context!r}"
+            )
         )
         text += f"; first {bad.name}: {why}"
     return text
@@ -107,9 +135,14 @@ def _round_trip(report: ToolSuiteReport) -> tuple[bool | None, str | None]:
         return None, None
     failed = next((t for t in trips if not t.recovered), None)
     if failed is None:
-        return True, "Ollama will parse this model's tool calls (its parser for the TEMPLATE recovers them)"
-    return False, (f"Ollama will NOT parse this model's tool calls on the Go path: {failed.conversation} "
-                   f"{failed.reason or 'not recovered'}")
+        return (
+            True,
+            "Ollama will parse this model's tool calls (its parser for the TEMPLATE recovers them)",
+        )
+    return False, (
+        f"Ollama will NOT parse this model's tool calls on the Go path: {failed.conversation} "
+        f"{failed.reason or 'not recovered'}"
+    )
 
 
 def _shows_tools_or_thinking(chat_template: str) -> bool:
@@ -140,9 +173,21 @@ def choose_path(
     faithful: bool | None = None
     parsed: bool | None = None
     suite_lines: list[str] = []
-    if go_template and chat_template and requested != "native" and _shows_tools_or_thinking(chat_template):
-        suite = compare_tool_suite(chat_template, go_template, bos_token=bos_token, eos_token=eos_token,
-                                   add_bos_token=add_bos_token, system=system, server_version=NEW_SERVER)
+    if (
+        go_template
+        and chat_template
+        and requested != "native"
+        and _shows_tools_or_thinking(chat_template)
+    ):
+        suite = compare_tool_suite(
+            chat_template,
+            go_template,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            add_bos_token=add_bos_token,
+            system=system,
+            server_version=NEW_SERVER,
+        )
         if suite.results:
             parsed, trip_line = _round_trip(suite)
             faithful = all(r.identical for r in suite.compared) and parsed is not False
@@ -151,9 +196,15 @@ def choose_path(
                 suite_lines.append("  " + trip_line)
 
     def predict(carried: str | None) -> tuple[ServerPath, ServerPath]:
-        return tuple(predict_server_path(go_template=carried, chat_template=chat_template,  # type: ignore[return-value]
-                                         model_family=model_family, server_version=v)
-                     for v in (NEW_SERVER, OLD_SERVER))
+        return tuple(
+            predict_server_path(
+                go_template=carried,
+                chat_template=chat_template,  # type: ignore[return-value]
+                model_family=model_family,
+                server_version=v,
+            )
+            for v in (NEW_SERVER, OLD_SERVER)
+        )
 
     new, old = predict(go_template)
     go_wins_unfaithful = new.path is PromptPath.GO_TEMPLATE and faithful is False
@@ -168,56 +219,108 @@ def choose_path(
             reduced = candidate
             new, old = predict(candidate)
             go_wins_unfaithful = False
-            suite_lines.append("  the TEMPLATE leaves out its reasoning-tag declaration so that Ollama >= 0.30 "
-                               "renders the model's own Jinja (think is then refused on Ollama < 0.30)")
-    native = bool(chat_template) and (requested == "native" or (
-        requested == "auto" and native_when_unfaithful and go_wins_unfaithful))
+            suite_lines.append(
+                "  the TEMPLATE leaves out its reasoning-tag declaration so that Ollama >= 0.30 "
+                "renders the model's own Jinja (think is then refused on Ollama < 0.30)"
+            )
+    native = bool(chat_template) and (
+        requested == "native"
+        or (requested == "auto" and native_when_unfaithful and go_wins_unfaithful)
+    )
     comments = list(suite_lines)
     warnings: list[str] = []
     if native:
         new, old = predict(None)
-        why = "requested" if requested == "native" else (
-            "Ollama >= 0.30 would use the Go TEMPLATE, which does not reproduce the tool/thinking conversations")
-        comments.append(f"template path: native, no TEMPLATE ({why}): Ollama >= 0.30 renders the GGUF's own Jinja "
-                        "chat template (llama-server), tool calls and reasoning parsed by llama.cpp")
-        comments.append("  Ollama < 0.30 cannot render Jinja: it would format chats with '{{ .Prompt }}'; for such "
-                        "a server write the Go TEMPLATE (forge modelfile --template-path go)")
-        warnings.append("no TEMPLATE written (native path): Ollama < 0.30 would chat unformatted with this Modelfile; "
-                        "--template-path go writes the verified Go TEMPLATE for such servers")
+        why = (
+            "requested"
+            if requested == "native"
+            else (
+                "Ollama >= 0.30 would use the Go TEMPLATE, which does not reproduce the tool/thinking conversations"
+            )
+        )
+        comments.append(
+            f"template path: native, no TEMPLATE ({why}): Ollama >= 0.30 renders the GGUF's own Jinja "
+            "chat template (llama-server), tool calls and reasoning parsed by llama.cpp"
+        )
+        comments.append(
+            "  Ollama < 0.30 cannot render Jinja: it would format chats with '{{ .Prompt }}'; for such "
+            "a server write the Go TEMPLATE (forge modelfile --template-path go)"
+        )
+        warnings.append(
+            "no TEMPLATE written (native path): Ollama < 0.30 would chat unformatted with this Modelfile; "
+            "--template-path go writes the verified Go TEMPLATE for such servers"
+        )
         faithful_new = new.path is PromptPath.NATIVE_JINJA
     else:
         comments.append(f"server path >= 0.30: {new.path.value} ({new.reason})")
         comments.append(f"server path < 0.30: {old.path.value} ({old.reason})")
         bypassed = new.path is PromptPath.NATIVE_JINJA and go_template is not None
         if bypassed:
-            comments.append("  deliberate: on Ollama >= 0.30 the prompt is the model's own Jinja"
-                            + ("" if faithful is not False and reduced is None else ", which the Go path cannot match")
-                            + "; the TEMPLATE serves Ollama < 0.30 (and OLLAMA_GO_TEMPLATE=1)")
+            comments.append(
+                "  deliberate: on Ollama >= 0.30 the prompt is the model's own Jinja"
+                + (
+                    ""
+                    if faithful is not False and reduced is None
+                    else ", which the Go path cannot match"
+                )
+                + "; the TEMPLATE serves Ollama < 0.30 (and OLLAMA_GO_TEMPLATE=1)"
+            )
         faithful_new = bypassed or (new.path is PromptPath.GO_TEMPLATE and faithful is not False)
         if go_wins_unfaithful:
             bad = [r.name for r in suite.compared if not r.identical] if suite else []
-            warnings.append(f"Ollama >= 0.30 uses this TEMPLATE, which does not reproduce the model's tool/thinking "
-                            f"prompts ({', '.join(bad) or 'tool calls not parsed'}); --template-path native lets "
-                            "Ollama >= 0.30 render the model's own chat template")
-        lost = [c for c in (old.refuses_tools and "tools", old.refuses_think and "thinking")
-                if c and c in (new.chat_template.capabilities or [])]
+            warnings.append(
+                f"Ollama >= 0.30 uses this TEMPLATE, which does not reproduce the model's tool/thinking "
+                f"prompts ({', '.join(bad) or 'tool calls not parsed'}); --template-path native lets "
+                "Ollama >= 0.30 render the model's own chat template"
+            )
+        lost = [
+            c
+            for c in (old.refuses_tools and "tools", old.refuses_think and "thinking")
+            if c and c in (new.chat_template.capabilities or [])
+        ]
         if lost:
-            comments.append(f"  on Ollama < 0.30 requests with {' or '.join(lost)} are refused (the TEMPLATE lacks them)")
-    return PathChoice(requested=requested, template_path="native_jinja" if native else "go_template",
-                      new_servers=new, old_servers=old, tool_suite=suite, go_faithful=faithful,
-                      tool_calls_parsed=parsed, faithful_on_new=faithful_new, comments=comments, warnings=warnings,
-                      go_template=reduced or go_template, go_system=system, template_changed=reduced is not None)
+            comments.append(
+                f"  on Ollama < 0.30 requests with {' or '.join(lost)} are refused (the TEMPLATE lacks them)"
+            )
+    return PathChoice(
+        requested=requested,
+        template_path="native_jinja" if native else "go_template",
+        new_servers=new,
+        old_servers=old,
+        tool_suite=suite,
+        go_faithful=faithful,
+        tool_calls_parsed=parsed,
+        faithful_on_new=faithful_new,
+        comments=comments,
+        warnings=warnings,
+        go_template=reduced or go_template,
+        go_system=system,
+        template_changed=reduced is not None,
+    )
 
 
-def choose_for_build(modelfile: Any, info: Any, template_source: str, requested: TemplatePathMode = "auto") -> PathChoice:
+def choose_for_build(
+    modelfile: Any, info: Any, template_source: str, requested: TemplatePathMode = "auto"
+) -> PathChoice:
     """:func:`choose_path` for the planner: the chosen Modelfile and the GGUF's metadata."""
     tokens = {kind: tok.text for kind, tok in (info.special_tokens or {}).items() if tok.text}
-    choice = choose_path(modelfile.template, modelfile.system, info.chat_template, bos_token=tokens.get("bos", ""),
-                         eos_token=tokens.get("eos", ""), add_bos_token=bool(info.add_bos_token),
-                         model_family=info.architecture, requested=requested,
-                         native_when_unfaithful=True)
+    choice = choose_path(
+        modelfile.template,
+        modelfile.system,
+        info.chat_template,
+        bos_token=tokens.get("bos", ""),
+        eos_token=tokens.get("eos", ""),
+        add_bos_token=bool(info.add_bos_token),
+        model_family=info.architecture,
+        requested=requested,
+        native_when_unfaithful=True,
+    )
     choice.go_source = template_source
-    if choice.template_path == "native_jinja" and requested == "auto" and template_source == "synthesized":
+    if (
+        choice.template_path == "native_jinja"
+        and requested == "auto"
+        and template_source == "synthesized"
+    ):
         fallback = _without_tools(modelfile.system, info, tokens)
         if fallback is not None:
             return fallback
@@ -233,21 +336,47 @@ def _without_tools(system: str | None, info: Any, tokens: dict[str, str]) -> Pat
 
     bos, eos, add_bos = tokens.get("bos", ""), tokens.get("eos", ""), bool(info.add_bos_token)
     try:
-        synth = synthesize_template(info.chat_template, bos_token=bos, eos_token=eos, add_bos_token=add_bos,
-                                    tools=False)
-        if synth is None or not verify_template(synth.go_template, system, info.chat_template, bos_token=bos,
-                                                eos_token=eos, add_bos_token=add_bos, special_tokens=tokens).matched:
+        synth = synthesize_template(
+            info.chat_template, bos_token=bos, eos_token=eos, add_bos_token=add_bos, tools=False
+        )
+        if (
+            synth is None
+            or not verify_template(
+                synth.go_template,
+                system,
+                info.chat_template,
+                bos_token=bos,
+                eos_token=eos,
+                add_bos_token=add_bos,
+                special_tokens=tokens,
+            ).matched
+        ):
             return None
     except ForgeError:
         return None
     from .synthesis.go import drop_thinking_declaration
 
-    for template in dict.fromkeys([synth.go_template, drop_thinking_declaration(synth.go_template)]):
-        alt = choose_path(template, system, info.chat_template, bos_token=bos, eos_token=eos, add_bos_token=add_bos,
-                          model_family=info.architecture, requested="go")
+    for template in dict.fromkeys(
+        [synth.go_template, drop_thinking_declaration(synth.go_template)]
+    ):
+        alt = choose_path(
+            template,
+            system,
+            info.chat_template,
+            bos_token=bos,
+            eos_token=eos,
+            add_bos_token=add_bos,
+            model_family=info.architecture,
+            requested="go",
+        )
         if alt.new_servers.path is PromptPath.NATIVE_JINJA:
             at = next(i for i, c in enumerate(alt.comments) if c.startswith("server path"))
-            alt.comments.insert(at, "  the TEMPLATE leaves out tool support so that Ollama >= 0.30 renders the "
-                                    "model's own Jinja (tools are refused on Ollama < 0.30)")
-            return alt.model_copy(update={"requested": "auto", "template_changed": True, "go_source": "synthesized"})
+            alt.comments.insert(
+                at,
+                "  the TEMPLATE leaves out tool support so that Ollama >= 0.30 renders the "
+                "model's own Jinja (tools are refused on Ollama < 0.30)",
+            )
+            return alt.model_copy(
+                update={"requested": "auto", "template_changed": True, "go_source": "synthesized"}
+            )
     return None

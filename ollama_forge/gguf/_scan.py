@@ -190,13 +190,29 @@ def _scan_numpy(np: Any, cur: Cursor, count: int, key: str, max_string: int) -> 
 
 
 def _scan_block(
-    np: Any, buf: Any, i0: int, n: int, base: int, out: Any, k: int, cur: Cursor, key: str, max_string: int
+    np: Any,
+    buf: Any,
+    i0: int,
+    n: int,
+    base: int,
+    out: Any,
+    k: int,
+    cur: Cursor,
+    key: str,
+    max_string: int,
 ) -> tuple[int, int]:
     """Fill ``out[k:]`` with the records starting in ``buf[i0:i0+n]``; return (end offset in block, k)."""
     count = len(out)
     a = np.frombuffer(buf, dtype=np.uint8, count=n, offset=i0)
     zero = a == 0
-    ok = zero[2 : n - 5] & zero[3 : n - 4] & zero[4 : n - 3] & zero[5 : n - 2] & zero[6 : n - 1] & zero[7:n]
+    ok = (
+        zero[2 : n - 5]
+        & zero[3 : n - 4]
+        & zero[4 : n - 3]
+        & zero[5 : n - 2]
+        & zero[6 : n - 1]
+        & zero[7:n]
+    )
     # A record start p also makes p-1 look like a start (its "high bytes" are p+1..p+6):
     # keep only the rightmost position of each run of adjacent candidates.
     ok[:-1] &= ~ok[1:]
@@ -274,7 +290,9 @@ def _step_exact(
     return p, k
 
 
-def _repeat(np: Any, a: Any, n: int, p: int, period: int, base: int, out: Any, k: int) -> tuple[int, int]:
+def _repeat(
+    np: Any, a: Any, n: int, p: int, period: int, base: int, out: Any, k: int
+) -> tuple[int, int]:
     """Records equal to the one before ``p`` (bytes repeating with ``period``), up to the block end."""
     count = len(out)
     end = p

@@ -38,14 +38,20 @@ class LazyAccess:
     def _read_string_at(self, off: int) -> str:
         head = self.source.read_at(off, 8)
         if len(head) < 8:
-            raise GGUFTruncatedError(f"{self.name}: string at offset {off} is cut off", hint=REDOWNLOAD, needed=off + 8)
+            raise GGUFTruncatedError(
+                f"{self.name}: string at offset {off} is cut off", hint=REDOWNLOAD, needed=off + 8
+            )
         n = _U64(head, 0)[0]
         if n > self.limits.max_string:
-            raise GGUFFormatError(f"{self.name}: string at offset {off} claims {n} bytes", hint=CORRUPT)
+            raise GGUFFormatError(
+                f"{self.name}: string at offset {off} claims {n} bytes", hint=CORRUPT
+            )
         data = self.source.read_at(off + 8, n)
         if len(data) < n:
             raise GGUFTruncatedError(
-                f"{self.name}: string at offset {off} is cut off", hint=REDOWNLOAD, needed=off + 8 + n
+                f"{self.name}: string at offset {off} is cut off",
+                hint=REDOWNLOAD,
+                needed=off + 8 + n,
             )
         return decode_text(data)
 
@@ -80,11 +86,14 @@ class LazyAccess:
     def _length_at(self, pos: int, ref: ArrayRef) -> int:
         head = self.source.read_at(pos, 8)
         if len(head) < 8:
-            raise GGUFTruncatedError(f"{self.name}: string at offset {pos} is cut off", hint=REDOWNLOAD, needed=pos + 8)
+            raise GGUFTruncatedError(
+                f"{self.name}: string at offset {pos} is cut off", hint=REDOWNLOAD, needed=pos + 8
+            )
         n = int(_U64(head, 0)[0])
         if n > self.limits.max_string or pos + 8 + n > ref.end:
             raise GGUFFormatError(
-                f"{self.name}: element at offset {pos} of {ref.key!r} claims {n} bytes", hint=CORRUPT
+                f"{self.name}: element at offset {pos} of {ref.key!r} claims {n} bytes",
+                hint=CORRUPT,
             )
         return n
 
@@ -100,7 +109,11 @@ class LazyAccess:
         fmt, size = _FIXED_STRUCTS[ref.elem_type], FIXED[ref.elem_type][2]
         out: dict[int, int] = {}
         for token_id in ids:
-            if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < ref.count:
+            if (
+                isinstance(token_id, bool)
+                or not isinstance(token_id, int)
+                or not 0 <= token_id < ref.count
+            ):
                 continue
             if ref.values is not None:
                 out[token_id] = int(ref.values[token_id])
@@ -140,7 +153,11 @@ class LazyAccess:
             return
         for text in texts:
             self._token_ids_cache[text] = None
-        pending = {struct.pack("<Q", len(e)) + e: t for t in texts if len(e := t.encode("utf-8")) <= self.limits.max_string}
+        pending = {
+            struct.pack("<Q", len(e)) + e: t
+            for t in texts
+            if len(e := t.encode("utf-8")) <= self.limits.max_string
+        }
         longest = max((len(n) for n in pending), default=0)
         # Search the vocabulary bytes chunk by chunk (overlapping by the longest needle), so a
         # huge array never needs one buffer of its own size.
@@ -202,7 +219,9 @@ class LazyAccess:
                 i += 8 + n
         except struct.error:
             raise GGUFTruncatedError(
-                f"{self.name}: the array {ref.key!r} is cut off", hint=REDOWNLOAD, needed=ref.offset + i + 8
+                f"{self.name}: the array {ref.key!r} is cut off",
+                hint=REDOWNLOAD,
+                needed=ref.offset + i + 8,
             ) from None
         return values
 
@@ -221,4 +240,3 @@ class LazyAccess:
             pos += 8 + self._length_at(pos, ref)
             element += 1
         return element if pos == offset and element < ref.count else None
-

@@ -84,7 +84,6 @@ class TensorInfo:
     n_bytes: int
 
 
-
 class Cursor:
     """Sequential reads over a source through one buffer (never a mapping of the file).
 
@@ -93,7 +92,19 @@ class Cursor:
     with a known size is parsed in place.)
     """
 
-    __slots__ = ("base", "block", "buf", "end", "limits", "pos", "size", "src", "step_left", "strings", "whole")
+    __slots__ = (
+        "base",
+        "block",
+        "buf",
+        "end",
+        "limits",
+        "pos",
+        "size",
+        "src",
+        "step_left",
+        "strings",
+        "whole",
+    )
 
     def __init__(self, source: ByteSource, limits: Limits = LIMITS) -> None:
         self.src = source
@@ -202,15 +213,30 @@ def detect_kind(head: bytes) -> tuple[str, str]:
             "Run `git lfs pull`, or fetch it with forge pull-gguf / huggingface-cli download."
         )
     if lower.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
-        return "html", "This is a web page (an error page or login wall?), not a GGUF; check the URL or HF_TOKEN."
+        return (
+            "html",
+            "This is a web page (an error page or login wall?), not a GGUF; check the URL or HF_TOKEN.",
+        )
     if head.startswith(b"PK\x03\x04"):
-        return "zip", "This is a ZIP archive (a PyTorch checkpoint?); use a .gguf file, or forge run-hf for transformers models."
+        return (
+            "zip",
+            "This is a ZIP archive (a PyTorch checkpoint?); use a .gguf file, or forge run-hf for transformers models.",
+        )
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
-        return "pickle", "This is a Python pickle (a PyTorch checkpoint?), not a GGUF; convert it with llama.cpp's convert_hf_to_gguf.py."
+        return (
+            "pickle",
+            "This is a Python pickle (a PyTorch checkpoint?), not a GGUF; convert it with llama.cpp's convert_hf_to_gguf.py.",
+        )
     if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors", "This is a safetensors file; convert it with llama.cpp's convert_hf_to_gguf.py, or use forge run-hf."
+        return (
+            "safetensors",
+            "This is a safetensors file; convert it with llama.cpp's convert_hf_to_gguf.py, or use forge run-hf.",
+        )
     if head[:4] in (b"lmgg", b"fmgg", b"tjgg", b"algg", b"ggml", b"ggjt", b"ggla"):
-        return "ggml-legacy", "This is a pre-GGUF GGML/GGJT file; convert it with llama.cpp's convert_llama_ggml_to_gguf.py."
+        return (
+            "ggml-legacy",
+            "This is a pre-GGUF GGML/GGJT file; convert it with llama.cpp's convert_llama_ggml_to_gguf.py.",
+        )
     if lower.startswith((b"{", b"[")):
         return "json", "This is a JSON file, not a GGUF."
     return "unknown", "The file does not start with the GGUF magic; pass a .gguf model file."
@@ -226,7 +252,6 @@ def _describe_kind(kind: str) -> str:
         "ggml-legacy": "a legacy GGML file",
         "json": "a JSON file",
     }.get(kind, "unknown content")
-
 
 
 def decode_text(raw: bytes) -> str:

@@ -34,7 +34,9 @@ SPECIAL_TOKEN_KEYS: dict[str, str] = {
 _INLINE_ARRAY = 16  # arrays up to this length appear in full in ``metadata``
 _PER_LAYER_MAX = 4096  # per-layer arrays read on demand when not decoded at parse time
 _METADATA_TEXT = 1 << 20  # characters of strings shown in ``metadata`` in all
-_METADATA_STRING = 4096  # long strings (templates) are cut in ``metadata``; full text has its own field
+_METADATA_STRING = (
+    4096  # long strings (templates) are cut in ``metadata``; full text has its own field
+)
 
 
 class SpecialToken(BaseModel):
@@ -163,16 +165,23 @@ def _metadata(handle: GGUFFile) -> dict[str, Any]:
                 continue
             budget -= shown
             if len(value) > _METADATA_STRING:
-                value = value[:_METADATA_STRING] + f"… ({len(value) - _METADATA_STRING} more characters)"
+                value = (
+                    value[:_METADATA_STRING]
+                    + f"… ({len(value) - _METADATA_STRING} more characters)"
+                )
             out[key] = value
         elif isinstance(value, ArrayRef):
             items = value.values if value.count <= _INLINE_ARRAY else None
             text = sum(len(v) for v in items if isinstance(v, str)) if items is not None else 0
-            if items is not None and text <= budget and not any(
-                isinstance(v, ArrayRef) for v in items
+            if (
+                items is not None
+                and text <= budget
+                and not any(isinstance(v, ArrayRef) for v in items)
             ):
                 budget -= text
-                out[key] = [v if not isinstance(v, float) or math.isfinite(v) else None for v in items]
+                out[key] = [
+                    v if not isinstance(v, float) or math.isfinite(v) else None for v in items
+                ]
             else:
                 out[key] = value.summary()
         elif isinstance(value, float) and not math.isfinite(value):
@@ -187,7 +196,9 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
     arch = _str(kv.get("general.architecture"))
     warnings: list[str] = []
     if arch is None:
-        warnings.append("general.architecture is missing: llama.cpp and Ollama cannot load this file")
+        warnings.append(
+            "general.architecture is missing: llama.cpp and Ollama cannot load this file"
+        )
 
     def a(suffix: str) -> Any:
         return kv.get(f"{arch}.{suffix}") if arch else None
@@ -199,7 +210,9 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
     embedding = _int(a("embedding_length"))
     for label, value in (("head_count", head_count), ("head_count_kv", head_count_kv)):
         if isinstance(value, list) and block_count is not None and len(value) != block_count:
-            warnings.append(f"{label} has {len(value)} per-layer entries but block_count is {block_count}")
+            warnings.append(
+                f"{label} has {len(value)} per-layer entries but block_count is {block_count}"
+            )
     key_length, value_length = _int(a("attention.key_length")), _int(a("attention.value_length"))
     if isinstance(head_count, int) and head_count > 0 and embedding:
         # llama.cpp's default head size when the keys are absent.
@@ -219,7 +232,9 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
             continue
         text = handle.token_text(token_id)
         if vocab is not None and text is None:
-            warnings.append(f"{kind}_token_id {token_id} is outside the vocabulary ({vocab} tokens)")
+            warnings.append(
+                f"{kind}_token_id {token_id} is outside the vocabulary ({vocab} tokens)"
+            )
         specials[kind] = SpecialToken(id=token_id, text=text, type=handle.token_type(token_id))
 
     chat_templates: dict[str, str] = {}
@@ -248,12 +263,18 @@ def build_info(handle: GGUFFile) -> GGUFInfo:
         entry[1] += t.n_bytes
     type_counts = {name: TensorTypeCount(count=c, bytes=b) for name, (c, b) in counts.items()}
     if handle.file_size is not None and parameters > handle.file_size * 8:
-        warnings.append(f"parameter count {parameters} is implausible for a {handle.file_size}-byte file")
+        warnings.append(
+            f"parameter count {parameters} is implausible for a {handle.file_size}-byte file"
+        )
 
     context_length = _int(a("context_length"))
     if context_length == 0:
         warnings.append("context_length is 0")
-    if general_type in (None, "model") and block_count == 0 and not _is_projector(kv, arch, general_type, block_count):
+    if (
+        general_type in (None, "model")
+        and block_count == 0
+        and not _is_projector(kv, arch, general_type, block_count)
+    ):
         warnings.append("block_count is 0 for a model file")
 
     sampling: dict[str, Any] = {}
@@ -346,7 +367,9 @@ def _first_int(kv: dict[str, Any], *keys: str) -> int | None:
     return None
 
 
-def _is_projector(kv: dict[str, Any], arch: str | None, general_type: str | None, block_count: int | None) -> bool:
+def _is_projector(
+    kv: dict[str, Any], arch: str | None, general_type: str | None, block_count: int | None
+) -> bool:
     """Ollama's ``isProjectorGGUF`` rules (ollama.md §3.5)."""
     if general_type in ("projector", "mmproj"):
         return True

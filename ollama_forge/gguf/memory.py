@@ -72,14 +72,18 @@ def _is_swa(info: GGUFInfo, il: int, period: int | None) -> bool:
     return period == 0 or il % period < period - 1
 
 
-def _kv_bytes(info: GGUFInfo, ctx: int, block: int, size: int, notes: list[str]) -> tuple[int | None, int, int]:
+def _kv_bytes(
+    info: GGUFInfo, ctx: int, block: int, size: int, notes: list[str]
+) -> tuple[int | None, int, int]:
     """(KV bytes, full layers, SWA layers) or (None, 0, 0) when unknown."""
     n_layer = info.block_count
     if not n_layer:
         notes.append("block_count is missing or 0: KV cache size unknown")
         return None, 0, 0
     if n_layer > MAX_LAYERS:
-        notes.append(f"block_count {n_layer} is implausible (> {MAX_LAYERS}): KV cache size unknown")
+        notes.append(
+            f"block_count {n_layer} is implausible (> {MAX_LAYERS}): KV cache size unknown"
+        )
         return None, 0, 0
     window = info.sliding_window or 0
     period: int | None = None
@@ -120,7 +124,9 @@ def _kv_bytes(info: GGUFInfo, ctx: int, block: int, size: int, notes: list[str])
                 k_dim = k_dim if k_dim is not None else info.embedding_length // n_head
                 v_dim = v_dim if v_dim is not None else info.embedding_length // n_head
             if not k_dim or not v_dim:
-                notes.append("head size unknown (no key_length and head_count is 0): KV cache size unknown")
+                notes.append(
+                    "head size unknown (no key_length and head_count is 0): KV cache size unknown"
+                )
                 return None, 0, 0
             k_row, v_row = k_dim * n_kv, v_dim * n_kv
         cells = min(ctx, _pad(window + UBATCH)) if swa else ctx
@@ -128,9 +134,13 @@ def _kv_bytes(info: GGUFInfo, ctx: int, block: int, size: int, notes: list[str])
         full_layers += not swa
         total += (k_row * size // block + v_row * size // block) * cells
     if mla:
-        notes.append("MLA model: the cache holds the compressed latent (kv_lora_rank + rope dims); approximate")
+        notes.append(
+            "MLA model: the cache holds the compressed latent (kv_lora_rank + rope dims); approximate"
+        )
     if no_attention:
-        notes.append(f"{no_attention} layer(s) without attention (recurrent/SSM): their fixed state is not counted")
+        notes.append(
+            f"{no_attention} layer(s) without attention (recurrent/SSM): their fixed state is not counted"
+        )
     return total, full_layers, swa_layers
 
 
@@ -150,7 +160,10 @@ def estimate_memory(
     ``weights_bytes`` overrides the header's tensor bytes (e.g. the sum over a split model's shards).
     """
     if isinstance(ctx, bool) or (ctx is not None and (not isinstance(ctx, int) or ctx < 1)):
-        raise UsageError(f"Invalid context length {ctx!r}", hint="Pass a positive number of tokens, e.g. --num-ctx 8192.")
+        raise UsageError(
+            f"Invalid context length {ctx!r}",
+            hint="Pass a positive number of tokens, e.g. --num-ctx 8192.",
+        )
     cache = cache_type.lower()
     if cache not in CACHE_TYPES:
         raise UsageError(
@@ -162,9 +175,13 @@ def estimate_memory(
     trained = info.context_length if info.context_length and info.context_length > 0 else None
     if ctx is None:
         ctx = min(trained, 4096) if trained else 4096
-        notes.append(f"ctx {ctx}: Ollama's default num_ctx (4096) capped at the trained context; pass --num-ctx to change")
+        notes.append(
+            f"ctx {ctx}: Ollama's default num_ctx (4096) capped at the trained context; pass --num-ctx to change"
+        )
     elif trained and ctx > trained:
-        notes.append(f"ctx {ctx} exceeds the trained context_length {trained}: quality degrades past it")
+        notes.append(
+            f"ctx {ctx} exceeds the trained context_length {trained}: quality degrades past it"
+        )
     weights = info.tensor_bytes if weights_bytes is None else weights_bytes
     if info.tensor_count == 0 and weights_bytes is None:
         notes.append("the file has no tensors (vocab-only or metadata-only): weights are 0")
@@ -173,10 +190,14 @@ def estimate_memory(
     full = swa = 0
     if info.is_projector or info.is_adapter:
         kv = 0
-        notes.append(f"{'projector' if info.is_projector else 'adapter'} file: no KV cache of its own")
+        notes.append(
+            f"{'projector' if info.is_projector else 'adapter'} file: no KV cache of its own"
+        )
     elif (info.architecture or "") in RECURRENT_ARCHS:
         kv = 0
-        notes.append(f"{info.architecture} is recurrent: a fixed-size state instead of a growing KV cache")
+        notes.append(
+            f"{info.architecture} is recurrent: a fixed-size state instead of a growing KV cache"
+        )
     else:
         kv, full, swa = _kv_bytes(info, ctx, block, size, notes)
         if kv is not None and trained and trained != ctx and trained <= 1 << 24:
@@ -186,7 +207,9 @@ def estimate_memory(
             f"{swa} sliding-window layer(s) keep min(ctx, window {info.sliding_window} + ubatch {UBATCH}) cells "
             "(llama-server/Ollama default; with swa_full, as in llama-cpp-python, they keep ctx cells)"
         )
-    notes.append("not included: compute buffers (model-dependent, often hundreds of MiB) and any projector")
+    notes.append(
+        "not included: compute buffers (model-dependent, often hundreds of MiB) and any projector"
+    )
     result: dict[str, Any] = {
         "ctx": ctx,
         "cache_type": cache,

@@ -50,8 +50,10 @@ class MergeResult(BaseModel):
     data_bytes: int
 
     def __repr__(self) -> str:
-        return (f"MergeResult(path={str(self.path)!r}, shards={self.shard_count}, tensors={self.tensor_count}, "
-                f"size={self.size}, sha256={self.sha256[:12]}…)")
+        return (
+            f"MergeResult(path={str(self.path)!r}, shards={self.shard_count}, tensors={self.tensor_count}, "
+            f"size={self.size}, sha256={self.sha256[:12]}…)"
+        )
 
     __str__ = __repr__
 
@@ -68,27 +70,45 @@ def _check_shards(paths: list[Path], files: list[GGUFFile]) -> None:
         if split is None or split.no < 0 or split.count <= 0:
             continue  # check_shard_set names the missing key
         if split.count != len(paths):
-            raise SplitError(f"{path.name}: split.count is {split.count} but {len(paths)} shard(s) were given",
-                             hint=f"Pass all {split.count} shards of the model.", path=str(path))
+            raise SplitError(
+                f"{path.name}: split.count is {split.count} but {len(paths)} shard(s) were given",
+                hint=f"Pass all {split.count} shards of the model.",
+                path=str(path),
+            )
         if split.no != index:
-            raise SplitError(f"{path.name}: split.no is {split.no}, expected {index} (shards out of order or duplicated)",
-                             hint=_ORDER_HINT, path=str(path))
+            raise SplitError(
+                f"{path.name}: split.no is {split.no}, expected {index} (shards out of order or duplicated)",
+                hint=_ORDER_HINT,
+                path=str(path),
+            )
     check_shard_set([(p, g.info) for p, g in zip(paths, files, strict=True)])
     names = [t.name for g in files for t in g.tensors]
     if len(set(names)) != len(names):
-        raise SplitError("The shards contain the same tensor twice", path=str(paths[0]),
-                         hint="The shards come from different splits; download all shards of one model again.")
+        raise SplitError(
+            "The shards contain the same tensor twice",
+            path=str(paths[0]),
+            hint="The shards come from different splits; download all shards of one model again.",
+        )
 
 
-def _copy_range(src: BinaryIO, start: int, length: int, write: Callable[[bytes], None],
-                progress: Callable[[int], None] | None, *, count: bool) -> None:
+def _copy_range(
+    src: BinaryIO,
+    start: int,
+    length: int,
+    write: Callable[[bytes], None],
+    progress: Callable[[int], None] | None,
+    *,
+    count: bool,
+) -> None:
     src.seek(start)
     remaining = length
     while remaining:
         block = src.read(min(CHUNK, remaining))
         if not block:
-            raise GGUFTruncatedError(f"{getattr(src, 'name', 'shard')}: file ended while copying its data",
-                                     hint="The shard changed or was truncated during the merge; download it again.")
+            raise GGUFTruncatedError(
+                f"{getattr(src, 'name', 'shard')}: file ended while copying its data",
+                hint="The shard changed or was truncated during the merge; download it again.",
+            )
         remaining -= len(block)
         if count:
             DISK_READS.bytes_read += len(block)
@@ -106,8 +126,11 @@ def merge_split_gguf(
     """Merge ``shards`` (in order, first shard first) into ``out``; returns its digest and counts."""
     paths = [Path(p) for p in shards]
     if len(paths) < 2:
-        raise SplitError("A split GGUF needs at least two shards to merge", hint=_ORDER_HINT,
-                         path=str(paths[0]) if paths else None)
+        raise SplitError(
+            "A split GGUF needs at least two shards to merge",
+            hint=_ORDER_HINT,
+            path=str(paths[0]) if paths else None,
+        )
     with contextlib.ExitStack() as stack:
         files = [stack.enter_context(open_gguf(p)) for p in paths]
         _check_shards(paths, files)
@@ -125,7 +148,9 @@ def merge_split_gguf(
         out_path = Path(out)
         try:
             out_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{out_path.name}.", suffix=".partial", dir=out_path.parent
+            )
         except OSError as exc:
             raise _write_error(out_path, exc, data_bytes) from exc
         sha = hashlib.sha256()
@@ -146,13 +171,30 @@ def merge_split_gguf(
                 for t in planned:
                     name = t.name.encode("utf-8")
                     n = len(t.shape)
-                    write(struct.pack(f"<Q{len(name)}sI{n}QIQ", len(name), name, n, *t.shape, t.type_id, t.offset))
+                    write(
+                        struct.pack(
+                            f"<Q{len(name)}sI{n}QIQ",
+                            len(name),
+                            name,
+                            n,
+                            *t.shape,
+                            t.type_id,
+                            t.offset,
+                        )
+                    )
                 write(b"\0" * (-written % alignment))
                 data_start = written
                 for path, g in zip(paths, files, strict=True):
                     with open(path, "rb") as src:
                         for t in g.tensors:
-                            _copy_range(src, g.data_offset + t.offset, t.n_bytes, write, progress, count=True)
+                            _copy_range(
+                                src,
+                                g.data_offset + t.offset,
+                                t.n_bytes,
+                                write,
+                                progress,
+                                count=True,
+                            )
                             write(b"\0" * (-(written - data_start) % alignment))
                 dst.flush()
                 os.fsync(dst.fileno())
@@ -164,8 +206,15 @@ def merge_split_gguf(
             if isinstance(exc, OSError):
                 raise _write_error(out_path, exc, data_bytes) from exc
             raise
-    return MergeResult(path=out_path, sha256=sha.hexdigest(), size=written, shard_count=len(paths),
-                       tensor_count=len(planned), kv_count=len(kept), data_bytes=data_bytes)
+    return MergeResult(
+        path=out_path,
+        sha256=sha.hexdigest(),
+        size=written,
+        shard_count=len(paths),
+        tensor_count=len(planned),
+        kv_count=len(kept),
+        data_bytes=data_bytes,
+    )
 
 
 def _write_error(out_path: Path, exc: OSError, data_bytes: int) -> GGUFError:
@@ -173,16 +222,28 @@ def _write_error(out_path: Path, exc: OSError, data_bytes: int) -> GGUFError:
     reason = exc.strerror or str(exc)
     where = exc.filename or out_path.parent
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        hint = (f"The merged file needs about {data_bytes / 2**30:.1f} GiB: free space on the disk holding "
-                f"{out_path.parent} (or set FORGE_HOME to another disk), then run the command again.")
+        hint = (
+            f"The merged file needs about {data_bytes / 2**30:.1f} GiB: free space on the disk holding "
+            f"{out_path.parent} (or set FORGE_HOME to another disk), then run the command again."
+        )
     else:
         hint = f"Check that {where} is readable/writable and the disk is healthy, then run the command again."
-    return GGUFError(f"Cannot merge into {out_path}: {reason} ({where})", hint=hint, path=str(out_path),
-                     errno=exc.errno)
+    return GGUFError(
+        f"Cannot merge into {out_path}: {reason} ({where})",
+        hint=hint,
+        path=str(out_path),
+        errno=exc.errno,
+    )
 
 
-def _verify(path: Path, planned: list[TensorInfo], kv_count: int, drop: tuple[str, ...], data_start: int,
-            data_bytes: int) -> None:
+def _verify(
+    path: Path,
+    planned: list[TensorInfo],
+    kv_count: int,
+    drop: tuple[str, ...],
+    data_start: int,
+    data_bytes: int,
+) -> None:
     """Re-read the merged header and compare it with the plan (counts, infos, offsets, sizes)."""
     with open_gguf(path) as g:
         problems = []
@@ -192,7 +253,9 @@ def _verify(path: Path, planned: list[TensorInfo], kv_count: int, drop: tuple[st
             problems.append("split.* keys left in the merged header")
         if len(g.tensors) != len(planned):
             problems.append(f"tensor count {len(g.tensors)} != {len(planned)}")
-        differs = next((want.name for got, want in zip(g.tensors, planned, strict=False) if got != want), None)
+        differs = next(
+            (want.name for got, want in zip(g.tensors, planned, strict=False) if got != want), None
+        )
         if differs is not None:
             problems.append(f'tensor "{differs}" info differs after writing')
         if g.data_offset != data_start:
@@ -200,6 +263,9 @@ def _verify(path: Path, planned: list[TensorInfo], kv_count: int, drop: tuple[st
         if g.file_size != data_start + data_bytes:
             problems.append(f"file size {g.file_size} != {data_start + data_bytes}")
     if problems:
-        raise GGUFFormatError(f"Merged GGUF {path.name} failed verification: {'; '.join(problems)}", path=str(path),
-                              hint="Check the disk (space, errors) and merge again; with Ollama >= 0.30 "
-                                   "the shards can be imported without merging.")
+        raise GGUFFormatError(
+            f"Merged GGUF {path.name} failed verification: {'; '.join(problems)}",
+            path=str(path),
+            hint="Check the disk (space, errors) and merge again; with Ollama >= 0.30 "
+            "the shards can be imported without merging.",
+        )

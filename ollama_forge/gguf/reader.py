@@ -53,7 +53,17 @@ if TYPE_CHECKING:
 # arrays stay in the file and are read on demand): bounds the Python objects a header makes.
 _INLINE_BUDGET = 1 << 18
 
-__all__ = ["LIMITS", "ArrayRef", "Cursor", "GGUFFile", "Limits", "TensorInfo", "detect_kind", "open_gguf", "read_gguf"]
+__all__ = [
+    "LIMITS",
+    "ArrayRef",
+    "Cursor",
+    "GGUFFile",
+    "Limits",
+    "TensorInfo",
+    "detect_kind",
+    "open_gguf",
+    "read_gguf",
+]
 
 
 @dataclass
@@ -66,7 +76,9 @@ class _State:
 class GGUFFile(LazyAccess):
     """A parsed GGUF header over its source. Close it (or use ``with``) to release the file."""
 
-    def __init__(self, source: ByteSource, *, owns_source: bool = False, limits: Limits = LIMITS) -> None:
+    def __init__(
+        self, source: ByteSource, *, owns_source: bool = False, limits: Limits = LIMITS
+    ) -> None:
         self.source = source
         self.name = source.name
         self.limits = limits
@@ -273,7 +285,9 @@ class GGUFFile(LazyAccess):
                 key=key,
                 value_type=elem_type,
             )
-        elem_min = FIXED[elem_type][2] if elem_type in FIXED else (8 if elem_type == T_STRING else 12)
+        elem_min = (
+            FIXED[elem_type][2] if elem_type in FIXED else (8 if elem_type == T_STRING else 12)
+        )
         if count > self.limits.max_array:
             raise GGUFFormatError(
                 f"{self.name}: array {key!r} claims {count} elements (limit {self.limits.max_array})",
@@ -405,7 +419,6 @@ class GGUFFile(LazyAccess):
         self.close()
 
 
-
 def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = LIMITS) -> GGUFFile:
     """Parse a GGUF header lazily from a path or a :class:`ByteSource`."""
     source, owned = as_source(target)
@@ -423,7 +436,9 @@ def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = L
         # Defence in depth: every such case should already be a GGUFError above.
         if owned:
             getattr(source, "close", lambda: None)()
-        raise GGUFFormatError(f"{source.name}: malformed GGUF header ({type(exc).__name__}: {exc})", hint=CORRUPT) from exc
+        raise GGUFFormatError(
+            f"{source.name}: malformed GGUF header ({type(exc).__name__}: {exc})", hint=CORRUPT
+        ) from exc
     except BaseException:
         if owned:
             getattr(source, "close", lambda: None)()

@@ -144,7 +144,11 @@ class FileSource:
             size: int | None = os.fstat(self._fd).st_size
         except OSError:
             size = None
-        now = f"it is now {size} bytes, was {self._size}" if size is not None else "it can no longer be read"
+        now = (
+            f"it is now {size} bytes, was {self._size}"
+            if size is not None
+            else "it can no longer be read"
+        )
         raise GGUFTruncatedError(
             f"{self.path} changed while forge was reading it ({now})",
             hint="Another program (a download, a sync tool, an editor) is writing it; let it finish, then run "

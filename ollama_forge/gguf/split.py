@@ -70,7 +70,9 @@ def expand_shards(entry: str | Path) -> list[Path]:
     return shards
 
 
-def check_shard_set(shards: Sequence[tuple[str | Path, GGUFInfo]], *, entry: str | Path | None = None) -> list[Path]:
+def check_shard_set(
+    shards: Sequence[tuple[str | Path, GGUFInfo]], *, entry: str | Path | None = None
+) -> list[Path]:
     """Validate a complete shard set; return the paths ordered by shard index.
 
     Checks (each failure names the shard): the llama.cpp name pattern, one prefix and count,
@@ -79,7 +81,9 @@ def check_shard_set(shards: Sequence[tuple[str | Path, GGUFInfo]], *, entry: str
     tensors found, and, when ``entry`` is given, that it is shard 1.
     """
     if not shards:
-        raise SplitError("No shards given", hint="Pass every file of the split model (…-0000i-of-0000N.gguf).")
+        raise SplitError(
+            "No shards given", hint="Pass every file of the split model (…-0000i-of-0000N.gguf)."
+        )
     by_index: dict[int, Path] = {}
     infos: dict[int, GGUFInfo] = {}
     expected: ShardName | None = None
@@ -110,9 +114,13 @@ def check_shard_set(shards: Sequence[tuple[str | Path, GGUFInfo]], *, entry: str
             )
         split = info.split
         if split is None or split.no < 0:
-            raise SplitError(f'split GGUF "{name}" is missing split.no metadata', hint=_REDOWNLOAD, shard=name)
+            raise SplitError(
+                f'split GGUF "{name}" is missing split.no metadata', hint=_REDOWNLOAD, shard=name
+            )
         if split.count <= 0:
-            raise SplitError(f'split GGUF "{name}" is missing split.count metadata', hint=_REDOWNLOAD, shard=name)
+            raise SplitError(
+                f'split GGUF "{name}" is missing split.count metadata', hint=_REDOWNLOAD, shard=name
+            )
         if split.count != parsed.count:
             raise SplitError(
                 f'split GGUF "{name}" filename count {parsed.count} does not match metadata count {split.count}',
@@ -164,4 +172,6 @@ def check_shard_set(shards: Sequence[tuple[str | Path, GGUFInfo]], *, entry: str
     return [by_index[i] for i in range(1, expected.count + 1)]
 
 
-_REDOWNLOAD = "The shard set is inconsistent (mixed downloads or renamed files); download all shards again."
+_REDOWNLOAD = (
+    "The shard set is inconsistent (mixed downloads or renamed files); download all shards again."
+)

@@ -14,7 +14,9 @@ from .cursor import _INT64_MAX, _U32, _U64, CORRUPT, Cursor, Limits, TensorInfo,
 from .quant import tensor_types
 
 
-def parse_tensor_infos(cur: Cursor, file: str, count: int, alignment: int, limits: Limits) -> list[TensorInfo]:
+def parse_tensor_infos(
+    cur: Cursor, file: str, count: int, alignment: int, limits: Limits
+) -> list[TensorInfo]:
     """All tensor infos: decoded straight from buffered windows, checked one by one."""
     max_name, max_dims = limits.max_tensor_name, limits.max_dims
     check = _TensorChecker(file, alignment)
@@ -60,7 +62,17 @@ def parse_tensor_infos(cur: Cursor, file: str, count: int, alignment: int, limit
             n_bytes = n_el // block * type_size
             seen.add(raw)
             expected = offset + n_bytes + (align - n_bytes % align) % align
-            append(TensorInfo(raw.decode("utf-8", "replace"), dims, fields[n_dims], type_name, offset, n_el, n_bytes))
+            append(
+                TensorInfo(
+                    raw.decode("utf-8", "replace"),
+                    dims,
+                    fields[n_dims],
+                    type_name,
+                    offset,
+                    n_el,
+                    n_bytes,
+                )
+            )
             i = j + 16 + 8 * n_dims
             n += 1
         check.expected = expected
@@ -74,7 +86,9 @@ def parse_tensor_infos(cur: Cursor, file: str, count: int, alignment: int, limit
     return out
 
 
-def _tensor_info_checked(cur: Cursor, n: int, check: _TensorChecker, file: str, limits: Limits) -> TensorInfo:
+def _tensor_info_checked(
+    cur: Cursor, n: int, check: _TensorChecker, file: str, limits: Limits
+) -> TensorInfo:
     """One tensor info through the bounds-checked cursor (window ends, bad fields)."""
     where = f"tensor info {n}"
     name_len = cur.u64(f"the name length of {where}")
@@ -111,13 +125,17 @@ class _TensorChecker:
     def __call__(self, raw: bytes, dims: tuple[int, ...], type_id: int, offset: int) -> TensorInfo:
         name = decode_text(raw)
         if raw in self.seen:
-            raise GGUFFormatError(f"{self.name}: duplicate tensor name {name!r}", hint=CORRUPT, tensor=name)
+            raise GGUFFormatError(
+                f"{self.name}: duplicate tensor name {name!r}", hint=CORRUPT, tensor=name
+            )
         self.seen.add(raw)
         n_elements = 1
         for d in dims:
             if d > _INT64_MAX:
                 raise GGUFFormatError(
-                    f"{self.name}: tensor {name!r} has dimension {d} (>= 2^63)", hint=CORRUPT, tensor=name
+                    f"{self.name}: tensor {name!r} has dimension {d} (>= 2^63)",
+                    hint=CORRUPT,
+                    tensor=name,
                 )
             n_elements *= d
         if n_elements > _INT64_MAX:

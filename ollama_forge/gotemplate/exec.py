@@ -40,8 +40,14 @@ class ExecError(Exception):
 
 
 class State:
-    def __init__(self, trees: dict[str, n.ListNode], name: str, text: str,
-                 funcs: dict[str, Func], missingkey_zero: bool = True) -> None:
+    def __init__(
+        self,
+        trees: dict[str, n.ListNode],
+        name: str,
+        text: str,
+        funcs: dict[str, Func],
+        missingkey_zero: bool = True,
+    ) -> None:
         self.trees = trees
         self.name = name  # name of the executing template
         self.parse_name = name  # name the text was parsed under (error locations)
@@ -67,10 +73,16 @@ class State:
         before = self.text[: node.pos]
         nl = before.rfind("\n")
         line = before.count("\n") + 1
-        col_bytes = len(before[nl + 1:].encode("utf-8", "surrogateescape")) if nl >= 0 else len(before.encode("utf-8", "surrogateescape"))
+        col_bytes = (
+            len(before[nl + 1 :].encode("utf-8", "surrogateescape"))
+            if nl >= 0
+            else len(before.encode("utf-8", "surrogateescape"))
+        )
         context = str(node)
-        msg = (f"template: {self.parse_name}:{line}:{col_bytes}: executing {_quote(self.name)} "
-               f"at <{context}>: {err}")
+        msg = (
+            f"template: {self.parse_name}:{line}:{col_bytes}: executing {_quote(self.name)} "
+            f"at <{context}>: {err}"
+        )
         return GoTemplateError(msg, hint=_HINT, line=line, col=col_bytes + 1, template=self.name)
 
     # -- variables ---------------------------------------------------------------------------
@@ -274,11 +286,15 @@ class State:
             self.errorf(f"{t} overflows int")
         return None
 
-    def eval_field_node(self, dot: V, field: n.FieldNode, args: list[n.Node] | None, final: Any) -> V:
+    def eval_field_node(
+        self, dot: V, field: n.FieldNode, args: list[n.Node] | None, final: Any
+    ) -> V:
         self.at(field)
         return self.eval_field_chain(dot, dot, field, field.ident, args, final)
 
-    def eval_chain_node(self, dot: V, chain: n.ChainNode, args: list[n.Node] | None, final: Any) -> V:
+    def eval_chain_node(
+        self, dot: V, chain: n.ChainNode, args: list[n.Node] | None, final: Any
+    ) -> V:
         self.at(chain)
         if isinstance(chain.node, n.NilNode):
             self.errorf(f"indirection through explicit nil in {chain}")
@@ -286,7 +302,9 @@ class State:
         receiver = self.eval_arg(dot, None, chain.node)
         return self.eval_field_chain(dot, (receiver, False), chain, chain.fields, args, final)
 
-    def eval_variable_node(self, dot: V, var: n.VariableNode, args: list[n.Node] | None, final: Any) -> V:
+    def eval_variable_node(
+        self, dot: V, var: n.VariableNode, args: list[n.Node] | None, final: Any
+    ) -> V:
         self.at(var)
         value = self.var_value(var.ident[0])
         if len(var.ident) == 1:
@@ -294,8 +312,15 @@ class State:
             return value
         return self.eval_field_chain(dot, value, var, var.ident[1:], args, final)
 
-    def eval_field_chain(self, dot: V, receiver: V, node: n.Node, ident: list[str],
-                         args: list[n.Node] | None, final: Any) -> V:
+    def eval_field_chain(
+        self,
+        dot: V,
+        receiver: V,
+        node: n.Node,
+        ident: list[str],
+        args: list[n.Node] | None,
+        final: Any,
+    ) -> V:
         for name in ident[:-1]:
             receiver = self.eval_field(name, None, MISSING, receiver)
         return self.eval_field(ident[-1], args, final, receiver)
@@ -334,8 +359,9 @@ class State:
         self.errorf(f"can't evaluate field {name} in type {static}")
         raise AssertionError("unreachable")
 
-    def eval_function(self, dot: V, node: n.IdentifierNode, cmd: n.Node,
-                      args: list[n.Node] | None, final: Any) -> Any:
+    def eval_function(
+        self, dot: V, node: n.IdentifierNode, cmd: n.Node, args: list[n.Node] | None, final: Any
+    ) -> Any:
         self.at(node)
         func = self.funcs.get(node.name)
         if func is None:
@@ -343,14 +369,17 @@ class State:
             raise AssertionError("unreachable")
         return self.eval_call(dot, func, cmd, node.name, args, final)
 
-    def eval_call(self, dot: V, func: Func, node: n.Node, name: str,
-                  args: list[n.Node] | None, final: Any) -> Any:
+    def eval_call(
+        self, dot: V, func: Func, node: n.Node, name: str, args: list[n.Node] | None, final: Any
+    ) -> Any:
         call_args = list(args[1:]) if args is not None else []
         num_in = len(call_args) + (0 if final is MISSING else 1)
         num_fixed = len(func.fixed)
         if func.variadic is not None:
             if num_in < num_fixed:
-                self.errorf(f"wrong number of args for {name}: want at least {num_fixed} got {len(call_args)}")
+                self.errorf(
+                    f"wrong number of args for {name}: want at least {num_fixed} got {len(call_args)}"
+                )
         elif num_in != num_fixed:
             self.errorf(f"wrong number of args for {name}: want {num_fixed} got {num_in}")
 
@@ -438,10 +467,16 @@ def _method(value: Any, name: str) -> Any:
     """Methods reachable on Ollama's types: String() on Stringers, ToolProperty's
     ToTypeScriptType(). Go looks methods up before fields and map keys."""
     if name == "String":
-        stringer = value.stype.stringer if isinstance(value, Struct) else getattr(value, "stringer", None)
+        stringer = (
+            value.stype.stringer if isinstance(value, Struct) else getattr(value, "stringer", None)
+        )
         if stringer is not None:
             return lambda: stringer(value)
-    if name == "ToTypeScriptType" and isinstance(value, Struct) and value.stype.name == "api.ToolProperty":
+    if (
+        name == "ToTypeScriptType"
+        and isinstance(value, Struct)
+        and value.stype.name == "api.ToolProperty"
+    ):
         from .funcs import to_typescript_type
 
         return lambda: to_typescript_type(value)

@@ -57,7 +57,9 @@ def _eq(arg1: Any, *others: Any) -> bool:
         else:
             # Non-basic kinds (structs, pointers, slices, maps): Go's == with its rules.
             if kind(arg1) != kind(arg) and arg1 is not None and arg is not None:
-                raise FuncError(f"non-comparable types {_v(arg1)}: {type_name(arg1)}, {type_name(arg)}: {_v(arg)}")
+                raise FuncError(
+                    f"non-comparable types {_v(arg1)}: {type_name(arg1)}, {type_name(arg)}: {_v(arg)}"
+                )
             if arg1 is None or arg is None or _nil(arg1) or _nil(arg):
                 truth = (arg1 is None or _nil(arg1)) == (arg is None or _nil(arg))
             else:
@@ -160,7 +162,9 @@ def _index(item: Any, *indexes: Any) -> Any:
             seq = item.encode("utf-8", "surrogateescape") if isinstance(item, str) else item
             x = _index_arg(index, len(seq))
             if x == len(seq):  # reflect's Index panics; text/template reports the panic
-                raise FuncError(f"reflect: {'string' if isinstance(item, str) else 'slice'} index out of range")
+                raise FuncError(
+                    f"reflect: {'string' if isinstance(item, str) else 'slice'} index out of range"
+                )
             item = GoUint8(seq[x]) if isinstance(item, (str, bytes)) else seq[x]
         elif isinstance(item, dict) and not getattr(item, "opaque", False):
             if index is None:
@@ -176,7 +180,9 @@ def _index(item: Any, *indexes: Any) -> Any:
             raise FuncError("index of nil pointer")
         else:
             name = item.type_name if isinstance(item, (Struct, GoMap)) else type_name(item)
-            raise FuncError(f"can't index item of type {name.lstrip('*') if isinstance(item, Struct) else name}")
+            raise FuncError(
+                f"can't index item of type {name.lstrip('*') if isinstance(item, Struct) else name}"
+            )
     return item
 
 
@@ -200,11 +206,13 @@ def _slice(item: Any, *indexes: Any) -> Any:
         raise FuncError(f"invalid slice index: {idx[0]} > {idx[1]}")
     if len(indexes) == 3 and idx[1] > idx[2]:
         raise FuncError(f"invalid slice index: {idx[1]} > {idx[2]}")
-    part = seq[idx[0]:idx[1]]
+    part = seq[idx[0] : idx[1]]
     if isinstance(item, str):
         return part.decode("utf-8", "surrogateescape")
     if isinstance(item, GoSlice):
-        return GoSlice(part, type_name=item.type_name, elem_iface=item.elem_iface, stringer=item.stringer)
+        return GoSlice(
+            part, type_name=item.type_name, elem_iface=item.elem_iface, stringer=item.stringer
+        )
     if isinstance(item, GoBytes):
         return GoBytes(part, item.type_name)
     return part
@@ -268,8 +276,15 @@ def _yesterday_date(*_format: str) -> str:
     return (_dt.datetime.now() - _dt.timedelta(days=1)).strftime("%Y-%m-%d")
 
 
-_TS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean",
-       "array": "any[]", "object": "Record<string, any>", "null": "null"}
+_TS = {
+    "string": "string",
+    "number": "number",
+    "integer": "number",
+    "boolean": "boolean",
+    "array": "any[]",
+    "object": "Record<string, any>",
+    "null": "null",
+}
 
 
 def to_typescript_type(v: Any) -> str:

@@ -73,7 +73,7 @@ def _shortest_fixed(f: float) -> str:
         return sign + "0." + "0" * (-exp - 1) + digits
     if len(digits) <= exp + 1:
         return sign + digits + "0" * (exp + 1 - len(digits))
-    return sign + digits[: exp + 1] + "." + digits[exp + 1:]
+    return sign + digits[: exp + 1] + "." + digits[exp + 1 :]
 
 
 def _float_bits(v: float, verb: str, prec: int | None) -> str:
@@ -104,11 +104,11 @@ def _hex_prec(v: float, prec: int) -> str:
         return sign + "0x0" + ("." + "0" * prec if prec else "") + "p+0"
     m, e = math.frexp(abs(v))  # m in [0.5, 1): rescale to 1.xxx
     m, e = m * 2, e - 1
-    scaled = round(m * (16 ** prec))
-    if scaled >= 2 * 16 ** prec:
+    scaled = round(m * (16**prec))
+    if scaled >= 2 * 16**prec:
         scaled //= 2
         e += 1
-    whole, frac = divmod(scaled, 16 ** prec)
+    whole, frac = divmod(scaled, 16**prec)
     digits = f"{frac:0{prec}x}" if prec else ""
     return f"{sign}0x{whole}" + ("." + digits if prec else "") + f"p{e:+d}"
 
@@ -131,7 +131,7 @@ def _pad(s: str, spec: _Spec, numeric: bool = False) -> str:
         return s + " " * fill
     if spec.zero and numeric:
         sign = s[0] if s[:1] in "+- " and s[:1] != "" else ""
-        return sign + "0" * fill + s[len(sign):]
+        return sign + "0" * fill + s[len(sign) :]
     if spec.zero and not numeric:
         return "0" * fill + s
     return " " * fill + s
@@ -153,7 +153,9 @@ def _fmt_int(v: int, spec: _Spec) -> str:
     if verb == "c":
         return _pad(chr(v) if 0 <= v <= 0x10FFFF else "\ufffd", spec)
     if verb == "q":
-        return _pad("'" + (go_quote(chr(v))[1:-1].replace("'", "\\'").replace('\\"', '"')) + "'", spec)
+        return _pad(
+            "'" + (go_quote(chr(v))[1:-1].replace("'", "\\'").replace('\\"', '"')) + "'", spec
+        )
     if verb == "U":
         s = f"U+{v:04X}"
         if spec.sharp and 0 <= v <= 0x10FFFF and is_print(chr(v)):
@@ -177,7 +179,11 @@ def _fmt_int(v: int, spec: _Spec) -> str:
     sign = "-" if v < 0 else "+" if spec.plus else " " if spec.space else ""
     body = prefix + digits
     if spec.zero and spec.width and not spec.minus and spec.prec is None:
-        body = body.rjust(spec.width - len(sign), "0") if not prefix else prefix + digits.rjust(spec.width - len(sign) - len(prefix), "0")
+        body = (
+            body.rjust(spec.width - len(sign), "0")
+            if not prefix
+            else prefix + digits.rjust(spec.width - len(sign) - len(prefix), "0")
+        )
     return _pad(sign + body, _no_zero(spec))  # zero padding was applied above (or ignored)
 
 
@@ -217,11 +223,20 @@ def _fmt_str(s: str, spec: _Spec) -> str:
     if verb == "q":
         if spec.prec is not None:
             s = s[: spec.prec]
-        if spec.sharp and "`" not in s and all(c == "\t" or (is_print(c) and c != "\ufeff") for c in s):
+        if (
+            spec.sharp
+            and "`" not in s
+            and all(c == "\t" or (is_print(c) and c != "\ufeff") for c in s)
+        ):
             return _pad("`" + s + "`", spec)
         q = go_quote(s)
         if spec.plus:
-            q = "".join(c if ord(c) < 0x80 else (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}") for c in q)
+            q = "".join(
+                c
+                if ord(c) < 0x80
+                else (f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
+                for c in q
+            )
         return _pad(q, spec)
     if verb in "xX":
         data = s.encode("utf-8", "surrogateescape")
@@ -230,7 +245,13 @@ def _fmt_str(s: str, spec: _Spec) -> str:
         for b in data:
             h = f"{b:02x}" if verb == "x" else f"{b:02X}"
             parts.append(("0" + verb if spec.sharp else "") + h)
-        return _pad(sep.join(parts) if sep else ("0" + verb if spec.sharp and parts else "") + "".join(p[2:] if spec.sharp else p for p in parts), spec)
+        return _pad(
+            sep.join(parts)
+            if sep
+            else ("0" + verb if spec.sharp and parts else "")
+            + "".join(p[2:] if spec.sharp else p for p in parts),
+            spec,
+        )
     return _bad_verb(spec, s)
 
 
@@ -269,8 +290,10 @@ def format_value(arg: Any, spec: _Spec, depth: int) -> str:
             inner.append(f"{f.name}:{value}" if spec.plus_v else value)
         return ("&" if arg.pointer else "") + "{" + " ".join(inner) + "}"
     if isinstance(arg, dict):
-        items = [f"{format_value(k, spec, depth + 1)}:{format_value(arg[k], spec, depth + 1)}"
-                 for k in sorted(arg)]
+        items = [
+            f"{format_value(k, spec, depth + 1)}:{format_value(arg[k], spec, depth + 1)}"
+            for k in sorted(arg)
+        ]
         return "map[" + " ".join(items) + "]"
     if isinstance(arg, list):
         return "[" + " ".join(format_value(v, spec, depth + 1) for v in arg) + "]"
@@ -333,7 +356,11 @@ def sprintf(fmt: str, args: list[Any]) -> str:
             good_index = argnum >= 0
         if i < end and fmt[i] == "*":
             i += 1
-            if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(args[argnum], bool):
+            if (
+                argnum < len(args)
+                and isinstance(args[argnum], int)
+                and not isinstance(args[argnum], bool)
+            ):
                 spec.width = args[argnum]
                 if spec.width < 0:
                     spec.minus, spec.width = True, -spec.width
@@ -352,7 +379,11 @@ def sprintf(fmt: str, args: list[Any]) -> str:
                 argnum, i, reordered = int(m.group(1)) - 1, i + m.end(), True
             if i < end and fmt[i] == "*":
                 i += 1
-                if argnum < len(args) and isinstance(args[argnum], int) and not isinstance(args[argnum], bool):
+                if (
+                    argnum < len(args)
+                    and isinstance(args[argnum], int)
+                    and not isinstance(args[argnum], bool)
+                ):
                     spec.prec = args[argnum]
                     if spec.prec < 0:
                         spec.prec = None
@@ -395,7 +426,9 @@ def sprintf(fmt: str, args: list[Any]) -> str:
     if not reordered and argnum < len(args):
         extras = []
         for arg in args[argnum:]:
-            extras.append("<nil>" if arg is None else f"{type_name(arg)}={format_value(arg, _Spec(), 0)}")
+            extras.append(
+                "<nil>" if arg is None else f"{type_name(arg)}={format_value(arg, _Spec(), 0)}"
+            )
         out.append("%!(EXTRA " + ", ".join(extras) + ")")
     return "".join(out)
 
@@ -427,6 +460,8 @@ def _go_syntax(arg: Any, top: bool = True) -> str:
     if isinstance(arg, Struct):
         if arg.pointer and not top:
             return f"(*{arg.stype.name})({_FAKE_ADDR})"
-        body = ", ".join(f"{f.name}:{_go_syntax(arg.values.get(f.name), False)}" for f in arg.stype.fields)
+        body = ", ".join(
+            f"{f.name}:{_go_syntax(arg.values.get(f.name), False)}" for f in arg.stype.fields
+        )
         return ("&" if arg.pointer else "") + arg.stype.name + "{" + body + "}"
     return str(arg)

@@ -57,9 +57,18 @@ class T(IntEnum):
 
 
 KEYWORDS = {
-    ".": T.DOT, "block": T.BLOCK, "break": T.BREAK, "continue": T.CONTINUE,
-    "define": T.DEFINE, "else": T.ELSE, "end": T.END, "if": T.IF, "range": T.RANGE,
-    "nil": T.NIL, "template": T.TEMPLATE, "with": T.WITH,
+    ".": T.DOT,
+    "block": T.BLOCK,
+    "break": T.BREAK,
+    "continue": T.CONTINUE,
+    "define": T.DEFINE,
+    "else": T.ELSE,
+    "end": T.END,
+    "if": T.IF,
+    "range": T.RANGE,
+    "nil": T.NIL,
+    "template": T.TEMPLATE,
+    "with": T.WITH,
 }
 
 LEFT, RIGHT = "{{", "}}"
@@ -149,7 +158,7 @@ class Lexer:
         return self.input[self.pos] if self.pos < len(self.input) else ""
 
     def emit(self, typ: T) -> None:
-        self.items.append(Item(typ, self.start, self.input[self.start:self.pos], self.start_line))
+        self.items.append(Item(typ, self.start, self.input[self.start : self.pos], self.start_line))
         self.start = self.pos
         self.start_line = self.line
 
@@ -177,7 +186,7 @@ class Lexer:
         self.done = True
 
     def at_right_delim(self) -> tuple[bool, bool]:
-        rest = self.input[self.pos:]
+        rest = self.input[self.pos :]
         if _has_right_trim(rest) and rest[2:].startswith(RIGHT):
             return True, True
         if rest.startswith(RIGHT):
@@ -205,10 +214,10 @@ class Lexer:
                 trim = 0
                 delim_end = self.pos + len(LEFT)
                 if _has_left_trim(self.input[delim_end:]):
-                    trim = _right_trim_len(self.input[self.start:self.pos])
+                    trim = _right_trim_len(self.input[self.start : self.pos])
                 self.pos -= trim
                 self.line += self.input.count("\n", self.start, self.pos)
-                text = self.input[self.start:self.pos]
+                text = self.input[self.start : self.pos]
                 if text:
                     self.items.append(Item(T.TEXT, self.start, text, self.start_line))
                 self.start = self.pos
@@ -226,7 +235,7 @@ class Lexer:
 
     def lex_left_delim(self) -> StateFn:
         self.pos += len(LEFT)
-        trim = _has_left_trim(self.input[self.pos:])
+        trim = _has_left_trim(self.input[self.pos :])
         after = 2 if trim else 0
         if self.input.startswith(LEFT_COMMENT, self.pos + after):
             self.pos += after
@@ -255,7 +264,7 @@ class Lexer:
             self.pos += 2
         self.pos += len(RIGHT)
         if trim:
-            self.pos += _left_trim_len(self.input[self.pos:])
+            self.pos += _left_trim_len(self.input[self.pos :])
         self.ignore()
         return self.lex_text
 
@@ -267,7 +276,7 @@ class Lexer:
         self.pos += len(RIGHT)
         self.emit(T.RIGHT_DELIM)
         if trim:
-            self.pos += _left_trim_len(self.input[self.pos:])
+            self.pos += _left_trim_len(self.input[self.pos :])
             self.ignore()
         self.inside = False
         return self.lex_text
@@ -333,7 +342,7 @@ class Lexer:
             self.next()
             n += 1
         # A trim-marked right delimiter begins with a space: leave it for lex_inside.
-        rest = self.input[self.pos - 1:]
+        rest = self.input[self.pos - 1 :]
         if _has_right_trim(rest) and rest[2:].startswith(RIGHT):
             self.backup()
             if n == 1:
@@ -347,7 +356,7 @@ class Lexer:
             if is_alnum(ch):
                 continue
             self.backup()
-            word = self.input[self.start:self.pos]
+            word = self.input[self.start : self.pos]
             if not self.at_terminator():
                 self.error(f"bad character {_u(ch)}")
                 return None
@@ -403,11 +412,11 @@ class Lexer:
 
     def lex_number(self) -> StateFn:
         if not self._scan_number():
-            self.error(f"bad number syntax: {go_quote(self.input[self.start:self.pos])}")
+            self.error(f"bad number syntax: {go_quote(self.input[self.start : self.pos])}")
             return None
         if self.peek() in ("+", "-") and self.peek() != "":
             if not self._scan_number() or self.input[self.pos - 1] != "i":
-                self.error(f"bad number syntax: {go_quote(self.input[self.start:self.pos])}")
+                self.error(f"bad number syntax: {go_quote(self.input[self.start : self.pos])}")
                 return None
             self.emit(T.COMPLEX)
         else:

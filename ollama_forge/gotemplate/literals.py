@@ -84,8 +84,16 @@ def parse_go_number(text: str) -> tuple[bool, int, bool, float]:
     return False, 0, True, fval
 
 
-_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
-                   "v": "\v", "\\": "\\"}
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+    "\\": "\\",
+}
 
 
 def go_unquote(quoted: str) -> str | None:
@@ -118,7 +126,7 @@ def go_unquote(quoted: str) -> str | None:
             i += 2
         elif e in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[e]
-            digits = body[i + 2:i + 2 + width]
+            digits = body[i + 2 : i + 2 + width]
             if len(digits) != width or re.fullmatch(r"[0-9a-fA-F]+", digits) is None:
                 return None
             code = int(digits, 16)
@@ -128,8 +136,12 @@ def go_unquote(quoted: str) -> str | None:
             out.append(chr(0xDC00 + code) if e == "x" and code >= 0x80 else chr(code))
             i += 2 + width
         elif e in "01234567":
-            digits = body[i + 1:i + 4]
-            if len(digits) != 3 or re.fullmatch(r"[0-7]{3}", digits) is None or int(digits, 8) > 255:
+            digits = body[i + 1 : i + 4]
+            if (
+                len(digits) != 3
+                or re.fullmatch(r"[0-7]{3}", digits) is None
+                or int(digits, 8) > 255
+            ):
                 return None
             code = int(digits, 8)
             out.append(chr(0xDC00 + code) if code >= 0x80 else chr(code))

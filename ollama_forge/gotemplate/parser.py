@@ -26,7 +26,9 @@ class _Parse(Exception):
 
 
 class Parser:
-    def __init__(self, text: str, name: str, funcs: set[str], items: list[Item] | None = None) -> None:
+    def __init__(
+        self, text: str, name: str, funcs: set[str], items: list[Item] | None = None
+    ) -> None:
         self.text = text
         self.name = name
         self.funcs = funcs
@@ -69,7 +71,9 @@ class Parser:
 
     # -- errors ----------------------------------------------------------------------------
     def errorf(self, msg: str) -> None:
-        raise _Parse(f"template: {self.name}:{self.last.line}: {msg}", self.last.line, self.last.pos)
+        raise _Parse(
+            f"template: {self.name}:{self.last.line}: {msg}", self.last.line, self.last.pos
+        )
 
     def unexpected(self, item: Item, context: str) -> None:
         if item.typ == T.ERROR:
@@ -77,7 +81,7 @@ class Parser:
             if self.action_line and self.action_line != item.line:
                 extra = f" in action started at {self.name}:{self.action_line}"
                 if item.val.endswith(" action"):
-                    extra = extra[len(" in action"):]
+                    extra = extra[len(" in action") :]
             self.errorf(f"{item}{extra}")
         self.errorf(f"unexpected {item} in {context}")
 
@@ -189,7 +193,9 @@ class Parser:
         tok = self.peek()
         return n.ActionNode(tok.pos, tok.line, self.pipeline("command", T.RIGHT_DELIM))
 
-    def parse_control(self, context: str) -> tuple[int, int, n.PipeNode, n.ListNode, n.ListNode | None]:
+    def parse_control(
+        self, context: str
+    ) -> tuple[int, int, n.PipeNode, n.ListNode, n.ListNode | None]:
         mark = len(self.vars)
         try:
             pipe = self.pipeline(context, T.RIGHT_DELIM)
@@ -280,8 +286,20 @@ class Parser:
             if tok.typ == end:
                 self.check_pipeline(pipe, context)
                 return pipe
-            if tok.typ in (T.BOOL, T.CHAR_CONSTANT, T.COMPLEX, T.DOT, T.FIELD, T.IDENTIFIER,
-                           T.NUMBER, T.NIL, T.RAW_STRING, T.STRING, T.VARIABLE, T.LEFT_PAREN):
+            if tok.typ in (
+                T.BOOL,
+                T.CHAR_CONSTANT,
+                T.COMPLEX,
+                T.DOT,
+                T.FIELD,
+                T.IDENTIFIER,
+                T.NUMBER,
+                T.NIL,
+                T.RAW_STRING,
+                T.STRING,
+                T.VARIABLE,
+                T.LEFT_PAREN,
+            ):
                 self.backup()
                 pipe.cmds.append(self.command())
             else:
@@ -296,7 +314,9 @@ class Parser:
         if not pipe.cmds:
             self.errorf(f"missing value for {context}")
         for i, cmd in enumerate(pipe.cmds[1:]):
-            if isinstance(cmd.args[0], (n.BoolNode, n.DotNode, n.NilNode, n.NumberNode, n.StringNode)):
+            if isinstance(
+                cmd.args[0], (n.BoolNode, n.DotNode, n.NilNode, n.NumberNode, n.StringNode)
+            ):
                 self.errorf(f"non executable command in pipeline stage {i + 2}")
 
     def command(self) -> n.CommandNode:
@@ -419,8 +439,11 @@ def parse_trees(text: str, name: str, funcs: set[str]) -> dict[str, n.ListNode]:
         col = _column(text, err.pos)
         # The message stays Go's own text (conformance compares it); the hint adds the column.
         raise GoTemplateError(
-            err.msg, hint=f"Line {err.line}, column {col}: {_HINT[0].lower()}{_HINT[1:]}",
-            line=err.line, col=col, template=name,
+            err.msg,
+            hint=f"Line {err.line}, column {col}: {_HINT[0].lower()}{_HINT[1:]}",
+            line=err.line,
+            col=col,
+            template=name,
         ) from None
     except RecursionError:
         raise GoTemplateError(

@@ -16,9 +16,15 @@ from .parser import parse_trees
 class Template:
     """A parsed Go text/template with Ollama's FuncMap and ``missingkey=zero``."""
 
-    def __init__(self, text: str, name: str, trees: dict[str, n.ListNode],
-                 funcs: dict[str, Func], missingkey_zero: bool = True,
-                 parse_name: str | None = None) -> None:
+    def __init__(
+        self,
+        text: str,
+        name: str,
+        trees: dict[str, n.ListNode],
+        funcs: dict[str, Func],
+        missingkey_zero: bool = True,
+        parse_name: str | None = None,
+    ) -> None:
         self.text = text
         # Name that error locations cite (Go: the tree's ParseName), when it differs from name.
         self.parse_name = name if parse_name is None else parse_name
@@ -43,7 +49,8 @@ class Template:
         except RecursionError:
             raise GoTemplateError(
                 f"template: {self.name}: template nesting too deep",
-                hint="Simplify the template's nesting.", template=self.name,
+                hint="Simplify the template's nesting.",
+                template=self.name,
             ) from None
         return "".join(state.out)
 
@@ -60,14 +67,22 @@ class Template:
                     out.update(i.lower() for i in n.walk_identifiers(node))
                 except n.UndefinedTemplate as err:
                     raise GoTemplateError(
-                        str(err), hint='Pass a value to every {{ template "name" . }} call: '
+                        str(err),
+                        hint='Pass a value to every {{ template "name" . }} call: '
                         "Ollama rejects templates that call one without an argument.",
-                        template=self.name) from None
+                        template=self.name,
+                    ) from None
         return out
 
     def copy(self) -> Template:
-        return Template(self.text, self.name, copy.deepcopy(self.trees), self.funcs,
-                        self.missingkey_zero, self.parse_name)
+        return Template(
+            self.text,
+            self.name,
+            copy.deepcopy(self.trees),
+            self.funcs,
+            self.missingkey_zero,
+            self.parse_name,
+        )
 
 
 def parse(text: str, name: str = "template", *, funcs: dict[str, Func] | None = None) -> Template:

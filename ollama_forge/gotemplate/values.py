@@ -69,8 +69,15 @@ class Struct:
 class GoSlice(list[Any]):
     """A typed Go slice: ``type_name`` like "[]string"; ``nil`` for a nil slice."""
 
-    def __init__(self, items: Any = (), *, type_name: str, elem_iface: bool = False,
-                 nil: bool = False, stringer: Callable[[GoSlice], str] | None = None) -> None:
+    def __init__(
+        self,
+        items: Any = (),
+        *,
+        type_name: str,
+        elem_iface: bool = False,
+        nil: bool = False,
+        stringer: Callable[[GoSlice], str] | None = None,
+    ) -> None:
         super().__init__(items)
         self.type_name = type_name
         self.elem_iface = elem_iface
@@ -81,8 +88,15 @@ class GoSlice(list[Any]):
 class GoMap(dict[str, Any]):
     """A typed Go map with string keys."""
 
-    def __init__(self, items: Any = (), *, type_name: str, elem_iface: bool = False,
-                 nil: bool = False, stringer: Callable[[GoMap], str] | None = None) -> None:
+    def __init__(
+        self,
+        items: Any = (),
+        *,
+        type_name: str,
+        elem_iface: bool = False,
+        nil: bool = False,
+        stringer: Callable[[GoMap], str] | None = None,
+    ) -> None:
         super().__init__(items)
         self.type_name = type_name
         self.elem_iface = elem_iface

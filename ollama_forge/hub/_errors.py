@@ -20,7 +20,9 @@ from ..errors import (
 )
 
 
-def convert(exc: BaseException, *, repo: str, revision: str | None = None, filename: str | None = None) -> ForgeError | None:
+def convert(
+    exc: BaseException, *, repo: str, revision: str | None = None, filename: str | None = None
+) -> ForgeError | None:
     """The ForgeError for a huggingface_hub/HTTP exception, or None if it is not a transport error."""
     from huggingface_hub import errors as hf_errors
 
@@ -32,19 +34,22 @@ def convert(exc: BaseException, *, repo: str, revision: str | None = None, filen
         return _gated(exc, repo, page, fields)
     if isinstance(exc, hf_errors.RevisionNotFoundError):
         return RevisionNotFoundError.of(
-            rev, f"a branch, tag or commit of {repo} on the Hub",
+            rev,
+            f"a branch, tag or commit of {repo} on the Hub",
             hint=f"Use a branch, tag or commit listed at {page}/tree/main, e.g. {repo}@main.",
             **fields,
         )
     if isinstance(exc, hf_errors.RemoteEntryNotFoundError):
         return EntryNotFoundError.of(
-            what, f"a file of {repo} at revision {rev!r} on the Hub",
+            what,
+            f"a file of {repo} at revision {rev!r} on the Hub",
             hint=f"List what the repo has: forge quants {repo}",
             **fields,
         )
     if isinstance(exc, hf_errors.RepositoryNotFoundError):
         return RepoNotFoundError.of(
-            repo, "a repository on the Hub",
+            repo,
+            "a repository on the Hub",
             hint="Check the spelling (owner/name). Private repos also answer 'not found' without a "
             "token: set HF_TOKEN if it is yours.",
             **fields,
@@ -87,9 +92,13 @@ def _transport(exc: BaseException, what: str, fields: dict[str, str]) -> ForgeEr
     reason = _first_line(exc)
     if isinstance(exc, (mod.TimeoutException, StalledTransfer)):
         kind = "timeout"
-        message = f"The Hub at {where} did not answer in time for {what} ({reason or type(exc).__name__})"
-        hint = (f"Check your network (or proxy) and HF_ENDPOINT ({endpoint}); on a slow link raise "
-                f"FORGE_HUB_TIMEOUT (seconds) or lower FORGE_HUB_MIN_RATE (bytes/s); or {offline}.")
+        message = (
+            f"The Hub at {where} did not answer in time for {what} ({reason or type(exc).__name__})"
+        )
+        hint = (
+            f"Check your network (or proxy) and HF_ENDPOINT ({endpoint}); on a slow link raise "
+            f"FORGE_HUB_TIMEOUT (seconds) or lower FORGE_HUB_MIN_RATE (bytes/s); or {offline}."
+        )
     elif isinstance(exc, mod.ConnectError):
         kind = "unreachable"
         message = f"The Hub is unreachable at {where} ({reason}) for {what}"
@@ -97,8 +106,10 @@ def _transport(exc: BaseException, what: str, fields: dict[str, str]) -> ForgeEr
     elif isinstance(exc, (mod.NetworkError, mod.RemoteProtocolError)):
         kind = "connection-lost"
         message = f"The connection to the Hub at {where} broke while reading {what} ({reason})"
-        hint = (f"Run the command again (downloads resume where they stopped); if it keeps failing check "
-                f"your network, proxy and HF_ENDPOINT ({endpoint}).")
+        hint = (
+            f"Run the command again (downloads resume where they stopped); if it keeps failing check "
+            f"your network, proxy and HF_ENDPOINT ({endpoint})."
+        )
     else:  # proxy errors, unsupported protocol, bad URL, other HTTP-level failures
         kind = "transport"
         message = f"Cannot talk to the Hub at {where} for {what}: {type(exc).__name__}: {reason}"
@@ -120,7 +131,9 @@ def _origin(exc: BaseException) -> str | None:
 
 
 @contextlib.contextmanager
-def hub_errors(*, repo: str, revision: str | None = None, filename: str | None = None) -> Iterator[None]:
+def hub_errors(
+    *, repo: str, revision: str | None = None, filename: str | None = None
+) -> Iterator[None]:
     """Convert transport exceptions raised inside the block; ForgeErrors pass through."""
     try:
         yield

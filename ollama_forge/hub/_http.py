@@ -38,7 +38,14 @@ DEFAULT_MIN_RATE = 1024.0
 MAX_REDIRECTS = 10
 MAX_JSON_BYTES = 32 * 1024 * 1024  # one listing page / model info answer
 MAX_ERROR_BYTES = 64 * 1024  # enough for any error message the Hub sends
-RETRY_STATUSES = (408, 429, 500, 502, 503, 504)  # worth another try (as huggingface_hub retries them)
+RETRY_STATUSES = (
+    408,
+    429,
+    500,
+    502,
+    503,
+    504,
+)  # worth another try (as huggingface_hub retries them)
 
 
 class StalledTransfer(Exception):
@@ -88,7 +95,9 @@ def http_module() -> ModuleType:
         module = sys.modules.get(root) or importlib.import_module(root)
         if all(hasattr(module, attr) for attr in ("TransportError", "Timeout", "Response")):
             return module
-    raise RuntimeError(f"unsupported huggingface_hub HTTP client {type(get_session())!r}")  # pragma: no cover
+    raise RuntimeError(
+        f"unsupported huggingface_hub HTTP client {type(get_session())!r}"
+    )  # pragma: no cover
 
 
 def transport_errors() -> tuple[type[BaseException], ...]:
@@ -106,7 +115,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def pause(attempt: int, lim: Limits) -> None:
     """Wait before retry ``attempt`` (0-based): 1, 2, 4, 8, 8 s, never longer than the timeout."""
-    time.sleep(min(2.0 ** attempt, 8.0, lim.timeout))
+    time.sleep(min(2.0**attempt, 8.0, lim.timeout))
 
 
 def raise_for_status(response: Any, what: str) -> None:
@@ -119,9 +128,16 @@ def raise_for_status(response: Any, what: str) -> None:
     from huggingface_hub.utils import hf_raise_for_status
 
     body = read_bounded(response, MAX_ERROR_BYTES, what, truncate=True)
-    kept = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
-    hf_raise_for_status(http_module().Response(response.status_code, headers=kept, content=body,
-                                               request=response.request))
+    kept = {
+        k: v
+        for k, v in response.headers.items()
+        if k.lower() not in ("content-length", "content-encoding")
+    }
+    hf_raise_for_status(
+        http_module().Response(
+            response.status_code, headers=kept, content=body, request=response.request
+        )
+    )
 
 
 def request_timeout(lim: Limits | None = None) -> Any:
@@ -162,7 +178,9 @@ def guarded_raw(response: Any, guard: RateGuard) -> Iterator[bytes]:
         yield raw
 
 
-def read_bounded(response: Any, limit: int, what: str, *, truncate: bool = False, lim: Limits | None = None) -> bytes:
+def read_bounded(
+    response: Any, limit: int, what: str, *, truncate: bool = False, lim: Limits | None = None
+) -> bytes:
     """The (decoded) body, at most ``limit`` bytes; more is an error unless ``truncate``."""
     length = response.headers.get("Content-Length", "")
     if not truncate and length.isdigit() and int(length) > limit:
@@ -188,8 +206,14 @@ def _too_big(what: str, limit: int) -> HubError:
 
 
 @contextlib.contextmanager
-def stream(url: str, *, headers: dict[str, str], timeout: Any, params: dict[str, str] | None = None,
-           what: str) -> Iterator[Any]:
+def stream(
+    url: str,
+    *,
+    headers: dict[str, str],
+    timeout: Any,
+    params: dict[str, str] | None = None,
+    what: str,
+) -> Iterator[Any]:
     """GET ``url`` through huggingface_hub's session, following redirects without reading their bodies.
 
     (The client's own redirect following reads every 3xx body whole, whatever its size.) The
@@ -205,19 +229,29 @@ def stream(url: str, *, headers: dict[str, str], timeout: Any, params: dict[str,
             following = getattr(response, "next_request", None)
             if following is None:
                 if response.has_redirect_location:
-                    raise HubError(f"{what}: the server redirected to an invalid location",
-                                   hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
+                    raise HubError(
+                        f"{what}: the server redirected to an invalid location",
+                        hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
+                    )
                 yield response
                 return
         finally:
             response.close()
         request = following
-    raise HubError(f"{what}: more than {MAX_REDIRECTS} redirects",
-                   hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server; check proxies.")
+    raise HubError(
+        f"{what}: more than {MAX_REDIRECTS} redirects",
+        hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server; check proxies.",
+    )
 
 
-def get_json(url: str, *, headers: dict[str, str], what: str, params: dict[str, str] | None = None,
-             limit: int = MAX_JSON_BYTES) -> tuple[Any, str | None]:
+def get_json(
+    url: str,
+    *,
+    headers: dict[str, str],
+    what: str,
+    params: dict[str, str] | None = None,
+    limit: int = MAX_JSON_BYTES,
+) -> tuple[Any, str | None]:
     """GET a JSON answer through huggingface_hub's session: bounded body, timeouts, Hub error mapping.
 
     Returns the decoded JSON and the ``Link: <...>; rel="next"`` URL (or None).
@@ -225,18 +259,24 @@ def get_json(url: str, *, headers: dict[str, str], what: str, params: dict[str, 
     caller's ``hub_errors`` block converts.
     """
     lim = limits()
-    with stream(url, params=params, headers=headers, timeout=request_timeout(lim), what=what) as response:
+    with stream(
+        url, params=params, headers=headers, timeout=request_timeout(lim), what=what
+    ) as response:
         raise_for_status(response, what)
         if response.status_code != 200:
-            raise HubError(f"{what}: unexpected HTTP {response.status_code} answer",
-                           hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
+            raise HubError(
+                f"{what}: unexpected HTTP {response.status_code} answer",
+                hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
+            )
         body = read_bounded(response, limit, what, lim=lim)
         next_url = response.links.get("next", {}).get("url")
     try:
         return json.loads(body), next_url
     except (ValueError, RecursionError) as exc:
-        raise HubError(f"{what}: the Hub's answer is not valid JSON ({type(exc).__name__})",
-                       hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server; retry later.") from exc
+        raise HubError(
+            f"{what}: the Hub's answer is not valid JSON ({type(exc).__name__})",
+            hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server; retry later.",
+        ) from exc
 
 
 def same_origin(a: str, b: str) -> bool:

@@ -47,8 +47,12 @@ def cachedir_tag(cache_dir: Path) -> None:
     tag = cache_dir / "CACHEDIR.TAG"
     if not tag.exists():
         with contextlib.suppress(OSError):
-            atomic_write_text(tag, "Signature: 8a477f597d28d172789f06886806bc55\n"
-                              "# This file is a cache directory tag created by huggingface_hub.\n", cache_dir)
+            atomic_write_text(
+                tag,
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by huggingface_hub.\n",
+                cache_dir,
+            )
 
 
 def chmod_like_umask(path: Path) -> None:
@@ -65,15 +69,21 @@ def open_partial(partial: Path) -> Any:
         fd = os.open(partial, flags, 0o644)
     except OSError as exc:
         if partial.is_symlink():
-            raise UnsafeNameError(f"Refusing to write through {partial}: it is a symbolic link",
-                                  hint="Remove the link and run the command again.", path=str(partial)) from exc
+            raise UnsafeNameError(
+                f"Refusing to write through {partial}: it is a symbolic link",
+                hint="Remove the link and run the command again.",
+                path=str(partial),
+            ) from exc
         raise
     import stat
 
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UnsafeNameError(f"Refusing to write {partial}: it is not a regular file",
-                              hint="Remove it and run the command again.", path=str(partial))
+        raise UnsafeNameError(
+            f"Refusing to write {partial}: it is not a regular file",
+            hint="Remove it and run the command again.",
+            path=str(partial),
+        )
     return os.fdopen(fd, "r+b")
 
 
@@ -88,5 +98,7 @@ def check_space(folder: Path, needed: int, name: str) -> None:
         raise HubError(
             f"Not enough disk space for {name}: {needed:,} bytes needed, {free:,} free in {folder}",
             hint="Free some space or set HF_HUB_CACHE to a larger disk, then run again.",
-            filename=name, needed=needed, free=free,
+            filename=name,
+            needed=needed,
+            free=free,
         )

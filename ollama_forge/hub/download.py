@@ -57,7 +57,6 @@ PARTIAL_SUFFIX = ".forge-partial"
 _RETRIES = 5
 
 
-
 class CachedFile(BaseModel):
     repo_path: str
     path: str  # snapshots/<commit>/<path> (a symlink into blobs/)
@@ -68,7 +67,6 @@ class CachedFile(BaseModel):
     resumed_from: int = 0  # size of the partial file this call continued from
     hashed_bytes: int = 0  # bytes read back from disk to verify (partial prefix or cached blob)
     cached: bool = False  # already complete in the cache before this call
-
 
 
 def _blob_name(meta_etag: str | None, file: RemoteFile) -> str:
@@ -122,8 +120,15 @@ def ensure_file(
             if revision != commit and not offline:
                 with contextlib.suppress(OSError):  # the cache may be read-only: best effort
                     atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
-            return CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
-                              sha256=done[0], hashed_bytes=done[1], cached=True)
+            return CachedFile(
+                repo_path=file.path,
+                path=str(pointer),
+                blob_path=str(blob),
+                size=file.size,
+                sha256=done[0],
+                hashed_bytes=done[1],
+                cached=True,
+            )
         with contextlib.suppress(OSError):
             pointer.unlink()
     if file.etag is not None:
@@ -134,8 +139,15 @@ def ensure_file(
                 link_pointer(blob, pointer, cache_dir)
                 if revision != commit:
                     atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
-                return CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
-                                  sha256=done[0], hashed_bytes=done[1], cached=True)
+                return CachedFile(
+                    repo_path=file.path,
+                    path=str(pointer),
+                    blob_path=str(blob),
+                    size=file.size,
+                    sha256=done[0],
+                    hashed_bytes=done[1],
+                    cached=True,
+                )
     if offline:
         raise _offline_missing(repo, revision, [file.path])
 
@@ -145,15 +157,24 @@ def ensure_file(
 
     url = hf_hub_url(repo, file.path, revision=commit, endpoint=endpoint)
     with hub_errors(repo=repo, revision=revision, filename=file.path):
-        meta = get_hf_file_metadata(url, token=token, endpoint=endpoint, library_name="ollama-forge",
-                                    timeout=limits().timeout)
+        meta = get_hf_file_metadata(
+            url,
+            token=token,
+            endpoint=endpoint,
+            library_name="ollama-forge",
+            timeout=limits().timeout,
+        )
     if meta.commit_hash and meta.commit_hash != commit:
-        raise HubError(f"{file.path}: the Hub served commit {meta.commit_hash}, expected {commit}",
-                       hint="The revision moved while forge was reading it; run the command again.")
+        raise HubError(
+            f"{file.path}: the Hub served commit {meta.commit_hash}, expected {commit}",
+            hint="The revision moved while forge was reading it; run the command again.",
+        )
     etag = _blob_name(meta.etag, file)
     if meta.size is not None and meta.size != file.size:
-        raise HubError(f"{file.path}: the Hub reports {meta.size} bytes, the listing {file.size}",
-                       hint="The repo changed while forge was reading it; run the command again.")
+        raise HubError(
+            f"{file.path}: the Hub reports {meta.size} bytes, the listing {file.size}",
+            hint="The repo changed while forge was reading it; run the command again.",
+        )
     blob = storage / "blobs" / etag
     partial = blob.with_name(blob.name + PARTIAL_SUFFIX)
     lock = cache_dir / ".locks" / repo_folder(repo) / f"{etag}.lock"
@@ -165,13 +186,27 @@ def ensure_file(
         if blob.is_file():  # another process finished it meanwhile
             done = _check_cached(file, blob, trusted, progress, cache_dir)
             if done is not None:
-                result = CachedFile(repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size,
-                                    sha256=done[0], hashed_bytes=done[1], cached=True)
+                result = CachedFile(
+                    repo_path=file.path,
+                    path=str(pointer),
+                    blob_path=str(blob),
+                    size=file.size,
+                    sha256=done[0],
+                    hashed_bytes=done[1],
+                    cached=True,
+                )
                 _finish(cache_dir, storage, blob, pointer, revision, commit)
                 return result
         stats = _download(
-            url=location, origin=url, partial=partial, file=file, token=token, repo=repo,
-            revision=revision, progress=progress, restart=restart,
+            url=location,
+            origin=url,
+            partial=partial,
+            file=file,
+            token=token,
+            repo=repo,
+            revision=revision,
+            progress=progress,
+            restart=restart,
         )
         sha256, sha1 = stats["sha256"], stats["sha1"]
         ok = sha256 == expected_sha if expected_sha is not None else sha1 == file.blob_id
@@ -181,28 +216,41 @@ def ensure_file(
             want = expected_sha or file.blob_id
             raise IntegrityError(
                 f"{file.path} is corrupt: its SHA-256 is {sha256}, the Hub's LFS metadata says {want}"
-                if expected_sha else f"{file.path} is corrupt: git blob id {sha1}, expected {want}",
+                if expected_sha
+                else f"{file.path} is corrupt: git blob id {sha1}, expected {want}",
                 hint="The bad bytes were deleted; run the command again to download the file afresh.",
-                filename=file.path, expected=want, actual=sha256 if expected_sha else sha1,
+                filename=file.path,
+                expected=want,
+                actual=sha256 if expected_sha else sha1,
             )
         chmod_like_umask(partial)
         os.replace(partial, blob)
         _finish(cache_dir, storage, blob, pointer, revision, commit)
     return CachedFile(
-        repo_path=file.path, path=str(pointer), blob_path=str(blob), size=file.size, sha256=sha256,
-        downloaded_bytes=stats["received"], resumed_from=stats["resumed_from"], hashed_bytes=stats["prefix_read"],
+        repo_path=file.path,
+        path=str(pointer),
+        blob_path=str(blob),
+        size=file.size,
+        sha256=sha256,
+        downloaded_bytes=stats["received"],
+        resumed_from=stats["resumed_from"],
+        hashed_bytes=stats["prefix_read"],
     )
 
 
-def _finish(cache_dir: Path, storage: Path, blob: Path, pointer: Path, revision: str, commit: str) -> None:
+def _finish(
+    cache_dir: Path, storage: Path, blob: Path, pointer: Path, revision: str, commit: str
+) -> None:
     link_pointer(blob, pointer, cache_dir)
     if revision != commit:
         atomic_write_text(safe_join(storage / "refs", revision), commit, cache_dir)
 
 
-
 def _check_cached(
-    file: RemoteFile, blob: Path, trusted: Callable[[Path], str | None] | None, progress: ProgressFn | None,
+    file: RemoteFile,
+    blob: Path,
+    trusted: Callable[[Path], str | None] | None,
+    progress: ProgressFn | None,
     cache_dir: Path,
 ) -> tuple[str, int] | None:
     """(sha256, bytes read) when the cached blob is the expected file, else None (and it is removed).
@@ -241,8 +289,11 @@ def _discard(blob: Path) -> None:
     from ..errors import ForgeWarning
     from ..text import safe_text
 
-    warnings.warn(f"cached blob {safe_text(blob)} does not match the Hub's metadata; downloading it again",
-                  ForgeWarning, stacklevel=2)
+    warnings.warn(
+        f"cached blob {safe_text(blob)} does not match the Hub's metadata; downloading it again",
+        ForgeWarning,
+        stacklevel=2,
+    )
     with contextlib.suppress(OSError):
         blob.unlink()
 
@@ -253,7 +304,9 @@ def _offline_missing(repo: str, revision: str, paths: list[str]) -> HubError:
     return OfflineError(
         f"Offline (HF_HUB_OFFLINE is set) and not in the cache: {', '.join(paths)} from {repo}@{revision}",
         hint=f"Unset HF_HUB_OFFLINE (or connect) and run: forge pull-gguf {repo}",
-        repo=repo, revision=revision, missing=paths,
+        repo=repo,
+        revision=revision,
+        missing=paths,
     )
 
 
@@ -275,7 +328,6 @@ def _blocks(response: Any, guard: RateGuard) -> Iterator[bytearray]:
         raise
     if buf:
         yield buf
-
 
 
 def _download(
@@ -300,8 +352,11 @@ def _download(
     if not same_origin(url, origin):
         headers.pop("authorization", None)  # never send the token to the CDN
     if partial.is_symlink():
-        raise UnsafeNameError(f"Refusing to write through {partial}: it is a symbolic link",
-                              hint="Remove the link and run the command again.", path=str(partial))
+        raise UnsafeNameError(
+            f"Refusing to write through {partial}: it is a symbolic link",
+            hint="Remove the link and run the command again.",
+            path=str(partial),
+        )
     have = partial.stat().st_size if partial.exists() else 0
     if have > total:
         partial.unlink()
@@ -313,9 +368,18 @@ def _download(
     check_space(partial.parent, total - have, file.path)
     try:
         return _stream(
-            url=url, headers=headers, partial=partial, file=file, hasher=hasher, have=have,
-            resumed_from=resumed_from, prefix_read=prefix_read, repo=repo, revision=revision,
-            progress=progress, restart=restart,
+            url=url,
+            headers=headers,
+            partial=partial,
+            file=file,
+            hasher=hasher,
+            have=have,
+            resumed_from=resumed_from,
+            prefix_read=prefix_read,
+            repo=repo,
+            revision=revision,
+            progress=progress,
+            restart=restart,
         )
     except OSError as exc:
         hasher.drain()
@@ -325,7 +389,6 @@ def _download(
             "partial download.",
             filename=file.path,
         ) from exc
-
 
 
 def _stream(
@@ -367,9 +430,15 @@ def _stream(
             try:
                 # Not huggingface_hub's http_stream_backoff: a failure *inside* the body cannot be retried
                 # there and its last-try error path reads an error body whole. This loop resumes instead.
-                with hub_errors(repo=repo, revision=revision, filename=file.path), stream(
-                    url, headers=req, timeout=timeout, what=file.path,
-                ) as response:
+                with (
+                    hub_errors(repo=repo, revision=revision, filename=file.path),
+                    stream(
+                        url,
+                        headers=req,
+                        timeout=timeout,
+                        what=file.path,
+                    ) as response,
+                ):
                     if response.status_code == 416 and have:
                         # Our partial is not a prefix the server knows: start over.
                         out.seek(0)
@@ -381,8 +450,10 @@ def _stream(
                         continue
                     raise_for_status(response, file.path)
                     if response.status_code not in (200, 206):
-                        raise HubError(f"{file.path}: unexpected HTTP {response.status_code} answer to a download",
-                                       hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
+                        raise HubError(
+                            f"{file.path}: unexpected HTTP {response.status_code} answer to a download",
+                            hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
+                        )
                     if have and response.status_code == 200:  # Range ignored: restart from 0
                         out.seek(0)
                         out.truncate()
@@ -391,14 +462,23 @@ def _stream(
                         if restart:
                             restart()
                     elif have and response.status_code == 206:
-                        start = response.headers.get("Content-Range", "").removeprefix("bytes ").partition("-")[0]
+                        start = (
+                            response.headers.get("Content-Range", "")
+                            .removeprefix("bytes ")
+                            .partition("-")[0]
+                        )
                         if start.strip() != str(have):
-                            raise HubError(f"{file.path}: the server resumed at {start[:40]!r}, asked {have}",
-                                           hint="Run the command again; if it persists check proxies and HF_ENDPOINT.")
+                            raise HubError(
+                                f"{file.path}: the server resumed at {start[:40]!r}, asked {have}",
+                                hint="Run the command again; if it persists check proxies and HF_ENDPOINT.",
+                            )
                     encoding = response.headers.get("Content-Encoding", "identity").lower()
                     if encoding not in ("", "identity"):
-                        raise HubError(f"{file.path}: the server compressed the body ({encoding[:40]}) despite "
-                                       "Accept-Encoding: identity", hint="Check proxies between you and the Hub.")
+                        raise HubError(
+                            f"{file.path}: the server compressed the body ({encoding[:40]}) despite "
+                            "Accept-Encoding: identity",
+                            hint="Check proxies between you and the Hub.",
+                        )
                     guard = RateGuard(lim, file.path)
                     for block in _blocks(response, guard):
                         if have + len(block) > total:
@@ -433,9 +513,11 @@ def _stream(
                 if retries <= 0:
                     out.flush()
                     hasher.drain()
-                    raise HubError(f"{file.path}: the download stopped at {have} of {total} bytes",
-                                   hint="Run the command again: forge resumes from where it stopped.",
-                                   filename=file.path)
+                    raise HubError(
+                        f"{file.path}: the download stopped at {have} of {total} bytes",
+                        hint="Run the command again: forge resumes from where it stopped.",
+                        filename=file.path,
+                    )
                 retries -= 1
         out.flush()  # no fsync (like huggingface_hub): a torn partial fails its sha256 and is re-fetched
     hasher.drain()
@@ -448,7 +530,9 @@ def _stream(
     }
 
 
-def _final(exc: BaseException, repo: str, revision: str, file: RemoteFile, have: int) -> BaseException:
+def _final(
+    exc: BaseException, repo: str, revision: str, file: RemoteFile, have: int
+) -> BaseException:
     """The error to raise when giving up: a HubError that says the partial file is kept."""
     from ._errors import convert
 
@@ -457,5 +541,7 @@ def _final(exc: BaseException, repo: str, revision: str, file: RemoteFile, have:
     else:
         err = convert(exc, repo=repo, revision=revision, filename=file.path) or exc
     if isinstance(err, HubError) and is_transient(exc) and have:
-        err.hint = (err.hint or "") + f" {have:,} of {file.size:,} bytes are kept: the next run resumes from there."
+        err.hint = (
+            err.hint or ""
+        ) + f" {have:,} of {file.size:,} bytes are kept: the next run resumes from there."
     return err

@@ -75,7 +75,9 @@ class Hasher:
         return done
 
 
-def hash_file(path: Path, *, git_size: int | None = None, progress: ProgressFn | None = None) -> tuple[str, str | None]:
+def hash_file(
+    path: Path, *, git_size: int | None = None, progress: ProgressFn | None = None
+) -> tuple[str, str | None]:
     """(sha256, git blob sha1 or None) of a file, read once."""
     hasher = Hasher(git_size)
     size = path.stat().st_size

@@ -76,13 +76,21 @@ def check_file_entry(path: str, size: object, sha256: object, blob_id: object) -
     """Validate one listing entry (name, size, digests) and build a RemoteFile."""
     validate_remote_filename(path)
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise UnsafeNameError(f"Invalid size {size!r} for {path!r} in the Hub listing", filename=path)
-    sha = validate_sha256_hex(str(sha256), what=f"LFS sha256 of {path!r}") if sha256 is not None else None
+        raise UnsafeNameError(
+            f"Invalid size {size!r} for {path!r} in the Hub listing", filename=path
+        )
+    sha = (
+        validate_sha256_hex(str(sha256), what=f"LFS sha256 of {path!r}")
+        if sha256 is not None
+        else None
+    )
     oid: str | None = None
     if isinstance(blob_id, str) and _SHA1_RE.match(blob_id):
         oid = blob_id
     elif sha is None:
-        raise UnsafeNameError(f"Invalid blob id {blob_id!r} for {path!r} in the Hub listing", filename=path)
+        raise UnsafeNameError(
+            f"Invalid blob id {blob_id!r} for {path!r} in the Hub listing", filename=path
+        )
     return RemoteFile(path=path, size=size, sha256=sha, blob_id=oid)
 
 
@@ -110,10 +118,14 @@ def fetch_listing(ref: HubRef) -> RepoListing:
     headers = build_hf_headers(token=config.hf_token(), library_name="ollama-forge")
     base = f"{endpoint}/api/models/{ref.repo}"
     with hub_errors(repo=ref.repo, revision=rev):
-        info, _ = get_json(f"{base}/revision/{quote(rev, safe='')}", headers=headers, what=f"{ref.repo} model info")
+        info, _ = get_json(
+            f"{base}/revision/{quote(rev, safe='')}", headers=headers, what=f"{ref.repo} model info"
+        )
         commit = info.get("sha") if isinstance(info, dict) else None
         if not isinstance(commit, str) or not COMMIT_RE.match(commit):
-            raise UnsafeNameError(f"The Hub returned an invalid commit id {commit!r} for {ref.repo}")
+            raise UnsafeNameError(
+                f"The Hub returned an invalid commit id {commit!r} for {ref.repo}"
+            )
         files: list[RemoteFile] = []
         url: str | None = f"{base}/tree/{commit}"
         params: dict[str, str] | None = {"recursive": "true", "expand": "false"}
@@ -122,18 +134,24 @@ def fetch_listing(ref: HubRef) -> RepoListing:
             pages += 1
             if pages > MAX_PAGES:
                 raise _listing_too_big(ref.repo)
-            page, next_url = get_json(url, headers=headers, params=params, what=f"{ref.repo} file listing")
+            page, next_url = get_json(
+                url, headers=headers, params=params, what=f"{ref.repo} file listing"
+            )
             if not isinstance(page, list):
-                raise HubError(f"{ref.repo}: the Hub's file listing is not a list",
-                               hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.")
+                raise HubError(
+                    f"{ref.repo}: the Hub's file listing is not a list",
+                    hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
+                )
             seen += len(page)
             if seen > MAX_ENTRIES:
                 raise _listing_too_big(ref.repo)
             files.extend(f for f in map(_tree_entry, page) if f is not None)
             if next_url is not None and not same_origin(next_url, endpoint):
-                raise HubError(f"{ref.repo}: the Hub's listing points its next page at another server",
-                               hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
-                               next_url=next_url)
+                raise HubError(
+                    f"{ref.repo}: the Hub's listing points its next page at another server",
+                    hint="HF_ENDPOINT must point at a Hugging Face Hub compatible server.",
+                    next_url=next_url,
+                )
             url, params = next_url, None  # the next URL carries its own query
     listing = RepoListing(repo=ref.repo, revision=rev, commit=commit, files=files)
     _remember(listing)
@@ -149,16 +167,20 @@ def _tree_entry(entry: object) -> RemoteFile | None:
         validate_remote_filename(path)
         return None
     if entry.get("type") != "file":
-        raise UnsafeNameError(f"Unknown entry type {entry.get('type')!r} for {path!r} in the Hub listing",
-                              filename=path)
+        raise UnsafeNameError(
+            f"Unknown entry type {entry.get('type')!r} for {path!r} in the Hub listing",
+            filename=path,
+        )
     lfs = entry.get("lfs")
     sha = lfs.get("oid") if isinstance(lfs, dict) else None
     return check_file_entry(path, entry.get("size"), sha, entry.get("oid"))
 
 
 def _listing_too_big(repo: str) -> HubError:
-    return HubError(f"{repo}: the Hub lists more than {MAX_ENTRIES:,} entries; refusing to read further",
-                    hint="Name the file to use directly (forge pull-gguf --file), or check HF_ENDPOINT.")
+    return HubError(
+        f"{repo}: the Hub lists more than {MAX_ENTRIES:,} entries; refusing to read further",
+        hint="Name the file to use directly (forge pull-gguf --file), or check HF_ENDPOINT.",
+    )
 
 
 def _listing_path(repo: str, commit: str) -> Path:
@@ -220,4 +242,6 @@ def cached_listing(ref: HubRef) -> RepoListing:
                 name = blob.name
                 sha = name if re.fullmatch(r"[0-9a-f]{64}", name) else None
                 files.append(check_file_entry(rel, blob.stat().st_size, sha, None if sha else name))
-    return RepoListing(repo=ref.repo, revision=rev, commit=commit, files=files, offline=True, complete=False)
+    return RepoListing(
+        repo=ref.repo, revision=rev, commit=commit, files=files, offline=True, complete=False
+    )

@@ -47,6 +47,7 @@ def validate_remote_filename(name: str) -> str:
     Refused: ``..`` segments (also with ``\\`` separators), absolute / drive / UNC / root-relative
     paths, empty or ``.`` segments, NUL and control characters, segments over 255 bytes.
     """
+
     def refuse(why: str) -> UnsafeNameError:
         return UnsafeNameError(
             f"Refusing remote file name {name!r}: {why}",
@@ -146,6 +147,9 @@ def real_dirs(root: str | Path, target: str | Path) -> Path:
             current.mkdir()
         except FileExistsError:
             if not current.is_dir() or current.is_symlink():  # a file, or a link raced in
-                raise UnsafeNameError(f"Refusing to write through {current}: it is not a folder",
-                                      hint="Remove it and run the command again.", path=str(current)) from None
+                raise UnsafeNameError(
+                    f"Refusing to write through {current}: it is not a folder",
+                    hint="Remove it and run the command again.",
+                    path=str(current),
+                ) from None
     return parts[-1] if parts else base

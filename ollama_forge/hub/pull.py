@@ -79,9 +79,13 @@ def pull_gguf(
     ref = parse_ref(repo) if isinstance(repo, str) else repo
     ref = HubRef(repo=ref.repo, quant=quant or ref.quant, revision=revision or ref.revision)
     if ref.quant is not None and file is not None:
-        raise UsageError("A quant (REPO:QUANT or --quant) and --file are exclusive", hint="Use one of them.")
+        raise UsageError(
+            "A quant (REPO:QUANT or --quant) and --file are exclusive", hint="Use one of them."
+        )
     if fit and (ref.quant is not None or file is not None):
-        raise UsageError("--fit chooses the variant itself", hint="Drop --fit, or drop the quant/--file.")
+        raise UsageError(
+            "--fit chooses the variant itself", hint="Drop --fit, or drop the quant/--file."
+        )
     if name is not None:
         validate_short_name(name)
     started = time.monotonic()
@@ -109,7 +113,9 @@ def pull_gguf(
 
     from .names import real_dirs
 
-    dest = real_dirs(config.models_dir(), config.models_dir() / short)  # models/<name> never a planted link
+    dest = real_dirs(
+        config.models_dir(), config.models_dir() / short
+    )  # models/<name> never a planted link
     previous = Store().find(short)
     pulled: list[PulledFile] = []
     used: set[str] = set()
@@ -118,11 +124,20 @@ def pull_gguf(
         used.add(local_name)
         target = dest / local_name
         link = _expose(Path(got.blob_path), target, copy=copy)
-        pulled.append(PulledFile(
-            role=role, repo_path=remote.path, path=str(target), cache_path=got.path, size=got.size,
-            sha256=got.sha256, link=link, downloaded_bytes=got.downloaded_bytes,
-            resumed_from=got.resumed_from, cached=got.cached,
-        ))
+        pulled.append(
+            PulledFile(
+                role=role,
+                repo_path=remote.path,
+                path=str(target),
+                cache_path=got.path,
+                size=got.size,
+                sha256=got.sha256,
+                link=link,
+                downloaded_bytes=got.downloaded_bytes,
+                resumed_from=got.resumed_from,
+                cached=got.cached,
+            )
+        )
     _record(short, ref, listing, variant, pulled, [Path(c.blob_path) for c in cached])
     if previous is not None:  # the name now points at other files: drop the stale links
         keep = {p.path for p in pulled}
@@ -134,34 +149,59 @@ def pull_gguf(
     models = [p for p in pulled if p.role != "projector"]
     proj_file = next((p for p in pulled if p.role == "projector"), None)
     return PullResult(
-        name=short, repo=ref.repo, revision=ref.rev, commit=listing.commit, quant=variant.quant,
-        variant=variant.label, folder=str(dest), entry_path=models[0].path,
-        projector_path=proj_file.path if proj_file else None, files=pulled,
-        total_bytes=sum(p.size for p in pulled), downloaded_bytes=sum(p.downloaded_bytes for p in pulled),
-        seconds=round(time.monotonic() - started, 3), transfer_seconds=round(transfer_seconds, 3),
+        name=short,
+        repo=ref.repo,
+        revision=ref.rev,
+        commit=listing.commit,
+        quant=variant.quant,
+        variant=variant.label,
+        folder=str(dest),
+        entry_path=models[0].path,
+        projector_path=proj_file.path if proj_file else None,
+        files=pulled,
+        total_bytes=sum(p.size for p in pulled),
+        downloaded_bytes=sum(p.downloaded_bytes for p in pulled),
+        seconds=round(time.monotonic() - started, 3),
+        transfer_seconds=round(transfer_seconds, 3),
         offline=listing.offline,
     )
 
 
 def _record(
-    name: str, ref: HubRef, listing: RepoListing, variant: Variant, pulled: list[PulledFile], blobs: list[Path],
+    name: str,
+    ref: HubRef,
+    listing: RepoListing,
+    variant: Variant,
+    pulled: list[PulledFile],
+    blobs: list[Path],
 ) -> None:
     """One store transaction: the model entry plus every verified digest (trusted, "hub-verified")."""
     from ..digests import FileIdentity
     from ..store import TrustedDigest
 
     model = StoredModel(
-        name=name, repo=ref.repo, revision=listing.commit, quant=variant.quant,
-        files=[StoredFile(role=p.role, path=p.path, repo_path=p.repo_path, size=p.size, sha256=p.sha256)
-               for p in pulled],
+        name=name,
+        repo=ref.repo,
+        revision=listing.commit,
+        quant=variant.quant,
+        files=[
+            StoredFile(
+                role=p.role, path=p.path, repo_path=p.repo_path, size=p.size, sha256=p.sha256
+            )
+            for p in pulled
+        ],
     )
     digests: dict[str, TrustedDigest] = {}
     for p, blob in zip(pulled, blobs, strict=True):
         for path in {Path(p.path).resolve(), blob.resolve()}:
             ident = FileIdentity.of(path)
             digests[str(path)] = TrustedDigest(
-                sha256=p.sha256, size=ident.size, mtime_ns=ident.mtime_ns, inode=ident.inode,
-                device=ident.device, source="hub-verified",
+                sha256=p.sha256,
+                size=ident.size,
+                mtime_ns=ident.mtime_ns,
+                inode=ident.inode,
+                device=ident.device,
+                source="hub-verified",
             )
     with Store().transaction() as data:
         data.models[name] = model
@@ -179,19 +219,27 @@ class TransferProgress(Protocol):
 
     def add_task(self, description: str, *, total: float | None) -> Any: ...
 
-    def update(self, task_id: Any, *, advance: float | None = None, completed: float | None = None) -> None: ...
+    def update(
+        self, task_id: Any, *, advance: float | None = None, completed: float | None = None
+    ) -> None: ...
 
 
 class _NoProgress:
     def add_task(self, description: str, *, total: float | None) -> Any:
         return None
 
-    def update(self, task_id: Any, *, advance: float | None = None, completed: float | None = None) -> None:
+    def update(
+        self, task_id: Any, *, advance: float | None = None, completed: float | None = None
+    ) -> None:
         return None
 
 
 def _fetch_all(
-    listing: RepoListing, ref: HubRef, plan: list[tuple[Role, RemoteFile]], *, progress: TransferProgress | None
+    listing: RepoListing,
+    ref: HubRef,
+    plan: list[tuple[Role, RemoteFile]],
+    *,
+    progress: TransferProgress | None,
 ) -> list[CachedFile]:
     from ..text import safe_text
     from .download import _offline_missing
@@ -214,7 +262,9 @@ def _fetch_all(
     bar = progress if progress is not None else _NoProgress()
     overall = bar.add_task("total", total=total)
     for _, remote in plan:
-        task = bar.add_task(safe_text(remote.name, keep_newlines=False, limit=48), total=remote.size)
+        task = bar.add_task(
+            safe_text(remote.name, keep_newlines=False, limit=48), total=remote.size
+        )
         state = {"done": 0}
 
         def advance(n: int, task: Any = task, state: dict[str, int] = state) -> None:
@@ -227,11 +277,21 @@ def _fetch_all(
             bar.update(overall, advance=-state["done"])
             state["done"] = 0
 
-        results.append(ensure_file(
-            repo=ref.repo, revision=ref.rev, commit=listing.commit, file=remote, cache_dir=cache_dir,
-            endpoint=endpoint, token=token, offline=offline, trusted=trusted, progress=advance,
-            restart=restart,
-        ))
+        results.append(
+            ensure_file(
+                repo=ref.repo,
+                revision=ref.rev,
+                commit=listing.commit,
+                file=remote,
+                cache_dir=cache_dir,
+                endpoint=endpoint,
+                token=token,
+                offline=offline,
+                trusted=trusted,
+                progress=advance,
+                restart=restart,
+            )
+        )
     return results
 
 

@@ -56,8 +56,13 @@ def list_quants(
     listing = fetch_listing(ref)
     grouped = group_variants(listing.files)
     result = QuantListing(
-        repo=ref.repo, revision=ref.rev, commit=listing.commit, ctx=ctx or DEFAULT_CTX,
-        projectors=grouped.projectors, excluded=grouped.excluded, incomplete=grouped.incomplete,
+        repo=ref.repo,
+        revision=ref.rev,
+        commit=listing.commit,
+        ctx=ctx or DEFAULT_CTX,
+        projectors=grouped.projectors,
+        excluded=grouped.excluded,
+        incomplete=grouped.incomplete,
         offline=listing.offline,
     )
     if not listing.complete:
@@ -79,7 +84,11 @@ def list_quants(
 
 
 def annotate_fit(
-    listing: RepoListing, variants: list[Variant], *, ctx: int | None, mem: str | int | None,
+    listing: RepoListing,
+    variants: list[Variant],
+    *,
+    ctx: int | None,
+    mem: str | int | None,
 ) -> dict[str, Any]:
     """Fill ``estimate_bytes``/``fits`` of every variant from one header's KV estimate.
 
@@ -98,7 +107,9 @@ def annotate_fit(
     try:
         info, fetched = _read_header(listing, probe)
     except ForgeError as exc:
-        out["note"] = f"memory fit unknown: could not read the header of {probe.entry.path}: {exc.message}"
+        out["note"] = (
+            f"memory fit unknown: could not read the header of {probe.entry.path}: {exc.message}"
+        )
         return out
     out["header_file"] = probe.entry.path
     out["bytes_fetched"] = fetched
@@ -106,7 +117,9 @@ def annotate_fit(
     kv = kv_cache_bytes(info, ctx)
     out["kv_bytes"] = kv
     if kv is None:
-        out["note"] = f"memory fit unknown: the header of {probe.entry.path} lacks the KV cache shapes"
+        out["note"] = (
+            f"memory fit unknown: the header of {probe.entry.path} lacks the KV cache shapes"
+        )
         return out
     for v in variants:
         v.estimate_bytes = v.size + kv
@@ -128,7 +141,9 @@ def _read_header(listing: RepoListing, variant: Variant) -> tuple[Any, int]:
     from .listing import storage_folder
     from .names import safe_join
 
-    local = safe_join(storage_folder(listing.repo) / "snapshots" / listing.commit, variant.entry.path)
+    local = safe_join(
+        storage_folder(listing.repo) / "snapshots" / listing.commit, variant.entry.path
+    )
     if local.exists():
         return read_gguf(local), 0
     if config.hf_offline():
@@ -211,5 +226,11 @@ def read_remote_headers(ref: HubRef | str, ctx: int | None = None) -> RemoteHead
         "total_requests": sum(s.requests for s in sources),
         "chunk_size": source.chunk_size,
     }
-    return RemoteHeaders(hub_ref, info, weights, [f.name for f in variant.files] if variant.shard_count > 1 else None,
-                         projector_info, remote_fields)
+    return RemoteHeaders(
+        hub_ref,
+        info,
+        weights,
+        [f.name for f in variant.files] if variant.shard_count > 1 else None,
+        projector_info,
+        remote_fields,
+    )

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from .names import validate_repo_id
 
-_PREFIXES = ("https://huggingface.co/", "http://huggingface.co/", "https://hf.co/", "hf.co/", "huggingface.co/")
+_PREFIXES = (
+    "https://huggingface.co/",
+    "http://huggingface.co/",
+    "https://hf.co/",
+    "hf.co/",
+    "huggingface.co/",
+)
 _QUANT_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _REV_RE = re.compile(r"^[A-Za-z0-9_.\-/]{1,200}$")
 
@@ -42,7 +48,7 @@ def parse_ref(text: str, *, allow_quant: bool = True) -> HubRef:
     raw = (text or "").strip()
     for prefix in _PREFIXES:
         if raw.lower().startswith(prefix):
-            raw = raw[len(prefix):]
+            raw = raw[len(prefix) :]
             break
     revision: str | None = None
     quant: str | None = None
@@ -52,13 +58,20 @@ def parse_ref(text: str, *, allow_quant: bool = True) -> HubRef:
             revision, _, quant = revision.partition(":")
             raw += ":" + quant
         if not revision or not _REV_RE.match(revision) or ".." in revision:
-            raise UsageError(f"Invalid revision in Hub reference {text!r}", hint="Example: owner/repo@main or owner/repo@<commit sha>")
+            raise UsageError(
+                f"Invalid revision in Hub reference {text!r}",
+                hint="Example: owner/repo@main or owner/repo@<commit sha>",
+            )
     if ":" in raw:
         raw, _, quant = raw.partition(":")
         if not allow_quant:
-            raise UsageError(f"{text!r}: a quant is not accepted here", hint="Use owner/repo[@REV].")
+            raise UsageError(
+                f"{text!r}: a quant is not accepted here", hint="Use owner/repo[@REV]."
+            )
         if not quant or not _QUANT_RE.match(quant):
-            raise UsageError(f"Invalid quant in Hub reference {text!r}", hint="Example: owner/repo:Q4_K_M")
+            raise UsageError(
+                f"Invalid quant in Hub reference {text!r}", hint="Example: owner/repo:Q4_K_M"
+            )
     repo = raw.strip("/")
     if repo.count("/") != 1:
         raise UsageError(

@@ -80,7 +80,7 @@ class HTTPRangeSource:
         if end > len(self._buffer) and (self._size is None or len(self._buffer) < self._size):
             # Grow the prefix to cover the read, plus one chunk of read-ahead.
             self._fetch(len(self._buffer), max(end, len(self._buffer) + self.chunk_size))
-        return bytes(self._buffer[offset:min(end, len(self._buffer))])
+        return bytes(self._buffer[offset : min(end, len(self._buffer))])
 
     def _headers(self, url: str) -> dict[str, str]:
         from huggingface_hub.utils import build_hf_headers
@@ -118,28 +118,43 @@ class HTTPRangeSource:
         got = bytearray()
         # Not huggingface_hub's http_stream_backoff: errors inside the body cannot be retried there
         # and its last-try error path reads an error body whole; _fetch retries instead.
-        with hub_errors(repo=self._repo, revision=self._revision, filename=self._path), stream(
-            self._current_url, headers=headers, timeout=request_timeout(lim), what=self.name,
-        ) as response:
+        with (
+            hub_errors(repo=self._repo, revision=self._revision, filename=self._path),
+            stream(
+                self._current_url,
+                headers=headers,
+                timeout=request_timeout(lim),
+                what=self.name,
+            ) as response,
+        ):
             self.requests += 1
             raise_for_status(response, self.name)
             self._current_url = str(response.url)
             encoding = response.headers.get("Content-Encoding", "identity").lower()
             if encoding not in ("", "identity"):
-                raise self._bad(f"the server compressed the body ({encoding[:40]}) despite Accept-Encoding: identity")
+                raise self._bad(
+                    f"the server compressed the body ({encoding[:40]}) despite Accept-Encoding: identity"
+                )
             if response.status_code == 206:
                 first, last, total = _content_range(response.headers.get("Content-Range", ""))
                 if first != start or last is None or last < first or last > stop - 1:
-                    raise self._bad(f"asked for bytes {start}-{stop - 1}, the server answered Content-Range "
-                                    f"{response.headers.get('Content-Range', '')[:80]!r}")
+                    raise self._bad(
+                        f"asked for bytes {start}-{stop - 1}, the server answered Content-Range "
+                        f"{response.headers.get('Content-Range', '')[:80]!r}"
+                    )
                 self._check_total(total, "Content-Range total")
                 if last < stop - 1 and (total is None or last != total - 1):
-                    raise self._bad(f"asked for bytes {start}-{stop - 1}, the server sent only {start}-{last}")
+                    raise self._bad(
+                        f"asked for bytes {start}-{stop - 1}, the server sent only {start}-{last}"
+                    )
                 want, skip = last + 1 - start, 0
             elif response.status_code == 200:
                 # Range ignored: skip to ``start``, keep what is needed, then drop the connection.
                 length = response.headers.get("Content-Length", "")
-                self._check_total(int(length) if length.isdigit() and len(length) <= 20 else None, "Content-Length")
+                self._check_total(
+                    int(length) if length.isdigit() and len(length) <= 20 else None,
+                    "Content-Length",
+                )
                 want, skip = stop - start, start
             else:
                 raise self._bad(f"unexpected HTTP {response.status_code} answer to a Range request")
@@ -164,7 +179,9 @@ class HTTPRangeSource:
         if self._size is None:
             self._size = total
         elif total != self._size:
-            raise self._bad(f"its {what} says the file has {total} bytes, the Hub's listing {self._size}")
+            raise self._bad(
+                f"its {what} says the file has {total} bytes, the Hub's listing {self._size}"
+            )
 
     def _bad(self, why: str) -> HubError:
         return HubError(
@@ -190,14 +207,24 @@ def _content_range(value: str) -> tuple[int | None, int | None, int | None]:
     return num(first), num(last), num(total)
 
 
-def source_for(listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUNK) -> HTTPRangeSource:
+def source_for(
+    listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUNK
+) -> HTTPRangeSource:
     """A range source for ``file`` at the listing's commit (the token goes to the Hub only)."""
     from huggingface_hub import hf_hub_url
 
-    url = hf_hub_url(listing.repo, file.path, revision=listing.commit, endpoint=config.hf_endpoint())
+    url = hf_hub_url(
+        listing.repo, file.path, revision=listing.commit, endpoint=config.hf_endpoint()
+    )
     return HTTPRangeSource(
-        url, name=f"{listing.repo}/{file.path}", token=config.hf_token(), size=file.size, chunk_size=chunk_size,
-        repo=listing.repo, revision=listing.commit, path=file.path,
+        url,
+        name=f"{listing.repo}/{file.path}",
+        token=config.hf_token(),
+        size=file.size,
+        chunk_size=chunk_size,
+        repo=listing.repo,
+        revision=listing.commit,
+        path=file.path,
     )
 
 

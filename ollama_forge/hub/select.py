@@ -85,7 +85,9 @@ def group_variants(files: Sequence[RemoteFile]) -> Grouped:
     for f in files:
         if is_projector(f.path):
             q = quant_from_filename(f.name)
-            out.projectors.append(ProjectorFile(path=f.path, size=f.size, quant=q, bits=_bits(quant_bits, q)))
+            out.projectors.append(
+                ProjectorFile(path=f.path, size=f.size, quant=q, bits=_bits(quant_bits, q))
+            )
             continue
         if not is_model_file(f.path):
             out.excluded.append(f.path)
@@ -114,8 +116,12 @@ def group_variants(files: Sequence[RemoteFile]) -> Grouped:
         q = quant_from_filename(f"{prefix}.gguf")
         out.variants.append(
             Variant(
-                quant=q, label=label, files=ordered, size=sum(s.size for s in ordered),
-                shard_count=count, bits=_bits(quant_bits, q),
+                quant=q,
+                label=label,
+                files=ordered,
+                size=sum(s.size for s in ordered),
+                shard_count=count,
+                bits=_bits(quant_bits, q),
             )
         )
     return out
@@ -184,7 +190,8 @@ def choose_variant(
             raise QuantSelectionError(
                 f"No GGUF model file {file!r} in {repo}",
                 hint=f"Use one of: {', '.join(f.path for v in variants for f in v.files[:1])}",
-                repo=repo, available=[v.label for v in variants],
+                repo=repo,
+                available=[v.label for v in variants],
             )
         return found
     if quant is not None:
@@ -193,13 +200,15 @@ def choose_variant(
             raise QuantSelectionError(
                 f"No {quant.upper()} variant in {repo}",
                 hint=f"Available: {available}. Quant names match exactly (Q4_K does not match Q4_K_M).",
-                repo=repo, available=[v.quant for v in variants],
+                repo=repo,
+                available=[v.quant for v in variants],
             )
         if len(found_q) > 1:
             raise QuantSelectionError(
                 f"{len(found_q)} files in {repo} are {quant.upper()}: {describe(found_q)}",
                 hint="Choose one with --file <path>.",
-                repo=repo, available=[v.label for v in found_q],
+                repo=repo,
+                available=[v.label for v in found_q],
             )
         return found_q[0]
     if fit:
@@ -212,7 +221,8 @@ def choose_variant(
             raise QuantSelectionError(
                 f"{len(found_d)} files in {repo} are {default}: {describe(found_d)}",
                 hint="Choose one with --file <path>.",
-                repo=repo, available=[v.label for v in found_d],
+                repo=repo,
+                available=[v.label for v in found_d],
             )
     if len(variants) == 1 and variants[0].fits is not False:
         return variants[0]
@@ -225,10 +235,12 @@ def best_fit(variants: Sequence[Variant], *, repo: str) -> Variant:
     if not fitting:
         unknown = all(v.fits is None for v in variants)
         raise QuantSelectionError(
-            f"No variant of {repo} fits the memory budget" if not unknown else
-            f"Cannot tell which variant of {repo} fits: the memory budget is unknown",
+            f"No variant of {repo} fits the memory budget"
+            if not unknown
+            else f"Cannot tell which variant of {repo} fits: the memory budget is unknown",
             hint=f"Available: {describe(variants)}. Pick one with --quant, or set the budget with --mem 8G.",
-            repo=repo, available=[v.quant for v in variants],
+            repo=repo,
+            available=[v.quant for v in variants],
         )
     return sorted(fitting, key=quality_rank)[0]
 

@@ -89,8 +89,6 @@ class ParsedFile(BaseModel):
     first_command_line: int | None
 
 
-
-
 def _is_alpha(ch: str) -> bool:
     return ("a" <= ch <= "z") or ("A" <= ch <= "Z")
 

@@ -52,7 +52,11 @@ def unexpected_instructions(mf: Modelfile, *, user_messages: int | None = None) 
     found += [f"ADAPTER {v}" for v in mf.adapters]
     found += [f"DRAFT {v}" for v in mf.draft]
     found += [f"LICENSE ({len(text)} characters)" for text in mf.license]
-    for word, value in (("REQUIRES", mf.requires), ("RENDERER", mf.renderer), ("PARSER", mf.parser)):
+    for word, value in (
+        ("REQUIRES", mf.requires),
+        ("RENDERER", mf.renderer),
+        ("PARSER", mf.parser),
+    ):
         if value is not None:
             found.append(f"{word} {value}")
     allowed = recorded_user_messages(mf) if user_messages is None else user_messages

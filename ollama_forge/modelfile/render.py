@@ -165,7 +165,11 @@ def intended_commands(mf: Modelfile) -> list[tuple[str, str]]:
             out.append((name, format_parameter_value(value)))
     out += [("message", f"{m.role}: {m.content}") for m in mf.messages]
     out += [("license", text) for text in mf.license]
-    for word, setting in (("requires", mf.requires), ("renderer", mf.renderer), ("parser", mf.parser)):
+    for word, setting in (
+        ("requires", mf.requires),
+        ("renderer", mf.renderer),
+        ("parser", mf.parser),
+    ):
         if setting is not None:
             out.append((word, setting))
     out += [("draft", v) for v in mf.draft]
@@ -186,8 +190,11 @@ def check_reads_back(mf: Modelfile, text: str) -> None:
             detail = got
         else:
             extra = [n for n, a in got if (n, a) not in want]
-            detail = (f"{len(got)} instructions instead of {len(want)}" if len(got) != len(want)
-                      else "an instruction with another value")
+            detail = (
+                f"{len(got)} instructions instead of {len(want)}"
+                if len(got) != len(want)
+                else "an instruction with another value"
+            )
             if extra:
                 detail += " (unexpected: " + ", ".join(sorted(set(extra))) + ")"
         raise ModelfileRenderError(

@@ -43,7 +43,9 @@ def parse_go_time(value: Any, field: str) -> datetime | None:
 
             sign = 1 if zone[0] == "+" else -1
             tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz)
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+        )
     except ValueError as exc:
         raise Malformed(f"{field} {value!r} is not a valid date ({exc})") from None
 
@@ -96,5 +98,7 @@ def models_of(data: Any, endpoint: str) -> list[dict[str, Any]]:
 def details_of(entry: dict[str, Any], field: str) -> dict[str, str | None]:
     """``details.family`` / ``parameter_size`` / ``quantization_level`` as strings (or None)."""
     details = as_dict(entry.get("details"), f"{field}.details")
-    return {key: (as_str(details.get(key), f"{field}.details.{key}") or None)
-            for key in ("family", "parameter_size", "quantization_level", "format")}
+    return {
+        key: (as_str(details.get(key), f"{field}.details.{key}") or None)
+        for key in ("family", "parameter_size", "quantization_level", "format")
+    }

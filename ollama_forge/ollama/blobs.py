@@ -33,6 +33,8 @@ def ensure_blob(http: OllamaHTTP, blob: BlobInfo, done: set[str], report: Report
         report("blob_present", {"key": blob.key, "digest": blob.digest})
         return
     report("upload_start", {"key": blob.key, "total": blob.size})
-    blob.http_status = http.upload_blob(blob.digest, blob.path, progress=lambda n: report("upload_progress", {"bytes": n}))
+    blob.http_status = http.upload_blob(
+        blob.digest, blob.path, progress=lambda n: report("upload_progress", {"bytes": n})
+    )
     blob.uploaded = True
     report("upload_done", {"key": blob.key})

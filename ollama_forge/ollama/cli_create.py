@@ -52,7 +52,11 @@ def _run(argv: list[str], env: dict[str, str], report: Reporter) -> list[str]:
     buffer = b""
     try:
         while True:
-            chunk = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(4096)
+            chunk = (
+                proc.stdout.read1(65536)
+                if hasattr(proc.stdout, "read1")
+                else proc.stdout.read(4096)
+            )
             if not chunk:
                 break
             sys.stderr.buffer.write(chunk)

@@ -80,7 +80,9 @@ class translate_errors(contextlib.ContextDecorator):
         raise converted from exc
 
 
-def convert_exception(exc: BaseException, host: str, *, action: str | None = None) -> ForgeError | None:
+def convert_exception(
+    exc: BaseException, host: str, *, action: str | None = None
+) -> ForgeError | None:
     """The forge error for a transport/server exception, or None when it is not one.
 
     forge's own transport raises standard exceptions; the ollama and httpx packages (used by
@@ -113,12 +115,18 @@ def convert_exception(exc: BaseException, host: str, *, action: str | None = Non
             server_error=text,
         )
     if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
-        return status_error(host, exc.response.status_code, _response_text(exc.response), action=action)
+        return status_error(
+            host, exc.response.status_code, _response_text(exc.response), action=action
+        )
     unreachable = OllamaConnectionError(
-        f"Cannot reach Ollama at {host} (OLLAMA_HOST){doing}: is it running?", hint=start_hint(host), host=host)
+        f"Cannot reach Ollama at {host} (OLLAMA_HOST){doing}: is it running?",
+        hint=start_hint(host),
+        host=host,
+    )
     timed_out = OllamaConnectionError(
         f"Ollama at {host} (OLLAMA_HOST) did not answer in time{doing} ({type(exc).__name__})",
-        hint="Check that the server is healthy and not overloaded, or raise the timeout. " + start_hint(host),
+        hint="Check that the server is healthy and not overloaded, or raise the timeout. "
+        + start_hint(host),
         host=host,
     )
     lost = OllamaConnectionError(
@@ -152,28 +160,42 @@ def malformed(host: str, what: str, detail: str) -> OllamaResponseError:
     return OllamaResponseError(
         f"Ollama at {host} sent a malformed answer to {what}: {safe_text(detail, keep_newlines=False, limit=200)}",
         hint="Check that OLLAMA_HOST / --host points at an Ollama server (not a proxy or another service) "
-        "and that it is a released version; `curl " + host + "/api/version` shows what answers there.",
-        host=host, endpoint=what,
+        "and that it is a released version; `curl "
+        + host
+        + "/api/version` shows what answers there.",
+        host=host,
+        endpoint=what,
     )
 
 
-def status_error(host: str, status: int, body: str, *, action: str | None = None) -> OllamaResponseError:
+def status_error(
+    host: str, status: int, body: str, *, action: str | None = None
+) -> OllamaResponseError:
     """The error for an HTTP error answer (``{"error": ...}`` or gin's text/plain pages)."""
     from ..text import safe_text
 
     text = safe_text(_error_text(body), keep_newlines=False, limit=2000)
     doing = f" while {action}" if action else ""
-    missing = re.fullmatch(r"model ['\"]?(.{1,300}?)['\"]? not found.*", text, re.IGNORECASE | re.DOTALL)
+    missing = re.fullmatch(
+        r"model ['\"]?(.{1,300}?)['\"]? not found.*", text, re.IGNORECASE | re.DOTALL
+    )
     if status == 404 and missing:  # one wording for every missing name (docs/cli.md)
         from ..errors import OllamaModelNotFoundError
 
         return OllamaModelNotFoundError.of(
-            missing.group(1), f"a model in Ollama at {host}{doing}",
-            hint=_hint_for(text, status), status=status, host=host, server_error=text,
+            missing.group(1),
+            f"a model in Ollama at {host}{doing}",
+            hint=_hint_for(text, status),
+            status=status,
+            host=host,
+            server_error=text,
         )
     return OllamaResponseError(
         f"Ollama at {host} answered HTTP {status}{doing}: {text}",
-        hint=_hint_for(text, status), status=status, host=host, server_error=text,
+        hint=_hint_for(text, status),
+        status=status,
+        host=host,
+        server_error=text,
     )
 
 
@@ -202,8 +224,13 @@ def _error_text(raw: object) -> str:
 
 
 #: server errors caused by the bytes the client uploaded (as opposed to server-side GGUF failures)
-_CLIENT_FILE_ERRORS = ("supplied file was not in gguf format", "invalid file magic", "not a gguf",
-                       "unknown type", "exceeds file size")
+_CLIENT_FILE_ERRORS = (
+    "supplied file was not in gguf format",
+    "invalid file magic",
+    "not a gguf",
+    "unknown type",
+    "exceeds file size",
+)
 
 
 def _hint_for(text: str, status: int) -> str | None:
@@ -224,9 +251,11 @@ def _hint_for(text: str, status: int) -> str | None:
     if "invalid model name" in low:
         return "Use [namespace/]model[:tag] with letters, digits, '_', '.', '-' (see `forge register --help`)."
     if "illegal instruction" in low:
-        return ("Ollama's model runner crashed on a CPU instruction this machine cannot execute (a VM may "
-                "advertise AMX/AVX-512 it does not run); the server log's `inference compute` and llama-server "
-                "lines name the CPU build it chose. Run Ollama on another machine or a build for this CPU.")
+        return (
+            "Ollama's model runner crashed on a CPU instruction this machine cannot execute (a VM may "
+            "advertise AMX/AVX-512 it does not run); the server log's `inference compute` and llama-server "
+            "lines name the CPU build it chose. Run Ollama on another machine or a build for this CPU."
+        )
     if status >= 500:
         return "The Ollama server failed; its log (journalctl -u ollama, or ~/.ollama/logs/server.log) has details."
     return None
@@ -258,7 +287,13 @@ class OllamaHTTP:
     ``http://`` servers; ``timeout`` bounds each read, ``long_timeout`` a blob upload's answer.
     """
 
-    def __init__(self, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, long_timeout: float = LONG_TIMEOUT) -> None:
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        long_timeout: float = LONG_TIMEOUT,
+    ) -> None:
         from .transport import Transport
 
         self.host = resolve_host(host)
@@ -278,15 +313,29 @@ class OllamaHTTP:
     def url(self, path: str) -> str:
         return f"{self.host}{path}"
 
-    def _open(self, method: str, path: str, *, json_body: Any = None, content: Any = None,
-              headers: dict[str, str] | None = None, timeout: float | None = None) -> Response:
+    def _open(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        content: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         body = content
         extra = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
             extra["Content-Type"] = "application/json"
-        return self._transport.request(method, path, body=body, headers=extra,
-                                       timeout=timeout or self.timeout, connect_timeout=min(self.timeout, 30.0))
+        return self._transport.request(
+            method,
+            path,
+            body=body,
+            headers=extra,
+            timeout=timeout or self.timeout,
+            connect_timeout=min(self.timeout, 30.0),
+        )
 
     # --- simple calls ------------------------------------------------------------------
     def version(self) -> str:
@@ -305,14 +354,24 @@ class OllamaHTTP:
         """A non-streaming JSON POST; the decoded answer (None for an empty body)."""
         return self.request_json("POST", path, body, action=action)
 
-    def request_json(self, method: str, path: str, body: dict[str, Any] | None = None, *,
-                     action: str | None = None, max_bytes: int | None = None) -> Any:
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        action: str | None = None,
+        max_bytes: int | None = None,
+    ) -> Any:
         """One JSON exchange, the answer read up to ``max_bytes`` and decoded (None when empty).
 
         An error status becomes :func:`status_error`, an oversized or undecodable answer
         :func:`malformed`: a hostile or broken server never costs more than ``max_bytes``.
         """
-        with translate_errors(self.host, action=action), self._open(method, path, json_body=body) as response:
+        with (
+            translate_errors(self.host, action=action),
+            self._open(method, path, json_body=body) as response,
+        ):
             if response.status >= 400:
                 raise status_error(self.host, response.status, _error_body(response), action=action)
             max_bytes = MAX_JSON_BYTES if max_bytes is None else max_bytes
@@ -326,8 +385,9 @@ class OllamaHTTP:
         except ValueError as exc:
             raise malformed(self.host, path, f"not JSON ({exc})") from exc
 
-    def generate_stream(self, path: str, body: dict[str, Any], *, deadline: float,
-                        action: str | None = None) -> Iterator[dict[str, Any]]:
+    def generate_stream(
+        self, path: str, body: dict[str, Any], *, deadline: float, action: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """``/api/chat`` or ``/api/generate`` streamed, ended by forge after ``deadline`` seconds.
 
         The per-read timeout never exceeds the deadline, so a stalled server and one that never
@@ -344,7 +404,9 @@ class OllamaHTTP:
                 f"{f' while {action}' if action else ''}: the reply was not finished",
                 hint="Lower num_predict (the reply length) or raise the deadline; a model that never "
                 "stops usually lacks a stop string or a chat template (`forge check NAME`).",
-                host=self.host, deadline=deadline, model=model,
+                host=self.host,
+                deadline=deadline,
+                model=model,
             )
 
         try:
@@ -355,11 +417,23 @@ class OllamaHTTP:
                 raise past_deadline() from exc
             raise
 
-    def _generate_lines(self, path: str, body: dict[str, Any], end: float, past_deadline: Callable[[], Exception],
-                        action: str | None) -> Iterator[dict[str, Any]]:
-        with translate_errors(self.host, action=action), self._open(
-            "POST", path, json_body=body, timeout=min(self.timeout, max(0.001, end - time.monotonic()))
-        ) as response:
+    def _generate_lines(
+        self,
+        path: str,
+        body: dict[str, Any],
+        end: float,
+        past_deadline: Callable[[], Exception],
+        action: str | None,
+    ) -> Iterator[dict[str, Any]]:
+        with (
+            translate_errors(self.host, action=action),
+            self._open(
+                "POST",
+                path,
+                json_body=body,
+                timeout=min(self.timeout, max(0.001, end - time.monotonic())),
+            ) as response,
+        ):
             if response.status >= 400:
                 raise status_error(self.host, response.status, _error_body(response), action=action)
             for part in _ndjson(response, self.host, path):
@@ -367,7 +441,11 @@ class OllamaHTTP:
                     text = str(part["error"])
                     raise OllamaResponseError(
                         f"Ollama at {self.host} reported an error{f' while {action}' if action else ''}: {text}",
-                        hint=_hint_for(text, -1), status=-1, host=self.host, server_error=text)
+                        hint=_hint_for(text, -1),
+                        status=-1,
+                        host=self.host,
+                        server_error=text,
+                    )
                 yield part
                 if part.get("done") is True:
                     return
@@ -378,14 +456,19 @@ class OllamaHTTP:
     def blob_exists(self, digest: str) -> bool:
         """``HEAD /api/blobs/<digest>``: True on 200, False on 404, an error otherwise."""
         validate_ollama_digest(digest)
-        with translate_errors(self.host, action="checking a blob"), self._open("HEAD", f"/api/blobs/{digest}") as response:
+        with (
+            translate_errors(self.host, action="checking a blob"),
+            self._open("HEAD", f"/api/blobs/{digest}") as response,
+        ):
             if response.status == 404:
                 return False
             if response.status >= 400:
                 raise status_error(self.host, response.status, "", action="checking a blob")
         return True
 
-    def upload_blob(self, digest: str, path: str | Path, *, progress: Callable[[int], None] | None = None) -> int:
+    def upload_blob(
+        self, digest: str, path: str | Path, *, progress: Callable[[int], None] | None = None
+    ) -> int:
         """``POST /api/blobs/<digest>`` streaming ``path``; returns the HTTP status (201 or 200).
 
         The file is read once, in large chunks, counted in :data:`DISK_READS`.
@@ -405,27 +488,37 @@ class OllamaHTTP:
         validate_ollama_digest(digest)
         size = Path(path).stat().st_size
         action = f"uploading {Path(path).name}"
-        with translate_errors(self.host, action=action), self._open(
-            "POST", f"/api/blobs/{digest}", content=body(),
-            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-            timeout=self.long_timeout,
-        ) as response:
+        with (
+            translate_errors(self.host, action=action),
+            self._open(
+                "POST",
+                f"/api/blobs/{digest}",
+                content=body(),
+                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+                timeout=self.long_timeout,
+            ) as response,
+        ):
             if response.status >= 400:
                 raise status_error(self.host, response.status, _error_body(response), action=action)
             _read_capped(response, MAX_ERROR_BYTES, truncate=True)
             return response.status
 
-    def create(self, body: dict[str, Any], *, stall_timeout: float = CREATE_STALL_TIMEOUT) -> Iterator[dict[str, Any]]:
+    def create(
+        self, body: dict[str, Any], *, stall_timeout: float = CREATE_STALL_TIMEOUT
+    ) -> Iterator[dict[str, Any]]:
         """``POST /api/create`` (streamed NDJSON); yields each status line, raises on any error line.
 
         Errors come three ways (recorded from a real 0.32 server): a status before the stream
         (400/500 ``{"error"}``), or an ``{"error"}`` line inside a 200 stream after ``parsing GGUF``.
         """
-        with translate_errors(self.host, action="creating the model"), self._open(
-            "POST", "/api/create", json_body=body, timeout=stall_timeout
-        ) as response:
+        with (
+            translate_errors(self.host, action="creating the model"),
+            self._open("POST", "/api/create", json_body=body, timeout=stall_timeout) as response,
+        ):
             if response.status >= 400:
-                raise status_error(self.host, response.status, _error_body(response), action="creating the model")
+                raise status_error(
+                    self.host, response.status, _error_body(response), action="creating the model"
+                )
             for part in _ndjson(response, self.host, "/api/create"):
                 if part.get("error"):
                     text = str(part["error"])
@@ -454,7 +547,9 @@ def _read_capped(response: Response, limit: int, *, truncate: bool = False) -> b
 
 
 def _error_body(response: Response) -> str:
-    return (_read_capped(response, MAX_ERROR_BYTES, truncate=True) or b"").decode("utf-8", "replace")
+    return (_read_capped(response, MAX_ERROR_BYTES, truncate=True) or b"").decode(
+        "utf-8", "replace"
+    )
 
 
 def _ndjson(response: Response, host: str, path: str) -> Iterator[dict[str, Any]]:

@@ -33,8 +33,19 @@ DEFAULT_CHAT_DEADLINE = 300.0
 #: tokens per reply when the caller sets no num_predict
 DEFAULT_NUM_PREDICT = 2048
 #: ChatOllama fields that are Ollama PARAMETERs (validated with validate_parameters)
-OPTION_NAMES = ("temperature", "num_predict", "top_k", "top_p", "repeat_penalty", "seed", "stop", "num_ctx",
-                "num_gpu", "num_thread", "repeat_last_n")
+OPTION_NAMES = (
+    "temperature",
+    "num_predict",
+    "top_k",
+    "top_p",
+    "repeat_penalty",
+    "seed",
+    "stop",
+    "num_ctx",
+    "num_gpu",
+    "num_thread",
+    "repeat_last_n",
+)
 #: other ChatOllama fields forge passes through
 EXTRA_NAMES = ("reasoning", "validate_model_on_init", "logprobs", "top_logprobs")
 #: ChatOllama fields Ollama no longer honours (removed in 0.7 / 0.5.2)
@@ -59,11 +70,15 @@ def _chat_class() -> type:
                 for part in parts:
                     yield part
                     if time.monotonic() > end and not _is_done(part):
-                        raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url))
+                        raise _deadline_error(
+                            self.model, self.forge_deadline, resolve_host(self.base_url)
+                        )
             except Exception as exc:
                 # a read timeout past the deadline is the deadline (the read timeout is <= it)
                 if _is_timeout(exc) and time.monotonic() >= end:
-                    raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url)) from exc
+                    raise _deadline_error(
+                        self.model, self.forge_deadline, resolve_host(self.base_url)
+                    ) from exc
                 raise
             finally:
                 close = getattr(parts, "close", None)
@@ -77,10 +92,14 @@ def _chat_class() -> type:
                 async for part in parts:
                     yield part
                     if time.monotonic() > end and not _is_done(part):
-                        raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url))
+                        raise _deadline_error(
+                            self.model, self.forge_deadline, resolve_host(self.base_url)
+                        )
             except Exception as exc:
                 if _is_timeout(exc) and time.monotonic() >= end:
-                    raise _deadline_error(self.model, self.forge_deadline, resolve_host(self.base_url)) from exc
+                    raise _deadline_error(
+                        self.model, self.forge_deadline, resolve_host(self.base_url)
+                    ) from exc
                 raise
             finally:
                 aclose = getattr(parts, "aclose", None)
@@ -126,7 +145,9 @@ def _deadline_error(model: str, deadline: float, host: str) -> Exception:
         "finished",
         hint="Pass a larger deadline= or a smaller num_predict= to chat_model(); a model that never stops "
         "usually lacks a stop string or a chat template (`forge check NAME`).",
-        host=host, deadline=deadline, model=model,
+        host=host,
+        deadline=deadline,
+        model=model,
     )
 
 
@@ -134,11 +155,14 @@ def _unknown(name: str) -> ParameterError:
     if name in REMOVED:
         return ParameterError(
             f"chat_model() parameter {name!r} was removed from Ollama in {REMOVED[name]}; it would be ignored",
-            hint="Drop it (ChatOllama still accepts it, Ollama does not use it).", name=name,
+            hint="Drop it (ChatOllama still accepts it, Ollama does not use it).",
+            name=name,
         )
     known = [*OPTION_NAMES, *EXTRA_NAMES, "format", "keep_alive", "host", "timeout", "deadline"]
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"Did you mean {close[0]!r}?" if close else f"Known parameters: {', '.join(sorted(known))}"
+    hint = (
+        f"Did you mean {close[0]!r}?" if close else f"Known parameters: {', '.join(sorted(known))}"
+    )
     return ParameterError(f"chat_model() got an unknown parameter {name!r}", hint=hint, name=name)
 
 
@@ -156,7 +180,8 @@ def _format(value: Any) -> str | dict[str, Any] | None:
             return result
     raise ParameterError(
         f"format must be 'json', a JSON schema dict or a pydantic model class, not {value!r}",
-        hint="format='json', or format=MyAnswer (a pydantic BaseModel subclass)", name="format",
+        hint="format='json', or format=MyAnswer (a pydantic BaseModel subclass)",
+        name="format",
     )
 
 
@@ -164,7 +189,10 @@ def _keep_alive(value: Any) -> int | str | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ParameterError("keep_alive must be seconds (int) or a duration like '5m', not a bool", name="keep_alive")
+        raise ParameterError(
+            "keep_alive must be seconds (int) or a duration like '5m', not a bool",
+            name="keep_alive",
+        )
     if isinstance(value, int):
         return value
     if isinstance(value, float) and math.isfinite(value):
@@ -172,7 +200,8 @@ def _keep_alive(value: Any) -> int | str | None:
     if isinstance(value, str) and (_DURATION.match(value) or re.match(r"^-?\d+$", value)):
         return value
     raise ParameterError(
-        f"keep_alive {value!r} is not a duration", hint="Use seconds (300, -1 = forever, 0 = unload) or '5m', '1h30m'.",
+        f"keep_alive {value!r} is not a duration",
+        hint="Use seconds (300, -1 = forever, 0 = unload) or '5m', '1h30m'.",
         name="keep_alive",
     )
 
@@ -206,17 +235,39 @@ def chat_model(
     for key in more:
         if key not in OPTION_NAMES and key not in EXTRA_NAMES:
             raise _unknown(key)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
-        raise ParameterError(f"timeout must be a positive number of seconds, not {timeout!r}", name="timeout")
-    if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not math.isfinite(deadline) or deadline <= 0:
-        raise ParameterError(f"deadline must be a positive number of seconds, not {deadline!r}", name="deadline")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ParameterError(
+            f"timeout must be a positive number of seconds, not {timeout!r}", name="timeout"
+        )
+    if (
+        isinstance(deadline, bool)
+        or not isinstance(deadline, (int, float))
+        or not math.isfinite(deadline)
+        or deadline <= 0
+    ):
+        raise ParameterError(
+            f"deadline must be a positive number of seconds, not {deadline!r}", name="deadline"
+        )
     if num_predict is None:
         num_predict = DEFAULT_NUM_PREDICT
     if isinstance(stop, str):
         stop = [stop]
-    given = {"temperature": temperature, "num_predict": num_predict, "top_k": top_k, "top_p": top_p,
-             "repeat_penalty": repeat_penalty, "seed": seed, "stop": stop, "num_ctx": num_ctx,
-             **{k: v for k, v in more.items() if k in OPTION_NAMES}}
+    given = {
+        "temperature": temperature,
+        "num_predict": num_predict,
+        "top_k": top_k,
+        "top_p": top_p,
+        "repeat_penalty": repeat_penalty,
+        "seed": seed,
+        "stop": stop,
+        "num_ctx": num_ctx,
+        **{k: v for k, v in more.items() if k in OPTION_NAMES},
+    }
     options = validate_parameters({k: v for k, v in given.items() if v is not None})
     fields: dict[str, Any] = dict(options)
     fields.update({k: v for k, v in more.items() if k in EXTRA_NAMES and v is not None})
@@ -227,5 +278,10 @@ def chat_model(
     if alive is not None:
         fields["keep_alive"] = alive
     cls = _chat_class()
-    return cls(model=name, base_url=resolve_host(host), client_kwargs={"timeout": float(min(timeout, deadline))},
-               forge_deadline=float(deadline), **fields)
+    return cls(
+        model=name,
+        base_url=resolve_host(host),
+        client_kwargs={"timeout": float(min(timeout, deadline))},
+        forge_deadline=float(deadline),
+        **fields,
+    )

@@ -65,8 +65,10 @@ class ModelShow(BaseModel):
     registration: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
-        return (f"ModelShow(name={self.name!r}, capabilities={self.capabilities!r}, "
-                f"parameters={self.parameters!r}, template={len(self.template)} chars)")
+        return (
+            f"ModelShow(name={self.name!r}, capabilities={self.capabilities!r}, "
+            f"parameters={self.parameters!r}, template={len(self.template)} chars)"
+        )
 
     __str__ = __repr__
 
@@ -95,7 +97,9 @@ def _registrations(store: Store, host: str) -> list[tuple[StoredModel, Registrat
     return out
 
 
-def _match(name: str, regs: list[tuple[StoredModel, Registration]]) -> tuple[StoredModel, Registration] | None:
+def _match(
+    name: str, regs: list[tuple[StoredModel, Registration]]
+) -> tuple[StoredModel, Registration] | None:
     found = None
     for model, reg in regs:
         if same_model(reg.ollama_name, name):
@@ -103,7 +107,9 @@ def _match(name: str, regs: list[tuple[StoredModel, Registration]]) -> tuple[Sto
     return found
 
 
-def list_models(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None) -> ModelList:
+def list_models(
+    host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None
+) -> ModelList:
     """Ollama's models (``/api/tags``) joined with forge's store.
 
     Ollama down is an :class:`~ollama_forge.errors.OllamaConnectionError` (``forge list`` exits 1
@@ -122,22 +128,32 @@ def list_models(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, st
     try:
         for i, entry in enumerate(models_of(data, "/api/tags")):
             field = f"models[{i}]"
-            name = as_str(entry.get("model"), f"{field}.model") or as_str(entry.get("name"), f"{field}.name")
+            name = as_str(entry.get("model"), f"{field}.model") or as_str(
+                entry.get("name"), f"{field}.name"
+            )
             digest = as_str(entry.get("digest"), f"{field}.digest") or None
             size = as_int(entry.get("size"), f"{field}.size", optional=True)
             details = details_of(entry, field)
             hit = _match(name, regs)
             known: StoredModel | None = hit[0] if hit else None
             reg: Registration | None = hit[1] if hit else None
-            out.append(ListedModel(
-                name=name, digest=digest, id=(digest or "")[:12] or None, size=size,
-                size_text=human_bytes(size, legacy=legacy) if size is not None else None,
-                modified_at=parse_go_time(entry.get("modified_at"), f"{field}.modified_at"),
-                family=details["family"], parameter_size=details["parameter_size"],
-                quant=details["quantization_level"] or (known.quant if known else None),
-                store_name=known.name if known else None, repo=known.repo if known else None,
-                template_source=reg.template_source if reg else None, registered_at=reg.registered_at if reg else None,
-            ))
+            out.append(
+                ListedModel(
+                    name=name,
+                    digest=digest,
+                    id=(digest or "")[:12] or None,
+                    size=size,
+                    size_text=human_bytes(size, legacy=legacy) if size is not None else None,
+                    modified_at=parse_go_time(entry.get("modified_at"), f"{field}.modified_at"),
+                    family=details["family"],
+                    parameter_size=details["parameter_size"],
+                    quant=details["quantization_level"] or (known.quant if known else None),
+                    store_name=known.name if known else None,
+                    repo=known.repo if known else None,
+                    template_source=reg.template_source if reg else None,
+                    registered_at=reg.registered_at if reg else None,
+                )
+            )
     except Malformed as exc:
         raise malformed(server, "/api/tags", str(exc)) from None
     return ModelList(host=server, server_version=version, models=out)
@@ -165,7 +181,13 @@ def parse_show_parameters(text: str) -> dict[str, Any]:
     return out
 
 
-def show(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None) -> ModelShow:
+def show(
+    name: str,
+    host: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    store: Store | None = None,
+) -> ModelShow:
     """``POST /api/show``: Modelfile, parameters, template, capabilities (+ forge's record).
 
     The name is validated first (nothing is sent for an invalid one); ``name`` in the result is
@@ -184,7 +206,9 @@ def show(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
         raise malformed(server, "/api/show", str(exc)) from None
 
 
-def _show_result(display: str, resp: Any, hit: tuple[StoredModel, Registration] | None) -> ModelShow:
+def _show_result(
+    display: str, resp: Any, hit: tuple[StoredModel, Registration] | None
+) -> ModelShow:
     resp = as_dict(resp, "the answer", optional=False)
 
     def text(key: str) -> str:
@@ -204,15 +228,29 @@ def _show_result(display: str, resp: Any, hit: tuple[StoredModel, Registration] 
     info = as_dict(resp.get("model_info"), "model_info")
     parameters_text = text("parameters")
     return ModelShow(
-        name=display, modelfile=text("modelfile"), parameters=parse_show_parameters(parameters_text),
-        parameters_text=parameters_text, template=text("template"), system=text("system"), license=text("license"),
-        capabilities=list(caps), details=as_dict(resp.get("details"), "details"), messages=list(messages),
+        name=display,
+        modelfile=text("modelfile"),
+        parameters=parse_show_parameters(parameters_text),
+        parameters_text=parameters_text,
+        template=text("template"),
+        system=text("system"),
+        license=text("license"),
+        capabilities=list(caps),
+        details=as_dict(resp.get("details"), "details"),
+        messages=list(messages),
         model_info={k: v for k, v in info.items() if not isinstance(v, list) or len(v) <= 16},
-        store_name=hit[0].name if hit else None, registration=hit[1].model_dump() if hit else None,
+        store_name=hit[0].name if hit else None,
+        registration=hit[1].model_dump() if hit else None,
     )
 
 
-def remove(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, store: Store | None = None) -> RemoveResult:
+def remove(
+    name: str,
+    host: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    store: Store | None = None,
+) -> RemoveResult:
     """Unload (``keep_alive: 0``), then ``DELETE /api/delete``, as ``ollama rm`` does; then drop
     forge's registration records of that name on that host.
 
@@ -226,22 +264,39 @@ def remove(name: str, host: str | None = None, *, timeout: float = DEFAULT_TIMEO
     unloaded, warning = False, None
     with OllamaHTTP(server, timeout=timeout) as http:
         try:
-            http.post_json("/api/generate", {"model": name, "keep_alive": 0}, action=f"unloading {target.display}")
+            http.post_json(
+                "/api/generate",
+                {"model": name, "keep_alive": 0},
+                action=f"unloading {target.display}",
+            )
             unloaded = True
         except OllamaResponseError as exc:
             if "not found" not in str(exc.fields.get("server_error") or exc.message).lower():
-                warning = f"unable to stop model '{target.display}' before deleting it: {exc.message}"
-        http.request_json("DELETE", "/api/delete", {"model": name}, action=f"removing {target.display}")
+                warning = (
+                    f"unable to stop model '{target.display}' before deleting it: {exc.message}"
+                )
+        http.request_json(
+            "DELETE", "/api/delete", {"model": name}, action=f"removing {target.display}"
+        )
     store = store or Store()
     removed = 0
     with store.transaction() as data:
         for model in data.models.values():
-            keep = [r for r in model.registrations
-                    if not (r.host == server and same_model(r.ollama_name, target.display))]
+            keep = [
+                r
+                for r in model.registrations
+                if not (r.host == server and same_model(r.ollama_name, target.display))
+            ]
             removed += len(model.registrations) - len(keep)
             model.registrations = keep
-    return RemoveResult(name=target.display, host=server, removed=True, unloaded=unloaded, warning=warning,
-                        store_records_removed=removed)
+    return RemoveResult(
+        name=target.display,
+        host=server,
+        removed=True,
+        unloaded=unloaded,
+        warning=warning,
+        store_records_removed=removed,
+    )
 
 
 def registered_names(target: str, host: str) -> list[str]:

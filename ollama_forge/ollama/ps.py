@@ -163,8 +163,10 @@ class RunningModel(BaseModel):
         return None
 
     def __repr__(self) -> str:
-        return (f"RunningModel(name={self.name!r}, processor={self.processor!r}, size={human_bytes(self.size)!r}, "
-                f"vram={human_bytes(self.size_vram)!r}, context={self.context_length}, until={self.until!r})")
+        return (
+            f"RunningModel(name={self.name!r}, processor={self.processor!r}, size={human_bytes(self.size)!r}, "
+            f"vram={human_bytes(self.size_vram)!r}, context={self.context_length}, until={self.until!r})"
+        )
 
     __str__ = __repr__
 
@@ -174,25 +176,41 @@ def _from_api(entry: dict[str, Any], i: int, now: datetime, legacy: bool) -> Run
     size = as_int(entry.get("size"), f"{field}.size", optional=True) or 0
     vram = as_int(entry.get("size_vram"), f"{field}.size_vram", optional=True) or 0
     digest = as_str(entry.get("digest"), f"{field}.digest")
-    name = as_str(entry.get("name"), f"{field}.name") or as_str(entry.get("model"), f"{field}.model")
+    name = as_str(entry.get("name"), f"{field}.name") or as_str(
+        entry.get("model"), f"{field}.model"
+    )
     expires = parse_go_time(entry.get("expires_at"), f"{field}.expires_at")
     details = details_of(entry, field)
     return RunningModel(
-        name=name, model=as_str(entry.get("model"), f"{field}.model") or name, digest=digest, id=digest[:12],
-        size=size, size_vram=vram, size_text=human_bytes(size, legacy=legacy), processor=processor(size, vram),
-        context_length=as_int(entry.get("context_length"), f"{field}.context_length", optional=True),
-        expires_at=expires, until=until(expires, now), family=details["family"],
-        parameter_size=details["parameter_size"], quantization_level=details["quantization_level"],
+        name=name,
+        model=as_str(entry.get("model"), f"{field}.model") or name,
+        digest=digest,
+        id=digest[:12],
+        size=size,
+        size_vram=vram,
+        size_text=human_bytes(size, legacy=legacy),
+        processor=processor(size, vram),
+        context_length=as_int(
+            entry.get("context_length"), f"{field}.context_length", optional=True
+        ),
+        expires_at=expires,
+        until=until(expires, now),
+        family=details["family"],
+        parameter_size=details["parameter_size"],
+        quantization_level=details["quantization_level"],
     )
 
 
-def ps(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, now: datetime | None = None) -> list[RunningModel]:
+def ps(
+    host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, now: datetime | None = None
+) -> list[RunningModel]:
     """The models Ollama has loaded (``GET /api/ps``), in the server's order."""
     return ps_with_version(host, timeout=timeout, now=now)[0]
 
 
-def ps_with_version(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT,
-                    now: datetime | None = None) -> tuple[list[RunningModel], str | None]:
+def ps_with_version(
+    host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT, now: datetime | None = None
+) -> tuple[list[RunningModel], str | None]:
     """:func:`ps` and the server's version (None when it cannot say), which formats SIZE."""
     server = resolve_host(host)
     with OllamaHTTP(server, timeout=timeout) as http:
@@ -201,7 +219,10 @@ def ps_with_version(host: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
     moment = now or datetime.now(timezone.utc)
     legacy = legacy_sizes(version)
     try:
-        return [_from_api(entry, i, moment, legacy) for i, entry in enumerate(models_of(data, "/api/ps"))], version
+        return [
+            _from_api(entry, i, moment, legacy)
+            for i, entry in enumerate(models_of(data, "/api/ps"))
+        ], version
     except Malformed as exc:
         raise malformed(server, "/api/ps", str(exc)) from None
 
@@ -211,11 +232,25 @@ def render_table(models: list[RunningModel]) -> str:
     from ..text import safe_text
 
     header = ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
-    rows = [[safe_text(m.name, keep_newlines=False), safe_text(m.id, keep_newlines=False),
-             m.size_text or human_bytes(m.size), m.processor, str(m.context_length or 0), m.until] for m in models]
+    rows = [
+        [
+            safe_text(m.name, keep_newlines=False),
+            safe_text(m.id, keep_newlines=False),
+            m.size_text or human_bytes(m.size),
+            m.processor,
+            str(m.context_length or 0),
+            m.until,
+        ]
+        for m in models
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     pad = "    "
-    lines = ["".join(h.ljust(widths[i]) + (" " if i == len(header) - 1 else pad) for i, h in enumerate(header))]
+    lines = [
+        "".join(
+            h.ljust(widths[i]) + (" " if i == len(header) - 1 else pad)
+            for i, h in enumerate(header)
+        )
+    ]
     lines += ["".join(cell.ljust(widths[i]) + pad for i, cell in enumerate(row)) for row in rows]
     return "\n".join(lines) + "\n"
 
@@ -233,8 +268,11 @@ def gpu_warnings(models: list[RunningModel], version: str | None = None) -> list
         ctx = m.context_length
         name = m.name
         if m.processor == "100% CPU":
-            where = ("the server log's `inference compute` line says library=cpu when it found no GPU"
-                     if llama_server else "the server log shows `offloaded 0/N layers to GPU`")
+            where = (
+                "the server log's `inference compute` line says library=cpu when it found no GPU"
+                if llama_server
+                else "the server log shows `offloaded 0/N layers to GPU`"
+            )
             out.append(
                 f"{name} runs entirely on the CPU (size_vram 0): Ollama found no usable GPU, or the model was "
                 f"loaded with num_gpu 0. Check `nvidia-smi` ({where})."
@@ -247,14 +285,18 @@ def gpu_warnings(models: list[RunningModel], version: str | None = None) -> list
                 "limiting offloaded layers; lower PARAMETER num_ctx, free VRAM, or use a smaller quant."
             )
         elif m.processor == "Unknown":
-            out.append(f"{name}: Ollama reports size_vram > size ({m.size_vram} > {m.size}); the split is unknown.")
+            out.append(
+                f"{name}: Ollama reports size_vram > size ({m.size_vram} > {m.size}); the split is unknown."
+            )
     return out
 
 
 def require_gpu_hint(bad: list[RunningModel]) -> str:
     """The fix for ``ps --require-gpu`` failing: CPU-only servers need a GPU, split models less memory."""
     if bad and all(m.processor == "100% CPU" for m in bad):
-        return ("The server runs these models on the CPU only. On a machine without a usable GPU, drop "
-                "--require-gpu; otherwise install the GPU driver (and Ollama's GPU libraries), restart "
-                "`ollama serve`, and make sure num_gpu is not 0.")
+        return (
+            "The server runs these models on the CPU only. On a machine without a usable GPU, drop "
+            "--require-gpu; otherwise install the GPU driver (and Ollama's GPU libraries), restart "
+            "`ollama serve`, and make sure num_gpu is not 0."
+        )
     return "Lower num_ctx, free VRAM or use a smaller quant; see the warnings above."

@@ -33,7 +33,11 @@ class Response:
 
     def iter_bytes(self) -> Iterator[bytes]:
         while True:
-            block = self._raw.read1(READ_SIZE) if hasattr(self._raw, "read1") else self._raw.read(READ_SIZE)
+            block = (
+                self._raw.read1(READ_SIZE)
+                if hasattr(self._raw, "read1")
+                else self._raw.read(READ_SIZE)
+            )
             if not block:
                 return
             yield block
@@ -65,7 +69,8 @@ class Transport:
             import ssl
 
             conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self.host, self.port, timeout=connect_timeout, context=ssl.create_default_context())
+                self.host, self.port, timeout=connect_timeout, context=ssl.create_default_context()
+            )
         else:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=connect_timeout)
         try:
@@ -75,8 +80,16 @@ class Transport:
             raise ConnectFailed(f"{type(exc).__name__}: {exc}") from exc
         return conn
 
-    def request(self, method: str, path: str, *, body: bytes | Iterable[bytes] | None = None,
-                headers: dict[str, str] | None = None, timeout: float, connect_timeout: float) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | Iterable[bytes] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float,
+        connect_timeout: float,
+    ) -> Response:
         """Send the request; the response's status and headers are read, its body is not.
 
         ``timeout`` bounds every later socket operation (each send and each read).
@@ -85,7 +98,9 @@ class Transport:
         try:
             if conn.sock is not None:
                 conn.sock.settimeout(timeout)
-            conn.request(method, self.prefix + path, body=body, headers={**self.headers, **(headers or {})})
+            conn.request(
+                method, self.prefix + path, body=body, headers={**self.headers, **(headers or {})}
+            )
             raw = conn.getresponse()
         except BaseException:
             conn.close()

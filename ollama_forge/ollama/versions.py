@@ -70,7 +70,9 @@ class Version:
         return self.text
 
 
-TemplatePath = Literal["go_template", "native_jinja", "renderer", "prompt_fallback", "native_default", "inherited"]
+TemplatePath = Literal[
+    "go_template", "native_jinja", "renderer", "prompt_fallback", "native_default", "inherited"
+]
 
 
 class TemplateDecision(BaseModel):
@@ -84,7 +86,9 @@ class TemplateDecision(BaseModel):
     jinja_capabilities: list[str] = Field(default_factory=list)
     recommend_native: bool = False
     explanation: str
-    warnings: list[str] = Field(default_factory=list, description="the server-path prediction's warnings")
+    warnings: list[str] = Field(
+        default_factory=list, description="the server-path prediction's warnings"
+    )
 
     def __repr__(self) -> str:
         return f"TemplateDecision(path={self.path!r}, send_template={self.send_template}, recommend_native={self.recommend_native})"
@@ -109,8 +113,9 @@ def prefer_chat_template(chat_template: str, go_template: str) -> bool:
     """Ollama's ``shouldPreferChatTemplate`` (OLLAMA_GO_TEMPLATE unset)."""
     from ..fidelity import server_path
 
-    return server_path.prefer_chat_template(chat_template, jinja_capabilities(chat_template), go_template,
-                                            go_capabilities(go_template))
+    return server_path.prefer_chat_template(
+        chat_template, jinja_capabilities(chat_template), go_template, go_capabilities(go_template)
+    )
 
 
 def decide_template(
@@ -137,63 +142,124 @@ def decide_template(
     go_caps = go_capabilities(go_template)
     jinja_caps = jinja_capabilities(chat_template)
 
-    def made(path: TemplatePath, send_template: bool, explanation: str, recommend_native: bool = False,
-             warnings: list[str] | None = None) -> TemplateDecision:
-        return TemplateDecision(server_version=vtext, native_supported=native, path=path, send_template=send_template,
-                                go_capabilities=go_caps, jinja_capabilities=jinja_caps,
-                                recommend_native=recommend_native, explanation=explanation,
-                                warnings=list(warnings or []))
+    def made(
+        path: TemplatePath,
+        send_template: bool,
+        explanation: str,
+        recommend_native: bool = False,
+        warnings: list[str] | None = None,
+    ) -> TemplateDecision:
+        return TemplateDecision(
+            server_version=vtext,
+            native_supported=native,
+            path=path,
+            send_template=send_template,
+            go_capabilities=go_caps,
+            jinja_capabilities=jinja_caps,
+            recommend_native=recommend_native,
+            explanation=explanation,
+            warnings=list(warnings or []),
+        )
 
     if base_model is not None and not go_template:
-        return made("inherited", False, f"FROM {base_model}: the model keeps the template of {base_model} "
-                    "(no TEMPLATE is sent; `forge show` tells which one).")
+        return made(
+            "inherited",
+            False,
+            f"FROM {base_model}: the model keeps the template of {base_model} "
+            "(no TEMPLATE is sent; `forge show` tells which one).",
+        )
     omit = native_requested and native and not (renderer or parser)
-    predicted = predict_server_path(go_template=None if omit else go_template, chat_template=chat_template,
-                                    renderer=renderer, parser=parser, model_family=architecture,
-                                    server_version=None if version is None or version.is_dev else vtext)
+    predicted = predict_server_path(
+        go_template=None if omit else go_template,
+        chat_template=chat_template,
+        renderer=renderer,
+        parser=parser,
+        model_family=architecture,
+        server_version=None if version is None or version.is_dev else vtext,
+    )
     warnings = [w for w in predicted.warnings if not w.startswith("server version unknown")]
     ver = f"Ollama {vtext}" if vtext else "Ollama"
     if predicted.path is PromptPath.BUILTIN:
-        return made("renderer", bool(go_template) and not native_requested,
-                    f"{ver}: {predicted.reason}; TEMPLATE is not used for chat.", warnings=warnings)
+        return made(
+            "renderer",
+            bool(go_template) and not native_requested,
+            f"{ver}: {predicted.reason}; TEMPLATE is not used for chat.",
+            warnings=warnings,
+        )
     if not native:
-        ignored = ("predates 0.30 and cannot render the GGUF's Jinja template; --native-template is ignored and "
-                   "the Go TEMPLATE is sent") if native_requested else ""
+        ignored = (
+            (
+                "predates 0.30 and cannot render the GGUF's Jinja template; --native-template is ignored and "
+                "the Go TEMPLATE is sent"
+            )
+            if native_requested
+            else ""
+        )
         if go_template:
-            text = f"{ver} {ignored}." if ignored else f"{ver} (< 0.30) uses the Go TEMPLATE forge sends."
+            text = (
+                f"{ver} {ignored}."
+                if ignored
+                else f"{ver} (< 0.30) uses the Go TEMPLATE forge sends."
+            )
             return made("go_template", True, text, warnings=warnings)
-        return made("prompt_fallback", False,
-                    f"{ver} (< 0.30) has no template for this model and falls back to '{{{{ .Prompt }}}}' "
-                    "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile "
-                    "--template-path go writes the verified Go TEMPLATE).",
-                    warnings=warnings)
+        return made(
+            "prompt_fallback",
+            False,
+            f"{ver} (< 0.30) has no template for this model and falls back to '{{{{ .Prompt }}}}' "
+            "unless it autodetects one: the model will likely ramble. Add a TEMPLATE (forge modelfile "
+            "--template-path go writes the verified Go TEMPLATE).",
+            warnings=warnings,
+        )
     if predicted.path is PromptPath.GO_TEMPLATE:
         missing = [c for c in jinja_caps if c not in go_caps]
-        text = (f"{ver}: the Go TEMPLATE forge sends takes precedence over the GGUF's Jinja template"
-                if chat_template else f"{ver}: the GGUF has no chat template; Ollama uses the Go TEMPLATE forge sends")
+        text = (
+            f"{ver}: the Go TEMPLATE forge sends takes precedence over the GGUF's Jinja template"
+            if chat_template
+            else f"{ver}: the GGUF has no chat template; Ollama uses the Go TEMPLATE forge sends"
+        )
         if missing:
-            text += f"; it lacks {', '.join(missing)} that the Jinja has: consider --native-template"
+            text += (
+                f"; it lacks {', '.join(missing)} that the Jinja has: consider --native-template"
+            )
         return made("go_template", True, text + ".", bool(missing), warnings)
     if predicted.path is PromptPath.NATIVE_JINJA:
         if omit:
-            return made("native_jinja", False,
-                        f"{ver}: TEMPLATE omitted (--native-template); Ollama renders the GGUF's own Jinja "
-                        f"chat template natively (capabilities: {', '.join(jinja_caps) or 'none beyond completion'}).",
-                        warnings=warnings)
+            return made(
+                "native_jinja",
+                False,
+                f"{ver}: TEMPLATE omitted (--native-template); Ollama renders the GGUF's own Jinja "
+                f"chat template natively (capabilities: {', '.join(jinja_caps) or 'none beyond completion'}).",
+                warnings=warnings,
+            )
         if go_template:
-            return made("native_jinja", True,
-                        f"{ver}: the GGUF's Jinja template advertises more capabilities or a tool round trip "
-                        f"({', '.join(jinja_caps)}) than the Go TEMPLATE ({', '.join(go_caps) or 'none'}), so Ollama "
-                        "renders the Jinja natively and ignores TEMPLATE; --native-template would omit the unused "
-                        "TEMPLATE.", True, warnings)
-        return made("native_jinja", False,
-                    f"{ver}: no TEMPLATE is sent; Ollama renders the GGUF's own Jinja chat template natively.",
-                    warnings=warnings)
+            return made(
+                "native_jinja",
+                True,
+                f"{ver}: the GGUF's Jinja template advertises more capabilities or a tool round trip "
+                f"({', '.join(jinja_caps)}) than the Go TEMPLATE ({', '.join(go_caps) or 'none'}), so Ollama "
+                "renders the Jinja natively and ignores TEMPLATE; --native-template would omit the unused "
+                "TEMPLATE.",
+                True,
+                warnings,
+            )
+        return made(
+            "native_jinja",
+            False,
+            f"{ver}: no TEMPLATE is sent; Ollama renders the GGUF's own Jinja chat template natively.",
+            warnings=warnings,
+        )
     if omit:
-        return made("native_default", False,
-                    f"{ver}: --native-template omits TEMPLATE, but the GGUF has no chat template: "
-                    "llama-server's default template will be used for /api/chat (poorly formatted chats likely).",
-                    warnings=warnings)
-    return made("native_default", False,
-                f"{ver}: neither a TEMPLATE nor a GGUF chat template: /api/chat uses llama-server's default "
-                "template and /api/generate '{{ .Prompt }}'; chats will likely be poorly formatted.", warnings=warnings)
+        return made(
+            "native_default",
+            False,
+            f"{ver}: --native-template omits TEMPLATE, but the GGUF has no chat template: "
+            "llama-server's default template will be used for /api/chat (poorly formatted chats likely).",
+            warnings=warnings,
+        )
+    return made(
+        "native_default",
+        False,
+        f"{ver}: neither a TEMPLATE nor a GGUF chat template: /api/chat uses llama-server's default "
+        "template and /api/generate '{{ .Prompt }}'; chats will likely be poorly formatted.",
+        warnings=warnings,
+    )

@@ -83,7 +83,10 @@ def available_devices(torch: Any | None = None) -> list[str]:
 def _unavailable(torch: Any, kind: str, requested: str, available: list[str]) -> DeviceError:
     listing = ", ".join(available)
     if kind == "cuda":
-        if getattr(torch.version, "cuda", None) is None and getattr(torch.version, "hip", None) is None:
+        if (
+            getattr(torch.version, "cuda", None) is None
+            and getattr(torch.version, "hip", None) is None
+        ):
             why = f"this torch build ({torch.__version__}) has no CUDA"
             hint = "Install a CUDA build of torch (https://pytorch.org/get-started/locally/) or use --device cpu."
         else:
@@ -143,7 +146,9 @@ def resolve_device(device: str = "auto", torch: Any | None = None) -> str:
     )
 
 
-def resolve_dtype(device: str, dtype: str = "auto", torch: Any | None = None) -> tuple[str, list[str]]:
+def resolve_dtype(
+    device: str, dtype: str = "auto", torch: Any | None = None
+) -> tuple[str, list[str]]:
     """The dtype name for ``device`` (``auto`` rule above) plus warnings about slow choices."""
     torch = torch or import_torch()
     key = DTYPE_ALIASES.get((dtype or "auto").strip().lower())
@@ -164,7 +169,9 @@ def resolve_dtype(device: str, dtype: str = "auto", torch: Any | None = None) ->
     if kind == "cpu" and key != "float32":
         warnings.append(f"{key} on CPU runs, but much slower than float32")
     if kind == "cuda" and key == "bfloat16" and not _native_bf16(torch):
-        warnings.append("this GPU has no native bfloat16; it is emulated (slow). float16 is faster here")
+        warnings.append(
+            "this GPU has no native bfloat16; it is emulated (slow). float16 is faster here"
+        )
     return key, warnings
 
 

@@ -25,7 +25,12 @@ from .devices import HF_HINT, DeviceChoice, choose
 
 OnText = Callable[[str], None]
 #: settings that belong to the pipeline call, not to generate()
-_PIPELINE_ONLY = {"return_full_text", "clean_up_tokenization_spaces", "prefix", "handle_long_generation"}
+_PIPELINE_ONLY = {
+    "return_full_text",
+    "clean_up_tokenization_spaces",
+    "prefix",
+    "handle_long_generation",
+}
 
 
 class HFGeneration(BaseModel):
@@ -44,7 +49,9 @@ def _import_transformers() -> Any:
     try:
         import transformers
     except ImportError as exc:
-        raise MissingExtraError(f"transformers is not installed ({exc})", hint=HF_HINT, extra="hf") from exc
+        raise MissingExtraError(
+            f"transformers is not installed ({exc})", hint=HF_HINT, extra="hf"
+        ) from exc
     return transformers
 
 
@@ -65,7 +72,9 @@ def generation_settings(generation: dict[str, Any]) -> dict[str, Any]:
     explicit ``do_sample`` turns sampling on, so the temperature is not silently ignored.
     """
     transformers = _import_transformers()
-    known = {k for k in vars(transformers.GenerationConfig()) if not k.startswith("_")} | _PIPELINE_ONLY
+    known = {
+        k for k in vars(transformers.GenerationConfig()) if not k.startswith("_")
+    } | _PIPELINE_ONLY
     unknown = sorted(set(generation) - known)
     if unknown:
         import difflib
@@ -186,8 +195,11 @@ def _offline_source(model: str, revision: str | None = None) -> str:
     from ..errors import NotFoundError, OfflineError
 
     if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
-        raise NotFoundError.of(model, "a local model folder; a Hub id is owner/name",
-                               hint="Pass an existing folder with config.json, or a Hub repo id owner/name.")
+        raise NotFoundError.of(
+            model,
+            "a local model folder; a Hub id is owner/name",
+            hint="Pass an existing folder with config.json, or a Hub repo id owner/name.",
+        )
     from ..hub.reach import hub_reachable
 
     if hf_offline():
@@ -201,7 +213,9 @@ def _offline_source(model: str, revision: str | None = None) -> str:
     try:
         from huggingface_hub import snapshot_download
 
-        folder = snapshot_download(model, revision=revision, cache_dir=str(hf_hub_cache()), local_files_only=True)
+        folder = snapshot_download(
+            model, revision=revision, cache_dir=str(hf_hub_cache()), local_files_only=True
+        )
     except Exception as exc:  # LocalEntryNotFoundError and friends: not cached
         raise OfflineError(
             f"{model!r} is not in the Hugging Face cache, and {why}",
@@ -277,7 +291,9 @@ def hf_generate(
     tokenizer = pipe.tokenizer
     if messages is not None:
         _require_chat_template(tokenizer, getattr(pipe.model, "name_or_path", None))
-        text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        text = tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=True
+        )
     else:
         text = str(prompt)
     settings = generation_settings(generation)
@@ -310,7 +326,9 @@ def hf_generate(
                 on_text(piece)
     worker.join()
     if failure:
-        raise RuntimeBackendError(f"Generation failed: {failure[0]}", hint="Re-run with FORGE_DEBUG=1 for details.") from failure[0]
+        raise RuntimeBackendError(
+            f"Generation failed: {failure[0]}", hint="Re-run with FORGE_DEBUG=1 for details."
+        ) from failure[0]
     eos = _eos_ids(pipe)
     limit = (
         settings.get("max_new_tokens")

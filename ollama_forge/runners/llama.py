@@ -84,8 +84,12 @@ class Generation(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     seconds: float = Field(description="wall time: prompt processing plus generation")
-    prompt_seconds: float | None = Field(default=None, description="until the first generated token")
-    tokens_per_second: float | None = Field(default=None, description="generation speed after the first token")
+    prompt_seconds: float | None = Field(
+        default=None, description="until the first generated token"
+    )
+    tokens_per_second: float | None = Field(
+        default=None, description="generation speed after the first token"
+    )
 
 
 class ChatResult(BaseModel):
@@ -151,7 +155,10 @@ class LlamaRuntime:
         if options:
             merged.update(validate_parameters(dict(options)))
         self.ignored = sorted(k for k in merged if k in NOT_APPLICABLE)
-        self.options: dict[str, Any] = {**OLLAMA_DEFAULTS, **{k: v for k, v in merged.items() if k not in NOT_APPLICABLE}}
+        self.options: dict[str, Any] = {
+            **OLLAMA_DEFAULTS,
+            **{k: v for k, v in merged.items() if k not in NOT_APPLICABLE},
+        }
         self.stops: list[str] = list(self.options.pop("stop", []) or [])
         self.n_ctx = self._context_size(self.options.pop("num_ctx", None))
         llama_cpp = _import_llama_cpp()
@@ -234,7 +241,9 @@ class LlamaRuntime:
         """Texts of the vocabulary's end-of-generation tokens named in the metadata."""
         out: list[str] = []
         for key, value in self.llm.metadata.items():
-            if key.startswith("tokenizer.ggml.") and key.endswith(("eos_token_id", "eot_token_id", "eom_token_id")):
+            if key.startswith("tokenizer.ggml.") and key.endswith(
+                ("eos_token_id", "eot_token_id", "eom_token_id")
+            ):
                 try:
                     text = self.token_text(int(value))
                 except (ValueError, TypeError):
@@ -244,7 +253,9 @@ class LlamaRuntime:
         return out
 
     # -- generation --------------------------------------------------------------------
-    def complete(self, prompt: str, *, max_tokens: int | None = None, on_text: OnText | None = None) -> Generation:
+    def complete(
+        self, prompt: str, *, max_tokens: int | None = None, on_text: OnText | None = None
+    ) -> Generation:
         """Generate from ``prompt``; ``on_text`` receives text as it becomes final (streaming)."""
         started = time.perf_counter()
         tokens = self.tokenize(prompt)
@@ -314,7 +325,9 @@ class LlamaRuntime:
             completion_tokens=count,
             seconds=round(seconds, 4),
             prompt_seconds=round(first_at - started, 4) if first_at is not None else None,
-            tokens_per_second=round((count - 1) / decode_seconds, 2) if count > 1 and decode_seconds > 0 else None,
+            tokens_per_second=round((count - 1) / decode_seconds, 2)
+            if count > 1 and decode_seconds > 0
+            else None,
         )
 
     def _limit(self, max_tokens: int | None, prompt_tokens: int) -> int:

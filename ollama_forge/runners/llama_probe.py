@@ -54,7 +54,9 @@ _MEMO: dict[str, RuntimeProbe] = {}
 class ProbeAttempt(BaseModel):
     extra_buffer_types: bool
     ok: bool
-    signal: str | None = Field(default=None, description="the signal that killed the child, e.g. SIGSEGV")
+    signal: str | None = Field(
+        default=None, description="the signal that killed the child, e.g. SIGSEGV"
+    )
     error: str | None = None
     tokens_per_second: float | None = None
     seconds: float
@@ -65,7 +67,9 @@ class RuntimeProbe(BaseModel):
 
     key: str
     usable: bool = Field(description="llama.cpp generated text here with one of the settings")
-    extra_buffer_types: bool = Field(description="load with llama.cpp's extra buffer types (AMX, repack)")
+    extra_buffer_types: bool = Field(
+        description="load with llama.cpp's extra buffer types (AMX, repack)"
+    )
     llama_cpp_version: str | None
     model: str = Field(description="the GGUF the probe generated with")
     attempts: list[ProbeAttempt]
@@ -131,7 +135,9 @@ def _tensor_types(gguf_path: Path) -> str:
 
 def probe_key(gguf_path: Path, n_gpu_layers: int | None = None) -> str:
     version, libs = _llama_cpp_identity()
-    raw = "\n".join([str(version), libs, _cpu_features(), _tensor_types(gguf_path), str(n_gpu_layers)])
+    raw = "\n".join(
+        [str(version), libs, _cpu_features(), _tensor_types(gguf_path), str(n_gpu_layers)]
+    )
     return hashlib.sha256(raw.encode("utf-8", errors="replace")).hexdigest()[:32]
 
 
@@ -170,16 +176,30 @@ def _signal_name(returncode: int) -> str | None:
         return f"signal {-returncode}"
 
 
-def _attempt(gguf_path: Path, extra: bool, n_gpu_layers: int | None, timeout: float) -> ProbeAttempt:
-    cmd = [sys.executable, "-m", "ollama_forge.runners.llama_probe", str(gguf_path), "1" if extra else "0"]
+def _attempt(
+    gguf_path: Path, extra: bool, n_gpu_layers: int | None, timeout: float
+) -> ProbeAttempt:
+    cmd = [
+        sys.executable,
+        "-m",
+        "ollama_forge.runners.llama_probe",
+        str(gguf_path),
+        "1" if extra else "0",
+    ]
     if n_gpu_layers is not None:
         cmd.append(str(n_gpu_layers))
     started = time.perf_counter()
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
-        return ProbeAttempt(extra_buffer_types=extra, ok=False, error=f"no answer within {timeout:.0f} s",
-                            seconds=round(time.perf_counter() - started, 3))
+        return ProbeAttempt(
+            extra_buffer_types=extra,
+            ok=False,
+            error=f"no answer within {timeout:.0f} s",
+            seconds=round(time.perf_counter() - started, 3),
+        )
     seconds = round(time.perf_counter() - started, 3)
     sig = _signal_name(done.returncode)
     if sig is not None:
@@ -188,7 +208,9 @@ def _attempt(gguf_path: Path, extra: bool, n_gpu_layers: int | None, timeout: fl
         answer = json.loads(done.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        return ProbeAttempt(extra_buffer_types=extra, ok=False, error=tail[0][:300], seconds=seconds)
+        return ProbeAttempt(
+            extra_buffer_types=extra, ok=False, error=tail[0][:300], seconds=seconds
+        )
     return ProbeAttempt(
         extra_buffer_types=extra,
         ok=bool(answer.get("ok")),
@@ -307,7 +329,12 @@ def _child(gguf_path: str, extra: bool, n_gpu_layers: int | None) -> dict[str, A
         return None
 
     llama_cpp.llama_log_set(_silent, ctypes.c_void_p(0))
-    kwargs: dict[str, Any] = {"model_path": gguf_path, "n_ctx": 256, "n_batch": 128, "verbose": False}
+    kwargs: dict[str, Any] = {
+        "model_path": gguf_path,
+        "n_ctx": 256,
+        "n_batch": 128,
+        "verbose": False,
+    }
     if n_gpu_layers is not None:
         kwargs["n_gpu_layers"] = n_gpu_layers
     try:
@@ -323,7 +350,10 @@ def _child(gguf_path: str, extra: bool, n_gpu_layers: int | None) -> dict[str, A
             break
     seconds = time.perf_counter() - started
     llm.close()
-    return {"ok": count > 0, "tokens_per_second": round(count / seconds, 2) if seconds > 0 else None}
+    return {
+        "ok": count > 0,
+        "tokens_per_second": round(count / seconds, 2) if seconds > 0 else None,
+    }
 
 
 def _main(argv: list[str]) -> int:

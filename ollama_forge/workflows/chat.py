@@ -36,7 +36,9 @@ def resolve_model(
     elif modelfile is not None:
         path = Path(modelfile).expanduser()
         if not path.is_file():
-            raise ModelNotFoundError.of(path, "a Modelfile", hint="Pass the path of a Modelfile to -f.")
+            raise ModelNotFoundError.of(
+                path, "a Modelfile", hint="Pass the path of a Modelfile to -f."
+            )
         mf, source = read_modelfile(path), f"file:{path}"
 
     store_name: str | None = None
@@ -60,7 +62,8 @@ def resolve_model(
             stored = Store().find(str(target))
             if stored is None:
                 raise ModelNotFoundError.of(
-                    target, "a GGUF file, a model in forge's store",
+                    target,
+                    "a GGUF file, a model in forge's store",
                     hint="Pass a path to a .gguf file, or pull it first: forge pull-gguf owner/repo --name NAME",
                     name=str(target),
                 )
@@ -70,7 +73,8 @@ def resolve_model(
                 mf, source = read_modelfile(stored.modelfile_path), f"store:{stored.modelfile_path}"
     if not gguf.is_file():
         raise ModelNotFoundError.of(
-            gguf, "the GGUF file it names",
+            gguf,
+            "the GGUF file it names",
             hint="Pull the model again (forge pull-gguf) or fix the path.",
             path=str(gguf),
         )
@@ -85,7 +89,9 @@ def resolve_model(
         for message in plan.warnings:
             warnings.warn(message, ForgeWarning, stacklevel=2)
         source = "generated"
-    return ResolvedModel(target=label, gguf_path=gguf, modelfile=mf, modelfile_source=source, store_name=store_name)
+    return ResolvedModel(
+        target=label, gguf_path=gguf, modelfile=mf, modelfile_source=source, store_name=store_name
+    )
 
 
 def _gguf_from_modelfile(mf: Modelfile) -> Path:
@@ -113,20 +119,26 @@ class ChatSession:
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.resolved = resolve_model(target, modelfile)
-        self.runtime = LlamaRuntime(self.resolved, options=options, n_threads=n_threads, progress=progress)
+        self.runtime = LlamaRuntime(
+            self.resolved, options=options, n_threads=n_threads, progress=progress
+        )
         self.history: list[dict[str, Any]] = []
         if system is not None:
             # A request system message replaces the Modelfile's SYSTEM (Ollama's chat semantics).
             self.history.append({"role": "system", "content": system})
 
-    def send(self, text: str, *, max_tokens: int | None = None, on_text: OnText | None = None) -> ChatResult:
+    def send(
+        self, text: str, *, max_tokens: int | None = None, on_text: OnText | None = None
+    ) -> ChatResult:
         """Add a user turn, generate the reply, keep both in the history."""
         messages = [*self.history, {"role": "user", "content": text}]
         result = self.generate(messages, max_tokens=max_tokens, on_text=on_text)
         self.history = [*messages, {"role": "assistant", "content": result.reply.text}]
         return result
 
-    def generate(self, messages: Messages, *, max_tokens: int | None = None, on_text: OnText | None = None) -> ChatResult:
+    def generate(
+        self, messages: Messages, *, max_tokens: int | None = None, on_text: OnText | None = None
+    ) -> ChatResult:
         """Reply to ``messages`` without touching the history."""
         prompt = self.runtime.render(messages)
         reply = self.runtime.complete(prompt, max_tokens=max_tokens, on_text=on_text)
@@ -136,7 +148,11 @@ class ChatSession:
             modelfile_source=self.resolved.modelfile_source,
             prompt=prompt,
             reply=reply,
-            options={**self.runtime.options, "stop": self.runtime.stops, "num_ctx": self.runtime.n_ctx},
+            options={
+                **self.runtime.options,
+                "stop": self.runtime.stops,
+                "num_ctx": self.runtime.n_ctx,
+            },
             ignored_parameters=self.runtime.ignored,
         )
 
@@ -176,6 +192,12 @@ def chat(
     conversation: list[dict[str, Any]] = []
     if system is not None:
         conversation.append({"role": "system", "content": system})
-    conversation.extend([{"role": "user", "content": prompt}] if prompt is not None else [dict(m) for m in messages or []])
-    with ChatSession(target, modelfile=modelfile, options=options, n_threads=n_threads, progress=progress) as session:
+    conversation.extend(
+        [{"role": "user", "content": prompt}]
+        if prompt is not None
+        else [dict(m) for m in messages or []]
+    )
+    with ChatSession(
+        target, modelfile=modelfile, options=options, n_threads=n_threads, progress=progress
+    ) as session:
         return session.generate(conversation, max_tokens=max_tokens, on_text=on_text)

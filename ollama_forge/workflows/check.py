@@ -84,14 +84,18 @@ class CheckReport(BaseModel):
     gguf_path: str | None = None
     modelfile_source: str | None = None
     stops: list[str]
-    leak_markers: list[str] = Field(description="stops, EOG token texts and template turn markers a reply must not contain")
+    leak_markers: list[str] = Field(
+        description="stops, EOG token texts and template turn markers a reply must not contain"
+    )
     max_tokens: int
     options: dict[str, Any]
     results: list[PromptCheck]
     passed: bool
     problems: list[str]
     notes: list[str] = Field(default_factory=list)
-    base_model: bool = Field(False, description="the GGUF has no chat template: it has no end-of-turn to stop on")
+    base_model: bool = Field(
+        False, description="the GGUF has no chat template: it has no end-of-turn to stop on"
+    )
     seconds: float
 
     def raise_for_failure(self) -> None:
@@ -100,7 +104,8 @@ class CheckReport(BaseModel):
             return
         kinds = sorted({r.verdict for r in self.results if r.verdict != "ok"})
         raise CheckFailedError(
-            f"{self.target} failed the stop check ({', '.join(kinds)}): " + "; ".join(self.problems),
+            f"{self.target} failed the stop check ({', '.join(kinds)}): "
+            + "; ".join(self.problems),
             hint=_failure_hint(kinds, base_model=self.base_model),
             target=self.target,
             verdicts=kinds,
@@ -147,7 +152,11 @@ def turn_markers(template: str | None) -> list[str]:
     try:
         text = render_prompt(
             template,
-            [{"role": "user", "content": a}, {"role": "assistant", "content": b}, {"role": "user", "content": c}],
+            [
+                {"role": "user", "content": a},
+                {"role": "assistant", "content": b},
+                {"role": "user", "content": c},
+            ],
         )
     except (TemplateError, ForgeError):
         return []
@@ -203,7 +212,11 @@ def _problem(result: PromptCheck, max_tokens: int) -> str | None:
         by = f"stop {result.stop!r}" if result.stop else result.stopped_by
         return f"{short}: reply cut at the start ({len(result.reply.strip())} characters, ended by {by})"
     if result.verdict == "rambling":
-        extra = f"; it went on into {', '.join(repr(m) for m in result.leaked)}" if result.leaked else ""
+        extra = (
+            f"; it went on into {', '.join(repr(m) for m in result.leaked)}"
+            if result.leaked
+            else ""
+        )
         return f"{short}: no stop after {max_tokens} tokens (rambling){extra}"
     if result.verdict == "leaked":
         return f"{short}: the reply contains {', '.join(repr(m) for m in result.leaked)}"
@@ -239,9 +252,21 @@ def check(
     if backend not in ("auto", "ollama", "embedded"):
         raise UsageError(f"Unknown backend {backend!r}", hint="Use auto, ollama or embedded.")
     notes: list[str] = []
-    if backend != "embedded" and modelfile is None and target is not None and not Path(target).expanduser().exists():
-        report = _try_ollama(str(target), asked, max_tokens, host, notes, required=backend == "ollama",
-                             progress=progress)
+    if (
+        backend != "embedded"
+        and modelfile is None
+        and target is not None
+        and not Path(target).expanduser().exists()
+    ):
+        report = _try_ollama(
+            str(target),
+            asked,
+            max_tokens,
+            host,
+            notes,
+            required=backend == "ollama",
+            progress=progress,
+        )
         if report is not None:
             return report
     elif backend == "ollama":
@@ -272,10 +297,14 @@ def _check_embedded(
     options = {"temperature": 0.0, "seed": CHECK_SEED}
     tell(f"loading {resolved.gguf_path.name} into llama.cpp")
     with LlamaRuntime(resolved, options=options, n_threads=n_threads) as runtime:
-        markers = _merge(runtime.stops, runtime.eog_texts(), turn_markers(resolved.modelfile.template))
+        markers = _merge(
+            runtime.stops, runtime.eog_texts(), turn_markers(resolved.modelfile.template)
+        )
         results: list[PromptCheck] = []
         for number, prompt in enumerate(prompts, 1):
-            tell(f"prompt {number}/{len(prompts)}: {json.dumps(prompt)} (up to {max_tokens} tokens)")
+            tell(
+                f"prompt {number}/{len(prompts)}: {json.dumps(prompt)} (up to {max_tokens} tokens)"
+            )
             text = runtime.render([{"role": "user", "content": prompt}])
             gen = runtime.complete(text, max_tokens=max_tokens)
             results.append(
@@ -388,12 +417,21 @@ def _in_store(target: str) -> bool:
         return False
 
 
-def _ollama_reply(http: Any, name: str, prompt: str, options: dict[str, Any]) -> tuple[str, str, int | None]:
+def _ollama_reply(
+    http: Any, name: str, prompt: str, options: dict[str, Any]
+) -> tuple[str, str, int | None]:
     """One streamed ``/api/chat`` reply within :data:`OLLAMA_REPLY_DEADLINE`: text, done_reason, tokens."""
     pieces: list[str] = []
     final: dict[str, Any] = {}
-    body = {"model": name, "messages": [{"role": "user", "content": prompt}], "options": options, "stream": True}
-    for part in http.generate_stream("/api/chat", body, deadline=OLLAMA_REPLY_DEADLINE, action=f"chatting with {name}"):
+    body = {
+        "model": name,
+        "messages": [{"role": "user", "content": prompt}],
+        "options": options,
+        "stream": True,
+    }
+    for part in http.generate_stream(
+        "/api/chat", body, deadline=OLLAMA_REPLY_DEADLINE, action=f"chatting with {name}"
+    ):
         message = part.get("message")
         if isinstance(message, dict) and isinstance(message.get("content"), str):
             pieces.append(message["content"])
@@ -401,12 +439,21 @@ def _ollama_reply(http: Any, name: str, prompt: str, options: dict[str, Any]) ->
             final = part
     reason = final.get("done_reason")
     tokens = final.get("eval_count")
-    return ("".join(pieces), reason if isinstance(reason, str) and reason else "stop",
-            tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None)
+    return (
+        "".join(pieces),
+        reason if isinstance(reason, str) and reason else "stop",
+        tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
+    )
 
 
 def _try_ollama(
-    target: str, prompts: list[str], max_tokens: int, host: str | None, notes: list[str], *, required: bool,
+    target: str,
+    prompts: list[str],
+    max_tokens: int,
+    host: str | None,
+    notes: list[str],
+    *,
+    required: bool,
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport | None:
     from ..ollama.client import OllamaHTTP, resolve_host, start_hint
@@ -419,7 +466,9 @@ def _try_ollama(
     with OllamaHTTP(where) as http:
         for candidate in registered_names(target, where):
             try:
-                shown = http.post_json("/api/show", {"model": candidate}, action=f"looking up {candidate}")
+                shown = http.post_json(
+                    "/api/show", {"model": candidate}, action=f"looking up {candidate}"
+                )
                 name = candidate
                 break
             except OllamaConnectionError as exc:
@@ -428,11 +477,15 @@ def _try_ollama(
                 if not _in_store(target):
                     # nothing local to fall back on: the real cause is that Ollama is down
                     raise NotFoundOllamaDownError.of(
-                        target, f"a GGUF file, a Modelfile, a model in forge's store; Ollama at {where} "
+                        target,
+                        f"a GGUF file, a Modelfile, a model in forge's store; Ollama at {where} "
                         "(OLLAMA_HOST) is unreachable, so its models were not searched",
-                        hint=start_hint(where), host=where,
+                        hint=start_hint(where),
+                        host=where,
                     ) from exc
-                notes.append(f"Ollama not reachable at {where} ({exc.message}); used the embedded runtime")
+                notes.append(
+                    f"Ollama not reachable at {where} ({exc.message}); used the embedded runtime"
+                )
                 return None
             except OllamaResponseError as exc:
                 if exc.fields.get("status") not in (400, 404):
@@ -440,11 +493,14 @@ def _try_ollama(
         if name is None:
             if required or not _in_store(target):
                 raise ModelNotFoundError.of(
-                    target, f"a GGUF file, a Modelfile, a model in forge's store, a model in Ollama at {where}",
+                    target,
+                    f"a GGUF file, a Modelfile, a model in forge's store, a model in Ollama at {where}",
                     hint=f"List Ollama's models with `forge list`; register one with `forge register {target} <gguf>`.",
                     name=target,
                 )
-            notes.append(f"{target!r} is not registered in Ollama at {where}; used the embedded runtime")
+            notes.append(
+                f"{target!r} is not registered in Ollama at {where}; used the embedded runtime"
+            )
             return None
         shown = shown if isinstance(shown, dict) else {}
         parameters = shown.get("parameters")
@@ -455,7 +511,9 @@ def _try_ollama(
         results: list[PromptCheck] = []
         for number, prompt in enumerate(prompts, 1):
             if progress is not None:  # the first reply also waits for Ollama to load the model
-                progress(f"prompt {number}/{len(prompts)} to Ollama {name}: {json.dumps(prompt)} (up to {max_tokens} tokens)")
+                progress(
+                    f"prompt {number}/{len(prompts)} to Ollama {name}: {json.dumps(prompt)} (up to {max_tokens} tokens)"
+                )
             t0 = time.perf_counter()
             content, reason, tokens = _ollama_reply(http, name, prompt, options)
             results.append(

@@ -103,15 +103,24 @@ def _record(name: str, repo: str, quant: str, target: Path, sha256: str) -> None
 
     store = Store()
     existing = store.find(name)
-    store.put(StoredModel(
-        name=name,
-        repo=repo,
-        quant=quant,
-        files=[StoredFile(role="model", path=str(target), repo_path=target.name, size=target.stat().st_size,
-                          sha256=sha256)],
-        modelfile_path=existing.modelfile_path if existing else None,
-        registrations=existing.registrations if existing else [],
-    ))
+    store.put(
+        StoredModel(
+            name=name,
+            repo=repo,
+            quant=quant,
+            files=[
+                StoredFile(
+                    role="model",
+                    path=str(target),
+                    repo_path=target.name,
+                    size=target.stat().st_size,
+                    sha256=sha256,
+                )
+            ],
+            modelfile_path=existing.modelfile_path if existing else None,
+            registrations=existing.registrations if existing else [],
+        )
+    )
 
 
 def prepare_chat_model(models_dir: Path | None = None) -> tuple[Path, LinkKind]:
@@ -131,7 +140,9 @@ def prepare_chat_model(models_dir: Path | None = None) -> tuple[Path, LinkKind]:
     kind = _link(source, target)
     from ..store import Store
 
-    Store().remember_sha256(target, CHAT_SHA256, source="package-verified")  # same inode (or the link's target)
+    Store().remember_sha256(
+        target, CHAT_SHA256, source="package-verified"
+    )  # same inode (or the link's target)
     _record(CHAT_NAME, CHAT_REPO, "Q4_1", target, CHAT_SHA256)
     return target, kind
 

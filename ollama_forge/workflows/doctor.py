@@ -32,7 +32,9 @@ HUB_TIMEOUT = 3.0
 class TorchInfo(BaseModel):
     installed: bool
     version: str | None = None
-    cuda_built: str | None = Field(default=None, description="torch.version.cuda (None: no CUDA build)")
+    cuda_built: str | None = Field(
+        default=None, description="torch.version.cuda (None: no CUDA build)"
+    )
     cuda_available: bool = False
     cuda_devices: list[str] = Field(default_factory=list)
     cuda_bf16_native: bool | None = None
@@ -45,7 +47,9 @@ class TorchInfo(BaseModel):
 class ExtraInfo(BaseModel):
     name: str
     installed: bool
-    packages: dict[str, str | None] = Field(description="package -> installed version (None: missing)")
+    packages: dict[str, str | None] = Field(
+        description="package -> installed version (None: missing)"
+    )
 
 
 class LlamaCppInfo(BaseModel):
@@ -54,12 +58,15 @@ class LlamaCppInfo(BaseModel):
     gpu_offload: bool | None = None
     error: str | None = None
     can_generate: bool | None = Field(
-        default=None, description="a child process generated text here (None: not tested, no model at hand)"
+        default=None,
+        description="a child process generated text here (None: not tested, no model at hand)",
     )
     extra_buffer_types: bool | None = Field(
         default=None, description="llama.cpp's extra buffer types (AMX, repack) are usable here"
     )
-    probe_model: str | None = Field(default=None, description="the GGUF the runtime probe generated with")
+    probe_model: str | None = Field(
+        default=None, description="the GGUF the runtime probe generated with"
+    )
     probe_error: str | None = None
 
 
@@ -76,7 +83,9 @@ class HubInfo(BaseModel):
     token_source: str | None = None
     offline: bool
     cache_dir: str
-    reachable: bool | None = Field(default=None, description="answered a HEAD request (None: not tried, offline)")
+    reachable: bool | None = Field(
+        default=None, description="answered a HEAD request (None: not tried, offline)"
+    )
     error: str | None = Field(default=None, description="why it is unreachable")
 
 
@@ -84,7 +93,9 @@ class DiskInfo(BaseModel):
     label: str
     path: str
     exists: bool
-    measured_at: str | None = Field(default=None, description="the existing folder actually measured")
+    measured_at: str | None = Field(
+        default=None, description="the existing folder actually measured"
+    )
     free_bytes: int | None = None
     total_bytes: int | None = None
 
@@ -119,7 +130,13 @@ def extras_info() -> list[ExtraInfo]:
     out = []
     for name, packages in EXTRAS.items():
         versions = {pkg: _version(pkg) for pkg in packages}
-        out.append(ExtraInfo(name=name, installed=all(v is not None for v in versions.values()), packages=versions))
+        out.append(
+            ExtraInfo(
+                name=name,
+                installed=all(v is not None for v in versions.values()),
+                packages=versions,
+            )
+        )
     return out
 
 
@@ -144,7 +161,8 @@ def torch_info() -> TorchInfo:
         info.cuda_available = bool(torch.cuda.is_available())
         if info.cuda_available:
             info.cuda_devices = [
-                f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(int(torch.cuda.device_count()))
+                f"cuda:{i} {torch.cuda.get_device_name(i)}"
+                for i in range(int(torch.cuda.device_count()))
             ]
             info.cuda_bf16_native = _native_bf16(torch)
         info.best_device = resolve_device("auto", torch)
@@ -292,22 +310,34 @@ def doctor(host: str | None = None, *, probe_model: str | Path | None = None) ->
     if not by_name["hf"].installed:
         notes.append(f"[hf] extra missing: forge run-hf / hf_pipeline need {install_hint('hf')}")
     if not by_name["llama"].installed:
-        notes.append(f"[llama] extra missing: forge chat / check without Ollama need {install_hint('llama')}")
+        notes.append(
+            f"[llama] extra missing: forge chat / check without Ollama need {install_hint('llama')}"
+        )
     if llama.can_generate is False:
-        notes.append(f"the embedded llama.cpp runtime cannot generate here ({llama.probe_error}): reinstall it "
-                     "with CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install --force-reinstall --no-cache-dir --no-deps "
-                     f"llama-cpp-python=={llama.version}")
+        notes.append(
+            f"the embedded llama.cpp runtime cannot generate here ({llama.probe_error}): reinstall it "
+            "with CMAKE_ARGS='-DGGML_NATIVE=OFF' pip install --force-reinstall --no-cache-dir --no-deps "
+            f"llama-cpp-python=={llama.version}"
+        )
     elif llama.can_generate is None and llama.installed and llama.error is None:
-        notes.append("the embedded runtime was not tested (no GGUF at hand): forge doctor --probe-model FILE.gguf")
+        notes.append(
+            "the embedded runtime was not tested (no GGUF at hand): forge doctor --probe-model FILE.gguf"
+        )
     if not ollama.reachable:
-        notes.append(f"Ollama is not reachable at {ollama.host}: start `ollama serve` or set OLLAMA_HOST")
+        notes.append(
+            f"Ollama is not reachable at {ollama.host}: start `ollama serve` or set OLLAMA_HOST"
+        )
     if torch.installed and torch.best_device == "cpu":
-        notes.append("torch sees no GPU: transformers models run on the CPU (slow for large models)")
+        notes.append(
+            "torch sees no GPU: transformers models run on the CPU (slow for large models)"
+        )
     if hub.offline:
         notes.append("HF_HUB_OFFLINE is set: only cached Hub files are available")
     elif hub.reachable is False:
-        notes.append(f"the Hub is not reachable at {hub.endpoint} ({hub.error}): check the network, a proxy "
-                     "(HTTPS_PROXY) or HF_ENDPOINT; only cached Hub files are available")
+        notes.append(
+            f"the Hub is not reachable at {hub.endpoint} ({hub.error}): check the network, a proxy "
+            "(HTTPS_PROXY) or HF_ENDPOINT; only cached Hub files are available"
+        )
     return DoctorReport(
         forge_version=__version__,
         python=sys.version.split()[0],

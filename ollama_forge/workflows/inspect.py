@@ -47,17 +47,26 @@ def build_report(
     memory = estimate_memory(info, ctx, cache_type, weights_bytes=weights_bytes)
     notes = [*info.warnings, *(warnings or [])]
     if info.file_type is None and not info.is_projector:
-        notes.append("general.file_type is missing: the quant label comes from the tensor types/file name only")
+        notes.append(
+            "general.file_type is missing: the quant label comes from the tensor types/file name only"
+        )
     label = info.quant_from_filename
     # file_type is free-form metadata (gguf.md §4): both labels are shown, neither is trusted
     # blindly. Dynamic labels (Q4_K_XL, Q6_K_L) are written with their base file type.
-    dynamic = bool(label and info.quant and label.endswith(("_XL", "_L")) and info.quant.startswith(label.rsplit("_", 1)[0]))
+    dynamic = bool(
+        label
+        and info.quant
+        and label.endswith(("_XL", "_L"))
+        and info.quant.startswith(label.rsplit("_", 1)[0])
+    )
     if info.quant and label and label != info.quant and not dynamic:
         notes.append(f"file name says {label} but general.file_type says {info.quant}")
     if not info.size_checked:
         notes.append("file size unknown: tensor data bounds were not checked")
     if info.split is not None and info.split.no > 0:
-        notes.append(f"this is shard {info.split.no + 1} of {info.split.count}; the model metadata is in shard 1")
+        notes.append(
+            f"this is shard {info.split.no + 1} of {info.split.count}; the model metadata is in shard 1"
+        )
     family, family_rule = _family_of(info)
     return InspectReport(
         target=target or info.path,
@@ -86,7 +95,9 @@ def _family_of(info: GGUFInfo) -> tuple[str | None, str | None]:
     return detection.family, detection.rule
 
 
-def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_type: str = "f16") -> InspectReport:
+def inspect(
+    target: str | os.PathLike[str], ctx: int | None = None, *, cache_type: str = "f16"
+) -> InspectReport:
     """Inspect a local GGUF, a model in forge's store, or a Hub repo (``owner/repo[:QUANT]``)."""
     text = os.fspath(target)
     path = Path(text).expanduser()
@@ -108,7 +119,8 @@ def inspect(target: str | os.PathLike[str], ctx: int | None = None, *, cache_typ
     from ..errors import NotFoundError
 
     raise NotFoundError.of(
-        text, "a file, a model in forge's store, a Hub repo owner/repo[:QUANT]",
+        text,
+        "a file, a model in forge's store, a Hub repo owner/repo[:QUANT]",
         hint="Pass a path to a .gguf file, a name from `forge list`, or owner/repo[:QUANT] on the Hub.",
     )
 
@@ -121,14 +133,18 @@ def _entry_file(path: Path) -> Path:
     """A directory resolves to its single model GGUF (or shard 1 of a split model)."""
     if not path.is_dir():
         return path
-    files = sorted(p for p in path.glob("*.gguf") if p.is_file() and not p.name.lower().startswith("mmproj"))
+    files = sorted(
+        p for p in path.glob("*.gguf") if p.is_file() and not p.name.lower().startswith("mmproj")
+    )
     entries = [p for p in files if (s := parse_shard_name(p.name)) is None or s.index == 1]
     if len(entries) == 1:
         return entries[0]
     if not entries:
         raise UsageError(f"No model .gguf file in {path}", hint="Pass the .gguf file itself.")
     names = ", ".join(p.name for p in entries[:6])
-    raise UsageError(f"{path} holds several GGUF models ({names})", hint="Pass the .gguf file you mean.")
+    raise UsageError(
+        f"{path} holds several GGUF models ({names})", hint="Pass the .gguf file you mean."
+    )
 
 
 def _inspect_local(
@@ -145,7 +161,9 @@ def _inspect_local(
     weights: int | None = None
     shard_names: list[str] = []
     parsed = parse_shard_name(path.name)
-    if (parsed is not None and parsed.count > 1) or (info.split is not None and info.split.count > 1):
+    if (parsed is not None and parsed.count > 1) or (
+        info.split is not None and info.split.count > 1
+    ):
         weights, shard_names = _split_totals(path, info, warnings)
     projector = None
     candidate = projector_path or _sibling_projector(path)
@@ -187,13 +205,19 @@ def _split_totals(path: Path, info: GGUFInfo, warnings: list[str]) -> tuple[int 
 def _sibling_projector(path: Path) -> Path | None:
     """A single ``mmproj*.gguf`` next to the model (the layout llama.cpp and the Hub use)."""
     try:
-        found = [p for p in path.parent.glob("*.gguf") if p.name.lower().startswith("mmproj") and p != path]
+        found = [
+            p
+            for p in path.parent.glob("*.gguf")
+            if p.name.lower().startswith("mmproj") and p != path
+        ]
     except OSError:
         return None
     return found[0] if len(found) == 1 else None
 
 
-def inspect_remote(ref: HubRef | str, ctx: int | None = None, *, cache_type: str = "f16") -> InspectReport:
+def inspect_remote(
+    ref: HubRef | str, ctx: int | None = None, *, cache_type: str = "f16"
+) -> InspectReport:
     """The InspectReport of a Hub GGUF (``owner/repo[:QUANT][@REV]``), reading only headers.
 
     Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
@@ -203,6 +227,12 @@ def inspect_remote(ref: HubRef | str, ctx: int | None = None, *, cache_type: str
 
     found = read_remote_headers(ref, ctx)
     return build_report(
-        found.info, ctx, target=str(found.ref), weights_bytes=found.weights_bytes, shards=found.shards,
-        projector=found.projector, remote=found.remote, cache_type=cache_type,
+        found.info,
+        ctx,
+        target=str(found.ref),
+        weights_bytes=found.weights_bytes,
+        shards=found.shards,
+        projector=found.projector,
+        remote=found.remote,
+        cache_type=cache_type,
     )

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..gguf import GGUFFile, GGUFInfo
     from ..modelfile import Modelfile
 
+
 class BuildResult(BaseModel):
     """A Modelfile plus the reasoning behind it (the CLI prints the reasoning on stderr)."""
 
@@ -47,11 +48,17 @@ class BuildResult(BaseModel):
     detection: Detection
     family: str | None
     template_source: str = Field(description="'family:<name>', 'synthesized' or 'plain'")
-    verified: bool | None = Field(description="None when there was no chat template to verify against")
+    verified: bool | None = Field(
+        description="None when there was no chat template to verify against"
+    )
     verification: str
     report: Any = Field(default=None, description="the VerifyReport of the chosen template, if any")
-    path_choice: Any = Field(default=None, description="fidelity.path_choice.PathChoice: the path per server version")
-    attempts: list[str] = Field(default_factory=list, description="templates tried, with their outcome")
+    path_choice: Any = Field(
+        default=None, description="fidelity.path_choice.PathChoice: the path per server version"
+    )
+    attempts: list[str] = Field(
+        default_factory=list, description="templates tried, with their outcome"
+    )
     stops: StopChoice
     context: ContextChoice
     warnings: list[str] = Field(default_factory=list)
@@ -90,10 +97,15 @@ class _Context(BaseModel):
 def _from_values(ctx: _Context) -> list[str]:
     """FROM values: the weights (every shard, in order), then the projector."""
     weights = [from_value(p, ctx.modelfile_dir) for p in ctx.source.weights]
-    projector = [from_value(ctx.source.projector, ctx.modelfile_dir)] if ctx.source.projector else []
+    projector = (
+        [from_value(ctx.source.projector, ctx.modelfile_dir)] if ctx.source.projector else []
+    )
     values = [*weights, *projector]
-    for value, role in zip(values, ["model"] + ["shard"] * (len(weights) - 1) + ["projector"] * len(projector),
-                           strict=True):
+    for value, role in zip(
+        values,
+        ["model"] + ["shard"] * (len(weights) - 1) + ["projector"] * len(projector),
+        strict=True,
+    ):
         check_file_name(value, role)
     return values
 
@@ -109,14 +121,18 @@ def family_default_system(family: Family, info: GGUFInfo) -> str | None:
         from ..fidelity.jinja import render_chat_template
 
         try:
-            text = render_chat_template(info.chat_template, [{"role": "user", "content": "qzxUxzq"}],
-                                        add_generation_prompt=True, bos_token=_special_text(info, "bos"),
-                                        eos_token=_special_text(info, "eos"))
+            text = render_chat_template(
+                info.chat_template,
+                [{"role": "user", "content": "qzxUxzq"}],
+                add_generation_prompt=True,
+                bos_token=_special_text(info, "bos"),
+                eos_token=_special_text(info, "eos"),
+            )
         except ForgeError:
             return family.default_system
         bos = _special_text(info, "bos")
         if bos and text.startswith(bos):
-            text = text[len(bos):]
+            text = text[len(bos) :]
         match = re.search(family.default_system_pattern, text, re.S)
         if match and match.group(1).strip():
             return match.group(1)
@@ -138,25 +154,44 @@ def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile
     from ..modelfile import Modelfile
 
     info = ctx.info
-    template = render_family_template(family, bos_token=_special_text(info, "bos"),
-                                      eos_token=_special_text(info, "eos"), add_bos_token=bool(info.add_bos_token))
+    template = render_family_template(
+        family,
+        bos_token=_special_text(info, "bos"),
+        eos_token=_special_text(info, "eos"),
+        add_bos_token=bool(info.add_bos_token),
+    )
     all_stops = _stop_list(stops, ctx)
     params: dict[str, Any] = {"stop": all_stops} if all_stops else {}
     params["num_ctx"] = ctx.num_ctx
     params.update(merge_parameters(ctx.sampling, family, ctx.user_params))
-    return Modelfile(from_=_from_values(ctx), template=template, system=family_default_system(family, info),
-                     parameters=params, base_dir=ctx.modelfile_dir)
+    return Modelfile(
+        from_=_from_values(ctx),
+        template=template,
+        system=family_default_system(family, info),
+        parameters=params,
+        base_dir=ctx.modelfile_dir,
+    )
 
 
-def _synth_modelfile(go_template: str | None, system: str | None, ctx: _Context, stops: StopChoice) -> Modelfile:
+def _synth_modelfile(
+    go_template: str | None, system: str | None, ctx: _Context, stops: StopChoice
+) -> Modelfile:
     from ..modelfile import Modelfile
 
-    params: dict[str, Any] = {"num_ctx": ctx.num_ctx, **merge_parameters(ctx.sampling, None, ctx.user_params)}
+    params: dict[str, Any] = {
+        "num_ctx": ctx.num_ctx,
+        **merge_parameters(ctx.sampling, None, ctx.user_params),
+    }
     all_stops = _stop_list(stops, ctx)
     if all_stops:
         params["stop"] = all_stops
-    return Modelfile(from_=_from_values(ctx), template=go_template, system=system, parameters=params,
-                     base_dir=ctx.modelfile_dir)
+    return Modelfile(
+        from_=_from_values(ctx),
+        template=go_template,
+        system=system,
+        parameters=params,
+        base_dir=ctx.modelfile_dir,
+    )
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -166,9 +201,15 @@ def _verify(go_template: str, system: str | None, info: GGUFInfo) -> Any:
     from ..fidelity.compare import verify_template
 
     tokens = {kind: tok.text for kind, tok in info.special_tokens.items() if tok.text}
-    return verify_template(go_template, system, info.chat_template or "",
-                           bos_token=tokens.get("bos", ""), eos_token=tokens.get("eos", ""),
-                           add_bos_token=bool(info.add_bos_token), special_tokens=tokens)
+    return verify_template(
+        go_template,
+        system,
+        info.chat_template or "",
+        bos_token=tokens.get("bos", ""),
+        eos_token=tokens.get("eos", ""),
+        add_bos_token=bool(info.add_bos_token),
+        special_tokens=tokens,
+    )
 
 
 def report_summary(report: Any) -> str:
@@ -188,8 +229,10 @@ def report_summary(report: Any) -> str:
             text += f"; first failure {first.name}: {first.error}"
         elif first.first_difference is not None:
             d = first.first_difference
-            text += (f"; first failure {first.name} at line {d.line} col {d.column}: "
-                     f"expected {d.expected_context!r}, got {d.actual_context!r}")
+            text += (
+                f"; first failure {first.name} at line {d.line} col {d.column}: "
+                f"expected {d.expected_context!r}, got {d.actual_context!r}"
+            )
     return text
 
 
@@ -219,7 +262,11 @@ class _Attempt(BaseModel):
     def outcome(self) -> str:
         if self.error:
             return f"{self.label}: {self.error}"
-        return f"{self.label}: " + ("verified, " if self.matched else "does not verify, ") + report_summary(self.report)
+        return (
+            f"{self.label}: "
+            + ("verified, " if self.matched else "does not verify, ")
+            + report_summary(self.report)
+        )
 
 
 def _capabilities(chat_template: str) -> set[str]:
@@ -246,7 +293,9 @@ def _candidate_families(detection: Detection, registry: Mapping[str, Family]) ->
 def _try_family(family: Family, ctx: _Context, gguf: GGUFFile) -> _Attempt:
     stops = choose_stops(ctx.info, gguf, family=family)
     modelfile = render_family(family, ctx, stops)
-    attempt = _Attempt(label=f"family {family.name}", modelfile=modelfile, family=family, stops=stops)
+    attempt = _Attempt(
+        label=f"family {family.name}", modelfile=modelfile, family=family, stops=stops
+    )
     try:
         attempt.report = _verify(modelfile.template or "", modelfile.system, ctx.info)
     except ForgeError as exc:
@@ -259,14 +308,25 @@ def _try_synthesis(ctx: _Context, gguf: GGUFFile) -> _Attempt | None:
 
     info = ctx.info
     try:
-        synth = synthesize_template(info.chat_template or "", bos_token=_special_text(info, "bos"),
-                                    eos_token=_special_text(info, "eos"), add_bos_token=bool(info.add_bos_token))
+        synth = synthesize_template(
+            info.chat_template or "",
+            bos_token=_special_text(info, "bos"),
+            eos_token=_special_text(info, "eos"),
+            add_bos_token=bool(info.add_bos_token),
+        )
     except ForgeError as exc:
-        return _Attempt(label="synthesized template", modelfile=None, family=None, stops=StopChoice(),
-                        error=f"synthesis failed: {exc.message}")
+        return _Attempt(
+            label="synthesized template",
+            modelfile=None,
+            family=None,
+            stops=StopChoice(),
+            error=f"synthesis failed: {exc.message}",
+        )
     if synth is None:
         return None
-    stops = choose_stops(info, gguf, family=None, extra=synth.stop, extra_source="synthesized template")
+    stops = choose_stops(
+        info, gguf, family=None, extra=synth.stop, extra_source="synthesized template"
+    )
     modelfile = _synth_modelfile(synth.go_template, synth.default_system, ctx, stops)
     attempt = _Attempt(label="synthesized template", modelfile=modelfile, family=None, stops=stops)
     try:
@@ -310,29 +370,54 @@ def plan_modelfile(
     resolved = resolve_source(source, projector)
     info = read_gguf(resolved.entry)
     if info.is_projector:
-        raise UsageError(f"{resolved.entry.name} is a multimodal projector (mmproj), not a model",
-                         hint="Pass the model GGUF and give this file with --projector.")
+        raise UsageError(
+            f"{resolved.entry.name} is a multimodal projector (mmproj), not a model",
+            hint="Pass the model GGUF and give this file with --projector.",
+        )
     if resolved.projector is not None and not read_gguf(resolved.projector).is_projector:
-        raise UsageError(f"{resolved.projector.name} is not a projector (general.type / clip metadata say otherwise)",
-                         hint="--projector takes the mmproj GGUF that belongs to the model.")
+        raise UsageError(
+            f"{resolved.projector.name} is not a projector (general.type / clip metadata say otherwise)",
+            hint="--projector takes the mmproj GGUF that belongs to the model.",
+        )
     registry = load_families(families_dir)
-    detection = detect_family(info, family=family, families=registry,
-                              names=[n for n in (resolved.repo, resolved.store_name) if n])
+    detection = detect_family(
+        info,
+        family=family,
+        families=registry,
+        names=[n for n in (resolved.repo, resolved.store_name) if n],
+    )
     user_params = dict(params or {})
     requested_ctx = num_ctx if num_ctx is not None else user_params.pop("num_ctx", None)
     if requested_ctx is not None:
         from ..modelfile import validate_parameters
 
-        requested_ctx = validate_parameters({"num_ctx": requested_ctx})["num_ctx"]  # "4096" -> 4096, "x" fails
-    weights_bytes = sum(p.stat().st_size for p in resolved.weights) if len(resolved.weights) > 1 else None
-    context = choose_num_ctx(info, requested=requested_ctx, max_ctx=max_ctx, mem=mem, weights_bytes=weights_bytes,
-                             use_free_memory=use_free_memory)
+        requested_ctx = validate_parameters({"num_ctx": requested_ctx})[
+            "num_ctx"
+        ]  # "4096" -> 4096, "x" fails
+    weights_bytes = (
+        sum(p.stat().st_size for p in resolved.weights) if len(resolved.weights) > 1 else None
+    )
+    context = choose_num_ctx(
+        info,
+        requested=requested_ctx,
+        max_ctx=max_ctx,
+        mem=mem,
+        weights_bytes=weights_bytes,
+        use_free_memory=use_free_memory,
+    )
     chosen_family = registry.get(detection.family) if detection.family else None
     sampling, param_notes = sampling_defaults(info)
     user_clean = {k: v for k, v in user_params.items() if k not in ("stop", "num_ctx")}
     merge_parameters({}, None, user_clean)  # validate the user's parameters before any work
-    ctx = _Context(info=info, source=resolved, modelfile_dir=Path(modelfile_dir).absolute() if modelfile_dir else None,
-                   num_ctx=context.num_ctx, sampling=sampling, user_params=user_clean, user_stops=user_stops(params))
+    ctx = _Context(
+        info=info,
+        source=resolved,
+        modelfile_dir=Path(modelfile_dir).absolute() if modelfile_dir else None,
+        num_ctx=context.num_ctx,
+        sampling=sampling,
+        user_params=user_clean,
+        user_stops=user_stops(params),
+    )
     warn: list[str] = list(context.warnings)
     warn += [f"ignored the {note}" for note in resolved.ignored]
     attempts: list[_Attempt] = []
@@ -343,16 +428,27 @@ def plan_modelfile(
             stops = choose_stops(info, gguf, family=fam)
             modelfile = render_family(fam, ctx, stops)
             if detection.rule == "override":
-                verification = (f"family {fam.name} as requested; UNVERIFIED: the GGUF has no chat template to "
-                                "verify against")
-                warn.append(f"{resolved.entry.name} has no chat template: the {fam.name} template cannot be verified")
+                verification = (
+                    f"family {fam.name} as requested; UNVERIFIED: the GGUF has no chat template to "
+                    "verify against"
+                )
+                warn.append(
+                    f"{resolved.entry.name} has no chat template: the {fam.name} template cannot be verified"
+                )
             else:
                 verification = "plain {{ .Prompt }}: the GGUF has no chat template (base model), nothing to verify"
-                hint = (f" If it is a chat model, pass --family {detection.suggested}." if detection.suggested
-                        else " If it is a chat model, pass --family NAME (forge families lists them).")
-                warn.append(f"{resolved.entry.name} has no chat template: writing a plain completion template "
-                            "({{ .Prompt }}); a chat model would ramble with it." + hint)
-            chosen = _Attempt(label=f"family {fam.name}", modelfile=modelfile, family=fam, stops=stops)
+                hint = (
+                    f" If it is a chat model, pass --family {detection.suggested}."
+                    if detection.suggested
+                    else " If it is a chat model, pass --family NAME (forge families lists them)."
+                )
+                warn.append(
+                    f"{resolved.entry.name} has no chat template: writing a plain completion template "
+                    "({{ .Prompt }}); a chat model would ramble with it." + hint
+                )
+            chosen = _Attempt(
+                label=f"family {fam.name}", modelfile=modelfile, family=fam, stops=stops
+            )
             verified: bool | None = None
         else:
             caps = _capabilities(info.chat_template)
@@ -361,7 +457,10 @@ def plan_modelfile(
                 attempts.append(attempt)
                 if attempt.matched and not _lost(attempt, caps):
                     break
-            if not any(a.matched and not _lost(a, caps) for a in attempts) and detection.rule != "override":
+            if (
+                not any(a.matched and not _lost(a, caps) for a in attempts)
+                and detection.rule != "override"
+            ):
                 synth = _try_synthesis(ctx, gguf)
                 if synth is not None:
                     attempts.append(synth)
@@ -371,60 +470,99 @@ def plan_modelfile(
                 chosen, verified = winners[0], True
                 verification = f"{chosen.label}, verified against the GGUF's chat template: {report_summary(chosen.report)}"
                 if _lost(chosen, caps):
-                    warn.append("the model's chat template supports tools, but no verified Go template keeps them: "
-                                "Ollama will refuse tool calls for this model (v0.30+ may prefer the native template)")
+                    warn.append(
+                        "the model's chat template supports tools, but no verified Go template keeps them: "
+                        "Ollama will refuse tool calls for this model (v0.30+ may prefer the native template)"
+                    )
             else:
                 usable = [a for a in attempts if a.modelfile is not None]
                 report = next((a.report for a in attempts if a.report is not None), None)
-                tried = "; ".join(a.outcome() for a in attempts) or "no family matched and synthesis found no template"
+                tried = (
+                    "; ".join(a.outcome() for a in attempts)
+                    or "no family matched and synthesis found no template"
+                )
                 if template_path == "native":  # the model's own template needs no Go counterpart
                     stops = choose_stops(info, gguf, family=None)
-                    usable = [_Attempt(label="native", modelfile=_synth_modelfile(None, None, ctx, stops), family=None,
-                                       stops=stops)]
+                    usable = [
+                        _Attempt(
+                            label="native",
+                            modelfile=_synth_modelfile(None, None, ctx, stops),
+                            family=None,
+                            stops=stops,
+                        )
+                    ]
                 elif not force or not usable:
                     raise VerificationError(
                         f"No template reproduces {resolved.entry.name}'s own chat template. Tried: {tried}",
-                        hint=("Run forge verify for the full report, pick a family with --family, or write it anyway "
-                              "(marked unverified) with --force." if usable else
-                              "Pick a family with --family NAME, or add one to your families folder."),
-                        report=report, attempts=[a.outcome() for a in attempts],
+                        hint=(
+                            "Run forge verify for the full report, pick a family with --family, or write it anyway "
+                            "(marked unverified) with --force."
+                            if usable
+                            else "Pick a family with --family NAME, or add one to your families folder."
+                        ),
+                        report=report,
+                        attempts=[a.outcome() for a in attempts],
                     )
                 chosen, verified = usable[0], False
                 verification = f"UNVERIFIED (--force): {chosen.outcome()}"
                 if chosen.label == "native":
                     verified = None  # nothing of forge's to verify: the server renders the model's own template
-                    verification = f"no Go TEMPLATE reproduces the chat template (tried {tried}): none written"
+                    verification = (
+                        f"no Go TEMPLATE reproduces the chat template (tried {tried}): none written"
+                    )
                 else:
-                    warn.append(f"writing an unverified template ({chosen.label}); prompts may differ from the "
-                                "model's own chat template")
+                    warn.append(
+                        f"writing an unverified template ({chosen.label}); prompts may differ from the "
+                        "model's own chat template"
+                    )
 
     modelfile = chosen.modelfile
-    template_source = f"family:{chosen.family.name}" if chosen.family is not None else (
-        "native" if chosen.label == "native" else "synthesized")
+    template_source = (
+        f"family:{chosen.family.name}"
+        if chosen.family is not None
+        else ("native" if chosen.label == "native" else "synthesized")
+    )
     if chosen.family is not None and chosen.family.name == PLAIN:
         template_source = "plain"
     updates: dict[str, Any] = {}
     if system is not None:
         updates["system"] = system
     if messages:
-        updates["messages"] = [m if isinstance(m, Message) else Message.model_validate(m) for m in messages]
+        updates["messages"] = [
+            m if isinstance(m, Message) else Message.model_validate(m) for m in messages
+        ]
     params_out = dict(modelfile.parameters)
     params_out["num_ctx"] = context.num_ctx
-    modelfile = modelfile.with_updates(**updates, parameters=params_out) if updates or params_out else modelfile
+    modelfile = (
+        modelfile.with_updates(**updates, parameters=params_out)
+        if updates or params_out
+        else modelfile
+    )
     choice = None
-    if info.chat_template and (modelfile.template or template_source == "native") and template_source != "plain":
+    if (
+        info.chat_template
+        and (modelfile.template or template_source == "native")
+        and template_source != "plain"
+    ):
         from ..fidelity.path_choice import choose_for_build
 
         choice = choose_for_build(modelfile, info, template_source, template_path)  # type: ignore[arg-type]
-        if choice.template_path == "native_jinja":  # the Jinja carries its own default system prompt
-            modelfile, template_source = modelfile.with_updates(template=None, system=system), "native"
+        if (
+            choice.template_path == "native_jinja"
+        ):  # the Jinja carries its own default system prompt
+            modelfile, template_source = (
+                modelfile.with_updates(template=None, system=system),
+                "native",
+            )
         elif choice.template_changed:  # the same prompts, minus what made Ollama >= 0.30 prefer it
             modelfile = modelfile.with_updates(template=choice.go_template)
         warn += choice.warnings
 
-    comments = [f"{FORGE_MARKER} {__version__} for {resolved.entry.name}"
-                + (f" (stored model {resolved.store_name})" if resolved.store_name else ""),
-                _family_comment(detection, chosen.family)]
+    comments = [
+        f"{FORGE_MARKER} {__version__} for {resolved.entry.name}"
+        + (f" (stored model {resolved.store_name})" if resolved.store_name else ""),
+        _family_comment(detection, chosen.family),
+    ]
     comments += [f"  {e}" for e in detection.evidence]
     comments.append(f"template: {verification}")
     comments += [f"  tried {a.outcome()}" for a in attempts if a is not chosen]
@@ -445,10 +583,18 @@ def plan_modelfile(
     modelfile.render()  # refuses any value Ollama would read back as other instructions, before anyone uses it
 
     return BuildResult(
-        modelfile=modelfile, source=resolved, detection=detection,
-        family=chosen.family.name if chosen.family else None, template_source=template_source,
-        verified=verified, verification=verification, report=chosen.report,
-        attempts=[a.outcome() for a in attempts], stops=chosen.stops, context=context, warnings=warn,
+        modelfile=modelfile,
+        source=resolved,
+        detection=detection,
+        family=chosen.family.name if chosen.family else None,
+        template_source=template_source,
+        verified=verified,
+        verification=verification,
+        report=chosen.report,
+        attempts=[a.outcome() for a in attempts],
+        stops=chosen.stops,
+        context=context,
+        warnings=warn,
         path_choice=choice,
     )
 
@@ -477,9 +623,21 @@ def build_modelfile(
     Warnings (no chat template, unverified template, context over budget) are issued with
     :func:`warnings.warn` and recorded in the Modelfile's comments.
     """
-    result = plan_modelfile(source, family, system, params, messages, projector, num_ctx, force,
-                            max_ctx=max_ctx, mem=mem, families_dir=families_dir, modelfile_dir=modelfile_dir,
-                            template_path=template_path)
+    result = plan_modelfile(
+        source,
+        family,
+        system,
+        params,
+        messages,
+        projector,
+        num_ctx,
+        force,
+        max_ctx=max_ctx,
+        mem=mem,
+        families_dir=families_dir,
+        modelfile_dir=modelfile_dir,
+        template_path=template_path,
+    )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     modelfile: Modelfile = result.modelfile

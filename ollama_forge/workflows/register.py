@@ -55,7 +55,6 @@ if TYPE_CHECKING:
     from ..store import Store
 
 
-
 class PlannedRequest(BaseModel):
     method: str
     url: str
@@ -84,11 +83,15 @@ class RegisterResult(BaseModel):
     store_name: str | None = None
     dry_run: bool = False
     via: Literal["api", "cli"] = "api"
-    files: list[BlobInfo] = Field(default_factory=list, description="every local file sent (or, dry run, to send), "
-                                                                    "with its role")
-    outside_files: list[str] = Field(default_factory=list,
-                                     description="files outside the model's folder / HF cache / forge's models "
-                                                 "folder, sent because allow_outside_files was given")
+    files: list[BlobInfo] = Field(
+        default_factory=list,
+        description="every local file sent (or, dry run, to send), with its role",
+    )
+    outside_files: list[str] = Field(
+        default_factory=list,
+        description="files outside the model's folder / HF cache / forge's models "
+        "folder, sent because allow_outside_files was given",
+    )
     template: TemplateDecision
     statuses: list[str] = Field(default_factory=list)
     requests: list[PlannedRequest] = Field(default_factory=list)
@@ -102,8 +105,10 @@ class RegisterResult(BaseModel):
     def __repr__(self) -> str:
         uploaded = sum(1 for f in self.files if f.uploaded)
         what = "dry run" if self.dry_run else f"via {self.via}"
-        return (f"RegisterResult(name={self.name!r}, host={self.host!r}, {what}, files={len(self.files)} "
-                f"({uploaded} uploaded), template={self.template.path!r}, bytes_read={self.bytes_read})")
+        return (
+            f"RegisterResult(name={self.name!r}, host={self.host!r}, {what}, files={len(self.files)} "
+            f"({uploaded} uploaded), template={self.template.path!r}, bytes_read={self.bytes_read})"
+        )
 
     __str__ = __repr__
 
@@ -124,7 +129,9 @@ def _merged_path(shards: list[LocalFile]) -> Path:
     return forge_home() / "merged" / f"{prefix}-{ident.hexdigest()[:16]}.gguf"
 
 
-def _merge(found: LocalFiles, store: Store, report: Reporter) -> tuple[LocalFiles, dict[Path, str], list[str]]:
+def _merge(
+    found: LocalFiles, store: Store, report: Reporter
+) -> tuple[LocalFiles, dict[Path, str], list[str]]:
     """Replace the shards by one merged GGUF (Ollama < 0.30). Returns files, known digests, shard names."""
     from ..config import forge_home
     from ..gguf.merge import merge_split_gguf
@@ -137,18 +144,24 @@ def _merge(found: LocalFiles, store: Store, report: Reporter) -> tuple[LocalFile
     if not (out.is_file() and store.trusted_sha256(out)):
         total = sum(s.path.stat().st_size for s in shards)
         report("merge_start", {"shards": len(shards), "total": total, "path": str(out)})
-        result = merge_split_gguf([s.path for s in shards], out, progress=lambda n: report("merge_progress", {"bytes": n}))
+        result = merge_split_gguf(
+            [s.path for s in shards], out, progress=lambda n: report("merge_progress", {"bytes": n})
+        )
         store.remember_sha256(out, result.sha256, source="merged")
         known[out] = result.sha256  # computed while writing: no extra read
         report("merge_done", {"path": str(out)})
     key = f"{shards[0].key.rsplit('-', 3)[0]}.gguf" if shards[0].key.count("-") >= 3 else out.name
     merged = LocalFile(path=out, role="merged", key=key)
     files = [merged] + [f for f in found.files if f.role != "shard"]
-    out_files = LocalFiles(files=files, adapters=found.adapters, drafts=found.drafts, from_model=found.from_model)
+    out_files = LocalFiles(
+        files=files, adapters=found.adapters, drafts=found.drafts, from_model=found.from_model
+    )
     return out_files, known, [s.key for s in shards]
 
 
-def _digest(path: Path, store: Store, known: dict[Path, str], report: Reporter) -> tuple[str, Literal["trusted", "hashed", "merged"]]:
+def _digest(
+    path: Path, store: Store, known: dict[Path, str], report: Reporter
+) -> tuple[str, Literal["trusted", "hashed", "merged"]]:
     if path in known:
         return known[path], "merged"
     trusted = store.trusted_sha256(path)
@@ -193,7 +206,9 @@ def _absolute_modelfile(mf: Modelfile, found: LocalFiles) -> str:
     return text
 
 
-def apply_overrides(mf: Modelfile, *, system: str | None, template: str | None, parameters: dict[str, Any] | None) -> Modelfile:
+def apply_overrides(
+    mf: Modelfile, *, system: str | None, template: str | None, parameters: dict[str, Any] | None
+) -> Modelfile:
     if system is None and template is None and not parameters:
         return mf
     from ..modelfile import validate_parameters
@@ -243,17 +258,29 @@ def register(
     server = resolve_host(host)
     resolved = resolve_source(name, source, modelfile, store)
     refuse_unexpected_instructions(resolved)
-    mf = apply_overrides(resolved.modelfile, system=system, template=template, parameters=parameters)
+    mf = apply_overrides(
+        resolved.modelfile, system=system, template=template, parameters=parameters
+    )
     found = local_files(mf)
     check_gguf_magic(found)
     base_dir = getattr(mf, "base_dir", None)
     outside = outside_files(found, base_dir)
     if outside and not allow_outside_files:
         refuse_outside_files(found, base_dir)
-    report("files", {"files": [{"role": f.role, "path": str(f.path), "outside": f in outside} for f in found.uploads]})
+    report(
+        "files",
+        {
+            "files": [
+                {"role": f.role, "path": str(f.path), "outside": f in outside}
+                for f in found.uploads
+            ]
+        },
+    )
 
     if use_cli:
-        return _create_with_cli(display, server, resolved, mf, found, store, report, dry_run=dry_run)
+        return _create_with_cli(
+            display, server, resolved, mf, found, store, report, dry_run=dry_run
+        )
 
     http = OllamaHTTP(server, **({"timeout": timeout} if timeout else {}))
     try:
@@ -265,17 +292,29 @@ def register(
         known: dict[Path, str] = {}
         merged_from: list[str] = []
         if found.shards and version is not None and not version.split_gguf:
-            report("info", {"message": f"Ollama {version} cannot import split GGUFs: merging "
-                                       f"{len(found.shards)} shards locally first"})
+            report(
+                "info",
+                {
+                    "message": f"Ollama {version} cannot import split GGUFs: merging "
+                    f"{len(found.shards)} shards locally first"
+                },
+            )
             found, known, merged_from = _merge(found, store, report)
         chat_template, arch = _chat_template_of(found) if found.files else (None, None)
         decision = decide_template(
-            version, go_template=mf.template or None, chat_template=chat_template,
-            renderer=getattr(mf, "renderer", None), parser=getattr(mf, "parser", None),
-            architecture=arch, native_requested=native_template, base_model=found.from_model,
+            version,
+            go_template=mf.template or None,
+            chat_template=chat_template,
+            renderer=getattr(mf, "renderer", None),
+            parser=getattr(mf, "parser", None),
+            architecture=arch,
+            native_requested=native_template,
+            base_model=found.from_model,
         )
         if version is None:
-            decision.explanation += " (dry run: the server was not asked for its version; assuming Ollama >= 0.30)"
+            decision.explanation += (
+                " (dry run: the server was not asked for its version; assuming Ollama >= 0.30)"
+            )
         report("template", {"decision": decision})
 
         reads_before = DISK_READS.bytes_read
@@ -286,8 +325,14 @@ def register(
             before = DISK_READS.bytes_read
             hexd, how = _digest(f.path, store, known, report)
             bytes_hashed += DISK_READS.bytes_read - before
-            blob = BlobInfo(key=f.key, path=str(f.path), role=f.role, size=f.path.stat().st_size,
-                            digest=f"sha256:{hexd}", digest_source=how)
+            blob = BlobInfo(
+                key=f.key,
+                path=str(f.path),
+                role=f.role,
+                size=f.path.stat().st_size,
+                digest=f"sha256:{hexd}",
+                digest_source=how,
+            )
             blobs.append(blob)
             if not dry_run:
                 # Upload right after hashing, file by file: the second pass over a file whose
@@ -312,18 +357,37 @@ def register(
         body["stream"] = True
 
         result = RegisterResult(
-            name=display, host=server, server_version=str(version) if version else None,
-            source=resolved.description, store_name=resolved.store_name, dry_run=dry_run, files=blobs,
-            template=decision, create_request=body, modelfile=_absolute_modelfile(mf, found),
-            merged_from=merged_from, bytes_hashed=bytes_hashed, outside_files=[str(f.path) for f in outside],
+            name=display,
+            host=server,
+            server_version=str(version) if version else None,
+            source=resolved.description,
+            store_name=resolved.store_name,
+            dry_run=dry_run,
+            files=blobs,
+            template=decision,
+            create_request=body,
+            modelfile=_absolute_modelfile(mf, found),
+            merged_from=merged_from,
+            bytes_hashed=bytes_hashed,
+            outside_files=[str(f.path) for f in outside],
         )
         if dry_run:
             for b in blobs:
                 url = http.url(f"/api/blobs/{b.digest}")
-                result.requests.append(PlannedRequest(method="HEAD", url=url, note="200: present, skip the upload"))
-                result.requests.append(PlannedRequest(method="POST", url=url, body=f"<{b.size} bytes of {b.path}>",
-                                                      note="only when HEAD answered 404"))
-            result.requests.append(PlannedRequest(method="POST", url=http.url("/api/create"), json_body=body))
+                result.requests.append(
+                    PlannedRequest(method="HEAD", url=url, note="200: present, skip the upload")
+                )
+                result.requests.append(
+                    PlannedRequest(
+                        method="POST",
+                        url=url,
+                        body=f"<{b.size} bytes of {b.path}>",
+                        note="only when HEAD answered 404",
+                    )
+                )
+            result.requests.append(
+                PlannedRequest(method="POST", url=http.url("/api/create"), json_body=body)
+            )
             result.bytes_read = DISK_READS.bytes_read - reads_before
             return result
 
@@ -344,10 +408,16 @@ def register(
         http.close()
     result.bytes_read = DISK_READS.bytes_read - reads_before
     store_name = resolved.store_name or model_name.model
-    store.add_registration(store_name, Registration(
-        ollama_name=display, host=server, source=resolved.description,
-        modelfile=result.modelfile, template_source=_template_source(resolved, decision),
-    ))
+    store.add_registration(
+        store_name,
+        Registration(
+            ollama_name=display,
+            host=server,
+            source=resolved.description,
+            modelfile=result.modelfile,
+            template_source=_template_source(resolved, decision),
+        ),
+    )
     result.store_name = store_name
     return result
 
@@ -364,7 +434,9 @@ def _check_requires(mf: Modelfile, version: Version, host: str) -> None:
         raise OllamaError(
             f"The Modelfile REQUIRES Ollama {requires}, but the server at {host} runs {version}",
             hint="Upgrade Ollama (https://ollama.com/download) or remove the REQUIRES line.",
-            host=host, requires=requires, server_version=str(version),
+            host=host,
+            requires=requires,
+            server_version=str(version),
         )
 
 
@@ -375,8 +447,15 @@ def _template_source(resolved: ResolvedSource, decision: TemplateDecision) -> st
 
 
 def _create_with_cli(
-    name: str, host: str, resolved: ResolvedSource, mf: Modelfile, found: LocalFiles, store: Store,
-    report: Reporter, *, dry_run: bool = False,
+    name: str,
+    host: str,
+    resolved: ResolvedSource,
+    mf: Modelfile,
+    found: LocalFiles,
+    store: Store,
+    report: Reporter,
+    *,
+    dry_run: bool = False,
 ) -> RegisterResult:
     """``--cli``: ``ollama create`` on the absolute Modelfile; recorded only when it exits 0."""
     from ..ollama.cli_create import find_ollama, ollama_create_argv, run_ollama_create
@@ -385,18 +464,40 @@ def _create_with_cli(
     exe = find_ollama()
     text = _absolute_modelfile(mf, found)
     decision = decide_template(None, go_template=mf.template or None, chat_template=None)
-    decision.explanation = "ollama create decides the template itself (forge did not query the server)."
-    result = RegisterResult(name=name, host=host, source=resolved.description, store_name=resolved.store_name,
-                            dry_run=dry_run, via="cli", template=decision, modelfile=text)
+    decision.explanation = (
+        "ollama create decides the template itself (forge did not query the server)."
+    )
+    result = RegisterResult(
+        name=name,
+        host=host,
+        source=resolved.description,
+        store_name=resolved.store_name,
+        dry_run=dry_run,
+        via="cli",
+        template=decision,
+        modelfile=text,
+    )
     if dry_run:
-        result.requests.append(PlannedRequest(method="EXEC", url=" ".join(ollama_create_argv(exe, name, "<Modelfile>")),
-                                              body=text, note=f"OLLAMA_HOST={host}"))
+        result.requests.append(
+            PlannedRequest(
+                method="EXEC",
+                url=" ".join(ollama_create_argv(exe, name, "<Modelfile>")),
+                body=text,
+                note=f"OLLAMA_HOST={host}",
+            )
+        )
         return result
     result.statuses = run_ollama_create(exe, name, host, text, report)
     store_name = resolved.store_name or name.split("/")[-1].split(":")[0]
-    store.add_registration(store_name, Registration(
-        ollama_name=name, host=host, source=resolved.description, modelfile=text,
-        template_source=resolved.template_source,
-    ))
+    store.add_registration(
+        store_name,
+        Registration(
+            ollama_name=name,
+            host=host,
+            source=resolved.description,
+            modelfile=text,
+            template_source=resolved.template_source,
+        ),
+    )
     result.store_name = store_name
     return result

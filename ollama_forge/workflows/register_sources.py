@@ -33,7 +33,9 @@ class ResolvedSource(BaseModel):
     store_name: str | None = None
     modelfile: Any  # ollama_forge.modelfile.Modelfile
     template_source: str | None = None
-    planned: bool = Field(default=False, description="the Modelfile was planned by forge from a GGUF in this call")
+    planned: bool = Field(
+        default=False, description="the Modelfile was planned by forge from a GGUF in this call"
+    )
 
 
 class LocalFile(BaseModel):
@@ -108,17 +110,33 @@ def _from_stored(model: StoredModel, store_name: str) -> ResolvedSource:
     if model.modelfile_path and Path(model.modelfile_path).is_file():
         path = Path(model.modelfile_path)
         mf = _parse(path.read_text(encoding="utf-8"), path.parent)
-        return ResolvedSource(kind="store", description=f"store:{store_name} ({path})", store_name=store_name,
-                              modelfile=mf, template_source=_template_source_of(mf, "user"))
+        return ResolvedSource(
+            kind="store",
+            description=f"store:{store_name} ({path})",
+            store_name=store_name,
+            modelfile=mf,
+            template_source=_template_source_of(mf, "user"),
+        )
     if model.model_files:
         mf, tsource = _build(model.entry_path, model.projector_path)
-        return ResolvedSource(kind="store", description=f"store:{store_name} ({model.entry_path})",
-                              store_name=store_name, modelfile=mf, template_source=tsource, planned=True)
+        return ResolvedSource(
+            kind="store",
+            description=f"store:{store_name} ({model.entry_path})",
+            store_name=store_name,
+            modelfile=mf,
+            template_source=tsource,
+            planned=True,
+        )
     if model.registrations:
         last = model.registrations[-1]
         mf = _parse(last.modelfile, None)
-        return ResolvedSource(kind="registration", description=last.source, store_name=store_name,
-                              modelfile=mf, template_source=last.template_source)
+        return ResolvedSource(
+            kind="registration",
+            description=last.source,
+            store_name=store_name,
+            modelfile=mf,
+            template_source=last.template_source,
+        )
     raise ModelNotFoundError(
         f"Stored model {store_name!r} has no model file, Modelfile or earlier registration",
         hint=f"Pull it again: forge pull-gguf owner/repo --name {store_name}",
@@ -137,45 +155,71 @@ def _short_candidates(name: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def resolve_source(name: str, source: str | None, modelfile: str | Path | None, store: Store) -> ResolvedSource:
+def resolve_source(
+    name: str, source: str | None, modelfile: str | Path | None, store: Store
+) -> ResolvedSource:
     """Turn the command's SOURCE / -f / NAME into a Modelfile to register."""
     if modelfile is not None:
         if source is not None:
-            raise UsageError("Give either SOURCE or -f MODELFILE, not both",
-                             hint="forge register NAME -f ./Modelfile   or   forge register NAME ./model.gguf")
+            raise UsageError(
+                "Give either SOURCE or -f MODELFILE, not both",
+                hint="forge register NAME -f ./Modelfile   or   forge register NAME ./model.gguf",
+            )
         path = Path(modelfile).expanduser()
         if not path.is_file():
             raise ModelNotFoundError.of(path, "a Modelfile", hint="Check the -f path.")
         mf = _parse(path.read_text(encoding="utf-8"), path.absolute().parent)
-        return ResolvedSource(kind="modelfile", description=str(path.absolute()), modelfile=mf,
-                              template_source=_template_source_of(mf, "user"))
+        return ResolvedSource(
+            kind="modelfile",
+            description=str(path.absolute()),
+            modelfile=mf,
+            template_source=_template_source_of(mf, "user"),
+        )
     if source is not None:
         path = Path(source).expanduser()
         if path.is_dir() and (path / "Modelfile").is_file():
             path = path / "Modelfile"
         if path.is_file():
-            if _is_gguf(path) or path.suffix.lower() == ".gguf":  # a broken .gguf is reported as such
+            if (
+                _is_gguf(path) or path.suffix.lower() == ".gguf"
+            ):  # a broken .gguf is reported as such
                 mf, tsource = _build(path.absolute())
-                return ResolvedSource(kind="gguf", description=str(path.absolute()), modelfile=mf,
-                                      template_source=tsource, planned=True)
+                return ResolvedSource(
+                    kind="gguf",
+                    description=str(path.absolute()),
+                    modelfile=mf,
+                    template_source=tsource,
+                    planned=True,
+                )
             try:
                 text = path.read_text(encoding="utf-8")
             except (UnicodeDecodeError, OSError) as exc:
-                raise UsageError(f"{str(path)!r} is neither a GGUF file nor a readable Modelfile: {exc}") from exc
+                raise UsageError(
+                    f"{str(path)!r} is neither a GGUF file nor a readable Modelfile: {exc}"
+                ) from exc
             mf = _parse(text, path.absolute().parent)
-            return ResolvedSource(kind="modelfile", description=str(path.absolute()), modelfile=mf,
-                                  template_source=_template_source_of(mf, "user"))
+            return ResolvedSource(
+                kind="modelfile",
+                description=str(path.absolute()),
+                modelfile=mf,
+                template_source=_template_source_of(mf, "user"),
+            )
         stored = store.find(source)
         if stored is not None:
             return _from_stored(stored, source)
         if path.is_dir():
-            raise UsageError(f"{source!r} is a folder without a Modelfile",
-                             hint="Pass the GGUF file itself, or a Modelfile.")
+            raise UsageError(
+                f"{source!r} is a folder without a Modelfile",
+                hint="Pass the GGUF file itself, or a Modelfile.",
+            )
         from ..modelfile.paths import looks_like_path
 
         if looks_like_path(source):
-            raise ModelNotFoundError.of(source, "a GGUF file, a Modelfile, a model in forge's store",
-                                        hint="Check the path of the GGUF or Modelfile.")
+            raise ModelNotFoundError.of(
+                source,
+                "a GGUF file, a Modelfile, a model in forge's store",
+                hint="Check the path of the GGUF or Modelfile.",
+            )
         store.get(source)  # raises ModelNotFoundError with the known names
     for candidate in _short_candidates(name):
         stored = store.find(candidate)
@@ -188,8 +232,10 @@ def resolve_source(name: str, source: str | None, modelfile: str | Path | None, 
 def _key_for(path: Path, taken: set[str]) -> str:
     key = path.name if path.name.lower().endswith(".gguf") else f"{path.name}.gguf"
     if key in taken:
-        raise UsageError(f"Two files would be uploaded under the same name {key!r}",
-                         hint="Rename one of them; Ollama's files map is keyed by file name.")
+        raise UsageError(
+            f"Two files would be uploaded under the same name {key!r}",
+            hint="Rename one of them; Ollama's files map is keyed by file name.",
+        )
     taken.add(key)
     return key
 
@@ -209,7 +255,10 @@ def local_files(mf: Modelfile) -> LocalFiles:
         if path.is_dir():
             ggufs = sorted(path.glob("*.gguf"))
             if not ggufs:
-                raise ModelfileError(f"FROM {value}: the folder has no .gguf file", hint="Point FROM at the GGUF file.")
+                raise ModelfileError(
+                    f"FROM {value}: the folder has no .gguf file",
+                    hint="Point FROM at the GGUF file.",
+                )
             candidates += ggufs
         elif path.is_file():
             candidates += expand_shards(path)
@@ -226,7 +275,9 @@ def local_files(mf: Modelfile) -> LocalFiles:
         if real in seen:
             continue
         seen.add(real)
-        role: Literal["model", "shard", "projector"] = "shard" if parse_shard_name(path.name) else "model"
+        role: Literal["model", "shard", "projector"] = (
+            "shard" if parse_shard_name(path.name) else "model"
+        )
         if role == "model":
             try:
                 from ..gguf import read_gguf
@@ -239,12 +290,16 @@ def local_files(mf: Modelfile) -> LocalFiles:
     for value in getattr(mf, "adapters", None) or []:
         path = expand_path(value, base)
         if not path.is_file():
-            raise ModelfileError(f"ADAPTER {value}: {path} does not exist", hint="Fix the ADAPTER path.")
+            raise ModelfileError(
+                f"ADAPTER {value}: {path} does not exist", hint="Fix the ADAPTER path."
+            )
         out.adapters.append(LocalFile(path=path, role="adapter", key=_key_for(path, taken)))
     for value in getattr(mf, "draft", None) or []:
         path = expand_path(value, base)
         if not path.is_file():
-            raise ModelfileError(f"DRAFT {value}: {path} does not exist", hint="Fix the DRAFT path.")
+            raise ModelfileError(
+                f"DRAFT {value}: {path} does not exist", hint="Fix the DRAFT path."
+            )
         out.drafts.append(LocalFile(path=path, role="draft", key=_key_for(path, taken)))
     if names:
         if out.files or len(names) > 1:
@@ -278,9 +333,12 @@ def refuse_unexpected_instructions(resolved: ResolvedSource) -> None:
         raise ModelfileError(
             f"{where} holds instructions forge never writes from a model file: {'; '.join(found)}. "
             "It was edited or crafted; nothing was uploaded.",
-            hint=("Write it again with forge modelfile. If you added these lines yourself, delete the first "
-                  f"header line ('# {FORGE_MARKER} ...') so forge treats the file as your own Modelfile."),
-            source=resolved.description, instructions=found,
+            hint=(
+                "Write it again with forge modelfile. If you added these lines yourself, delete the first "
+                f"header line ('# {FORGE_MARKER} ...') so forge treats the file as your own Modelfile."
+            ),
+            source=resolved.description,
+            instructions=found,
         )
 
 
@@ -323,13 +381,16 @@ def refuse_outside_files(found: LocalFiles, base_dir: Path | None) -> None:
     """Raise unless every file to upload lies in the model's folder, the HF cache or forge's folders."""
     outside = outside_files(found, base_dir)
     if outside:
-        listed = "; ".join(f"{f.role} {f.path}" + (f" (really {_real(f.path)})" if _real(f.path) != f.path.absolute()
-                                                   else "") for f in outside)
+        listed = "; ".join(
+            f"{f.role} {f.path}"
+            + (f" (really {_real(f.path)})" if _real(f.path) != f.path.absolute() else "")
+            for f in outside
+        )
         raise ModelfileError(
             f"The Modelfile names files outside the model's folder, the Hugging Face cache and forge's models "
             f"folder: {listed}. Nothing was uploaded.",
             hint="Check that you mean to send these files to the Ollama server; if so, pass --allow-outside-files "
-                 "(allow_outside_files=True).",
+            "(allow_outside_files=True).",
             files=[str(f.path) for f in outside],
         )
 
@@ -344,6 +405,8 @@ def check_gguf_magic(found: LocalFiles) -> None:
         check_file_name(f.path, f.role)
     for f in [*found.adapters, *found.drafts]:
         if not _is_gguf(f.path):
-            raise NotGGUFError(f"{f.role.upper()} {f.path} is not a GGUF file",
-                               hint=f"forge registers GGUF {f.role}s only; point the {f.role.upper()} line at one.",
-                               path=str(f.path))
+            raise NotGGUFError(
+                f"{f.role.upper()} {f.path} is not a GGUF file",
+                hint=f"forge registers GGUF {f.role}s only; point the {f.role.upper()} line at one.",
+                path=str(f.path),
+            )

@@ -19,18 +19,24 @@ class ResolvedSource(BaseModel):
     projector_note: str | None = Field(default=None, description="where the projector came from")
     store_name: str | None = None
     repo: str | None = None
-    ignored: list[str] = Field(default_factory=list, description="files passed over, with the reason")
+    ignored: list[str] = Field(
+        default_factory=list, description="files passed over, with the reason"
+    )
 
     @property
     def entry(self) -> Path:
         return self.weights[0]
 
 
-def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[str] | None = None) -> ResolvedSource:
+def resolve_source(
+    source: str | os.PathLike[str], projector: str | os.PathLike[str] | None = None
+) -> ResolvedSource:
     """A GGUF path (shards found next to it) or a stored model name -> the files to use."""
     path = Path(source).expanduser()
     if path.is_dir():
-        raise UsageError(f"{path} is a folder", hint="Pass the .gguf file itself (or a stored model name).")
+        raise UsageError(
+            f"{path} is a folder", hint="Pass the .gguf file itself (or a stored model name)."
+        )
     if path.is_file():
         resolved = ResolvedSource(weights=expand_shards(path.absolute()))
     else:
@@ -40,14 +46,21 @@ def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[
         if entry is None:
             from ..errors import NotFoundError
 
-            raise NotFoundError.of(source, "a GGUF file, a model in forge's store",
-                                   hint="Pass a path to a .gguf, or pull the model first: forge pull-gguf owner/repo",
-                                   source=str(source))
+            raise NotFoundError.of(
+                source,
+                "a GGUF file, a model in forge's store",
+                hint="Pass a path to a .gguf, or pull the model first: forge pull-gguf owner/repo",
+                source=str(source),
+            )
         weights = sorted((Path(f.path) for f in entry.model_files), key=lambda p: p.name)
         if not weights:
-            raise UsageError(f"Stored model {entry.name!r} has no model file",
-                             hint=f"Pull it again: forge pull-gguf {entry.repo or 'owner/repo'} --name {entry.name}")
-        resolved = ResolvedSource(weights=weights, projector=entry.projector_path, store_name=entry.name, repo=entry.repo)
+            raise UsageError(
+                f"Stored model {entry.name!r} has no model file",
+                hint=f"Pull it again: forge pull-gguf {entry.repo or 'owner/repo'} --name {entry.name}",
+            )
+        resolved = ResolvedSource(
+            weights=weights, projector=entry.projector_path, store_name=entry.name, repo=entry.repo
+        )
     for weight in resolved.weights:
         check_file_name(weight, "model")
     if projector is not None:
@@ -56,7 +69,9 @@ def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[
         if not proj.is_file():
             from ..errors import NotFoundError
 
-            raise NotFoundError.of(proj, "a projector GGUF file", hint="Pass the mmproj .gguf path to --projector.")
+            raise NotFoundError.of(
+                proj, "a projector GGUF file", hint="Pass the mmproj .gguf path to --projector."
+            )
         resolved.projector = proj.absolute()
         resolved.projector_note = "given with --projector"
     elif resolved.projector is not None:
@@ -66,7 +81,9 @@ def resolve_source(source: str | os.PathLike[str], projector: str | os.PathLike[
         sibling = _sibling_projector(resolved.entry, resolved.ignored)
         if sibling is not None:
             resolved.projector = sibling
-            resolved.projector_note = "the one mmproj*.gguf next to the model (--projector chooses another)"
+            resolved.projector_note = (
+                "the one mmproj*.gguf next to the model (--projector chooses another)"
+            )
     return resolved
 
 
@@ -83,7 +100,11 @@ def file_name_problem(text: str) -> str | None:
 
     for ch in text:
         if not is_print(ch):
-            what = "a line break" if ch in "\n\r\v\f\x85\u2028\u2029" else "a control or invisible character"
+            what = (
+                "a line break"
+                if ch in "\n\r\v\f\x85\u2028\u2029"
+                else "a control or invisible character"
+            )
             return f"contains {what} (U+{ord(ch):04X} {unicodedata.name(ch, unicodedata.category(ch))})"
     return None
 
@@ -92,9 +113,13 @@ def check_file_name(path: Path | str, role: str) -> None:
     """Refuse a file whose name cannot be written into a Modelfile faithfully (see :func:`file_name_problem`)."""
     problem = file_name_problem(str(path))
     if problem is not None:
-        raise UsageError(f"The {role} file name {str(path)!r} {problem}",
-                         hint="Rename the file (letters, digits, '-', '_', '.'); forge never writes such a name "
-                              "into a Modelfile.", path=str(path), role=role)
+        raise UsageError(
+            f"The {role} file name {str(path)!r} {problem}",
+            hint="Rename the file (letters, digits, '-', '_', '.'); forge never writes such a name "
+            "into a Modelfile.",
+            path=str(path),
+            role=role,
+        )
 
 
 def from_value(path: Path, modelfile_dir: Path | None) -> str:
@@ -119,7 +144,11 @@ def _sibling_projector(path: Path, ignored: list[str]) -> Path | None:
     from ..gguf import read_gguf
 
     try:
-        found = [p for p in path.parent.glob("*.gguf") if p.name.lower().startswith("mmproj") and p != path]
+        found = [
+            p
+            for p in path.parent.glob("*.gguf")
+            if p.name.lower().startswith("mmproj") and p != path
+        ]
     except OSError:
         return None
     for candidate in list(found):

@@ -25,7 +25,9 @@ class _Subject(BaseModel):
     source: str
     template_source: str | None = None
     notes: list[str] = Field(default_factory=list)
-    native: bool = False  # the Modelfile carries no TEMPLATE: go_template is forge's candidate for old servers
+    native: bool = (
+        False  # the Modelfile carries no TEMPLATE: go_template is forge's candidate for old servers
+    )
 
 
 def _is_gguf(path: Path) -> bool:
@@ -49,17 +51,31 @@ def _check_instructions(modelfile: Any, where: str, *, planned: bool) -> list[st
     if planned or is_forge_written(modelfile):
         found = unexpected_instructions(modelfile, user_messages=0 if planned else None)
         from_files = [expand_path(v, modelfile.base_dir) for v in modelfile.from_]
-        found += [f"FROM {p} (not a GGUF file)" for p in from_files if not (p.is_file() and _is_gguf(p))]
+        found += [
+            f"FROM {p} (not a GGUF file)" for p in from_files if not (p.is_file() and _is_gguf(p))
+        ]
         if found:
             raise VerificationError(
                 f"{where} was written by forge from a GGUF but holds instructions forge never writes: "
                 f"{'; '.join(found)}; it was edited or crafted and cannot be verified",
-                hint=("Write it again with forge modelfile. If you added these lines yourself, delete the first "
-                      f"header line ('# {FORGE_MARKER} ...')."), instructions=found)
+                hint=(
+                    "Write it again with forge modelfile. If you added these lines yourself, delete the first "
+                    f"header line ('# {FORGE_MARKER} ...')."
+                ),
+                instructions=found,
+            )
         return []
-    notes = [f"{word} lines are not covered by verification" for word, values in
-             (("ADAPTER", modelfile.adapters), ("DRAFT", modelfile.draft), ("LICENSE", modelfile.license),
-              ("RENDERER", modelfile.renderer), ("PARSER", modelfile.parser)) if values]
+    notes = [
+        f"{word} lines are not covered by verification"
+        for word, values in (
+            ("ADAPTER", modelfile.adapters),
+            ("DRAFT", modelfile.draft),
+            ("LICENSE", modelfile.license),
+            ("RENDERER", modelfile.renderer),
+            ("PARSER", modelfile.parser),
+        )
+        if values
+    ]
     return notes
 
 
@@ -77,9 +93,15 @@ def _from_modelfile(path: Path, source: str) -> _Subject:
         )
     if not modelfile.template:
         return _native_subject(sorted(ggufs)[0], source, notes)
-    return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path=str(sorted(ggufs)[0]),
-                    source=source, template_source="modelfile",
-                    messages=[m.model_dump() for m in modelfile.messages], notes=notes)
+    return _Subject(
+        go_template=modelfile.template,
+        system=modelfile.system,
+        gguf_path=str(sorted(ggufs)[0]),
+        source=source,
+        template_source="modelfile",
+        messages=[m.model_dump() for m in modelfile.messages],
+        notes=notes,
+    )
 
 
 def _from_gguf(path: Path, source: str) -> _Subject:
@@ -91,14 +113,27 @@ def _from_gguf(path: Path, source: str) -> _Subject:
     _check_instructions(modelfile, f"The Modelfile forge plans for {path}", planned=True)
     choice = result.path_choice
     if not modelfile.template and choice is not None and choice.go_template:
-        return _Subject(go_template=choice.go_template, system=choice.go_system, gguf_path=str(path), source=source,
-                        template_source=choice.go_source, messages=[m.model_dump() for m in modelfile.messages],
-                        native=True)
+        return _Subject(
+            go_template=choice.go_template,
+            system=choice.go_system,
+            gguf_path=str(path),
+            source=source,
+            template_source=choice.go_source,
+            messages=[m.model_dump() for m in modelfile.messages],
+            native=True,
+        )
     if not modelfile.template:
-        raise VerificationError(f"forge writes no TEMPLATE for {path}", hint="the model has no chat template to verify")
-    return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path=str(path), source=source,
-                    template_source=result.template_source,
-                    messages=[m.model_dump() for m in modelfile.messages])
+        raise VerificationError(
+            f"forge writes no TEMPLATE for {path}", hint="the model has no chat template to verify"
+        )
+    return _Subject(
+        go_template=modelfile.template,
+        system=modelfile.system,
+        gguf_path=str(path),
+        source=source,
+        template_source=result.template_source,
+        messages=[m.model_dump() for m in modelfile.messages],
+    )
 
 
 def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
@@ -106,15 +141,33 @@ def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
     from ..workflows.plan import plan_modelfile
 
     try:
-        result = plan_modelfile(gguf, template_path="go", use_free_memory=False)  # a verified one, or none
+        result = plan_modelfile(
+            gguf, template_path="go", use_free_memory=False
+        )  # a verified one, or none
     except VerificationError as exc:  # the native path needs none; older servers would have nothing
-        return _Subject(go_template="", system=None, gguf_path=str(gguf), source=source, template_source="native",
-                        native=True, notes=[*notes, f"no Go TEMPLATE for Ollama < 0.30: {exc.message}"])
+        return _Subject(
+            go_template="",
+            system=None,
+            gguf_path=str(gguf),
+            source=source,
+            template_source="native",
+            native=True,
+            notes=[*notes, f"no Go TEMPLATE for Ollama < 0.30: {exc.message}"],
+        )
     if not result.modelfile.template:
-        raise UsageError(f"the Modelfile for {gguf} has no TEMPLATE and forge has none to offer",
-                         hint="the GGUF has no chat template: write a TEMPLATE with forge modelfile --family NAME")
-    return _Subject(go_template=result.modelfile.template, system=result.modelfile.system, gguf_path=str(gguf),
-                    source=source, template_source=result.template_source, notes=notes, native=True)
+        raise UsageError(
+            f"the Modelfile for {gguf} has no TEMPLATE and forge has none to offer",
+            hint="the GGUF has no chat template: write a TEMPLATE with forge modelfile --family NAME",
+        )
+    return _Subject(
+        go_template=result.modelfile.template,
+        system=result.modelfile.system,
+        gguf_path=str(gguf),
+        source=source,
+        template_source=result.template_source,
+        notes=notes,
+        native=True,
+    )
 
 
 def _resolve(target: str) -> _Subject:
@@ -129,8 +182,11 @@ def _resolve(target: str) -> _Subject:
     if entry is None:
         from ..errors import NotFoundError
 
-        raise NotFoundError.of(target, "a GGUF file, a Modelfile, a model in forge's store",
-                               hint="Pass a path to a .gguf or a Modelfile, or a name from `forge list`.")
+        raise NotFoundError.of(
+            target,
+            "a GGUF file, a Modelfile, a model in forge's store",
+            hint="Pass a path to a .gguf or a Modelfile, or a name from `forge list`.",
+        )
     if entry.modelfile_path and Path(entry.modelfile_path).is_file():
         return _from_modelfile(Path(entry.modelfile_path), target)
     return _from_gguf(entry.entry_path, target)
@@ -146,19 +202,37 @@ def verify(target: str | Path) -> VerifyReport:
     if not chat_template:
         # A base model: nothing to compare is an outcome, not an error (forge check tests it by generation).
         plain = subject.go_template.strip() in ("{{ .Prompt }}", "{{- .Prompt }}", "{{ .Prompt -}}")
-        note = ("TEMPLATE is a plain completion template ({{ .Prompt }}): the model continues the text it is given"
-                if plain else "the TEMPLATE cannot be compared with a chat template the model does not have")
-        return VerifyReport(matched=False, has_chat_template=False, target=subject.source,
-                            template_source=subject.template_source, normalisations=[note, *subject.notes])
-    tokens: dict[str, str] = {kind: str(tok.text) for kind, tok in (info.special_tokens or {}).items()
-                              if getattr(tok, "text", None)}
-    if subject.native and not subject.go_template:  # the server renders the model's own template: nothing to compare
+        note = (
+            "TEMPLATE is a plain completion template ({{ .Prompt }}): the model continues the text it is given"
+            if plain
+            else "the TEMPLATE cannot be compared with a chat template the model does not have"
+        )
+        return VerifyReport(
+            matched=False,
+            has_chat_template=False,
+            target=subject.source,
+            template_source=subject.template_source,
+            normalisations=[note, *subject.notes],
+        )
+    tokens: dict[str, str] = {
+        kind: str(tok.text)
+        for kind, tok in (info.special_tokens or {}).items()
+        if getattr(tok, "text", None)
+    }
+    if (
+        subject.native and not subject.go_template
+    ):  # the server renders the model's own template: nothing to compare
         report = VerifyReport(matched=True)
     else:
         report = verify_template(
-            subject.go_template, subject.system, chat_template,
-            bos_token=tokens.get("bos", ""), eos_token=tokens.get("eos", ""),
-            add_bos_token=bool(info.add_bos_token), special_tokens=tokens, model_messages=subject.messages,
+            subject.go_template,
+            subject.system,
+            chat_template,
+            bos_token=tokens.get("bos", ""),
+            eos_token=tokens.get("eos", ""),
+            add_bos_token=bool(info.add_bos_token),
+            special_tokens=tokens,
+            model_messages=subject.messages,
         )
     report.target = subject.source
     report.template_source = subject.template_source
@@ -166,9 +240,15 @@ def verify(target: str | Path) -> VerifyReport:
     from ..fidelity.path_choice import choose_path
 
     report.path_choice = choose_path(
-        subject.go_template or None, subject.system, chat_template, bos_token=tokens.get("bos", ""),
-        eos_token=tokens.get("eos", ""), add_bos_token=bool(info.add_bos_token), model_family=info.architecture,
-        requested="native" if subject.native else "go")
+        subject.go_template or None,
+        subject.system,
+        chat_template,
+        bos_token=tokens.get("bos", ""),
+        eos_token=tokens.get("eos", ""),
+        add_bos_token=bool(info.add_bos_token),
+        model_family=info.architecture,
+        requested="native" if subject.native else "go",
+    )
     report.template_path = report.path_choice.template_path
     return report
 
@@ -185,21 +265,33 @@ def _subject_for_render(target: str) -> _Subject:
 
             modelfile = read_modelfile(path)
             if not modelfile.template:
-                raise UsageError(f"the Modelfile {path} has no TEMPLATE", hint="add a TEMPLATE or render a GGUF")
-            return _Subject(go_template=modelfile.template, system=modelfile.system, gguf_path="", source=target,
-                            messages=[m.model_dump() for m in modelfile.messages])
+                raise UsageError(
+                    f"the Modelfile {path} has no TEMPLATE", hint="add a TEMPLATE or render a GGUF"
+                )
+            return _Subject(
+                go_template=modelfile.template,
+                system=modelfile.system,
+                gguf_path="",
+                source=target,
+                messages=[m.model_dump() for m in modelfile.messages],
+            )
         return _Subject(go_template=text, system=None, gguf_path="", source=target)
     from ..store import Store
 
-    entry = Store().find(target) if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,80}", target) else None
+    entry = (
+        Store().find(target) if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,80}", target) else None
+    )
     if entry is not None:
         return _resolve(target)
     if "{{" not in target:
         from ..errors import NotFoundError
 
-        raise NotFoundError.of(target, "a template file, a Modelfile, a GGUF file, a model in forge's store, "
-                               "Go template text with {{ }}",
-                               hint="Pass a template file, a Modelfile, a .gguf, a stored name or template text.")
+        raise NotFoundError.of(
+            target,
+            "a template file, a Modelfile, a GGUF file, a model in forge's store, "
+            "Go template text with {{ }}",
+            hint="Pass a template file, a Modelfile, a .gguf, a stored name or template text.",
+        )
     return _Subject(go_template=target, system=None, gguf_path="", source="<text>")
 
 
@@ -213,13 +305,24 @@ def render_for(
 ) -> str:
     """``forge render``: the exact prompt Ollama builds for ``messages`` with ``target``'s TEMPLATE."""
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-        raise UsageError("--messages must be a JSON array of message objects",
-                         hint='e.g. [{"role": "user", "content": "Hello"}]')
-    if tools is not None and (not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)):
-        raise UsageError("--tools must be a JSON array of tool objects",
-                         hint='e.g. [{"type": "function", "function": {"name": "f", "parameters": {}}}]')
+        raise UsageError(
+            "--messages must be a JSON array of message objects",
+            hint='e.g. [{"role": "user", "content": "Hello"}]',
+        )
+    if tools is not None and (
+        not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools)
+    ):
+        raise UsageError(
+            "--tools must be a JSON array of tool objects",
+            hint='e.g. [{"type": "function", "function": {"name": "f", "parameters": {}}}]',
+        )
     subject = _subject_for_render(target)
     extra = {"model_messages": subject.messages} if subject.messages else {}
-    return default_renderer()(subject.go_template, messages,
-                               system=system if system is not None else subject.system,
-                               tools=tools, think=think, **extra)
+    return default_renderer()(
+        subject.go_template,
+        messages,
+        system=system if system is not None else subject.system,
+        tools=tools,
+        think=think,
+        **extra,
+    )

@@ -24,4 +24,3 @@ def case_gguf(case_dir: Path):  # type: ignore[no-untyped-def]
         return cache[case.id]
 
     return get
-

@@ -18,8 +18,12 @@ UPPER = "{% for m in messages %}{{ m['content'] | upper }}{% endfor %}"  # no Go
 
 
 def llama2_gguf(tmp_path: Path, **kw: object) -> Path:
-    return write_gguf(tmp_path / "llama-2-7b-chat.Q4_K_M.gguf", name="Llama 2 7B Chat",
-                      chat_template=(DATA / "llama2.jinja").read_text(), **kw)  # type: ignore[arg-type]
+    return write_gguf(
+        tmp_path / "llama-2-7b-chat.Q4_K_M.gguf",
+        name="Llama 2 7B Chat",
+        chat_template=(DATA / "llama2.jinja").read_text(),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_public_api_returns_a_modelfile_that_renders_itself(tmp_path: Path) -> None:
@@ -37,7 +41,10 @@ def test_choice_and_verification_are_recorded_in_comments(tmp_path: Path) -> Non
     result = plan_modelfile(llama2_gguf(tmp_path), use_free_memory=False)
     comments = result.modelfile.comments
     assert comments[1] == "family: llama2 (rule chat_template_signature, confidence high)"
-    assert any(c.startswith("template: family llama2, verified against the GGUF's chat template: 4/4") for c in comments)
+    assert any(
+        c.startswith("template: family llama2, verified against the GGUF's chat template: 4/4")
+        for c in comments
+    )
     assert any(c.startswith("stops: </s> (the GGUF's eos token)") for c in comments)
     assert any(c.startswith("num_ctx 4096:") for c in comments)
     assert result.explanation()[0].startswith("family: llama2")
@@ -46,17 +53,22 @@ def test_choice_and_verification_are_recorded_in_comments(tmp_path: Path) -> Non
 def test_from_is_relative_to_the_modelfile_folder(tmp_path: Path) -> None:
     gguf = llama2_gguf(tmp_path)
     assert plan_modelfile(gguf, modelfile_dir=tmp_path, use_free_memory=False).modelfile.from_ == [
-        "./llama-2-7b-chat.Q4_K_M.gguf"]
+        "./llama-2-7b-chat.Q4_K_M.gguf"
+    ]
     elsewhere = tmp_path / "other"
     elsewhere.mkdir()
-    assert plan_modelfile(gguf, modelfile_dir=elsewhere, use_free_memory=False).modelfile.from_ == [str(gguf)]
+    assert plan_modelfile(gguf, modelfile_dir=elsewhere, use_free_memory=False).modelfile.from_ == [
+        str(gguf)
+    ]
     assert plan_modelfile(gguf, use_free_memory=False).modelfile.from_ == [str(gguf)]
 
 
 def test_projector_and_shards_become_further_froms(tmp_path: Path) -> None:
     gguf = llama2_gguf(tmp_path)
     proj = write_projector(tmp_path / "mmproj-model-f16.gguf")
-    mf = plan_modelfile(gguf, projector=proj, modelfile_dir=tmp_path, use_free_memory=False).modelfile
+    mf = plan_modelfile(
+        gguf, projector=proj, modelfile_dir=tmp_path, use_free_memory=False
+    ).modelfile
     assert mf.from_ == ["./llama-2-7b-chat.Q4_K_M.gguf", "./mmproj-model-f16.gguf"]
     assert "projector: mmproj-model-f16.gguf (given with --projector)" in mf.comments
     sibling = plan_modelfile(gguf, modelfile_dir=tmp_path, use_free_memory=False)
@@ -66,9 +78,17 @@ def test_projector_and_shards_become_further_froms(tmp_path: Path) -> None:
         plan_modelfile(gguf, projector=gguf, use_free_memory=False)
     with pytest.raises(UsageError, match="projector"):
         plan_modelfile(proj, use_free_memory=False)
-    shards = write_split_gguf(tmp_path / "split", "big", shards=3, chat_template=(DATA / "chatml.jinja").read_text(),
-                              tokens=["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"], eos="<|im_end|>")
-    split = plan_modelfile(shards[0], modelfile_dir=tmp_path / "split", use_free_memory=False).modelfile
+    shards = write_split_gguf(
+        tmp_path / "split",
+        "big",
+        shards=3,
+        chat_template=(DATA / "chatml.jinja").read_text(),
+        tokens=["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>"],
+        eos="<|im_end|>",
+    )
+    split = plan_modelfile(
+        shards[0], modelfile_dir=tmp_path / "split", use_free_memory=False
+    ).modelfile
     assert split.from_ == [f"./{s.name}" for s in shards]
     shards[2].unlink()
     with pytest.raises(forge.SplitError):
@@ -76,8 +96,12 @@ def test_projector_and_shards_become_further_froms(tmp_path: Path) -> None:
 
 
 def test_system_params_and_messages(tmp_path: Path) -> None:
-    mf = forge.build_modelfile(llama2_gguf(tmp_path), system="Talk like a pirate.", params={"temperature": "0.2"},
-                               messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Arr"}])
+    mf = forge.build_modelfile(
+        llama2_gguf(tmp_path),
+        system="Talk like a pirate.",
+        params={"temperature": "0.2"},
+        messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Arr"}],
+    )
     assert mf.system == "Talk like a pirate."
     assert mf.parameters["temperature"] == pytest.approx(0.2)
     assert [m.role for m in mf.messages] == ["user", "assistant"]
@@ -91,12 +115,23 @@ def test_family_default_system_and_gguf_sampling(tmp_path: Path) -> None:
     from family_cases import tokens_for
 
     text = case.text() or ""
-    gguf = write_gguf(tmp_path / "qwen.gguf", arch="qwen2", tokens=tokens_for(text, "<|im_end|>"), bos=None,
-                      eos="<|im_end|>", add_bos=False, chat_template=text,
-                      extra_kv={"general.sampling.temp": 0.7, "general.sampling.top_p": 0.8})
-    mf = forge.build_modelfile(gguf, template_path="go")  # auto: native on this model, the Jinja has the system
+    gguf = write_gguf(
+        tmp_path / "qwen.gguf",
+        arch="qwen2",
+        tokens=tokens_for(text, "<|im_end|>"),
+        bos=None,
+        eos="<|im_end|>",
+        add_bos=False,
+        chat_template=text,
+        extra_kv={"general.sampling.temp": 0.7, "general.sampling.top_p": 0.8},
+    )
+    mf = forge.build_modelfile(
+        gguf, template_path="go"
+    )  # auto: native on this model, the Jinja has the system
     assert mf.system == "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-    assert mf.parameters["temperature"] == pytest.approx(0.7) and mf.parameters["top_p"] == pytest.approx(0.8)
+    assert mf.parameters["temperature"] == pytest.approx(0.7) and mf.parameters[
+        "top_p"
+    ] == pytest.approx(0.8)
 
 
 def test_family_override_that_does_not_verify_fails_with_the_report(tmp_path: Path) -> None:
@@ -109,7 +144,9 @@ def test_family_override_that_does_not_verify_fails_with_the_report(tmp_path: Pa
     forced = plan_modelfile(gguf, family="chatml", force=True, use_free_memory=False)
     assert forced.verified is False and forced.family == "chatml"
     assert any(c.startswith("template: UNVERIFIED (--force)") for c in forced.modelfile.comments)
-    assert any(c.startswith("WARNING: writing an unverified template") for c in forced.modelfile.comments)
+    assert any(
+        c.startswith("WARNING: writing an unverified template") for c in forced.modelfile.comments
+    )
 
 
 def test_no_template_at_all_fails_even_with_force(tmp_path: Path) -> None:
@@ -120,18 +157,34 @@ def test_no_template_at_all_fails_even_with_force(tmp_path: Path) -> None:
 
 
 def test_synthesised_template_when_no_family_fits(tmp_path: Path) -> None:
-    template = ("{% for m in messages %}<|turn|>{{ m['role'] }}:{{ m['content'] }}<|done|>\n{% endfor %}"
-                "{% if add_generation_prompt %}<|turn|>assistant:{% endif %}")
-    gguf = write_gguf(tmp_path / "novel.gguf", arch="mystery", name="Novel",
-                      tokens=["<unk>", "<s>", "</s>", "<|turn|>", "<|done|>"], eos="<|done|>", chat_template=template)
+    template = (
+        "{% for m in messages %}<|turn|>{{ m['role'] }}:{{ m['content'] }}<|done|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|turn|>assistant:{% endif %}"
+    )
+    gguf = write_gguf(
+        tmp_path / "novel.gguf",
+        arch="mystery",
+        name="Novel",
+        tokens=["<unk>", "<s>", "</s>", "<|turn|>", "<|done|>"],
+        eos="<|done|>",
+        chat_template=template,
+    )
     result = plan_modelfile(gguf, use_free_memory=False)
-    assert result.template_source == "synthesized" and result.verified is True and result.family is None
+    assert (
+        result.template_source == "synthesized"
+        and result.verified is True
+        and result.family is None
+    )
     assert result.modelfile.parameters["stop"] == ["<|done|>"]
-    assert any(c.startswith("template: synthesized template, verified") for c in result.modelfile.comments)
+    assert any(
+        c.startswith("template: synthesized template, verified") for c in result.modelfile.comments
+    )
 
 
 def test_base_model_gets_a_plain_template_and_a_visible_warning(tmp_path: Path) -> None:
-    gguf = write_gguf(tmp_path / "gemma-3-1b.gguf", arch="gemma3", name="Gemma 3 1b", bos="<s>", eos="</s>")
+    gguf = write_gguf(
+        tmp_path / "gemma-3-1b.gguf", arch="gemma3", name="Gemma 3 1b", bos="<s>", eos="</s>"
+    )
     result = plan_modelfile(gguf, use_free_memory=False)
     assert result.modelfile.template == "{{ .Prompt }}" and result.template_source == "plain"
     assert result.verified is None
@@ -143,7 +196,11 @@ def test_base_model_gets_a_plain_template_and_a_visible_warning(tmp_path: Path) 
         forge.build_modelfile(gguf)
     assert any("no chat template" in str(w.message) for w in caught)
     chosen = plan_modelfile(gguf, family="gemma3", use_free_memory=False)
-    assert chosen.family == "gemma3" and chosen.verified is None and "UNVERIFIED" in chosen.verification
+    assert (
+        chosen.family == "gemma3"
+        and chosen.verified is None
+        and "UNVERIFIED" in chosen.verification
+    )
 
 
 def test_stored_model_name_is_resolved(tmp_path: Path) -> None:
@@ -151,9 +208,16 @@ def test_stored_model_name_is_resolved(tmp_path: Path) -> None:
 
     gguf = llama2_gguf(tmp_path)
     proj = write_projector(tmp_path / "mmproj.gguf")
-    Store().put(StoredModel(name="mymodel", repo="TheBloke/Llama-2-7B-Chat-GGUF", files=[
-        StoredFile(role="model", path=str(gguf), size=gguf.stat().st_size),
-        StoredFile(role="projector", path=str(proj), size=proj.stat().st_size)]))
+    Store().put(
+        StoredModel(
+            name="mymodel",
+            repo="TheBloke/Llama-2-7B-Chat-GGUF",
+            files=[
+                StoredFile(role="model", path=str(gguf), size=gguf.stat().st_size),
+                StoredFile(role="projector", path=str(proj), size=proj.stat().st_size),
+            ],
+        )
+    )
     result = plan_modelfile("mymodel", modelfile_dir=tmp_path, use_free_memory=False)
     assert result.source.store_name == "mymodel"
     assert result.modelfile.from_ == ["./llama-2-7b-chat.Q4_K_M.gguf", "./mmproj.gguf"]
@@ -164,8 +228,11 @@ def test_stored_model_name_is_resolved(tmp_path: Path) -> None:
 def test_broken_user_family_is_reported_not_crashed(tmp_path: Path) -> None:
     folder = tmp_path / "fams"
     folder.mkdir()
-    (folder / "llama2.jinja").write_text('{#- forge-family {"name": "llama2", "signatures": [["[INST]"]]} -#}\n'
-                                         "FROM ./elsewhere.gguf\n", encoding="utf-8")
+    (folder / "llama2.jinja").write_text(
+        '{#- forge-family {"name": "llama2", "signatures": [["[INST]"]]} -#}\n'
+        "FROM ./elsewhere.gguf\n",
+        encoding="utf-8",
+    )
     with pytest.raises(FamilyError, match="FROM"):
         plan_modelfile(llama2_gguf(tmp_path), families_dir=folder, use_free_memory=False)
 
@@ -177,4 +244,6 @@ def test_real_gemma4_vocab_template_falls_back_to_a_verified_synthesis() -> None
     result = plan_modelfile(vocab_gguf("gemma-4"), use_free_memory=False)
     assert result.template_source == "synthesized" and result.verified is True
     assert "<start_of_turn>" not in result.modelfile.parameters.get("stop", [])
-    assert any(c.startswith("template: synthesized template, verified") for c in result.modelfile.comments)
+    assert any(
+        c.startswith("template: synthesized template, verified") for c in result.modelfile.comments
+    )

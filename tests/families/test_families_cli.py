@@ -22,11 +22,16 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def model(tmp_path: Path) -> Path:
     folder = tmp_path / "models" / "llama2"
-    return write_gguf(folder / "llama-2-7b-chat.Q4_K_M.gguf", name="Llama 2 7B Chat",
-                      chat_template=(DATA / "llama2.jinja").read_text())
+    return write_gguf(
+        folder / "llama-2-7b-chat.Q4_K_M.gguf",
+        name="Llama 2 7B Chat",
+        chat_template=(DATA / "llama2.jinja").read_text(),
+    )
 
 
-def test_stdout_by_default_with_explanation_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stdout_by_default_with_explanation_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     gguf = model(tmp_path)
     code, out, err = run(capsys, "modelfile", str(gguf), "--max-ctx", "2048")
     assert code == 0
@@ -38,7 +43,9 @@ def test_stdout_by_default_with_explanation_on_stderr(tmp_path: Path, capsys: py
     assert "TEMPLATE" not in err
 
 
-def test_output_next_to_the_model_with_relative_from(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_next_to_the_model_with_relative_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     gguf = model(tmp_path)
     code, out, err = run(capsys, "modelfile", str(gguf), "-o")
     assert code == 0 and out == ""
@@ -49,7 +56,9 @@ def test_output_next_to_the_model_with_relative_from(tmp_path: Path, capsys: pyt
     assert mf.local_from_problems() == []
     code, _, _ = run(capsys, "modelfile", str(gguf), "-o", str(tmp_path / "models"))
     assert code == 0
-    assert read_modelfile(tmp_path / "models" / "Modelfile").from_ == ["./llama2/llama-2-7b-chat.Q4_K_M.gguf"]
+    assert read_modelfile(tmp_path / "models" / "Modelfile").from_ == [
+        "./llama2/llama-2-7b-chat.Q4_K_M.gguf"
+    ]
     assert not list(gguf.parent.glob(".Modelfile.*"))  # atomic write leaves no temp file
 
 
@@ -57,8 +66,21 @@ def test_options_reach_the_modelfile(tmp_path: Path, capsys: pytest.CaptureFixtu
     gguf = model(tmp_path)
     system_file = tmp_path / "system.txt"
     system_file.write_text("Be brief.\n")
-    code, out, _ = run(capsys, "modelfile", str(gguf), "--system", f"@{system_file}", "--param", "temperature=0.3",
-                       "--param", "stop=###", "--message", "user:Hi", "--message", "assistant:Hello!")
+    code, out, _ = run(
+        capsys,
+        "modelfile",
+        str(gguf),
+        "--system",
+        f"@{system_file}",
+        "--param",
+        "temperature=0.3",
+        "--param",
+        "stop=###",
+        "--message",
+        "user:Hi",
+        "--message",
+        "assistant:Hello!",
+    )
     assert code == 0
     from ollama_forge.modelfile import parse_modelfile
 
@@ -68,7 +90,9 @@ def test_options_reach_the_modelfile(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [(m.role, m.content) for m in mf.messages] == [("user", "Hi"), ("assistant", "Hello!")]
 
 
-def test_misuse_and_failures_exit_with_a_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_misuse_and_failures_exit_with_a_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     gguf = model(tmp_path)
     code, _, err = run(capsys, "modelfile", str(gguf), "--param", "temperature")
     assert code == 2 and "NAME=VALUE" in err
@@ -82,11 +106,15 @@ def test_misuse_and_failures_exit_with_a_fix(tmp_path: Path, capsys: pytest.Capt
     assert code == 0 and "# template: UNVERIFIED (--force)" in out and "warning:" in err
 
 
-def test_stored_model_with_o_records_the_modelfile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stored_model_with_o_records_the_modelfile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.store import Store, StoredFile, StoredModel
 
     gguf = model(tmp_path)
-    Store().put(StoredModel(name="llama2", files=[StoredFile(path=str(gguf), size=gguf.stat().st_size)]))
+    Store().put(
+        StoredModel(name="llama2", files=[StoredFile(path=str(gguf), size=gguf.stat().st_size)])
+    )
     code, _, _ = run(capsys, "modelfile", "llama2", "-o")
     assert code == 0
     assert Store().get("llama2").modelfile_path == str(gguf.parent / "Modelfile")

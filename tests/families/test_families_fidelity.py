@@ -15,9 +15,34 @@ from ollama_forge.families import load_families
 from ollama_forge.workflows.plan import plan_modelfile
 
 REQUIRED = {
-    "llama2", "llama3", "llama3.1", "llama3.2", "mistral", "mistral-v3", "mistral-v7", "chatml", "qwen2.5",
-    "qwen3", "qwq", "hermes", "smollm3", "gemma", "gemma3", "phi3", "phi4", "deepseek-v2", "deepseek-v3",
-    "deepseek-r1", "command-r", "granite3", "falcon", "zephyr", "vicuna", "alpaca", "openchat", "starcoder2",
+    "llama2",
+    "llama3",
+    "llama3.1",
+    "llama3.2",
+    "mistral",
+    "mistral-v3",
+    "mistral-v7",
+    "chatml",
+    "qwen2.5",
+    "qwen3",
+    "qwq",
+    "hermes",
+    "smollm3",
+    "gemma",
+    "gemma3",
+    "phi3",
+    "phi4",
+    "deepseek-v2",
+    "deepseek-v3",
+    "deepseek-r1",
+    "command-r",
+    "granite3",
+    "falcon",
+    "zephyr",
+    "vicuna",
+    "alpaca",
+    "openchat",
+    "starcoder2",
 }
 
 
@@ -49,7 +74,9 @@ def test_family_template_verifies(case: Case, case_gguf) -> None:  # type: ignor
     family = load_families()[case.family]
     names = {r.name for r in compared}
     if family.supports_tools:
-        assert {"tools_defined", "tool_call"} <= names, "tool conversations must be compared, not skipped"
+        assert {"tools_defined", "tool_call"} <= names, (
+            "tool conversations must be compared, not skipped"
+        )
         assert ".Tools" in result.modelfile.template
     if family.supports_thinking and case.family not in ("deepseek-r1",):
         assert {"think_on", "think_off"} <= names

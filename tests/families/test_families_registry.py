@@ -21,9 +21,9 @@ from ollama_forge.families import (
 from ollama_forge.families.registry import BODY_VARIABLES, render_family_body
 from ollama_forge.workflows.plan import plan_modelfile
 
-BODY = '''{% raw %}{{ range .Messages }}{{ .Role }}: {{ .Content }}
+BODY = """{% raw %}{{ range .Messages }}{{ .Role }}: {{ .Content }}
 {{ end }}assistant:{% endraw %}
-'''
+"""
 
 
 def family_file(meta: dict, body: str = BODY) -> str:
@@ -31,9 +31,19 @@ def family_file(meta: dict, body: str = BODY) -> str:
 
 
 def sample_vars(**over: object) -> dict:
-    values = {"model_path": "./m.gguf", "extra_from": [], "projector_path": None, "stops": ["</s>"], "num_ctx": 4096,
-              "system": None, "params": {}, "bos_token": "<s>", "eos_token": "</s>", "bos_prefix": "",
-              "add_bos_token": True}
+    values = {
+        "model_path": "./m.gguf",
+        "extra_from": [],
+        "projector_path": None,
+        "stops": ["</s>"],
+        "num_ctx": 4096,
+        "system": None,
+        "params": {},
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "bos_prefix": "",
+        "add_bos_token": True,
+    }
     values.update(over)
     return values
 
@@ -51,7 +61,9 @@ def test_every_builtin_family_renders_a_parseable_modelfile() -> None:
     assert len(families) >= 28
     for family in families:
         assert family.source == "builtin"
-        text = render_family_body(family, sample_vars(system=family.default_system, stops=["</s>", "<|im_end|>"]))
+        text = render_family_body(
+            family, sample_vars(system=family.default_system, stops=["</s>", "<|im_end|>"])
+        )
         mf = parse_modelfile(text)
         assert mf.from_ == ["./m.gguf"], family.name
         assert mf.template, family.name
@@ -84,7 +96,10 @@ def test_builtin_hashes_are_the_referenced_real_templates() -> None:
 def test_go_template_text_reaches_the_modelfile_verbatim() -> None:
     family = load_families()["llama3"]
     text = render_family_body(family, sample_vars())
-    assert '{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>' in text
+    assert (
+        "{{- range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>"
+        in text
+    )
 
 
 def test_bos_prefix_is_printed_only_when_llama_cpp_does_not_add_bos() -> None:
@@ -95,17 +110,25 @@ def test_bos_prefix_is_printed_only_when_llama_cpp_does_not_add_bos() -> None:
     assert 'TEMPLATE """{{- $first' in without
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("FROM x\n", "must start with"),
-    ("{#- forge-family\n{not json}\n-#}\nFROM x\n", "not valid JSON"),
-    (family_file({"name": "x", "colour": "red"}), "bad forge-family metadata"),
-    (family_file({"name": "Bad Name"}), "is not allowed"),
-    (family_file({"name": "x", "name_patterns": ["("]}), "not a valid regex"),
-    (family_file({"name": "x", "chat_template_sha256": ["abc"]}), "sha256"),
-    (family_file({"name": "x"}, "FROM {{ model_path }\n"), "Jinja syntax error"),
-    (family_file({"name": "x"}, 'FROM {{ model_path }}\nTEMPLATE """{% raw %}{{ .Prompt }}{% endraw %}"""\n'),
-     "whole Modelfile"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("FROM x\n", "must start with"),
+        ("{#- forge-family\n{not json}\n-#}\nFROM x\n", "not valid JSON"),
+        (family_file({"name": "x", "colour": "red"}), "bad forge-family metadata"),
+        (family_file({"name": "Bad Name"}), "is not allowed"),
+        (family_file({"name": "x", "name_patterns": ["("]}), "not a valid regex"),
+        (family_file({"name": "x", "chat_template_sha256": ["abc"]}), "sha256"),
+        (family_file({"name": "x"}, "FROM {{ model_path }\n"), "Jinja syntax error"),
+        (
+            family_file(
+                {"name": "x"},
+                'FROM {{ model_path }}\nTEMPLATE """{% raw %}{{ .Prompt }}{% endraw %}"""\n',
+            ),
+            "whole Modelfile",
+        ),
+    ],
+)
 def test_broken_family_files_are_refused_with_a_fix(text: str, needle: str) -> None:
     with pytest.raises(FamilyError) as info:
         parse_family_file(text, path="bad.jinja")
@@ -114,10 +137,14 @@ def test_broken_family_files_are_refused_with_a_fix(text: str, needle: str) -> N
 
 
 def test_family_bodies_are_sandboxed_and_strict() -> None:
-    escape = parse_family_file(family_file({"name": "evil"}, "{{ ''.__class__.__mro__[1].__subclasses__() }}\n"))
+    escape = parse_family_file(
+        family_file({"name": "evil"}, "{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    )
     with pytest.raises(FamilyError):
         render_family_body(escape, sample_vars())
-    unknown = parse_family_file(family_file({"name": "typo"}, "{{ bos_tokn }}{% raw %}{{ .Prompt }}{% endraw %}\n"))
+    unknown = parse_family_file(
+        family_file({"name": "typo"}, "{{ bos_tokn }}{% raw %}{{ .Prompt }}{% endraw %}\n")
+    )
     with pytest.raises(FamilyError) as info:
         render_family_body(unknown, sample_vars())
     assert "bos_token" in (info.value.hint or "")
@@ -125,11 +152,19 @@ def test_family_bodies_are_sandboxed_and_strict() -> None:
     with pytest.raises(FamilyError):
         render_family_body(mutate, sample_vars())
     # Only the token texts and flags reach a body: paths, stops and SYSTEM are data, not variables.
-    assert set(BODY_VARIABLES) == {"bos_token", "eos_token", "bos_prefix", "add_bos_token", "family"}
+    assert set(BODY_VARIABLES) == {
+        "bos_token",
+        "eos_token",
+        "bos_prefix",
+        "add_bos_token",
+        "family",
+    }
 
 
 def test_a_body_that_is_not_a_go_template_is_refused() -> None:
-    broken = parse_family_file(family_file({"name": "broken"}, "{% raw %}{{ if .System }}{% endraw %}\n"))
+    broken = parse_family_file(
+        family_file({"name": "broken"}, "{% raw %}{{ if .System }}{% endraw %}\n")
+    )
     with pytest.raises(FamilyError) as info:
         render_family_body(broken, sample_vars())
     assert "invalid Go template" in info.value.message
@@ -144,19 +179,37 @@ def test_get_family_by_alias_and_unknown_name() -> None:
     assert "forge families" in (info.value.hint or "")
 
 
-def test_user_folder_adds_and_overrides_families(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_folder_adds_and_overrides_families(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ggufs import write_gguf
 
     folder = tmp_path / "fams"
     folder.mkdir()
-    template = "{% for m in messages %}<<{{ m['role'] }}>>{{ m['content'] }}{% endfor %}<<assistant>>"
-    custom_body = BODY.replace("{{ .Role }}: {{ .Content }}\n", "<<{{ .Role }}>>{{ .Content }}").replace(
-        "assistant:", "<<assistant>>")
-    (folder / "mine.jinja").write_text(family_file(
-        {"name": "mine", "description": "my house format", "chat_template_sha256": [chat_template_sha256(template)],
-         "parameters": {"temperature": 0.3}}, custom_body), encoding="utf-8")
-    (folder / "chatml.jinja").write_text(family_file(
-        {"name": "chatml", "description": "overridden", "signatures": [["<|im_start|>"]]}), encoding="utf-8")
+    template = (
+        "{% for m in messages %}<<{{ m['role'] }}>>{{ m['content'] }}{% endfor %}<<assistant>>"
+    )
+    custom_body = BODY.replace(
+        "{{ .Role }}: {{ .Content }}\n", "<<{{ .Role }}>>{{ .Content }}"
+    ).replace("assistant:", "<<assistant>>")
+    (folder / "mine.jinja").write_text(
+        family_file(
+            {
+                "name": "mine",
+                "description": "my house format",
+                "chat_template_sha256": [chat_template_sha256(template)],
+                "parameters": {"temperature": 0.3},
+            },
+            custom_body,
+        ),
+        encoding="utf-8",
+    )
+    (folder / "chatml.jinja").write_text(
+        family_file(
+            {"name": "chatml", "description": "overridden", "signatures": [["<|im_start|>"]]}
+        ),
+        encoding="utf-8",
+    )
 
     assert "mine" not in load_families()
     by_flag = load_families(folder)
@@ -178,8 +231,9 @@ def test_user_override_replaces_a_builtin_in_the_choice(tmp_path: Path, case_ggu
 
     folder = tmp_path / "fams"
     folder.mkdir()
-    (folder / "chatml.jinja").write_text(family_file({"name": "chatml", "signatures": [["<|im_start|>"]]}),
-                                         encoding="utf-8")
+    (folder / "chatml.jinja").write_text(
+        family_file({"name": "chatml", "signatures": [["<|im_start|>"]]}), encoding="utf-8"
+    )
     case = next(c for c in CASES if c.id == "chatml-chatml")
     detection = detect_family(write_case(case, tmp_path), families_dir=folder)
     assert detection.family == "chatml"

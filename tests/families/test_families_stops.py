@@ -28,7 +28,9 @@ def test_stops_hold_the_eog_tokens_and_no_turn_opener(case: Case, case_gguf) -> 
     with open_gguf(path) as gguf:
         in_vocab = gguf.find_tokens(family.stop_tokens)
     for terminator in family.stop_tokens:
-        assert (terminator in choice.stops) == (terminator in in_vocab or terminator in eog), terminator
+        assert (terminator in choice.stops) == (terminator in in_vocab or terminator in eog), (
+            terminator
+        )
 
 
 def test_llama31_stops(case_gguf) -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +50,9 @@ def test_terminators_missing_from_the_vocab_are_left_out(tmp_path: Path) -> None
 
 def test_a_turn_opener_set_as_eos_is_rejected(tmp_path: Path) -> None:
     tokens = [*BASE_TOKENS, "<|im_start|>", "<|im_end|>"]
-    path = write_gguf(tmp_path / "m.gguf", tokens=tokens, eos="<|im_start|>", eot="<|im_end|>", chat_template="x")
+    path = write_gguf(
+        tmp_path / "m.gguf", tokens=tokens, eos="<|im_start|>", eot="<|im_end|>", chat_template="x"
+    )
     with open_gguf(path) as gguf:
         choice = choose_stops(read_gguf(path), gguf, family=load_families()["chatml"])
     assert "<|im_start|>" not in choice.stops and "<|im_end|>" in choice.stops
@@ -69,6 +73,8 @@ def test_plain_text_formats_add_their_text_stops(case_gguf) -> None:  # type: ig
 
 def test_user_stops_are_added(case_gguf) -> None:  # type: ignore[no-untyped-def]
     case = next(c for c in CHAT_CASES if c.family == "phi3")
-    result = plan_modelfile(case_gguf(case), params={"stop": ["<|user|>x", "END"]}, use_free_memory=False)
+    result = plan_modelfile(
+        case_gguf(case), params={"stop": ["<|user|>x", "END"]}, use_free_memory=False
+    )
     assert result.modelfile.parameters["stop"][-2:] == ["<|user|>x", "END"]
     assert "<|end|>" in result.modelfile.parameters["stop"]

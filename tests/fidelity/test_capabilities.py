@@ -29,20 +29,29 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
 
 
 def _modelfile(folder: Path, template: str) -> Path:
-    gguf = write_gguf(folder / "m.gguf", arch="qwen2", chat_template=TOOLS_JINJA, tokens=chatml_vocab(),
-                      eos="<|im_end|>")
+    gguf = write_gguf(
+        folder / "m.gguf",
+        arch="qwen2",
+        chat_template=TOOLS_JINJA,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+    )
     path = folder / "Modelfile"
     path.write_text(f'FROM ./{gguf.name}\nTEMPLATE """{template}"""\n', encoding="utf-8")
     return path
 
 
-def test_a_template_losing_tools_is_reported_after_registration(server: OllamaServer, tmp_path: Path) -> None:
+def test_a_template_losing_tools_is_reported_after_registration(
+    server: OllamaServer, tmp_path: Path
+) -> None:
     result = register("lost", modelfile=_modelfile(tmp_path, GO_PLAIN))
     check = check_registered(result)
     assert check is not None
     assert "tools" not in check.reported and check.template_supports == ["tools"]
     assert any("supports tools" in w and "refused" in w for w in check.warnings)
-    assert check.predicted == [] and check.path == "go_template"  # forge's prediction agrees with the server
+    assert (
+        check.predicted == [] and check.path == "go_template"
+    )  # forge's prediction agrees with the server
 
 
 def test_a_template_keeping_tools_agrees(server: OllamaServer, tmp_path: Path) -> None:
@@ -54,18 +63,25 @@ def test_a_template_keeping_tools_agrees(server: OllamaServer, tmp_path: Path) -
 
 def test_compare_names_every_direction_of_difference() -> None:
     think_jinja = "{% for m in messages %}{{ m.content }}{% endfor %}<think>\n</think>"
-    extra = compare_capabilities(["completion", "thinking"], "{% for m in messages %}{{ m.content }}{% endfor %}",
-                                 go_template=GO_PLAIN, server_version="0.29.0")
+    extra = compare_capabilities(
+        ["completion", "thinking"],
+        "{% for m in messages %}{{ m.content }}{% endfor %}",
+        go_template=GO_PLAIN,
+        server_version="0.29.0",
+    )
     assert any("Ollama reports thinking" in w for w in extra.warnings)
     assert any("forge predicted thinking off" in w for w in extra.warnings)
-    lost = compare_capabilities(["completion"], think_jinja, go_template=GO_PLAIN, server_version="0.33.0")
+    lost = compare_capabilities(
+        ["completion"], think_jinja, go_template=GO_PLAIN, server_version="0.33.0"
+    )
     assert lost.path == "native_jinja" and lost.predicted == ["thinking"]
     assert any("supports thinking" in w for w in lost.warnings)
     assert any("forge predicted thinking on" in w for w in lost.warnings)
 
 
-def test_cli_register_prints_the_capability_warning(server: OllamaServer, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_register_prints_the_capability_warning(
+    server: OllamaServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge import cli as forge_cli
 
     try:

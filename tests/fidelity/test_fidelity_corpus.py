@@ -32,7 +32,9 @@ EXPECTED_FAILURES = {
 
 
 def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("forge_fidelity_benchmark", ROOT / "benchmarks" / "fidelity.py")
+    spec = importlib.util.spec_from_file_location(
+        "forge_fidelity_benchmark", ROOT / "benchmarks" / "fidelity.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -79,21 +81,29 @@ def test_tool_and_thinking_share(report: Any) -> None:
     summary = report.tool_summary()
     assert summary["templates"] >= 66
     assert summary["percent"] >= TOOL_FLOOR, summary
-    assert summary["round_trips_recovered"] >= 16, summary  # Ollama's parser on the Go path (0 before)
+    assert summary["round_trips_recovered"] >= 16, (
+        summary
+    )  # Ollama's parser on the Go path (0 before)
 
 
 def test_only_curated_family_templates_stay_unfaithful_on_new_servers(report: Any) -> None:
     for outcome in report.outcomes:
         tools = outcome.tools
         if tools is not None and tools.outcome == "go_unfaithful":
-            assert outcome.source.startswith("family:"), outcome  # a synthesised one gives way to native
+            assert outcome.source.startswith("family:"), (
+                outcome
+            )  # a synthesised one gives way to native
         if tools is not None and tools.outcome == "no_template":
             assert outcome.name in EXPECTED_FAILURES
 
 
 def test_plausible_tokens_come_from_the_template_text() -> None:
     bench = _load()
-    llama = (ROOT / "tests/data/chat_templates/meta-llama-Llama-3.1-8B-Instruct.jinja").read_text(encoding="utf-8")
+    llama = (ROOT / "tests/data/chat_templates/meta-llama-Llama-3.1-8B-Instruct.jinja").read_text(
+        encoding="utf-8"
+    )
     assert bench.plausible_tokens(llama) == ("<|begin_of_text|>", "<|eot_id|>", True)
-    qwen = (ROOT / "tests/data/chat_templates/Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
+    qwen = (ROOT / "tests/data/chat_templates/Qwen-Qwen2.5-7B-Instruct.jinja").read_text(
+        encoding="utf-8"
+    )
     assert bench.plausible_tokens(qwen)[1:] == ("<|im_end|>", False)

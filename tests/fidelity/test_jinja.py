@@ -42,8 +42,10 @@ def test_trim_and_lstrip_blocks_like_transformers() -> None:
 
 
 def test_loopcontrols_and_generation_tag() -> None:
-    template = ("{% for i in range(5) %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}"
-                "{% generation %}<gen>{% endgeneration %}")
+    template = (
+        "{% for i in range(5) %}{% if i == 2 %}{% break %}{% endif %}{{ i }}{% endfor %}"
+        "{% generation %}<gen>{% endgeneration %}"
+    )
     assert render(template) == "01<gen>"
 
 
@@ -53,7 +55,11 @@ def test_tojson_is_not_html_escaped_and_keeps_key_order() -> None:
 
 
 def test_globals_bos_eos_and_strftime_now() -> None:
-    out = render("{{ bos_token }}{{ strftime_now('%Y-%m-%d') }}{{ eos_token }}", bos_token="<s>", eos_token="</s>")
+    out = render(
+        "{{ bos_token }}{{ strftime_now('%Y-%m-%d') }}{{ eos_token }}",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
     assert out == f"<s>{datetime.date.today():%Y-%m-%d}</s>"
 
 
@@ -65,10 +71,14 @@ def test_raise_exception_surfaces_the_template_message() -> None:
 
 
 def test_namespace_and_dict_work_for_normal_templates() -> None:
-    template = ("{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
-                "{{ ns.n }}{{ dict(a=1) | tojson }}{{ dict.fromkeys(['x']) | tojson }}")
-    assert render(template, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]) == \
-        '2{"a": 1}{"x": null}'
+    template = (
+        "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% endfor %}"
+        "{{ ns.n }}{{ dict(a=1) | tojson }}{{ dict.fromkeys(['x']) | tojson }}"
+    )
+    assert (
+        render(template, [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+        == '2{"a": 1}{"x": null}'
+    )
 
 
 def test_inputs_are_reduced_to_plain_data() -> None:
@@ -76,7 +86,9 @@ def test_inputs_are_reduced_to_plain_data() -> None:
         def dangerous(self) -> str:  # pragma: no cover - must never be reachable
             raise AssertionError("reached")
 
-    messages = prepare_messages([{"role": "user", "content": Sneaky("hi"), "name": None, "thinking": "t"}])
+    messages = prepare_messages(
+        [{"role": "user", "content": Sneaky("hi"), "name": None, "thinking": "t"}]
+    )
     assert type(messages[0]["content"]) is str
     assert "name" not in messages[0]  # None-valued keys are dropped, as transformers does
     assert messages[0]["reasoning_content"] == "t"  # reasoning aliasing
@@ -94,7 +106,8 @@ def test_syntax_error_and_length_cap() -> None:
 
 def test_template_variables() -> None:
     assert {"messages", "enable_thinking"} <= template_variables(
-        "{% for m in messages %}{% endfor %}{% if enable_thinking %}{% endif %}")
+        "{% for m in messages %}{% endfor %}{% if enable_thinking %}{% endif %}"
+    )
 
 
 # --- SSTI payloads (security fact sheet §3) ------------------------------------------------------
@@ -147,7 +160,9 @@ def test_single_unsafe_hop_gives_empty_output(payload: str) -> None:
     assert out == ""
 
 
-@pytest.mark.parametrize("payload", ["{{ config.items() }}", "{{ request.application.__globals__ }}"])
+@pytest.mark.parametrize(
+    "payload", ["{{ config.items() }}", "{{ request.application.__globals__ }}"]
+)
 def test_flask_style_globals_are_undefined(payload: str) -> None:
     kind, _ = kind_of(payload)
     assert kind == "UndefinedError"
@@ -171,7 +186,10 @@ def test_harmless_repr_and_big_string_are_allowed() -> None:
 
 def test_runaway_nested_loop_is_killed_and_the_worker_recovers() -> None:
     start = time.monotonic()
-    kind, err = kind_of("{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}", timeout=1.0)
+    kind, err = kind_of(
+        "{% for i in range(99999) %}{% for j in range(99999) %}{% endfor %}{% endfor %}",
+        timeout=1.0,
+    )
     assert kind == "Timeout" and err.hint
     assert time.monotonic() - start < 10
     assert render("{{ messages[0].content }}") == "hi"  # a fresh worker serves the next render
@@ -191,9 +209,16 @@ def test_memory_is_capped() -> None:
 # --- corpus and transformers equivalence -------------------------------------------------------
 
 TRANSFORMERS_SAMPLES = [
-    "Qwen-Qwen2.5-7B-Instruct", "Qwen-Qwen3-0.6B", "meta-llama-Llama-3.2-3B-Instruct", "google-gemma-2-2b-it",
-    "mistralai-Mistral-Nemo-Instruct-2407", "microsoft-Phi-3.5-mini-instruct", "ibm-granite-granite-3.3-2B-Instruct",
-    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", "openai-gpt-oss-120b", "HuggingFaceTB-SmolLM3-3B",
+    "Qwen-Qwen2.5-7B-Instruct",
+    "Qwen-Qwen3-0.6B",
+    "meta-llama-Llama-3.2-3B-Instruct",
+    "google-gemma-2-2b-it",
+    "mistralai-Mistral-Nemo-Instruct-2407",
+    "microsoft-Phi-3.5-mini-instruct",
+    "ibm-granite-granite-3.3-2B-Instruct",
+    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B",
+    "openai-gpt-oss-120b",
+    "HuggingFaceTB-SmolLM3-3B",
 ]
 
 
@@ -206,8 +231,13 @@ def test_rendering_equals_transformers(name: str) -> None:
         kwargs = {"bos_token": "<s>", "eos_token": "</s>", **think_kwargs(conv.think)}
         messages = to_hf_messages(conv.messages)
         try:
-            theirs, _ = ctu.render_jinja_template(conversations=[messages], tools=conv.tools, chat_template=template,
-                                                  add_generation_prompt=True, **kwargs)
+            theirs, _ = ctu.render_jinja_template(
+                conversations=[messages],
+                tools=conv.tools,
+                chat_template=template,
+                add_generation_prompt=True,
+                **kwargs,
+            )
         except Exception as exc:  # the template refuses this conversation: so must we
             with pytest.raises(ChatTemplateError):
                 render_chat_template(template, messages, tools=conv.tools, **kwargs)
@@ -263,7 +293,9 @@ def test_fast_renders_do_not_draw_on_the_budget() -> None:
 
 
 def test_lone_surrogates_in_the_output_become_replacement_characters() -> None:
-    text = render('{{ "\\ud800" }}|{{ messages[0].content }}|{{ "\\ud83d\\ude00" }}',
-                  [{"role": "user", "content": "a\ud800b"}])
+    text = render(
+        '{{ "\\ud800" }}|{{ messages[0].content }}|{{ "\\ud83d\\ude00" }}',
+        [{"role": "user", "content": "a\ud800b"}],
+    )
     assert text == "\ufffd|a\ufffdb|\U0001f600"
     text.encode("utf-8")  # printable, writable, sendable

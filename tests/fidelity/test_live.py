@@ -33,8 +33,13 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
 
 def _registered(folder: Path, name: str, template: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
-    gguf = write_gguf(folder / "m.gguf", arch="qwen2", chat_template=TOOLS_JINJA, tokens=chatml_vocab(),
-                      eos="<|im_end|>")
+    gguf = write_gguf(
+        folder / "m.gguf",
+        arch="qwen2",
+        chat_template=TOOLS_JINJA,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+    )
     path = folder / "Modelfile"
     path.write_text(f'FROM ./{gguf.name}\nTEMPLATE """{template}"""\n', encoding="utf-8")
     return register(name, modelfile=path).name
@@ -50,19 +55,28 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-def test_tools_refused_by_a_model_without_tools(server: OllamaServer, tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_tools_refused_by_a_model_without_tools(
+    server: OllamaServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = _registered(tmp_path / "plain", "plain", GO_PLAIN)
     result = live_check(name, "tools")
     assert not result.ok and result.refused and "does not support tools" in result.refused
     chat = server.state.requests_to("POST", "/api/chat")[-1].json
-    assert chat["tools"][0]["function"]["name"] == "get_weather" and chat["messages"][0]["content"] == TOOL_PROMPT
+    assert (
+        chat["tools"][0]["function"]["name"] == "get_weather"
+        and chat["messages"][0]["content"] == TOOL_PROMPT
+    )
     code, out, err = run(capsys, "check", "plain", "--tools")
-    assert code == 1 and "--tools: FAILED: refused by Ollama" in out and "does not support tools" in err
+    assert (
+        code == 1
+        and "--tools: FAILED: refused by Ollama" in out
+        and "does not support tools" in err
+    )
 
 
-def test_a_prose_answer_to_a_tool_request_fails_with_the_text(server: OllamaServer, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_prose_answer_to_a_tool_request_fails_with_the_text(
+    server: OllamaServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = _registered(tmp_path / "tools", "tools", GO_TOOLS)
     server.state.replies[TOOL_PROMPT] = "I cannot look that up."
     result = live_check(name, "tools")
@@ -72,8 +86,9 @@ def test_a_prose_answer_to_a_tool_request_fails_with_the_text(server: OllamaServ
     assert code == 1 and json.loads(out)[0]["content"] == "I cannot look that up."
 
 
-def test_think_refused_by_a_model_without_thinking(server: OllamaServer, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_think_refused_by_a_model_without_thinking(
+    server: OllamaServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     name = _registered(tmp_path / "plain", "plain", GO_PLAIN)
     result = live_check(name, "think")
     assert not result.ok and result.refused and "does not support thinking" in result.refused

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import struct
 
-UINT8, INT8, UINT16, INT16, UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64, INT64, FLOAT64 = range(13)
+UINT8, INT8, UINT16, INT16, UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64, INT64, FLOAT64 = (
+    range(13)
+)
 
 
 def gstr(value: bytes | str) -> bytes:
@@ -33,7 +35,12 @@ def kv_arr(key: str, elem_type: int, count: int, body: bytes) -> bytes:
 
 
 def tensor(name: bytes | str, dims: list[int], ggml_type: int, offset: int) -> bytes:
-    return gstr(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", ggml_type, offset)
+    return (
+        gstr(name)
+        + struct.pack("<I", len(dims))
+        + b"".join(struct.pack("<Q", d) for d in dims)
+        + struct.pack("<IQ", ggml_type, offset)
+    )
 
 
 def pad(data: bytes, align: int = 32) -> bytes:

@@ -74,7 +74,9 @@ runs = st.lists(st.tuples(record, st.integers(1, 700)), min_size=1, max_size=12)
 
 @settings(max_examples=40, deadline=None)
 @given(runs, st.sampled_from([257, 4096, 1 << 20]), st.sampled_from([512, 1 << 16, 1 << 24]))
-def test_vectorised_scan_equals_the_obvious_loop(parts: list[tuple[bytes, int]], block: int, chunk: int) -> None:
+def test_vectorised_scan_equals_the_obvious_loop(
+    parts: list[tuple[bytes, int]], block: int, chunk: int
+) -> None:
     items = [item for rec, n in parts for item in [rec] * n]
     if len(items) < 64:
         items += [b"pad"] * 64
@@ -97,7 +99,9 @@ def test_millions_of_identical_strings_make_one_offset_array(unit: bytes) -> Non
     with open_gguf(BytesSource(data)) as g:
         ref = g.kv["tokenizer.ggml.tokens"]
         offsets = ref.index.offsets
-        assert isinstance(offsets, np.ndarray) and offsets.dtype == np.int64 and len(offsets) == count
+        assert (
+            isinstance(offsets, np.ndarray) and offsets.dtype == np.int64 and len(offsets) == count
+        )
         assert offsets.nbytes == 8 * count  # no per-record objects
         assert g.token_text(count - 1) == unit.decode() and g.vocab_size == count
 
@@ -138,7 +142,12 @@ def test_eager_values_are_budgeted_but_per_layer_arrays_still_resolve() -> None:
     # 300 arrays of 4096 BOOLs exhaust the eager-decoding budget before the per-layer head counts.
     filler = [kv_arr(f"x.f{i}", BOOL, 4096, b"\x01" * 4096) for i in range(300)]
     heads = kv_arr("llama.attention.head_count_kv", UINT32, 4, struct.pack("<4I", 8, 8, 4, 4))
-    kvs = [kv_str("general.architecture", "llama"), kv("llama.block_count", UINT32, struct.pack("<I", 4)), *filler, heads]
+    kvs = [
+        kv_str("general.architecture", "llama"),
+        kv("llama.block_count", UINT32, struct.pack("<I", 4)),
+        *filler,
+        heads,
+    ]
     with open_gguf(BytesSource(model(kvs))) as g:
         assert g.kv["x.f0"].values is not None and g.kv["x.f299"].values is None
         assert g.info.head_count_kv == [8, 8, 4, 4]
@@ -199,11 +208,18 @@ def test_find_tokens_searches_huge_vocabularies_in_chunks(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(access, "_SEARCH_CHUNK", 4096)
     vocab = [f"w{i}" for i in range(20_000)] + ["<|im_end|>"]
-    kvs = [*base_kvs(), kv_arr("tokenizer.ggml.tokens", STRING, len(vocab), records([v.encode() for v in vocab]))]
+    kvs = [
+        *base_kvs(),
+        kv_arr("tokenizer.ggml.tokens", STRING, len(vocab), records([v.encode() for v in vocab])),
+    ]
     source = BytesSource(model(kvs))
     with open_gguf(source) as g:
         served = source.bytes_served
-        assert g.find_tokens(["<|im_end|>", "w19999", "w5", "nope"]) == {"<|im_end|>": 20_000, "w19999": 19_999, "w5": 5}
+        assert g.find_tokens(["<|im_end|>", "w19999", "w5", "nope"]) == {
+            "<|im_end|>": 20_000,
+            "w19999": 19_999,
+            "w5": 5,
+        }
         assert source.bytes_served - served < 300_000  # the vocabulary once, in chunks
 
 
@@ -212,7 +228,11 @@ def test_find_tokens_searches_huge_vocabularies_in_chunks(monkeypatch: pytest.Mo
 
 def vocab_file(path: Path, n: int = 50_000) -> bytes:
     items = [f"token{i}".encode() for i in range(n)]
-    data = model([*base_kvs(), kv_arr("tokenizer.ggml.tokens", STRING, n, records(items))], [tensor("w", [8], 0, 0)], b"\x00" * 32)
+    data = model(
+        [*base_kvs(), kv_arr("tokenizer.ggml.tokens", STRING, n, records(items))],
+        [tensor("w", [8], 0, 0)],
+        b"\x00" * 32,
+    )
     path.write_bytes(data)
     return data
 
@@ -253,8 +273,13 @@ def test_lazy_reads_after_truncation_do_not_kill_the_process(tmp_path: Path) -> 
         "    print('error:', exc)\n"
         "    sys.exit(1)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1, (proc.returncode, proc.stderr)  # an error, not a signal (negative code)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 1, (
+        proc.returncode,
+        proc.stderr,
+    )  # an error, not a signal (negative code)
     assert "changed while forge was reading it" in proc.stdout
 
 
@@ -290,7 +315,9 @@ def test_non_finite_sampling_defaults_are_left_out_with_a_warning() -> None:
     assert any("general.sampling.top_p is inf" in w for w in info.warnings)
     import json
 
-    json.loads(json.dumps(info.model_dump(mode="json"), allow_nan=False))  # strict JSON: no NaN anywhere
+    json.loads(
+        json.dumps(info.model_dump(mode="json"), allow_nan=False)
+    )  # strict JSON: no NaN anywhere
 
 
 # --- disk errors while merging (the output lives under FORGE_HOME/merged) ----------------------
@@ -315,8 +342,12 @@ def test_a_merge_that_cannot_write_is_a_clear_error_with_nothing_left(tmp_path: 
 
     shards = write_split_gguf(tmp_path / "s", "m", shards=3)
     out = tmp_path / "merged" / "m.gguf"
-    proc = subprocess.run([sys.executable, "-c", _MERGE_WITH_SMALL_FILE_LIMIT, str(out), *map(str, shards)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MERGE_WITH_SMALL_FILE_LIMIT, str(out), *map(str, shards)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     kind, message, hint = (part.strip() for part in proc.stdout.split("|"))
     assert kind == "GGUFError" and message.startswith(f"Cannot merge into {out}") and hint
@@ -332,13 +363,17 @@ def test_a_merge_onto_a_full_disk_names_the_fix(tmp_path: Path) -> None:
     shards = write_split_gguf(tmp_path / "s", "m", shards=3)
     mount = tmp_path / "small"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode:
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
         (mount / "filler").write_bytes(b"\x00" * (64 * 1024))
         with pytest.raises(GGUFError, match="No space left") as err:
             merge_split_gguf(shards, mount / "m.gguf")
-        assert "free space" in (err.value.hint or "") and [p.name for p in mount.iterdir()] == ["filler"]
+        assert "free space" in (err.value.hint or "") and [p.name for p in mount.iterdir()] == [
+            "filler"
+        ]
     finally:
         subprocess.run(["umount", str(mount)], capture_output=True)
 
@@ -349,7 +384,10 @@ def test_a_merge_onto_a_full_disk_names_the_fix(tmp_path: Path) -> None:
 def test_strings_read_one_by_one_share_a_header_wide_budget() -> None:
     small = [kv_arr(f"x.v{i}", STRING, 4000, gstr(b"") * 4000) for i in range(3)]
     limits = Limits(max_stepped=10_000)
-    assert open_gguf(BytesSource(model([*base_kvs(), *small[:2]])), limits=limits).kv["x.v1"].count == 4000
+    assert (
+        open_gguf(BytesSource(model([*base_kvs(), *small[:2]])), limits=limits).kv["x.v1"].count
+        == 4000
+    )
     with pytest.raises(GGUFFormatError, match="read one by one") as err:
         open_gguf(BytesSource(model([*base_kvs(), *small])), limits=limits)
     assert err.value.hint
@@ -359,10 +397,16 @@ def test_irregular_big_arrays_draw_on_the_budget_but_regular_ones_do_not() -> No
     regular = [f"tok{i}".encode() for i in range(50_000)]
     irregular = [b"\x00" * (i * 7 % 3) for i in range(50_000)]  # lengths 0,1,2 of NUL bytes
     limits = Limits(max_stepped=20_000)
-    ok = open_gguf(BytesSource(model([*base_kvs(), kv_arr("a", STRING, 50_000, records(regular))])), limits=limits)
+    ok = open_gguf(
+        BytesSource(model([*base_kvs(), kv_arr("a", STRING, 50_000, records(regular))])),
+        limits=limits,
+    )
     assert ok.kv["a"].count == 50_000
     with pytest.raises(GGUFFormatError, match="read one by one"):
-        open_gguf(BytesSource(model([*base_kvs(), kv_arr("b", STRING, 50_000, records(irregular))])), limits=limits)
+        open_gguf(
+            BytesSource(model([*base_kvs(), kv_arr("b", STRING, 50_000, records(irregular))])),
+            limits=limits,
+        )
 
 
 def test_a_header_of_many_mid_sized_arrays_switches_to_the_vectorised_scan() -> None:
@@ -375,7 +419,9 @@ def test_a_header_of_many_mid_sized_arrays_switches_to_the_vectorised_scan() -> 
         "print('numpy' in sys.modules, type(g.kv['x.v0'].index.offsets).__name__, type(g.kv['x.v2'].index.offsets).__name__)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     # the first array (alone below the threshold) takes the sparse scan; once the header has
     # passed a million strings the rest are scanned vectorised

@@ -53,9 +53,13 @@ mutation = st.lists(
 
 
 @pytest.mark.timeout(300)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(edits=mutation, cut=st.one_of(st.none(), st.integers(min_value=0, max_value=2000)))
-def test_mutations_only_raise_gguf_errors(tmp_path: Path, edits: list[tuple[int, int]], cut: int | None) -> None:
+def test_mutations_only_raise_gguf_errors(
+    tmp_path: Path, edits: list[tuple[int, int]], cut: int | None
+) -> None:
     data = bytearray(valid_bytes(tmp_path))
     limit = min(len(data), 2000)
     for pos, value in edits:
@@ -66,8 +70,14 @@ def test_mutations_only_raise_gguf_errors(tmp_path: Path, edits: list[tuple[int,
 
 
 @pytest.mark.timeout(300)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(pos=st.integers(min_value=0, max_value=1500), word=st.sampled_from([0, 1, 0xFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1]), width=st.sampled_from([4, 8]))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    pos=st.integers(min_value=0, max_value=1500),
+    word=st.sampled_from([0, 1, 0xFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 63, (1 << 64) - 1]),
+    width=st.sampled_from([4, 8]),
+)
 def test_big_integers_written_anywhere(tmp_path: Path, pos: int, word: int, width: int) -> None:
     data = bytearray(valid_bytes(tmp_path))
     pos = pos % (len(data) - width)

@@ -21,7 +21,14 @@ TEMPLATE = "{% for message in messages %}\n<|im_start|>{{ message.role }}\n{{ me
 
 
 def model_file(tmp_path: Path, filename: str = "qwen-q4_k_m.gguf", **kw: Any) -> Path:
-    return write_gguf(tmp_path / filename, arch="qwen2", tokens=chatml_vocab(), eos="<|im_end|>", chat_template=TEMPLATE, **kw)
+    return write_gguf(
+        tmp_path / filename,
+        arch="qwen2",
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+        chat_template=TEMPLATE,
+        **kw,
+    )
 
 
 def test_inspect_local_file(tmp_path: Path) -> None:
@@ -55,7 +62,9 @@ def test_inspect_directory_and_projector(tmp_path: Path) -> None:
 def test_inspect_stored_name(tmp_path: Path) -> None:
     path = model_file(tmp_path)
     with Store().transaction() as data:
-        data.models["qwen"] = StoredModel(name="qwen", files=[StoredFile(path=str(path), size=path.stat().st_size)])
+        data.models["qwen"] = StoredModel(
+            name="qwen", files=[StoredFile(path=str(path), size=path.stat().st_size)]
+        )
     report = inspect("qwen")
     assert report.target == "qwen" and report.info.path == str(path)
 
@@ -105,11 +114,23 @@ def test_cli_json(tmp_path: Path) -> None:
     assert data["info"]["architecture"] == "qwen2"
     assert data["info"]["special_tokens"]["eos"] == {"id": 33, "text": "<|im_end|>", "type": 3}
     assert data["memory"]["ctx"] == 2048
-    assert set(data) >= {"target", "info", "memory", "family", "family_rule", "warnings", "remote", "shards", "projector"}
+    assert set(data) >= {
+        "target",
+        "info",
+        "memory",
+        "family",
+        "family_rule",
+        "warnings",
+        "remote",
+        "shards",
+        "projector",
+    }
 
 
 def test_cli_human_summary_escapes_terminal_injection(tmp_path: Path) -> None:
-    path = model_file(tmp_path, extra_kv={"general.license": "MIT\x1b]0;pwned\x07"}, name="Evil\x1b[2J[bold]Name")
+    path = model_file(
+        tmp_path, extra_kv={"general.license": "MIT\x1b]0;pwned\x07"}, name="Evil\x1b[2J[bold]Name"
+    )
     result = CliRunner().invoke(cli, ["inspect", str(path)])
     assert result.exit_code == 0, result.output
     out = result.stdout
@@ -123,7 +144,9 @@ def test_cli_not_gguf_error_message(tmp_path: Path) -> None:
     bad.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n")
     with pytest.raises(NotGGUFError):
         inspect(bad)
-    proc = subprocess.run([sys.executable, "-m", "ollama_forge", "inspect", str(bad)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ollama_forge", "inspect", str(bad)], capture_output=True, text=True
+    )
     assert proc.returncode == 1
     assert "Git-LFS" in proc.stderr and "fix:" in proc.stderr and proc.stdout == ""
 

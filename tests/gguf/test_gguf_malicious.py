@@ -74,7 +74,12 @@ def test_01_truncated_local_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "kind"),
     [
-        (b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"a" * 64 + b"\nsize 123\n", "git-lfs-pointer"),
+        (
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:"
+            + b"a" * 64
+            + b"\nsize 123\n",
+            "git-lfs-pointer",
+        ),
         (b"<!DOCTYPE html><html><body>Not found</body></html>", "html"),
         (struct.pack("<Q", 40) + b'{"__metadata__":{"format":"pt"}}', "safetensors"),
         (b"PK\x03\x04" + b"\x00" * 40, "zip"),
@@ -99,7 +104,15 @@ def test_02_lfs_pointer_says_not_downloaded(tmp_path: Path) -> None:
 
 
 # 3. Version
-@pytest.mark.parametrize(("version", "match"), [(0, "unsupported GGUF version 0"), (1, "version 1"), (4, "version 4"), (0xFFFFFFFF, "version")])
+@pytest.mark.parametrize(
+    ("version", "match"),
+    [
+        (0, "unsupported GGUF version 0"),
+        (1, "version 1"),
+        (4, "version 4"),
+        (0xFFFFFFFF, "version"),
+    ],
+)
 def test_03_bad_version(version: int, match: str) -> None:
     with pytest.raises(GGUFFormatError, match=match):
         parse(header(0, 0, version=version))
@@ -117,7 +130,9 @@ def test_03_byte_swapped_version_is_big_endian() -> None:
 @pytest.mark.parametrize("count", [1 << 63, (1 << 64) - 1, 2_000_000, 1000])
 def test_04_huge_counts(field: str, count: int) -> None:
     n_t, n_kv = (count, 0) if field == "tensors" else (0, count)
-    error = GGUFTruncatedError if count == 1000 else GGUFFormatError  # 1000 is merely too many for the bytes
+    error = (
+        GGUFTruncatedError if count == 1000 else GGUFFormatError
+    )  # 1000 is merely too many for the bytes
     with pytest.raises(error, match="count"):
         parse(header(n_t, n_kv) + b"\x00" * 64)
 
@@ -174,7 +189,11 @@ def test_07_nested_arrays_depth_1000() -> None:
 
 def test_07_shallow_nesting_is_readable() -> None:
     inner = struct.pack("<IQ", UINT32, 2) + struct.pack("<II", 7, 8)
-    data = header(0, 2) + kv_str("general.architecture", "llama") + kv("pairs", ARRAY, struct.pack("<IQ", ARRAY, 2) + inner + inner)
+    data = (
+        header(0, 2)
+        + kv_str("general.architecture", "llama")
+        + kv("pairs", ARRAY, struct.pack("<IQ", ARRAY, 2) + inner + inner)
+    )
     with open_gguf(BytesSource(data)) as g:
         assert g.array("pairs") == [[7, 8], [7, 8]]
 
@@ -194,7 +213,12 @@ def test_08_bad_array_element_type() -> None:
 # 9. Keys
 @pytest.mark.parametrize(
     ("key", "match"),
-    [(b"", "empty key"), (b"caf\xc3\xa9", "non-ASCII"), (b"\xff\xfe", "non-ASCII"), (b"a\x1b[2Jb", "control")],
+    [
+        (b"", "empty key"),
+        (b"caf\xc3\xa9", "non-ASCII"),
+        (b"\xff\xfe", "non-ASCII"),
+        (b"a\x1b[2Jb", "control"),
+    ],
 )
 def test_09_bad_keys(key: bytes, match: str) -> None:
     with pytest.raises(GGUFFormatError, match=match):
@@ -233,7 +257,12 @@ def test_10_alignment_wrong_type(entry: bytes) -> None:
 
 
 def test_10_custom_alignment_is_used() -> None:
-    data = model([*base_kvs(), kv_u32("general.alignment", 64)], [tensor("t", [8], 0, 0)], b"\x00" * 64, align=64)
+    data = model(
+        [*base_kvs(), kv_u32("general.alignment", 64)],
+        [tensor("t", [8], 0, 0)],
+        b"\x00" * 64,
+        align=64,
+    )
     info = read_gguf(BytesSource(data))
     assert info.alignment == 64 and info.data_offset % 64 == 0
 
@@ -351,8 +380,14 @@ def _shard(tmp_path: Path, name: str, no: int | None, count: int | None) -> tupl
 @pytest.mark.parametrize(
     ("files", "match"),
     [
-        ([("m-00001-of-00002.gguf", 0, 3), ("m-00002-of-00002.gguf", 1, 3)], "filename count 2 does not match metadata count 3"),
-        ([("m-00001-of-00002.gguf", 1, 2), ("m-00002-of-00002.gguf", 1, 2)], "filename index 1 does not match metadata index 2"),
+        (
+            [("m-00001-of-00002.gguf", 0, 3), ("m-00002-of-00002.gguf", 1, 3)],
+            "filename count 2 does not match metadata count 3",
+        ),
+        (
+            [("m-00001-of-00002.gguf", 1, 2), ("m-00002-of-00002.gguf", 1, 2)],
+            "filename index 1 does not match metadata index 2",
+        ),
         ([("m-00001-of-00003.gguf", 0, 3), ("m-00003-of-00003.gguf", 2, 3)], "missing shard 2"),
         ([("m-00002-of-00002.gguf", 1, 2)], "missing first shard"),
         ([("m-00001-of-00002.gguf", None, 2), ("m-00002-of-00002.gguf", 1, 2)], "missing split.no"),
@@ -360,7 +395,9 @@ def _shard(tmp_path: Path, name: str, no: int | None, count: int | None) -> tupl
         ([("model.gguf", 0, 1)], "filename pattern"),
     ],
 )
-def test_17_split_metadata(tmp_path: Path, files: list[tuple[str, int | None, int | None]], match: str) -> None:
+def test_17_split_metadata(
+    tmp_path: Path, files: list[tuple[str, int | None, int | None]], match: str
+) -> None:
     shards = [_shard(tmp_path, *f) for f in files]
     with pytest.raises(SplitError, match=match) as err:
         check_shard_set(shards)  # type: ignore[arg-type]
@@ -377,7 +414,10 @@ def test_17_duplicate_shard(tmp_path: Path) -> None:
 
 
 def test_17_entry_point_must_be_shard_one(tmp_path: Path) -> None:
-    shards = [_shard(tmp_path, "m-00001-of-00002.gguf", 0, 2), _shard(tmp_path, "m-00002-of-00002.gguf", 1, 2)]
+    shards = [
+        _shard(tmp_path, "m-00001-of-00002.gguf", 0, 2),
+        _shard(tmp_path, "m-00002-of-00002.gguf", 1, 2),
+    ]
     with pytest.raises(SplitError, match="not the first shard"):
         check_shard_set(shards, entry=shards[1][0])  # type: ignore[arg-type]
 
@@ -428,7 +468,11 @@ def test_19_template_payload_is_kept_as_text_and_capped_in_metadata() -> None:
 # 20. Terminal injection
 def test_20_terminal_injection_is_escaped_in_output() -> None:
     evil = "Evil\x1b[2J\rName\x9b"
-    info = read_gguf(BytesSource(model([*base_kvs(), kv_str("general.name", evil), kv_str("general.license", evil)])))
+    info = read_gguf(
+        BytesSource(
+            model([*base_kvs(), kv_str("general.name", evil), kv_str("general.license", evil)])
+        )
+    )
     assert info.name == evil
     shown = safe_text(info.name)
     assert "\x1b" not in shown and "\r" not in shown and "\x9b" not in shown

@@ -28,7 +28,9 @@ def test_quant_from_file_type_follows_gguf_enum() -> None:
         if member.name == "GUESSED":
             assert quant_from_file_type(int(member)) is None
             continue
-        assert quant_from_file_type(int(member)) == member.name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        assert quant_from_file_type(int(member)) == member.name.removeprefix(
+            "MOSTLY_"
+        ).removeprefix("ALL_")
     assert quant_from_file_type(15) == "Q4_K_M"
     assert quant_from_file_type(0) == "F32"
     assert quant_from_file_type(4) == "Q4_1_SOME_F16"  # removed, still named
@@ -66,7 +68,9 @@ def test_quant_from_filename(name: str, quant: str | None) -> None:
 
 def test_quant_order_and_bits() -> None:
     assert QUANT_ORDER[0] == "F32" and QUANT_ORDER.index("Q4_K_M") < QUANT_ORDER.index("Q3_K_M")
-    assert quant_rank("q8_0") < quant_rank("Q4_K_M") < quant_rank("IQ2_XXS") < quant_rank("nonsense")
+    assert (
+        quant_rank("q8_0") < quant_rank("Q4_K_M") < quant_rank("IQ2_XXS") < quant_rank("nonsense")
+    )
     assert quant_bits("Q4_K_M") == pytest.approx(4.5)
     assert quant_bits("Q8_0") == pytest.approx(8.5)
     assert quant_bits("F16") == 16
@@ -76,7 +80,11 @@ def test_quant_order_and_bits() -> None:
 
 def test_parse_shard_name() -> None:
     parsed = parse_shard_name("Qwen3-235B-Q4_K_M-00002-of-00005.gguf")
-    assert parsed is not None and (parsed.prefix, parsed.index, parsed.count) == ("Qwen3-235B-Q4_K_M", 2, 5)
+    assert parsed is not None and (parsed.prefix, parsed.index, parsed.count) == (
+        "Qwen3-235B-Q4_K_M",
+        2,
+        5,
+    )
     assert parsed.filename(1) == "Qwen3-235B-Q4_K_M-00001-of-00005.gguf"
     assert parse_shard_name("model-1-of-2.gguf") is None
     assert parse_shard_name("model.gguf") is None
@@ -96,15 +104,24 @@ def test_check_shard_set_orders_a_real_split(tmp_path: Path) -> None:
 def test_check_shard_set_tensor_count(tmp_path: Path) -> None:
     shards = write_split_gguf(tmp_path, "big", shards=2)
     infos = [read_gguf(p) for p in shards]
-    bad = infos[0].model_copy(update={"split": infos[0].split.model_copy(update={"tensors_count": 7})})  # type: ignore[union-attr]
+    bad = infos[0].model_copy(
+        update={"split": infos[0].split.model_copy(update={"tensors_count": 7})}
+    )  # type: ignore[union-attr]
     with pytest.raises(SplitError, match=r"split\.tensors\.count 7"):
         check_shard_set([(shards[0], bad), (shards[1], infos[1])])
 
 
 def _info(**kw: object) -> GGUFInfo:
     base: dict[str, object] = dict(
-        path="x.gguf", file_size=1, version=3, alignment=32, data_offset=0, header_size=0,
-        tensor_count=1, tensor_bytes=1000, architecture="llama",
+        path="x.gguf",
+        file_size=1,
+        version=3,
+        alignment=32,
+        data_offset=0,
+        header_size=0,
+        tensor_count=1,
+        tensor_bytes=1000,
+        architecture="llama",
     )
     base.update(kw)
     return GGUFInfo(**base)  # type: ignore[arg-type]
@@ -112,8 +129,15 @@ def _info(**kw: object) -> GGUFInfo:
 
 def test_memory_llama31_8b_worked_example() -> None:
     # gguf.md §7: 32 layers, 8 KV heads, head_dim 128 -> 128 KiB per token; 1 GiB at 8192.
-    info = _info(block_count=32, head_count=32, head_count_kv=8, embedding_length=4096, context_length=131072,
-                 key_length=128, value_length=128)
+    info = _info(
+        block_count=32,
+        head_count=32,
+        head_count_kv=8,
+        embedding_length=4096,
+        context_length=131072,
+        key_length=128,
+        value_length=128,
+    )
     est = estimate_memory(info, 8192)
     assert est.kv_bytes == 1 << 30
     assert est.total_bytes == 1000 + (1 << 30)
@@ -123,7 +147,9 @@ def test_memory_llama31_8b_worked_example() -> None:
 
 
 def test_memory_defaults_and_validation() -> None:
-    info = _info(block_count=2, head_count=4, head_count_kv=2, embedding_length=256, context_length=2048)
+    info = _info(
+        block_count=2, head_count=4, head_count_kv=2, embedding_length=256, context_length=2048
+    )
     est = estimate_memory(info)
     assert est.ctx == 2048  # min(context_length, 4096)
     assert est.kv_bytes == 2 * (64 * 2 + 64 * 2) * 2 * 2048
@@ -136,15 +162,30 @@ def test_memory_defaults_and_validation() -> None:
 
 def test_memory_per_layer_and_sliding_window() -> None:
     # Gemma 3 270M: 18 layers, pattern 6 -> 15 SWA + 3 full; window 512 + ubatch 512 = 1024 cells.
-    info = _info(architecture="gemma3", block_count=18, head_count=4, head_count_kv=1, embedding_length=640,
-                 key_length=256, value_length=256, sliding_window=512, context_length=32768)
+    info = _info(
+        architecture="gemma3",
+        block_count=18,
+        head_count=4,
+        head_count_kv=1,
+        embedding_length=640,
+        key_length=256,
+        value_length=256,
+        sliding_window=512,
+        context_length=32768,
+    )
     est = estimate_memory(info, 32768)
     per_token_layer = (256 + 256) * 2
     assert (est.full_attention_layers, est.sliding_window_layers) == (3, 15)
     assert est.kv_bytes == 3 * per_token_layer * 32768 + 15 * per_token_layer * 1024
     # a bool pattern array overrides the arch default; 0 KV heads = recurrent layer
-    hybrid = _info(block_count=4, head_count=4, head_count_kv=[2, 0, 2, 0], embedding_length=256,
-                   sliding_window=128, sliding_window_pattern=[True, False, False, False])
+    hybrid = _info(
+        block_count=4,
+        head_count=4,
+        head_count_kv=[2, 0, 2, 0],
+        embedding_length=256,
+        sliding_window=128,
+        sliding_window_pattern=[True, False, False, False],
+    )
     est = estimate_memory(hybrid, 1000)
     assert (est.full_attention_layers, est.sliding_window_layers) == (1, 1)
     assert est.kv_bytes == 128 * 2 * 2 * (1000 + 768)
@@ -152,8 +193,17 @@ def test_memory_per_layer_and_sliding_window() -> None:
 
 
 def test_memory_mla_recurrent_projector() -> None:
-    mla = _info(architecture="deepseek2", block_count=2, head_count=16, head_count_kv=16, embedding_length=2048,
-                kv_lora_rank=512, rope_dimension_count=64, key_length=192, value_length=128)
+    mla = _info(
+        architecture="deepseek2",
+        block_count=2,
+        head_count=16,
+        head_count_kv=16,
+        embedding_length=2048,
+        kv_lora_rank=512,
+        rope_dimension_count=64,
+        key_length=192,
+        value_length=128,
+    )
     assert estimate_memory(mla, 100).kv_bytes == 2 * (512 + 64) * 2 * 100
     assert estimate_memory(_info(architecture="mamba", block_count=4), 100).kv_bytes == 0
     proj = estimate_memory(_info(architecture="clip", is_projector=True), 100)
@@ -161,7 +211,9 @@ def test_memory_mla_recurrent_projector() -> None:
 
 
 def test_memory_from_fixture(tmp_path: Path) -> None:
-    info = read_gguf(write_gguf(tmp_path / "m.gguf", block_count=2, head_count=4, head_count_kv=[1, 2]))
+    info = read_gguf(
+        write_gguf(tmp_path / "m.gguf", block_count=2, head_count=4, head_count_kv=[1, 2])
+    )
     est = estimate_memory(info, 100)
     assert est.weights_bytes == info.tensor_bytes
     assert est.kv_bytes == (64 * 1 * 2 + 64 * 2 * 2) * 2 * 100

@@ -58,15 +58,29 @@ def test_metadata_and_tensors(tmp_path: Path) -> None:
         eos="<|im_end|>",
         chat_template="{% for m in messages %}{{ m.content }}{% endfor %}",
         named_chat_templates={"tool_use": "TOOLS"},
-        extra_kv={"general.sampling.temp": 0.7, "general.license": "apache-2.0", "qwen2.rope.freq_base": 1e6},
+        extra_kv={
+            "general.sampling.temp": 0.7,
+            "general.license": "apache-2.0",
+            "qwen2.rope.freq_base": 1e6,
+        },
         general_type="model",
     )
     info = read_gguf(path)
     assert isinstance(info, GGUFInfo)
-    assert (info.architecture, info.name, info.general_type, info.version) == ("qwen2", "Test Model", "model", 3)
+    assert (info.architecture, info.name, info.general_type, info.version) == (
+        "qwen2",
+        "Test Model",
+        "model",
+        3,
+    )
     assert (info.file_type, info.quant) == (15, "Q4_K_M")
     assert (info.context_length, info.block_count, info.embedding_length) == (4096, 2, 256)
-    assert (info.head_count, info.head_count_kv, info.key_length, info.value_length) == (4, 2, 64, 64)
+    assert (info.head_count, info.head_count_kv, info.key_length, info.value_length) == (
+        4,
+        2,
+        64,
+        64,
+    )
     assert info.rope_freq_base == 1e6
     assert info.vocab_size == len(chatml_vocab())
     assert info.special_tokens["eos"].text == "<|im_end|>" and info.special_tokens["eos"].type == 3
@@ -104,7 +118,9 @@ def test_projector_and_adapter_classification(tmp_path: Path) -> None:
     assert proj.is_projector and proj.general_type == "mmproj" and proj.architecture == "clip"
     assert proj.quant == "F16"
     # Ollama's rule without general.type: block_count 0 and {arch}.vision.block_count > 0
-    implicit = write_gguf(tmp_path / "v.gguf", arch="llava", block_count=0, extra_kv={"llava.vision.block_count": 2})
+    implicit = write_gguf(
+        tmp_path / "v.gguf", arch="llava", block_count=0, extra_kv={"llava.vision.block_count": 2}
+    )
     assert read_gguf(implicit).is_projector
     adapter = read_gguf(write_gguf(tmp_path / "a.gguf", general_type="adapter"))
     assert adapter.is_adapter and not adapter.is_projector
@@ -128,19 +144,33 @@ def test_token_lookups(tmp_path: Path) -> None:
         assert g.token_text(len(vocab) - 1) == "dup"
         assert g.token_text(len(vocab)) is None and g.token_text(-1) is None
         found = g.find_tokens(["<|im_end|>", "dup", "x\x00y", "", "missing", "<|im_end|>"])
-        assert found == {"<|im_end|>": vocab.index("<|im_end|>"), "dup": vocab.index("dup"), "x\x00y": vocab.index("x\x00y"), "": vocab.index("")}
+        assert found == {
+            "<|im_end|>": vocab.index("<|im_end|>"),
+            "dup": vocab.index("dup"),
+            "x\x00y": vocab.index("x\x00y"),
+            "": vocab.index(""),
+        }
         assert g.token_type(vocab.index("<|im_end|>")) == 3 and g.token_type(5) == 1
         assert g.token_types([1, 2, 999]) == {1: 3, 2: 3}
         assert g.array("tokenizer.ggml.tokens") == vocab
         assert g.array("tokenizer.ggml.scores") == [0.0] * len(vocab)
         assert isinstance(g.kv["tokenizer.ggml.tokens"], ArrayRef)
         assert g.kv["general.architecture"] == "llama"
-        assert [t.name for t in g.tensors] == ["blk.0.attn_q.weight", "blk.0.ffn_down.weight", "output_norm.weight"]
+        assert [t.name for t in g.tensors] == [
+            "blk.0.attn_q.weight",
+            "blk.0.ffn_down.weight",
+            "output_norm.weight",
+        ]
         assert g.tensors[0].shape == (256, 2) and g.tensors[0].type_name == "Q4_K"
 
 
 def big_vocab(n: int) -> list[str]:
-    return [*BASE_TOKENS, "<|im_start|>", "<|im_end|>", *[f"w{i}_" + "é" * (i % 7) for i in range(n)]]
+    return [
+        *BASE_TOKENS,
+        "<|im_start|>",
+        "<|im_end|>",
+        *[f"w{i}_" + "é" * (i % 7) for i in range(n)],
+    ]
 
 
 def test_large_vocab_lookup_does_not_decode_everything(tmp_path: Path) -> None:
@@ -155,7 +185,10 @@ def test_large_vocab_lookup_does_not_decode_everything(tmp_path: Path) -> None:
         assert g.token_text(50_000) == vocab[50_000]
         assert g.token_text(len(vocab) - 1) == vocab[-1]
         assert source.bytes_served < 200  # two tiny reads, no vocabulary decode
-        assert g.find_tokens(["<|im_end|>", vocab[40_000]]) == {"<|im_end|>": vocab.index("<|im_end|>"), vocab[40_000]: 40_000}
+        assert g.find_tokens(["<|im_end|>", vocab[40_000]]) == {
+            "<|im_end|>": vocab.index("<|im_end|>"),
+            vocab[40_000]: 40_000,
+        }
     assert parse_bytes <= len(data)
 
 
@@ -163,7 +196,10 @@ def test_ranged_source_reads_only_the_header() -> None:
     vocab = big_vocab(30_000)
     weights = b"\x5a" * (8 << 20)  # 8 MiB of "weights" after a ~400 KB header
     body = model(
-        [kv_arr("tokenizer.ggml.tokens", STRING, len(vocab), b"".join(gstr(t) for t in vocab)), *base_kvs()],
+        [
+            kv_arr("tokenizer.ggml.tokens", STRING, len(vocab), b"".join(gstr(t) for t in vocab)),
+            *base_kvs(),
+        ],
         [tensor("w", [len(weights) // 4], 0, 0)],
         weights,
     )
@@ -213,7 +249,9 @@ strings = st.lists(
         st.binary(max_size=12),
         st.just(b""),
         st.binary(min_size=1, max_size=8).map(lambda b: b"\x00" * 9 + b),
-        st.sampled_from([b"\x00", b"\x00\x00\x00\x00\x00\x00\x00\x00\x00", b"a" * 300, b"\x00" * 70000]),
+        st.sampled_from(
+            [b"\x00", b"\x00\x00\x00\x00\x00\x00\x00\x00\x00", b"a" * 300, b"\x00" * 70000]
+        ),
     ),
     min_size=64,
     max_size=400,

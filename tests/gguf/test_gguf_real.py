@@ -124,7 +124,10 @@ def test_gemma_real_gguf(gemma_path: Path) -> None:
     assert info.sliding_window == 512 and info.head_count_kv == 1 and info.key_length == 256
     assert info.data_offset + info.tensor_bytes <= gemma_path.stat().st_size
     with open_gguf(gemma_path) as g:
-        assert g.find_tokens(["<start_of_turn>", "<end_of_turn>"]) == {"<start_of_turn>": 105, "<end_of_turn>": 106}
+        assert g.find_tokens(["<start_of_turn>", "<end_of_turn>"]) == {
+            "<start_of_turn>": 105,
+            "<end_of_turn>": 106,
+        }
         assert g.token_text(106) == "<end_of_turn>"
 
 
@@ -135,8 +138,14 @@ def test_gemma_matches_gguf_py_tensors(gemma_path: Path) -> None:
     reader = GGUFReader(str(gemma_path))
     with open_gguf(gemma_path) as g:
         assert g.data_offset == reader.data_offset
-        ours = [(t.name, t.type_id, t.n_elements, t.n_bytes, g.data_offset + t.offset) for t in g.tensors]
-        theirs = [(t.name, int(t.tensor_type), int(t.n_elements), int(t.n_bytes), int(t.data_offset)) for t in reader.tensors]
+        ours = [
+            (t.name, t.type_id, t.n_elements, t.n_bytes, g.data_offset + t.offset)
+            for t in g.tensors
+        ]
+        theirs = [
+            (t.name, int(t.tensor_type), int(t.n_elements), int(t.n_bytes), int(t.data_offset))
+            for t in reader.tensors
+        ]
         assert ours == theirs
         assert g.token_text(262143) == reader.fields["tokenizer.ggml.tokens"].contents(262143)
 
@@ -193,5 +202,7 @@ def test_gemma_sparse_index_path_matches_vectorised(gemma_path: Path) -> None:
     with open_gguf(gemma_path) as g:
         assert g.kv["tokenizer.ggml.tokens"].index.stride == 1
         assert fresh["info"] == g.info.model_dump(mode="json")
-        assert fresh["texts"] == [g.token_text(i) for i in [0, 1, 2, 63, 64, 105, 106, 131071, 262143]]
+        assert fresh["texts"] == [
+            g.token_text(i) for i in [0, 1, 2, 63, 64, 105, 106, 131071, 262143]
+        ]
         assert fresh["found"] == {"<start_of_turn>": 105, "<end_of_turn>": 106, "<eos>": 1}

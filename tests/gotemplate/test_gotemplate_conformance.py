@@ -39,8 +39,16 @@ CHAT += [(t, c) for t in TYPED_TEMPLATES for c in [*TYPED_CONVERSATIONS, "nil-ar
 CHAT_IDS = [f"{t}--{c}" for t, c in CHAT]
 GENERATE = [
     ("legacy-alpaca", {"prompt": "Write a haiku.", "system": "Poet."}),
-    ("legacy-chatml", {"prompt": "Hi", "model_messages": [
-        {"role": "user", "content": "ex q"}, {"role": "assistant", "content": "ex a"}]}),
+    (
+        "legacy-chatml",
+        {
+            "prompt": "Hi",
+            "model_messages": [
+                {"role": "user", "content": "ex q"},
+                {"role": "assistant", "content": "ex a"},
+            ],
+        },
+    ),
     ("legacy-prompt-only", {"prompt": "raw prompt"}),
     ("fim", {"prompt": "def add(a, b):", "suffix": "    return c"}),
     ("fim", {"prompt": "", "suffix": "only suffix"}),
@@ -71,9 +79,13 @@ def go_results(go_harness: Any) -> dict[str, dict[str, Any]]:
     cases += [_generate_case(t, s) for t, s in GENERATE]
     cases += [{"mode": "vars", "name": "", "template": t} for t in FAMILY_TEMPLATES.values()]
     cases += [{"mode": "caps", "name": "", "template": t} for t in ALL_TEMPLATES.values()]
-    ids = ([f"exec:{i}" for i in EXEC_IDS] + [f"chat:{i}" for i in CHAT_IDS]
-           + [f"gen:{i}" for i in GENERATE_IDS] + [f"vars:{t}" for t in FAMILY_TEMPLATES]
-           + [f"caps:{t}" for t in ALL_TEMPLATES])
+    ids = (
+        [f"exec:{i}" for i in EXEC_IDS]
+        + [f"chat:{i}" for i in CHAT_IDS]
+        + [f"gen:{i}" for i in GENERATE_IDS]
+        + [f"vars:{t}" for t in FAMILY_TEMPLATES]
+        + [f"caps:{t}" for t in ALL_TEMPLATES]
+    )
     results = go_harness(cases)
     assert len(results) == len(ids)
     return dict(zip(ids, results, strict=True))
@@ -105,29 +117,50 @@ def _compare(go: dict[str, Any], py: tuple[str | None, str | None], exempt: bool
 def test_exec_matches_go(case: tuple[str, str, Any], go_results: dict[str, dict[str, Any]]) -> None:
     name, template, data = case
     data = from_json(json.loads(json.dumps(data)))
-    _compare(go_results[f"exec:{name}"], _python(lambda: parse(template, "t").execute(data)),
-             exempt=name in MESSAGE_EXEMPT)
+    _compare(
+        go_results[f"exec:{name}"],
+        _python(lambda: parse(template, "t").execute(data)),
+        exempt=name in MESSAGE_EXEMPT,
+    )
 
 
 @pytest.mark.parametrize(("tname", "conv"), CHAT, ids=CHAT_IDS)
-def test_chat_prompt_matches_go(tname: str, conv: str, go_results: dict[str, dict[str, Any]]) -> None:
+def test_chat_prompt_matches_go(
+    tname: str, conv: str, go_results: dict[str, dict[str, Any]]
+) -> None:
     spec = CONVERSATIONS[conv]
     go = go_results[f"chat:{tname}--{conv}"]
-    py = _python(lambda: render_prompt(
-        ALL_TEMPLATES[tname], spec["messages"], system=spec.get("system"),
-        tools=spec.get("tools"), think=spec.get("think"), model_messages=spec.get("model_messages")))
+    py = _python(
+        lambda: render_prompt(
+            ALL_TEMPLATES[tname],
+            spec["messages"],
+            system=spec.get("system"),
+            tools=spec.get("tools"),
+            think=spec.get("think"),
+            model_messages=spec.get("model_messages"),
+        )
+    )
     _compare(go, py)
     if tname in PARSE_FAILS:
         assert go["err"] is not None
 
 
 @pytest.mark.parametrize(("tname", "spec"), GENERATE, ids=GENERATE_IDS)
-def test_generate_prompt_matches_go(tname: str, spec: dict[str, Any], go_results: dict[str, dict[str, Any]]) -> None:
+def test_generate_prompt_matches_go(
+    tname: str, spec: dict[str, Any], go_results: dict[str, dict[str, Any]]
+) -> None:
     idx = GENERATE.index((tname, spec))
     go = go_results[f"gen:{GENERATE_IDS[idx]}"]
-    py = _python(lambda: render_generate(
-        FAMILY_TEMPLATES[tname], spec["prompt"], system=spec.get("system"), suffix=spec.get("suffix"),
-        think=spec.get("think"), model_messages=spec.get("model_messages")))
+    py = _python(
+        lambda: render_generate(
+            FAMILY_TEMPLATES[tname],
+            spec["prompt"],
+            system=spec.get("system"),
+            suffix=spec.get("suffix"),
+            think=spec.get("think"),
+            model_messages=spec.get("model_messages"),
+        )
+    )
     _compare(go, py)
 
 

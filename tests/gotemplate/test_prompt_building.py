@@ -19,48 +19,84 @@ ROLES = "{{ range .Messages }}[{{ .Role }}]{{ .Content }}{{ end }}|{{ .System }}
 
 
 def test_model_system_goes_first_unless_conversation_has_one() -> None:
-    assert render_prompt(ROLES, [{"role": "user", "content": "hi"}], system="S") == "[system]S[user]hi|S"
-    out = render_prompt(ROLES, [{"role": "system", "content": "R"}, {"role": "user", "content": "hi"}], system="S")
+    assert (
+        render_prompt(ROLES, [{"role": "user", "content": "hi"}], system="S")
+        == "[system]S[user]hi|S"
+    )
+    out = render_prompt(
+        ROLES, [{"role": "system", "content": "R"}, {"role": "user", "content": "hi"}], system="S"
+    )
     assert out == "[system]R[user]hi|R"  # the request's system replaces the model SYSTEM
 
 
 def test_model_messages_come_before_request_messages() -> None:
-    out = render_prompt(ROLES, [{"role": "user", "content": "q"}], system="S",
-                        model_messages=[{"role": "user", "content": "ex"}, {"role": "assistant", "content": "ans"}])
+    out = render_prompt(
+        ROLES,
+        [{"role": "user", "content": "q"}],
+        system="S",
+        model_messages=[{"role": "user", "content": "ex"}, {"role": "assistant", "content": "ans"}],
+    )
     assert out == "[system]S[user]ex[assistant]ans[user]q|S"
 
 
 def test_collation_merges_same_role_except_tool() -> None:
-    msgs = [{"role": "system", "content": "a"}, {"role": "system", "content": "b"},
-            {"role": "user", "content": "u1"}, {"role": "user", "content": "u2"},
-            {"role": "tool", "content": "t1"}, {"role": "tool", "content": "t2"}]
+    msgs = [
+        {"role": "system", "content": "a"},
+        {"role": "system", "content": "b"},
+        {"role": "user", "content": "u1"},
+        {"role": "user", "content": "u2"},
+        {"role": "tool", "content": "t1"},
+        {"role": "tool", "content": "t2"},
+    ]
     assert render_prompt(ROLES, msgs) == "[system]a\n\nb[user]u1\n\nu2[tool]t1[tool]t2|a\n\nb"
 
 
 def test_images_get_tags() -> None:
-    msgs = [{"role": "user", "content": "see [img] here", "images": ["aGk=", "aGk="]},
-            {"role": "assistant", "content": "ok"}, {"role": "user", "content": "more", "images": ["aGk="]}]
+    msgs = [
+        {"role": "user", "content": "see [img] here", "images": ["aGk=", "aGk="]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "more", "images": ["aGk="]},
+    ]
     out = render_prompt("{{ range .Messages }}{{ .Content }};{{ end }}", msgs)
     assert out == "[img-1]see [img-0] here;ok;[img-2]more;"
 
 
 def test_tools_tool_calls_and_typed_errors() -> None:
-    tool = Tool.model_validate({"type": "function", "function": {
-        "name": "f", "description": "d <x>",
-        "parameters": {"type": "object", "required": ["a"],
-                       "properties": {"b": {"type": ["string", "null"]}, "a": {"type": "integer"}}}}})
+    tool = Tool.model_validate(
+        {
+            "type": "function",
+            "function": {
+                "name": "f",
+                "description": "d <x>",
+                "parameters": {
+                    "type": "object",
+                    "required": ["a"],
+                    "properties": {"b": {"type": ["string", "null"]}, "a": {"type": "integer"}},
+                },
+            },
+        }
+    )
     call = ToolCall.model_validate({"function": {"name": "f", "arguments": {"z": 1, "a": "<"}}})
-    msgs = [ChatMessage(role="user", content="go"), ChatMessage(role="assistant", tool_calls=[call])]
-    tmpl = ("{{ .Tools }}|{{ range .Tools }}{{ range $k, $p := .Function.Parameters.Properties }}"
-            "{{ $k }}:{{ toTypeScriptType $p }};{{ end }}{{ end }}|{{ range .Messages }}"
-            "{{ range .ToolCalls }}{{ .Function.Name }}{{ .Function.Arguments }}{{ end }}{{ end }}")
+    msgs = [
+        ChatMessage(role="user", content="go"),
+        ChatMessage(role="assistant", tool_calls=[call]),
+    ]
+    tmpl = (
+        "{{ .Tools }}|{{ range .Tools }}{{ range $k, $p := .Function.Parameters.Properties }}"
+        "{{ $k }}:{{ toTypeScriptType $p }};{{ end }}{{ end }}|{{ range .Messages }}"
+        "{{ range .ToolCalls }}{{ .Function.Name }}{{ .Function.Arguments }}{{ end }}{{ end }}"
+    )
     out = render_prompt(tmpl, msgs, tools=[tool])
-    assert out == ('[{"type":"function","function":{"name":"f","description":"d \\u003cx\\u003e",'
-                   '"parameters":{"type":"object","required":["a"],"properties":{"a":{"type":"integer"},'
-                   '"b":{"type":["string","null"]}}}}}]|a:number;b:string | null;|f{"a":"\\u003c","z":1}')
+    assert out == (
+        '[{"type":"function","function":{"name":"f","description":"d \\u003cx\\u003e",'
+        '"parameters":{"type":"object","required":["a"],"properties":{"a":{"type":"integer"},'
+        '"b":{"type":["string","null"]}}}}}]|a:number;b:string | null;|f{"a":"\\u003c","z":1}'
+    )
     assert render_prompt("{{ .Tools }}{{ .Messages }}", [], tools=None).startswith("null")
     with pytest.raises(GoTemplateError) as info:
-        render_prompt("{{ range .Messages }}{{ .Foo }}{{ end }}", [{"role": "user", "content": "x"}])
+        render_prompt(
+            "{{ range .Messages }}{{ .Foo }}{{ end }}", [{"role": "user", "content": "x"}]
+        )
     assert "can't evaluate field Foo in type *template.templateMessage" in info.value.message
 
 
@@ -72,13 +108,20 @@ def test_think_values() -> None:
         return render_prompt(tmpl, [], think=v)[strip:]
 
     assert [think(None), think(True), think(False), think("high")] == [
-        "false//false", "true/medium/true", "false//true", "true/high/true"]
+        "false//false",
+        "true/medium/true",
+        "false//true",
+        "true/high/true",
+    ]
 
 
 def test_legacy_path_runs_turn_by_turn_and_cuts_at_response() -> None:
     tmpl = "{{ if .System }}<S>{{ .System }}{{ end }}<U>{{ .Prompt }}<A>{{ .Response }}</A>"
-    msgs = [{"role": "user", "content": "q1"}, {"role": "assistant", "content": "r1"},
-            {"role": "user", "content": "q2"}]
+    msgs = [
+        {"role": "user", "content": "q1"},
+        {"role": "assistant", "content": "r1"},
+        {"role": "user", "content": "q2"},
+    ]
     assert render_prompt(tmpl, msgs, system="s") == "<S>s<U>q1<A>r1</A><U>q2<A>"
     # no .Messages and no .Response: {{ .Response }} is appended
     assert render_prompt("{{ .Prompt }}!", [{"role": "user", "content": "x"}]) == "x!"
@@ -88,15 +131,19 @@ def test_legacy_path_runs_turn_by_turn_and_cuts_at_response() -> None:
 
 
 def test_generate_and_fill_in_the_middle() -> None:
-    fim = "{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}"
+    fim = (
+        "{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}<MID>{{ else }}{{ .Prompt }}{{ end }}"
+    )
     assert render_generate(fim, "a", suffix="b") == "<PRE>a<SUF>b<MID>"
     assert render_generate(fim, "a") == "a"
     assert render_generate(ROLES, "q", system="S") == "[system]S[user]q|S"
 
 
 def test_capabilities_and_thinking_tags() -> None:
-    thinking = ("{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
-                "{{ .Content }}{{ end }}{{ .Tools }}")
+    thinking = (
+        "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+        "{{ .Content }}{{ end }}{{ .Tools }}"
+    )
     assert template_capabilities(thinking) == {"tools", "thinking"}
     assert infer_thinking_tags(thinking) == ("<think>", "</think>")
     assert template_capabilities("{{ .Prompt }}{{ .Suffix }}") == {"insert"}

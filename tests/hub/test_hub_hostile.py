@@ -77,7 +77,9 @@ def test_the_detected_http_stack_is_huggingface_hubs_own() -> None:
 # --- downloads -------------------------------------------------------------------------------
 
 
-def test_a_stall_mid_file_is_resumed_in_the_same_run(hub: HubServer, big: bytes, fast: None) -> None:
+def test_a_stall_mid_file_is_resumed_in_the_same_run(
+    hub: HubServer, big: bytes, fast: None
+) -> None:
     hub.stall_after, hub.stall_repeat = 1_500_000, False
     result = pull_gguf("org/b-GGUF")
     first, second = hub.file_gets()[-2:]
@@ -95,7 +97,9 @@ def test_a_body_that_always_stalls_fails_clearly_and_keeps_the_partial(
     assert "did not answer in time" in err and "FORGE_HUB_TIMEOUT" in err and "resumes" in err
     assert_nothing_final(big)
     kept = (blobs() / f"{sha(big)}.forge-partial").read_bytes()
-    assert len(kept) == 6 * 100_000 and kept == big[:len(kept)]  # each of the 6 tries added its bytes
+    assert (
+        len(kept) == 6 * 100_000 and kept == big[: len(kept)]
+    )  # each of the 6 tries added its bytes
     # once the server behaves, the next run continues from the kept bytes
     hub.stall_after = None
     hub.clear()
@@ -129,7 +133,9 @@ def test_a_busy_server_is_retried_and_a_huge_error_body_is_not_read(
 ) -> None:
     hub.fail_next = [(503, 100), (429, 100)]
     result = pull_gguf("org/b-GGUF")
-    assert [g.status for g in hub.file_gets()] == [503, 429, 200] and Path(result.entry_path).read_bytes() == big
+    assert [g.status for g in hub.file_gets()] == [503, 429, 200] and Path(
+        result.entry_path
+    ).read_bytes() == big
     (blobs() / sha(big)).unlink()  # gone from the cache: the next pull downloads again
     hub.fail_next = [(404, 2 * 1024 * MiB)]  # 2 GiB of error page
     code, err = cli(["pull-gguf", "org/b-GGUF:Q8_0", "--name", "again"], capsys)
@@ -138,9 +144,14 @@ def test_a_busy_server_is_retried_and_a_huge_error_body_is_not_read(
     assert answer.body_bytes < 64 * MiB  # the client hung up after its bounded read
 
 
-def test_invalid_limits_are_usage_errors(hub: HubServer, big: bytes, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
-    for name, value in (("FORGE_HUB_TIMEOUT", "0"), ("FORGE_HUB_TIMEOUT", "soon"), ("FORGE_HUB_MIN_RATE", "-1")):
+def test_invalid_limits_are_usage_errors(
+    hub: HubServer, big: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in (
+        ("FORGE_HUB_TIMEOUT", "0"),
+        ("FORGE_HUB_TIMEOUT", "soon"),
+        ("FORGE_HUB_MIN_RATE", "-1"),
+    ):
         monkeypatch.setenv(name, value)
         code, err = cli(["pull-gguf", "org/b-GGUF"], capsys)
         assert code == 2 and name in err
@@ -162,8 +173,9 @@ def test_an_oversized_206_body_is_never_read_past_the_range(hub: HubServer, tmp_
     assert get.body_bytes < 64 * MiB  # the client hung up; the server never sent the 800 MiB
 
 
-def test_a_redirect_with_a_huge_body_is_not_read(hub: HubServer, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_redirect_with_a_huge_body_is_not_read(
+    hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = big_gguf(tmp_path / "o.gguf", megabytes=1)
     hub.add_repo("org/o-GGUF", {"o-Q8_0.gguf": src}, gated=True, tokens={"hf_t"})
     monkeypatch.setenv("HF_TOKEN", "hf_t")
@@ -178,14 +190,18 @@ def test_a_redirect_with_a_huge_body_is_not_read(hub: HubServer, tmp_path: Path,
     assert Path(pulled.entry_path).read_bytes() == src.read_bytes()
 
 
-@pytest.mark.parametrize("header, words", [
-    (lambda a, b, size: f"bytes {a}-{b - 1}/{size * 2}", "Content-Range total"),
-    (lambda a, b, size: f"bytes {a + 10}-{b - 1}/{size}", "Content-Range"),
-    (lambda a, b, size: f"bytes {a}-{b + 5000}/{size}", "Content-Range"),
-    (lambda a, b, size: "bytes */*", "Content-Range"),
-])
-def test_a_lying_content_range_is_refused(hub: HubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          header: object, words: str) -> None:
+@pytest.mark.parametrize(
+    "header, words",
+    [
+        (lambda a, b, size: f"bytes {a}-{b - 1}/{size * 2}", "Content-Range total"),
+        (lambda a, b, size: f"bytes {a + 10}-{b - 1}/{size}", "Content-Range"),
+        (lambda a, b, size: f"bytes {a}-{b + 5000}/{size}", "Content-Range"),
+        (lambda a, b, size: "bytes */*", "Content-Range"),
+    ],
+)
+def test_a_lying_content_range_is_refused(
+    hub: HubServer, tmp_path: Path, capsys: pytest.CaptureFixture[str], header: object, words: str
+) -> None:
     src = big_gguf(tmp_path / "o.gguf", megabytes=1)
     hub.add_repo("org/o-GGUF", {"o-Q8_0.gguf": src})
     hub.content_range = header  # type: ignore[assignment]
@@ -193,8 +209,9 @@ def test_a_lying_content_range_is_refused(hub: HubServer, tmp_path: Path, capsys
     assert code == 1 and words in err and "o-Q8_0.gguf" in err
 
 
-def test_a_stalled_range_read_times_out(hub: HubServer, tmp_path: Path, fast: None,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stalled_range_read_times_out(
+    hub: HubServer, tmp_path: Path, fast: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = big_gguf(tmp_path / "o.gguf", megabytes=1)
     hub.add_repo("org/o-GGUF", {"o-Q8_0.gguf": src})
     hub.stall_after = 1000
@@ -206,22 +223,32 @@ def test_a_stalled_range_read_times_out(hub: HubServer, tmp_path: Path, fast: No
 # --- listings --------------------------------------------------------------------------------
 
 
-def test_a_stalled_listing_times_out(hub: HubServer, big: bytes, fast: None,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stalled_listing_times_out(
+    hub: HubServer, big: bytes, fast: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     hub.api_stall = True
     code, err = cli(["quants", "org/b-GGUF"], capsys)
     assert code == 1 and "did not answer in time" in err and "HF_ENDPOINT" in err
 
 
-def test_an_oversized_listing_is_refused_unread(hub: HubServer, big: bytes, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_oversized_listing_is_refused_unread(
+    hub: HubServer, big: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
     hub.api_pad = 40 * MiB
     code, err = cli(["quants", "org/b-GGUF"], capsys)
     assert code == 1 and "larger than" in err and "b-GGUF model info" in err
 
 
-def test_pagination_to_another_origin_is_refused(hub: HubServer, make_gguf,  # type: ignore[no-untyped-def]
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    hub.add_repo("org/p-GGUF", {f"p{i}-Q4_K_M.gguf": make_gguf(name=f"p{i}") for i in range(3)}, tokens={"hf_t"})
+def test_pagination_to_another_origin_is_refused(
+    hub: HubServer,
+    make_gguf,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hub.add_repo(
+        "org/p-GGUF",
+        {f"p{i}-Q4_K_M.gguf": make_gguf(name=f"p{i}") for i in range(3)},
+        tokens={"hf_t"},
+    )
     hub.page_size = 1
     hub.next_origin = f"http://localhost:{hub.port}"
     monkeypatch.setenv("HF_TOKEN", "hf_t")
@@ -231,8 +258,12 @@ def test_pagination_to_another_origin_is_refused(hub: HubServer, make_gguf,  # t
 
 
 @pytest.mark.parametrize("name", ["\ud800-Q4_K_M.gguf", "sub\udfff/x-Q4_K_M.gguf"])
-def test_lone_surrogates_in_listed_names_are_refused(hub: HubServer, make_gguf, name: str,  # type: ignore[no-untyped-def]
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_lone_surrogates_in_listed_names_are_refused(
+    hub: HubServer,
+    make_gguf,
+    name: str,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     hub.add_repo("org/s-GGUF", {"ok-Q8_0.gguf": make_gguf(name="ok"), name: make_gguf(name="s")})
     with pytest.raises(UnsafeNameError, match="surrogate"):
         pull_gguf("org/s-GGUF", quant="Q8_0")
@@ -252,15 +283,20 @@ def test_a_surrogate_in_a_repo_id_is_a_usage_error(capsys: pytest.CaptureFixture
 # --- planted symlinks ------------------------------------------------------------------------
 
 
-def test_a_symlinked_folder_in_the_snapshot_is_not_written_through(hub: HubServer, make_gguf,  # type: ignore[no-untyped-def]
-                                                                   tmp_path: Path) -> None:
+def test_a_symlinked_folder_in_the_snapshot_is_not_written_through(
+    hub: HubServer,
+    make_gguf,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     repo = hub.add_repo("org/l-GGUF", {"sub/l-Q4_K_M.gguf": make_gguf(name="l")})
     outside = tmp_path / "outside"
     outside.mkdir()
     snapshot = config.hf_hub_cache() / "models--org--l-GGUF" / "snapshots" / repo.commit
     snapshot.mkdir(parents=True)
     (snapshot / "sub").symlink_to(outside, target_is_directory=True)
-    (outside / "l-Q4_K_M.gguf").write_bytes(b"someone else's file")  # looks like a stale cache entry
+    (outside / "l-Q4_K_M.gguf").write_bytes(
+        b"someone else's file"
+    )  # looks like a stale cache entry
     with pytest.raises(UnsafeNameError, match="symbolic link") as info:
         pull_gguf("org/l-GGUF")
     assert str(snapshot / "sub") in info.value.message
@@ -269,7 +305,9 @@ def test_a_symlinked_folder_in_the_snapshot_is_not_written_through(hub: HubServe
     assert not (config.models_dir() / "l-q4_k_m").exists()
 
 
-def test_a_symlinked_models_folder_is_not_written_through(hub: HubServer, big: bytes, tmp_path: Path) -> None:
+def test_a_symlinked_models_folder_is_not_written_through(
+    hub: HubServer, big: bytes, tmp_path: Path
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     config.models_dir().mkdir(parents=True)
@@ -279,7 +317,9 @@ def test_a_symlinked_models_folder_is_not_written_through(hub: HubServer, big: b
     assert list(outside.iterdir()) == [] and Store().find("b-q8_0") is None
 
 
-def test_a_symlink_planted_at_the_partial_name_is_refused(hub: HubServer, big: bytes, tmp_path: Path) -> None:
+def test_a_symlink_planted_at_the_partial_name_is_refused(
+    hub: HubServer, big: bytes, tmp_path: Path
+) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_bytes(b"precious")
     blobs().mkdir(parents=True)
@@ -294,7 +334,9 @@ def test_a_snapshot_pointer_leading_outside_the_cache_is_neither_used_nor_delete
 ) -> None:
     victim = tmp_path / "victim.bin"
     victim.write_bytes(b"not the model")
-    snapshot = config.hf_hub_cache() / "models--org--b-GGUF" / "snapshots" / hub.repos["org/b-GGUF"].commit
+    snapshot = (
+        config.hf_hub_cache() / "models--org--b-GGUF" / "snapshots" / hub.repos["org/b-GGUF"].commit
+    )
     snapshot.mkdir(parents=True)
     (snapshot / "b-Q8_0.gguf").symlink_to(victim)
     result = pull_gguf("org/b-GGUF")
@@ -308,8 +350,13 @@ def test_a_snapshot_pointer_leading_outside_the_cache_is_neither_used_nor_delete
 
 def _forge_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     # A fresh interpreter: huggingface_hub reads HF_ENDPOINT when it is first imported.
-    return subprocess.run([sys.executable, "-m", "ollama_forge", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ollama_forge", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
 
 
 def test_a_malformed_hf_endpoint_is_a_usage_error_naming_it() -> None:

@@ -40,7 +40,9 @@ def test_unsafe_remote_names_are_refused(name: str) -> None:
     assert info.value.hint
 
 
-@pytest.mark.parametrize("name", ["model-Q4_K_M.gguf", "Q8_0/model-Q8_0-00001-of-00002.gguf", "a..b.gguf", "x" * 255])
+@pytest.mark.parametrize(
+    "name", ["model-Q4_K_M.gguf", "Q8_0/model-Q8_0-00001-of-00002.gguf", "a..b.gguf", "x" * 255]
+)
 def test_safe_remote_names_pass(name: str) -> None:
     assert validate_remote_filename(name) == name
 
@@ -56,7 +58,22 @@ def test_valid_repo_ids(repo: str) -> None:
     assert validate_repo_id(repo) == repo
 
 
-@pytest.mark.parametrize("repo", ["a/b/c", "-a/b", "a/b-", "a/.b", "a--b/c", "a/b..c", "a/b.git", "a b/c", "", "a/" + "x" * 97, "ä/b"])
+@pytest.mark.parametrize(
+    "repo",
+    [
+        "a/b/c",
+        "-a/b",
+        "a/b-",
+        "a/.b",
+        "a--b/c",
+        "a/b..c",
+        "a/b.git",
+        "a b/c",
+        "",
+        "a/" + "x" * 97,
+        "ä/b",
+    ],
+)
 def test_invalid_repo_ids(repo: str) -> None:
     with pytest.raises(UsageError):
         validate_repo_id(repo)
@@ -66,7 +83,9 @@ def test_parse_ref_forms() -> None:
     assert parse_ref("owner/repo") == HubRef("owner/repo")
     assert parse_ref("owner/repo:q4_k_m") == HubRef("owner/repo", quant="q4_k_m")
     assert parse_ref("owner/repo@v1.0") == HubRef("owner/repo", revision="v1.0")
-    assert parse_ref("owner/repo:Q8_0@refs/pr/1") == HubRef("owner/repo", quant="Q8_0", revision="refs/pr/1")
+    assert parse_ref("owner/repo:Q8_0@refs/pr/1") == HubRef(
+        "owner/repo", quant="Q8_0", revision="refs/pr/1"
+    )
     assert parse_ref("hf.co/owner/repo:Q8_0") == HubRef("owner/repo", quant="Q8_0")
     assert parse_ref("https://huggingface.co/owner/repo") == HubRef("owner/repo")
     assert str(parse_ref("owner/repo:Q8_0@main")) == "owner/repo:Q8_0@main"
@@ -74,7 +93,10 @@ def test_parse_ref_forms() -> None:
     assert parse_ref("owner/repo").rev == "main"
 
 
-@pytest.mark.parametrize("text", ["repo", "a/b/c", "owner/repo:", "owner/repo@", "owner/repo@../x", "owner/re po", "../x/y"])
+@pytest.mark.parametrize(
+    "text",
+    ["repo", "a/b/c", "owner/repo:", "owner/repo@", "owner/repo@../x", "owner/re po", "../x/y"],
+)
 def test_parse_ref_rejects(text: str) -> None:
     with pytest.raises(UsageError):
         parse_ref(text)
@@ -99,5 +121,7 @@ def test_hub_modules_import_light() -> None:
         "import sys, ollama_forge.hub.pull, ollama_forge.hub.quants, ollama_forge.hub.remote, "
         "ollama_forge.cli.hub_cmd; print(sorted(m for m in ('huggingface_hub', 'httpx', 'torch') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -66,9 +66,16 @@ def test_pull_default_variant_into_hf_cache_layout(hub: HubServer, tiny: dict[st
     from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
     hub.clear()
-    assert try_to_load_from_cache(REPO, "tiny-Q4_K_M.gguf", cache_dir=config.hf_hub_cache()) == str(pointer)
-    got = hf_hub_download(REPO, "tiny-Q4_K_M.gguf", revision=commit, cache_dir=config.hf_hub_cache(),
-                          endpoint=hub.endpoint)
+    assert try_to_load_from_cache(REPO, "tiny-Q4_K_M.gguf", cache_dir=config.hf_hub_cache()) == str(
+        pointer
+    )
+    got = hf_hub_download(
+        REPO,
+        "tiny-Q4_K_M.gguf",
+        revision=commit,
+        cache_dir=config.hf_hub_cache(),
+        endpoint=hub.endpoint,
+    )
     assert got == str(pointer) and hub.requests == []
 
     # models/<name>/ holds a hard link to the blob, not a second copy
@@ -111,8 +118,12 @@ def test_repull_is_free(hub: HubServer, tiny: dict[str, bytes]) -> None:
     assert not hub.file_gets()
 
 
-def test_token_goes_to_the_hub_never_to_the_cdn(hub: HubServer, make_gguf, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    hub.add_repo("org/gated-GGUF", {"g-Q4_K_M.gguf": make_gguf(name="gated")}, gated=True, tokens={"hf_good"})
+def test_token_goes_to_the_hub_never_to_the_cdn(
+    hub: HubServer, make_gguf, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    hub.add_repo(
+        "org/gated-GGUF", {"g-Q4_K_M.gguf": make_gguf(name="gated")}, gated=True, tokens={"hf_good"}
+    )
     monkeypatch.setenv("HF_TOKEN", "hf_good")
     pull_gguf("org/gated-GGUF")
     hub_side = [r for r in hub.requests if r.host.startswith("127.0.0.1")]
@@ -122,8 +133,12 @@ def test_token_goes_to_the_hub_never_to_the_cdn(hub: HubServer, make_gguf, monke
 
 
 @pytest.mark.parametrize("token", [None, "hf_wrong"])
-def test_gated_repo_needs_a_token(hub: HubServer, make_gguf, monkeypatch: pytest.MonkeyPatch, token: str | None) -> None:  # type: ignore[no-untyped-def]
-    hub.add_repo("org/gated-GGUF", {"g-Q4_K_M.gguf": make_gguf(name="gated")}, gated=True, tokens={"hf_good"})
+def test_gated_repo_needs_a_token(
+    hub: HubServer, make_gguf, monkeypatch: pytest.MonkeyPatch, token: str | None
+) -> None:  # type: ignore[no-untyped-def]
+    hub.add_repo(
+        "org/gated-GGUF", {"g-Q4_K_M.gguf": make_gguf(name="gated")}, gated=True, tokens={"hf_good"}
+    )
     if token:
         monkeypatch.setenv("HF_TOKEN", token)
     with pytest.raises(GatedRepoError) as info:
@@ -163,15 +178,23 @@ def test_sharded_variant_downloads_every_shard(hub: HubServer, tmp_path: Path) -
 def test_projector_closest_precision_and_opt_out(hub: HubServer, make_gguf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from ggufs import write_projector
 
-    hub.add_repo("org/vision-GGUF", {
-        "v-F16.gguf": make_gguf(name="f16", file_type=1),
-        "v-Q8_0.gguf": make_gguf(name="q8", file_type=7),
-        "mmproj-v-F16.gguf": write_projector(tmp_path / "p16.gguf").read_bytes(),
-        "mmproj-v-Q8_0.gguf": write_projector(tmp_path / "p8.gguf", name="p8", file_type=7).read_bytes(),
-    })
+    hub.add_repo(
+        "org/vision-GGUF",
+        {
+            "v-F16.gguf": make_gguf(name="f16", file_type=1),
+            "v-Q8_0.gguf": make_gguf(name="q8", file_type=7),
+            "mmproj-v-F16.gguf": write_projector(tmp_path / "p16.gguf").read_bytes(),
+            "mmproj-v-Q8_0.gguf": write_projector(
+                tmp_path / "p8.gguf", name="p8", file_type=7
+            ).read_bytes(),
+        },
+    )
     result = pull_gguf("org/vision-GGUF")
     assert result.quant == "Q8_0"
-    assert [(f.role, f.repo_path) for f in result.files] == [("model", "v-Q8_0.gguf"), ("projector", "mmproj-v-Q8_0.gguf")]
+    assert [(f.role, f.repo_path) for f in result.files] == [
+        ("model", "v-Q8_0.gguf"),
+        ("projector", "mmproj-v-Q8_0.gguf"),
+    ]
     assert Store().get(result.name).projector_path == Path(result.projector_path or "")
     f16 = pull_gguf("org/vision-GGUF", quant="F16")
     assert f16.files[1].repo_path == "mmproj-v-F16.gguf"
@@ -205,9 +228,13 @@ def test_corrupted_bytes_are_refused_and_only_they_removed(hub: HubServer, tmp_p
     hub.corrupt[("org/bad-GGUF", shards[1].name)] = bytes(bad)
     with pytest.raises(IntegrityError) as info:
         pull_gguf("org/bad-GGUF")
-    assert shards[1].name in info.value.message and info.value.expected == sha(shards[1].read_bytes())
+    assert shards[1].name in info.value.message and info.value.expected == sha(
+        shards[1].read_bytes()
+    )
     blobs = config.hf_hub_cache() / "models--org--bad-GGUF" / "blobs"
-    assert sorted(p.name for p in blobs.iterdir()) == [sha(shards[0].read_bytes())]  # good shard kept
+    assert sorted(p.name for p in blobs.iterdir()) == [
+        sha(shards[0].read_bytes())
+    ]  # good shard kept
     assert Store().find("c-q8_0") is None
     # fixed upstream: the rerun fetches only the missing shard
     del hub.corrupt[("org/bad-GGUF", shards[1].name)]
@@ -216,10 +243,19 @@ def test_corrupted_bytes_are_refused_and_only_they_removed(hub: HubServer, tmp_p
     assert [f.downloaded_bytes > 0 for f in result.files] == [False, True]
 
 
-@pytest.mark.parametrize("evil", ["../evil-Q4_K_M.gguf", "sub/../../evil-Q4_K_M.gguf", "/abs-Q4_K_M.gguf",
-                                  "a\\..\\..\\evil-Q4_K_M.gguf"])
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "../evil-Q4_K_M.gguf",
+        "sub/../../evil-Q4_K_M.gguf",
+        "/abs-Q4_K_M.gguf",
+        "a\\..\\..\\evil-Q4_K_M.gguf",
+    ],
+)
 def test_traversal_names_refused_before_disk(hub: HubServer, make_gguf, evil: str) -> None:  # type: ignore[no-untyped-def]
-    hub.add_repo("org/evil-GGUF", {"ok-Q8_0.gguf": make_gguf(name="ok"), evil: make_gguf(name="evil")})
+    hub.add_repo(
+        "org/evil-GGUF", {"ok-Q8_0.gguf": make_gguf(name="ok"), evil: make_gguf(name="evil")}
+    )
     with pytest.raises(UnsafeNameError) as info:
         pull_gguf("org/evil-GGUF", quant="Q8_0")
     bad = info.value.filename  # the file itself, or the directory entry leading to it
@@ -241,7 +277,9 @@ def test_resume_from_partial_file_in_process(hub: HubServer, tmp_path: Path) -> 
     (get,) = hub.file_gets()
     assert get.headers["range"] == f"bytes={cut}-" and get.status == 206
     assert get.body_bytes == len(data) - cut
-    assert result.files[0].resumed_from == cut and result.files[0].downloaded_bytes == len(data) - cut
+    assert (
+        result.files[0].resumed_from == cut and result.files[0].downloaded_bytes == len(data) - cut
+    )
     assert Path(result.entry_path).read_bytes() == data
 
 
@@ -281,7 +319,9 @@ def test_copy_makes_an_independent_file(hub: HubServer, tiny: dict[str, bytes]) 
     assert local.read_bytes() == blob.read_bytes()
 
 
-def test_cli_pull_json(hub: HubServer, tiny: dict[str, bytes], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_pull_json(
+    hub: HubServer, tiny: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
@@ -289,11 +329,17 @@ def test_cli_pull_json(hub: HubServer, tiny: dict[str, bytes], capsys: pytest.Ca
     assert exit_info.value.code == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
-    assert out["name"] == "t8" and out["quant"] == "Q8_0" and out["files"][0]["sha256"] == sha(tiny["tiny-Q8_0.gguf"])
+    assert (
+        out["name"] == "t8"
+        and out["quant"] == "Q8_0"
+        and out["files"][0]["sha256"] == sha(tiny["tiny-Q8_0.gguf"])
+    )
     assert captured.err == ""  # silent progress under --json
 
 
-def test_cli_errors_are_reported(hub: HubServer, tiny: dict[str, bytes], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_errors_are_reported(
+    hub: HubServer, tiny: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
@@ -303,19 +349,26 @@ def test_cli_errors_are_reported(hub: HubServer, tiny: dict[str, bytes], capsys:
     assert "No Q2_K variant" in err and "Q4_K_M" in err
 
 
-def test_fit_picks_the_best_variant_within_the_budget(hub: HubServer, make_gguf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    hub.add_repo("org/fit-GGUF", {
-        "f-Q8_0.gguf": big_gguf(tmp_path / "q8.gguf", megabytes=3),
-        "f-Q6_K.gguf": big_gguf(tmp_path / "q6.gguf", megabytes=2, file_type=18, seed=1),
-        "f-Q4_K_M.gguf": make_gguf(name="q4"),
-    })
+def test_fit_picks_the_best_variant_within_the_budget(
+    hub: HubServer, make_gguf, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    hub.add_repo(
+        "org/fit-GGUF",
+        {
+            "f-Q8_0.gguf": big_gguf(tmp_path / "q8.gguf", megabytes=3),
+            "f-Q6_K.gguf": big_gguf(tmp_path / "q6.gguf", megabytes=2, file_type=18, seed=1),
+            "f-Q4_K_M.gguf": make_gguf(name="q4"),
+        },
+    )
     from ollama_forge.hub import list_quants
 
     roomy = pull_gguf("org/fit-GGUF", fit=True, mem="1G", ctx=2048)
     assert roomy.quant == "Q8_0"
     kv = list_quants("org/fit-GGUF", ctx=2048, mem="1G").kv_bytes
     assert kv is not None and kv > 0
-    budget = (2 * 1024 * 1024 + 4096) + kv + 100_000  # Q6_K (2 MiB) + KV fits, Q8_0 (3 MiB) does not
+    budget = (
+        (2 * 1024 * 1024 + 4096) + kv + 100_000
+    )  # Q6_K (2 MiB) + KV fits, Q8_0 (3 MiB) does not
     tight = pull_gguf("org/fit-GGUF", fit=True, mem=str(budget), ctx=2048)
     assert tight.quant == "Q6_K" and tight.name == "fit-q6_k"
     with pytest.raises(QuantSelectionError, match="fits the memory budget"):
@@ -325,10 +378,13 @@ def test_fit_picks_the_best_variant_within_the_budget(hub: HubServer, make_gguf,
 def test_default_without_q4_k_m_or_q8_0_uses_detected_budget(
     hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub.add_repo("org/odd-GGUF", {
-        "o-F16.gguf": big_gguf(tmp_path / "f16.gguf", megabytes=3, file_type=1),
-        "o-Q5_K_M.gguf": big_gguf(tmp_path / "q5.gguf", megabytes=1, file_type=17, seed=2),
-    })
+    hub.add_repo(
+        "org/odd-GGUF",
+        {
+            "o-F16.gguf": big_gguf(tmp_path / "f16.gguf", megabytes=3, file_type=1),
+            "o-Q5_K_M.gguf": big_gguf(tmp_path / "q5.gguf", megabytes=1, file_type=17, seed=2),
+        },
+    )
     from ollama_forge.budget import MemoryBudget
 
     monkeypatch.setattr(
@@ -340,7 +396,9 @@ def test_default_without_q4_k_m_or_q8_0_uses_detected_budget(
     assert result.quant == "Q5_K_M"
 
 
-def test_offline_listing_after_a_pull(hub: HubServer, tiny: dict[str, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_listing_after_a_pull(
+    hub: HubServer, tiny: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ollama_forge.hub import list_quants
 
     pull_gguf(REPO)
@@ -352,7 +410,9 @@ def test_offline_listing_after_a_pull(hub: HubServer, tiny: dict[str, bytes], mo
     assert hub.requests == []
 
 
-def test_cli_pull_human_output(hub: HubServer, tiny: dict[str, bytes], capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_pull_human_output(
+    hub: HubServer, tiny: dict[str, bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
@@ -367,18 +427,26 @@ def test_regular_git_file_is_verified_by_its_blob_id(hub: HubServer, make_gguf) 
     from servers.hub_server import git_blob_sha1
 
     data = make_gguf(name="plain")
-    hub.add_repo("org/plain-GGUF", {"p-Q4_K_M.gguf": data}, lfs=[])  # not in LFS: ETag is the git sha1
+    hub.add_repo(
+        "org/plain-GGUF", {"p-Q4_K_M.gguf": data}, lfs=[]
+    )  # not in LFS: ETag is the git sha1
     result = pull_gguf("org/plain-GGUF")
     blob = config.hf_hub_cache() / "models--org--plain-GGUF" / "blobs" / git_blob_sha1(data)
     assert blob.read_bytes() == data and result.files[0].sha256 == sha(data)
-    assert [r.route for r in hub.file_gets()] == [f"/org/plain-GGUF/resolve/{hub.repos['org/plain-GGUF'].commit}/p-Q4_K_M.gguf"]
+    assert [r.route for r in hub.file_gets()] == [
+        f"/org/plain-GGUF/resolve/{hub.repos['org/plain-GGUF'].commit}/p-Q4_K_M.gguf"
+    ]
 
 
 def test_a_tampered_cached_blob_is_fetched_again(hub: HubServer, tiny: dict[str, bytes]) -> None:
     from huggingface_hub import hf_hub_download
 
     # huggingface_hub put it in the cache (forge never verified it), then the bytes rot
-    path = Path(hf_hub_download(REPO, "tiny-Q4_K_M.gguf", cache_dir=config.hf_hub_cache(), endpoint=hub.endpoint))
+    path = Path(
+        hf_hub_download(
+            REPO, "tiny-Q4_K_M.gguf", cache_dir=config.hf_hub_cache(), endpoint=hub.endpoint
+        )
+    )
     blob = path.resolve()
     blob.write_bytes(b"X" * blob.stat().st_size)
     hub.clear()
@@ -420,7 +488,9 @@ def test_revisions_tags_and_commits(hub: HubServer, make_gguf) -> None:  # type:
     repo = hub.add_repo("org/rev-GGUF", {"r-Q4_K_M.gguf": make_gguf(name="rev")}, tags={"v1": ""})
     tagged = pull_gguf("org/rev-GGUF@v1")
     assert tagged.revision == "v1" and tagged.commit == repo.commit
-    assert (config.hf_hub_cache() / "models--org--rev-GGUF" / "refs" / "v1").read_text() == repo.commit
+    assert (
+        config.hf_hub_cache() / "models--org--rev-GGUF" / "refs" / "v1"
+    ).read_text() == repo.commit
     hub.clear()
     pinned = pull_gguf(f"org/rev-GGUF:Q4_K_M@{repo.commit}", name="pinned")
     assert pinned.commit == repo.commit and pinned.downloaded_bytes == 0

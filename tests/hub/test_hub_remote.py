@@ -16,13 +16,17 @@ from ollama_forge.hub.quants import list_quants
 from ollama_forge.hub.remote import CHUNK, HTTPRangeSource, source_for
 from ollama_forge.workflows.inspect import inspect_remote
 
-TEMPLATE = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+)
 
 
 def _listing(hub: HubServer, repo: str) -> RepoListing:
     r = hub.repos[repo]
-    files = [RemoteFile(path=f.path, size=f.size, sha256=f.sha256 if f.lfs else None, blob_id=f.oid)
-             for f in r.files.values()]
+    files = [
+        RemoteFile(path=f.path, size=f.size, sha256=f.sha256 if f.lfs else None, blob_id=f.oid)
+        for f in r.files.values()
+    ]
     return RepoListing(repo=repo, revision="main", commit=r.commit, files=files)
 
 
@@ -36,12 +40,14 @@ def test_range_source_reads_exact_bytes_and_grows_by_chunks(hub: HubServer, tmp_
     offset = 0
     while offset < len(data):  # sequential reads, like a header parser
         n = rng.randint(1, 300_000)
-        assert source.read_at(offset, n) == data[offset:offset + n]
+        assert source.read_at(offset, n) == data[offset : offset + n]
         offset += n
     assert source.size() == len(data)
     assert source.bytes_fetched == len(data)  # never twice the same byte
     gets = hub.file_gets()
-    assert all(g.host.startswith("localhost") for g in gets[1:])  # straight to the CDN after the first
+    assert all(
+        g.host.startswith("localhost") for g in gets[1:]
+    )  # straight to the CDN after the first
     assert gets[0].headers["range"] == "bytes=0-1048575"
     assert source.read_at(len(data) - 3, 10) == data[-3:]
     assert source.read_at(len(data) + 5, 10) == b""
@@ -76,8 +82,14 @@ def test_forge_inspect_delegates_hub_refs(hub: HubServer, make_gguf, tmp_path: P
 
     import ollama_forge as forge
 
-    shards = write_split_gguf(tmp_path / "s", "chat-Q4_K_M", shards=3, tokens=chatml_vocab(),
-                              eos="<|im_end|>", chat_template=TEMPLATE)
+    shards = write_split_gguf(
+        tmp_path / "s",
+        "chat-Q4_K_M",
+        shards=3,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+        chat_template=TEMPLATE,
+    )
     files: dict[str, bytes | Path] = {p.name: p for p in shards}
     files["mmproj-chat-F16.gguf"] = write_projector(tmp_path / "p.gguf")
     hub.add_repo("org/chat-GGUF", files)
@@ -86,7 +98,10 @@ def test_forge_inspect_delegates_hub_refs(hub: HubServer, make_gguf, tmp_path: P
     assert report.shards == [p.name for p in shards]
     assert report.projector is not None and report.projector.is_projector
     remote = report.remote or {}
-    assert remote["shards"] == [p.name for p in shards] and remote["projector"] == "mmproj-chat-F16.gguf"
+    assert (
+        remote["shards"] == [p.name for p in shards]
+        and remote["projector"] == "mmproj-chat-F16.gguf"
+    )
     assert remote["total_requests"] == 4  # one per shard header + the projector
     # weights: the sum over every shard's tensors
     from ollama_forge.gguf import read_gguf
@@ -105,19 +120,24 @@ def test_inspect_remote_errors(hub: HubServer, make_gguf, monkeypatch: pytest.Mo
         inspect_remote("org/gated-GGUF")
 
 
-def test_list_quants_groups_paginates_and_checks_fit(hub: HubServer, make_gguf, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_list_quants_groups_paginates_and_checks_fit(
+    hub: HubServer, make_gguf, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     from ggufs import write_projector, write_split_gguf
 
     shards = write_split_gguf(tmp_path / "s", "m-F16", shards=2, file_type=1)
     hub.page_size = 3
-    hub.add_repo("org/m-GGUF", {
-        "m-Q4_K_M.gguf": make_gguf(name="a", context_length=8192),
-        "m-Q8_0.gguf": big_gguf(tmp_path / "q8.gguf", megabytes=1),
-        **{f"F16/{p.name}": p for p in shards},
-        "mmproj-m-F16.gguf": write_projector(tmp_path / "p.gguf"),
-        "imatrix.dat": b"\0" * 10,
-        "README.md": b"hello",
-    })
+    hub.add_repo(
+        "org/m-GGUF",
+        {
+            "m-Q4_K_M.gguf": make_gguf(name="a", context_length=8192),
+            "m-Q8_0.gguf": big_gguf(tmp_path / "q8.gguf", megabytes=1),
+            **{f"F16/{p.name}": p for p in shards},
+            "mmproj-m-F16.gguf": write_projector(tmp_path / "p.gguf"),
+            "imatrix.dat": b"\0" * 10,
+            "README.md": b"hello",
+        },
+    )
     listing = list_quants("org/m-GGUF", ctx=2048, mem="1G")
     assert [v.quant for v in listing.variants] == ["F16", "Q8_0", "Q4_K_M"]  # quality order
     f16 = listing.variants[0]
@@ -127,7 +147,9 @@ def test_list_quants_groups_paginates_and_checks_fit(hub: HubServer, make_gguf, 
     assert listing.default == "m-Q4_K_M.gguf" and listing.header_file == "m-Q4_K_M.gguf"
     assert listing.budget is not None and listing.budget.bytes == 1024**3
     assert listing.kv_bytes is not None and listing.kv_bytes > 0
-    assert all(v.fits is True and v.estimate_bytes == v.size + listing.kv_bytes for v in listing.variants)
+    assert all(
+        v.fits is True and v.estimate_bytes == v.size + listing.kv_bytes for v in listing.variants
+    )
     q4 = listing.variants[2]
     assert q4.file_type == "Q4_K_M"  # confirmed by general.file_type
     tree_pages = hub.find("GET", "/tree/")
@@ -140,12 +162,17 @@ def test_list_quants_groups_paginates_and_checks_fit(hub: HubServer, make_gguf, 
 def test_cli_quants(hub: HubServer, make_gguf, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     from ollama_forge.cli import main
 
-    hub.add_repo("org/m-GGUF", {"m-Q4_K_M.gguf": make_gguf(name="a"), "m-Q8_0.gguf": make_gguf(name="b", file_type=7)})
+    hub.add_repo(
+        "org/m-GGUF",
+        {"m-Q4_K_M.gguf": make_gguf(name="a"), "m-Q8_0.gguf": make_gguf(name="b", file_type=7)},
+    )
     with pytest.raises(SystemExit) as info:
         main(["quants", "org/m-GGUF", "--json", "--mem", "2G"])
     assert info.value.code == 0
     out = json.loads(capsys.readouterr().out)
-    assert [v["quant"] for v in out["variants"]] == ["Q8_0", "Q4_K_M"] and out["budget"]["source"] == "--mem"
+    assert [v["quant"] for v in out["variants"]] == ["Q8_0", "Q4_K_M"] and out["budget"][
+        "source"
+    ] == "--mem"
     with pytest.raises(SystemExit):
         main(["quants", "org/m-GGUF"])
     text = capsys.readouterr().out
@@ -162,7 +189,9 @@ def test_http_range_source_is_a_byte_source() -> None:
 
 
 @pytest.mark.slow
-def test_remote_inspect_of_real_gemma_fetches_header_plus_one_chunk(hub: HubServer, gemma_path: Path) -> None:
+def test_remote_inspect_of_real_gemma_fetches_header_plus_one_chunk(
+    hub: HubServer, gemma_path: Path
+) -> None:
     import ollama_forge as forge
 
     hub.add_repo("google/gemma-3-270m-it-GGUF", {"gemma-3-270m-it-Q4_K_M.gguf": gemma_path})
@@ -177,22 +206,33 @@ def test_remote_inspect_of_real_gemma_fetches_header_plus_one_chunk(hub: HubServ
     assert report.info.architecture == "gemma3"
 
 
-def test_inspect_without_a_default_quant_picks_what_fits(hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inspect_without_a_default_quant_picks_what_fits(
+    hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ollama_forge.budget import MemoryBudget
 
-    hub.add_repo("org/odd-GGUF", {
-        "o-F16.gguf": big_gguf(tmp_path / "f16.gguf", megabytes=3, file_type=1),
-        "o-Q5_K_M.gguf": big_gguf(tmp_path / "q5.gguf", megabytes=1, file_type=17, seed=2),
-    })
-    monkeypatch.setattr("ollama_forge.hub.quants.detect_budget",
-                        lambda mem=None: MemoryBudget(bytes=5 * 1024 * 1024, source="ram"))
+    hub.add_repo(
+        "org/odd-GGUF",
+        {
+            "o-F16.gguf": big_gguf(tmp_path / "f16.gguf", megabytes=3, file_type=1),
+            "o-Q5_K_M.gguf": big_gguf(tmp_path / "q5.gguf", megabytes=1, file_type=17, seed=2),
+        },
+    )
+    monkeypatch.setattr(
+        "ollama_forge.hub.quants.detect_budget",
+        lambda mem=None: MemoryBudget(bytes=5 * 1024 * 1024, source="ram"),
+    )
     assert inspect_remote("org/odd-GGUF").remote["file"] == "o-Q5_K_M.gguf"  # type: ignore[index]
-    monkeypatch.setattr("ollama_forge.hub.quants.detect_budget",
-                        lambda mem=None: MemoryBudget(bytes=10**12, source="ram"))
+    monkeypatch.setattr(
+        "ollama_forge.hub.quants.detect_budget",
+        lambda mem=None: MemoryBudget(bytes=10**12, source="ram"),
+    )
     assert inspect_remote("org/odd-GGUF").remote["file"] == "o-F16.gguf"  # type: ignore[index]
 
 
-def test_cli_quants_on_a_repo_without_gguf(hub: HubServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_quants_on_a_repo_without_gguf(
+    hub: HubServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.cli import main
 
     hub.add_repo("org/st", {"model.safetensors": b"\0" * 64, "config.json": b"{}"})

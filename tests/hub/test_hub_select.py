@@ -37,7 +37,10 @@ def test_grouping_merges_shards_and_separates_projectors() -> None:
     assert set(labels) == {"Q4_K_M", "Q8_0"}
     q8 = labels["Q8_0"]
     assert q8.shard_count == 2 and q8.size == 1100
-    assert [f.path for f in q8.files] == ["m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf"]
+    assert [f.path for f in q8.files] == [
+        "m-Q8_0-00001-of-00002.gguf",
+        "m-Q8_0-00002-of-00002.gguf",
+    ]
     assert [p.path for p in g.projectors] == ["mmproj-m-F16.gguf"]
     assert g.projectors[0].quant == "F16"
     assert set(g.excluded) == {"README.md", "imatrix.gguf", "m.imatrix.dat", "mtp-m-Q8_0.gguf"}
@@ -94,8 +97,13 @@ def test_no_gguf_at_all() -> None:
 
 def test_projector_pairing_follows_llama_cpp() -> None:
     files = [
-        rf("F16/m-F16.gguf"), rf("Q8_0/m-Q8_0.gguf"), rf("m-Q4_K_M.gguf"),
-        rf("mmproj-F16.gguf"), rf("mmproj-Q8_0.gguf"), rf("F16/mmproj-F16.gguf"), rf("other/mmproj-Q4_0.gguf"),
+        rf("F16/m-F16.gguf"),
+        rf("Q8_0/m-Q8_0.gguf"),
+        rf("m-Q4_K_M.gguf"),
+        rf("mmproj-F16.gguf"),
+        rf("mmproj-Q8_0.gguf"),
+        rf("F16/mmproj-F16.gguf"),
+        rf("other/mmproj-Q4_0.gguf"),
     ]
     g = group_variants(files)
     by = {v.quant: v for v in g.variants}
@@ -113,10 +121,18 @@ def test_default_name() -> None:
     assert default_name("o/plain", None) == "plain"
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("8G", 8 * 1024**3), ("8GiB", 8 * 1024**3), ("8GB", 8 * 1000**3), ("512M", 512 * 1024**2),
-    ("1.5g", int(1.5 * 1024**3)), ("1000", 1000), (4096, 4096),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("8G", 8 * 1024**3),
+        ("8GiB", 8 * 1024**3),
+        ("8GB", 8 * 1000**3),
+        ("512M", 512 * 1024**2),
+        ("1.5g", int(1.5 * 1024**3)),
+        ("1000", 1000),
+        (4096, 4096),
+    ],
+)
 def test_parse_size(text: str | int, value: int) -> None:
     assert parse_size(text) == value
 
@@ -140,7 +156,9 @@ def test_gpu_free_bytes_reads_nvidia_smi(tmp_path, monkeypatch: pytest.MonkeyPat
     from ollama_forge.budget import gpu_free_bytes
 
     fake = tmp_path / "nvidia-smi"
-    fake.write_text('#!/bin/sh\n[ "$1" = "--query-gpu=memory.free" ] || exit 3\nprintf "1000\\n30000\\n"\n')
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = "--query-gpu=memory.free" ] || exit 3\nprintf "1000\\n30000\\n"\n'
+    )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert gpu_free_bytes() == 30000 * 1024 * 1024  # the largest GPU

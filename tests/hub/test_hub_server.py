@@ -14,18 +14,27 @@ from ollama_forge import config
 @pytest.fixture
 def repo(hub: HubServer, make_gguf):  # type: ignore[no-untyped-def]
     hub.page_size = 2
-    return hub.add_repo("org/s-GGUF", {
-        "a-Q4_K_M.gguf": make_gguf(name="a"),
-        "sub/b-Q8_0.gguf": make_gguf(name="b", file_type=7),
-        "README.md": b"# hello\n",
-    }, tags={"v1": ""})
+    return hub.add_repo(
+        "org/s-GGUF",
+        {
+            "a-Q4_K_M.gguf": make_gguf(name="a"),
+            "sub/b-Q8_0.gguf": make_gguf(name="b", file_type=7),
+            "README.md": b"# hello\n",
+        },
+        tags={"v1": ""},
+    )
 
 
 def test_hf_hub_download_trace_and_cdn_redirect(hub: HubServer, repo) -> None:  # type: ignore[no-untyped-def]
     from huggingface_hub import hf_hub_download
 
-    path = hf_hub_download("org/s-GGUF", "a-Q4_K_M.gguf", cache_dir=config.hf_hub_cache(), endpoint=hub.endpoint,
-                           token="hf_secret")
+    path = hf_hub_download(
+        "org/s-GGUF",
+        "a-Q4_K_M.gguf",
+        cache_dir=config.hf_hub_cache(),
+        endpoint=hub.endpoint,
+        token="hf_secret",
+    )
     head, get = hub.requests
     assert (head.method, head.host.split(":")[0], head.status) == ("HEAD", "127.0.0.1", 302)
     assert head.headers["authorization"] == "Bearer hf_secret"
@@ -41,13 +50,23 @@ def test_resolve_headers(hub: HubServer, repo) -> None:  # type: ignore[no-untyp
     f = repo.files["a-Q4_K_M.gguf"]
     assert head.status_code == 302
     assert head.headers["x-repo-commit"] == repo.commit
-    assert head.headers["x-linked-etag"] == f'"{f.sha256}"' and head.headers["x-linked-size"] == str(f.size)
+    assert head.headers["x-linked-etag"] == f'"{f.sha256}"' and head.headers[
+        "x-linked-size"
+    ] == str(f.size)
     assert head.headers["location"].startswith(f"http://localhost:{hub.port}/cdn/")
     cdn = httpx.get(head.headers["location"], headers={"Range": "bytes=10-19"})
     assert cdn.status_code == 206 and cdn.content == f.data[10:20]  # type: ignore[index]
-    assert cdn.headers["content-range"] == f"bytes 10-19/{f.size}" and cdn.headers["accept-ranges"] == "bytes"
-    assert httpx.get(head.headers["location"], headers={"Range": f"bytes={f.size}-"}).status_code == 416
-    readme = httpx.get(f"{hub.endpoint}/org/s-GGUF/resolve/main/README.md", headers={"Accept-Encoding": "gzip"})
+    assert (
+        cdn.headers["content-range"] == f"bytes 10-19/{f.size}"
+        and cdn.headers["accept-ranges"] == "bytes"
+    )
+    assert (
+        httpx.get(head.headers["location"], headers={"Range": f"bytes={f.size}-"}).status_code
+        == 416
+    )
+    readme = httpx.get(
+        f"{hub.endpoint}/org/s-GGUF/resolve/main/README.md", headers={"Accept-Encoding": "gzip"}
+    )
     assert readme.status_code == 200 and readme.content == b"# hello\n"
     oid = git_blob_sha1(b"# hello\n")
     assert readme.headers["etag"] == f'"{oid}"' and "content-encoding" not in readme.headers
@@ -68,7 +87,9 @@ def test_api_endpoints_through_hfapi(hub: HubServer, repo) -> None:  # type: ign
     assert len(hub.find("GET", "/tree/")) == 2  # page size 2: the Link header was followed
     files = {e.path: e for e in tree if isinstance(e, RepoFile)}
     assert files["sub/b-Q8_0.gguf"].lfs.sha256 == repo.files["sub/b-Q8_0.gguf"].sha256  # type: ignore[union-attr]
-    assert [e.path for e in api.list_repo_tree("org/s-GGUF", path_in_repo="sub")] == ["sub/b-Q8_0.gguf"]
+    assert [e.path for e in api.list_repo_tree("org/s-GGUF", path_in_repo="sub")] == [
+        "sub/b-Q8_0.gguf"
+    ]
     paths = api.get_paths_info("org/s-GGUF", ["sub/b-Q8_0.gguf", "missing.gguf", "sub"])
     assert sorted(p.path for p in paths) == ["sub", "sub/b-Q8_0.gguf"]
     refs = api.list_repo_refs("org/s-GGUF")
@@ -86,8 +107,12 @@ def test_errors_map_to_the_clients_exceptions(hub: HubServer, repo, make_gguf) -
     with pytest.raises(hf.RevisionNotFoundError):
         api.model_info("org/s-GGUF", revision="nope")
     with pytest.raises(hf.RemoteEntryNotFoundError):
-        hf_hub_download("org/s-GGUF", "missing.gguf", cache_dir=config.hf_hub_cache(), endpoint=hub.endpoint)
-    no_exist = config.hf_hub_cache() / "models--org--s-GGUF" / ".no_exist" / repo.commit / "missing.gguf"
+        hf_hub_download(
+            "org/s-GGUF", "missing.gguf", cache_dir=config.hf_hub_cache(), endpoint=hub.endpoint
+        )
+    no_exist = (
+        config.hf_hub_cache() / "models--org--s-GGUF" / ".no_exist" / repo.commit / "missing.gguf"
+    )
     assert no_exist.exists()  # needs X-Repo-Commit on the EntryNotFound answer
     hub.add_repo("org/g-GGUF", {"g.gguf": make_gguf()}, gated=True, tokens={"ok"})
     with pytest.raises(hf.GatedRepoError) as info:

@@ -33,7 +33,9 @@ adversarial = st.one_of(
 
 
 # Go's strconv.IsPrint as data (generated from Go by scripts/gen_goprint.py), not Python's Unicode.
-_GO_PRINTABLE = frozenset(cp for a, b in zip(RANGES[0::2], RANGES[1::2], strict=True) for cp in range(a, b))
+_GO_PRINTABLE = frozenset(
+    cp for a, b in zip(RANGES[0::2], RANGES[1::2], strict=True) for cp in range(a, b)
+)
 
 
 def _printable(ch: str) -> bool:

@@ -30,5 +30,10 @@ def old_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
 def chatml_gguf(tmp_path: Path) -> Path:
     from ggufs import chatml_vocab, write_gguf
 
-    return write_gguf(tmp_path / "models" / "tiny-q4_k_m.gguf", arch="qwen2", chat_template=CHATML,
-                      tokens=chatml_vocab(), eos="<|im_end|>")
+    return write_gguf(
+        tmp_path / "models" / "tiny-q4_k_m.gguf",
+        arch="qwen2",
+        chat_template=CHATML,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+    )

@@ -8,14 +8,17 @@ CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-GO_CHATML = (
-    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
-)
+GO_CHATML = "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
 
 
-
-def write_modelfile(folder: Path, from_: str | list[str], *, template: str | None = GO_CHATML,
-                    system: str | None = "You are terse.", extra: str = "") -> Path:
+def write_modelfile(
+    folder: Path,
+    from_: str | list[str],
+    *,
+    template: str | None = GO_CHATML,
+    system: str | None = "You are terse.",
+    extra: str = "",
+) -> Path:
     lines = [f"FROM {f}" for f in ([from_] if isinstance(from_, str) else from_)]
     if template is not None:
         lines.append(f'TEMPLATE """{template}"""')

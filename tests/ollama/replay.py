@@ -24,20 +24,58 @@ import numpy as np
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ollama_real"
 HEX = re.compile(r"[0-9a-fA-F]{64}")
-FILES = ("version", "errors", "blobs", "create", "tags", "show", "copy", "generate", "chat", "ps", "delete")
+FILES = (
+    "version",
+    "errors",
+    "blobs",
+    "create",
+    "tags",
+    "show",
+    "copy",
+    "generate",
+    "chat",
+    "ps",
+    "delete",
+)
 #: values that depend on the model files (synthetic here) or on time: compared by type only
-VOLATILE = {"created_at", "modified_at", "expires_at", "total_duration", "load_duration", "prompt_eval_count",
-            "prompt_eval_duration", "eval_count", "eval_duration", "context", "size", "model_info", "tensors",
-            "projector_info", "parameter_size", "context_length", "embedding_length", "response", "content",
-            "quantization_level", "family", "families"}
-SMOL_JINJA = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
-              "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM<|im_end|>\n' }}{% endif %}"
-              "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
-              "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+VOLATILE = {
+    "created_at",
+    "modified_at",
+    "expires_at",
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+    "context",
+    "size",
+    "model_info",
+    "tensors",
+    "projector_info",
+    "parameter_size",
+    "context_length",
+    "embedding_length",
+    "response",
+    "content",
+    "quantization_level",
+    "family",
+    "families",
+}
+SMOL_JINJA = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM<|im_end|>\n' }}{% endif %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return [
+        json.loads(line)
+        for line in (DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        if line
+    ]
 
 
 def _time(record: dict[str, Any]) -> str | None:
@@ -80,14 +118,19 @@ def plan() -> list[tuple[str, dict[str, Any]]]:
             last = _time(r) or last
             gen.append((last, f, i, r))
     gen.sort(key=lambda g: (g[0], g[1], g[2]))
-    anchors = {("chat", "model-projector-only-manifest"): "ps-after-chat-tests-several-loaded",
-               ("generate", "load-smollm2-empty-prompt-keepalive-10m"): "ps-one-model-smollm2",
-               ("generate", "load-gemma-empty-prompt-keepalive-10m"): "ps-two-models",
-               ("chat", "prompt-longer-than-num_ctx-32-stream"): "ps-after-num_ctx-32-reload",
-               ("generate", "unload-keep_alive-0"): "ps-after-unload-of-gemma",
-               ("chat", "unload-keep_alive-0-string"): "ps-after-unload-of-both",
-               ("chat", "model-with-synthetic-projector-load-failure-non-stream"): "ps-after-projector-load-failure",
-               ("chat", "runner-killed-mid-stream"): "ps-before-deleting-a-loaded-model"}
+    anchors = {
+        ("chat", "model-projector-only-manifest"): "ps-after-chat-tests-several-loaded",
+        ("generate", "load-smollm2-empty-prompt-keepalive-10m"): "ps-one-model-smollm2",
+        ("generate", "load-gemma-empty-prompt-keepalive-10m"): "ps-two-models",
+        ("chat", "prompt-longer-than-num_ctx-32-stream"): "ps-after-num_ctx-32-reload",
+        ("generate", "unload-keep_alive-0"): "ps-after-unload-of-gemma",
+        ("chat", "unload-keep_alive-0-string"): "ps-after-unload-of-both",
+        (
+            "chat",
+            "model-with-synthetic-projector-load-failure-non-stream",
+        ): "ps-after-projector-load-failure",
+        ("chat", "runner-killed-mid-stream"): "ps-before-deleting-a-loaded-model",
+    }
     take("ps", ["ps-none-loaded-before-load"])
     for _t, f, _i, r in gen:
         out.append((f, r))
@@ -125,9 +168,15 @@ def _smol_writer(path: Path, *, split: bool) -> list[Path]:
     writer.add_eos_token_id(2)
     writer.add_chat_template(SMOL_JINJA)
     writer.add_tensor("output_norm.weight", np.ones((8,), np.float32))
-    writer.add_tensor("token_embd.weight", np.zeros((2, 34), np.uint8), raw_dtype=GGMLQuantizationType.Q8_0)
-    writer.add_tensor("blk.0.attn_q.weight", np.zeros((2, 40), np.uint8), raw_dtype=GGMLQuantizationType.Q4_1)
-    writer.add_tensor("blk.0.attn_k.weight", np.zeros((2, 40), np.uint8), raw_dtype=GGMLQuantizationType.Q4_1)
+    writer.add_tensor(
+        "token_embd.weight", np.zeros((2, 34), np.uint8), raw_dtype=GGMLQuantizationType.Q8_0
+    )
+    writer.add_tensor(
+        "blk.0.attn_q.weight", np.zeros((2, 40), np.uint8), raw_dtype=GGMLQuantizationType.Q4_1
+    )
+    writer.add_tensor(
+        "blk.0.attn_k.weight", np.zeros((2, 40), np.uint8), raw_dtype=GGMLQuantizationType.Q4_1
+    )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -162,18 +211,43 @@ class Inputs:
         folder.mkdir(parents=True, exist_ok=True)
         smol = _smol_writer(folder / "smol.gguf", split=False)[0]
         shards = _smol_writer(folder / "split" / "smol.gguf", split=True)
-        gemma = _gguf(folder / "gemma.gguf", "gemma3", {
-            "general.type": "model", "general.file_type": 15, "general.quantization_version": 2,
-            "gemma3.context_length": 32768, "gemma3.embedding_length": 640, "gemma3.block_count": 1,
-            "tokenizer.ggml.model": "llama"}, ["token_embd.weight", "output_norm.weight"])
-        clip = {"general.type": "mmproj", "clip.has_vision_encoder": True, "clip.vision.block_count": 1}
-        mlp = _gguf(folder / "mmproj-mlp.gguf", "clip", {**clip, "clip.projector_type": "mlp"}, ["mm.0.weight", "v.patch_embd.weight"])
-        notype = _gguf(folder / "mmproj-notype.gguf", "clip", clip, ["mm.0.weight", "v.patch_embd.weight"])
+        gemma = _gguf(
+            folder / "gemma.gguf",
+            "gemma3",
+            {
+                "general.type": "model",
+                "general.file_type": 15,
+                "general.quantization_version": 2,
+                "gemma3.context_length": 32768,
+                "gemma3.embedding_length": 640,
+                "gemma3.block_count": 1,
+                "tokenizer.ggml.model": "llama",
+            },
+            ["token_embd.weight", "output_norm.weight"],
+        )
+        clip = {
+            "general.type": "mmproj",
+            "clip.has_vision_encoder": True,
+            "clip.vision.block_count": 1,
+        }
+        mlp = _gguf(
+            folder / "mmproj-mlp.gguf",
+            "clip",
+            {**clip, "clip.projector_type": "mlp"},
+            ["mm.0.weight", "v.patch_embd.weight"],
+        )
+        notype = _gguf(
+            folder / "mmproj-notype.gguf", "clip", clip, ["mm.0.weight", "v.patch_embd.weight"]
+        )
         self.by_sha: dict[str, bytes] = {
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53": smol.read_bytes(),
             "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818": gemma.read_bytes(),
-            "95a86f458996645982d823862e73a2a0c02dbceda0167c810f8e44dae5fe4241": shards[0].read_bytes(),
-            "ddc6852e6c51d9cfb11122067c663350cc1640f8f98c79680ab17645d0499e2d": shards[1].read_bytes(),
+            "95a86f458996645982d823862e73a2a0c02dbceda0167c810f8e44dae5fe4241": shards[
+                0
+            ].read_bytes(),
+            "ddc6852e6c51d9cfb11122067c663350cc1640f8f98c79680ab17645d0499e2d": shards[
+                1
+            ].read_bytes(),
             "72b39a75818544c585148c312d523469e36faad1be6924611ae459088bc2853f": mlp.read_bytes(),
             "9f8e7751f7a8f8e7bc2abc3aef9ab370c820c9c1523648529663c1eee9ec485b": notype.read_bytes(),
             "78256fa3dcbbfb17e867e9ff2b437425a0878673379146831f657825fab45237": b"this is not a GGUF file.\n\n\n\n",
@@ -237,7 +311,9 @@ class Mismatch(AssertionError):
 
 def _norm(text: str, root: str) -> str:
     text = text.replace(root, "/models")
-    return re.sub(r"lookup (\S+) on \S+: no such host", r"lookup \1 on <resolver>: no such host", text)
+    return re.sub(
+        r"lookup (\S+) on \S+: no such host", r"lookup \1 on <resolver>: no such host", text
+    )
 
 
 def _same_type(a: Any, b: Any) -> bool:
@@ -251,15 +327,23 @@ def shape(rec: Any, act: Any, path: str, digests: Digests, root: str) -> None:
     key = path.rsplit(".", 1)[-1]
     if key in VOLATILE:
         if not _same_type(rec, act):
-            raise Mismatch(f"{path}: {type(act).__name__} where the server sent {type(rec).__name__}")
+            raise Mismatch(
+                f"{path}: {type(act).__name__} where the server sent {type(rec).__name__}"
+            )
         stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"
-        if key in ("created_at", "modified_at", "expires_at") and isinstance(act, str) and not re.fullmatch(stamp, act):
+        if (
+            key in ("created_at", "modified_at", "expires_at")
+            and isinstance(act, str)
+            and not re.fullmatch(stamp, act)
+        ):
             raise Mismatch(f"{path}: {act!r} is not Go's RFC3339Nano")
         return
     if isinstance(rec, dict):
         if not isinstance(act, dict) or list(rec) != list(act):
-            raise Mismatch(f"{path}: keys {list(act) if isinstance(act, dict) else type(act).__name__} "
-                           f"where the server sent {list(rec)}")
+            raise Mismatch(
+                f"{path}: keys {list(act) if isinstance(act, dict) else type(act).__name__} "
+                f"where the server sent {list(rec)}"
+            )
         for k in rec:
             shape(rec[k], act[k], f"{path}.{k}", digests, root)
         return
@@ -283,9 +367,12 @@ def shape(rec: Any, act: Any, path: str, digests: Digests, root: str) -> None:
 
 def _modelfile(rec: str, act: str, path: str, digests: Digests, root: str) -> None:
     """Same lines (PARAMETER lines in any order: Go map order); FROM paths by digest."""
+
     def split(text: str) -> tuple[list[str], Counter[str]]:
         lines = text.split("\n")
-        return [x for x in lines if not x.startswith("PARAMETER ")], Counter(x for x in lines if x.startswith("PARAMETER "))
+        return [x for x in lines if not x.startswith("PARAMETER ")], Counter(
+            x for x in lines if x.startswith("PARAMETER ")
+        )
 
     rec_fixed, rec_params = split(rec)
     act_fixed, act_params = split(_norm(act, root))
@@ -296,30 +383,59 @@ def _modelfile(rec: str, act: str, path: str, digests: Digests, root: str) -> No
             raise Mismatch(f"{path}: line {a!r} where the server sent {r!r}")
 
 
-def compare(record: dict[str, Any], status: int, headers: list[tuple[str, str]], body: bytes,
-            digests: Digests, root: str, request: bytes = b"") -> None:
+def compare(
+    record: dict[str, Any],
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    digests: Digests,
+    root: str,
+    request: bytes = b"",
+) -> None:
     rec = record["response"]
     if status != rec["status"]:
         raise Mismatch(f"status {status} where the server sent {rec['status']} ({body[:200]!r})")
     got = {k.lower(): v for k, v in headers if k.lower() != "date"}
     want = {k.lower(): v for k, v in rec["headers"].items()}
-    size_framed = (want.get("transfer-encoding") == "chunked" and want.get("content-type", "").startswith("application/json")
-                   and len(rec.get("body", "")) > 2048)
+    size_framed = (
+        want.get("transfer-encoding") == "chunked"
+        and want.get("content-type", "").startswith("application/json")
+        and len(rec.get("body", "")) > 2048
+    )
     if size_framed:
         # Go chunks a c.JSON body over 2048 bytes; ours is smaller where the real model files were large
         if (got.get("transfer-encoding") == "chunked") != (len(body) > 2048):
             raise Mismatch("a JSON body framed unlike Go's net/http (chunked above 2048 bytes)")
         got.pop("transfer-encoding", None), got.pop("content-length", None)
         want = {k: v for k, v in want.items() if k != "transfer-encoding"}
-    if want.get("connection") == "close" and record["name"] == "post-already-present" and len(request) <= 256 * 1024:
-        want.pop("connection")  # Go keeps the connection when it can drain the unread body (<= 256 KiB)
-    for name in ("content-type", "transfer-encoding", "allow", "location", "vary", "connection",
-                 "access-control-allow-methods", "access-control-allow-headers", "access-control-allow-origin",
-                 "access-control-max-age"):
+    if (
+        want.get("connection") == "close"
+        and record["name"] == "post-already-present"
+        and len(request) <= 256 * 1024
+    ):
+        want.pop(
+            "connection"
+        )  # Go keeps the connection when it can drain the unread body (<= 256 KiB)
+    for name in (
+        "content-type",
+        "transfer-encoding",
+        "allow",
+        "location",
+        "vary",
+        "connection",
+        "access-control-allow-methods",
+        "access-control-allow-headers",
+        "access-control-allow-origin",
+        "access-control-max-age",
+    ):
         if got.get(name) != want.get(name):
-            raise Mismatch(f"header {name}: {got.get(name)!r} where the server sent {want.get(name)!r}")
+            raise Mismatch(
+                f"header {name}: {got.get(name)!r} where the server sent {want.get(name)!r}"
+            )
     if ("content-length" in got) != ("content-length" in want):
-        raise Mismatch(f"Content-Length {'sent' if 'content-length' in got else 'missing'}, unlike the server")
+        raise Mismatch(
+            f"Content-Length {'sent' if 'content-length' in got else 'missing'}, unlike the server"
+        )
     text = body.decode("utf-8")
     if "lines" in rec:
         _lines(record, text, digests, root)
@@ -343,11 +459,18 @@ def compare(record: dict[str, Any], status: int, headers: list[tuple[str, str]],
 def _same_second_order(want: Any, got: Any) -> None:
     """/api/tags and /api/ps sort by whole seconds only; models within one second come in any
     order (Go map order), and the replay creates/loads within seconds what took minutes."""
-    if not (isinstance(want, dict) and isinstance(got, dict) and isinstance(got.get("models"), list)):
+    if not (
+        isinstance(want, dict) and isinstance(got, dict) and isinstance(got.get("models"), list)
+    ):
         return
     for key in ("modified_at", "expires_at"):
         stamps = [m.get(key, "")[:19] for m in got["models"]]
-        if stamps and all(stamps) and len(set(stamps)) == 1 and len(want.get("models") or []) == len(stamps):
+        if (
+            stamps
+            and all(stamps)
+            and len(set(stamps)) == 1
+            and len(want.get("models") or []) == len(stamps)
+        ):
             want["models"].sort(key=lambda m: m["name"])
             got["models"].sort(key=lambda m: m["name"])
 
@@ -365,7 +488,11 @@ def _lines(record: dict[str, Any], text: str, digests: Digests, root: str) -> No
         act_status = [_norm(json.dumps(o), root) for o in act_objs]
         if len(rec_status) != len(act_status):
             raise Mismatch(f"create lines {act_status} where the server sent {rec_status}")
-        several = len((record["request"]["body"] or {}).get("files") or {}) + len((record["request"]["body"] or {}).get("adapters") or {}) > 1
+        several = (
+            len((record["request"]["body"] or {}).get("files") or {})
+            + len((record["request"]["body"] or {}).get("adapters") or {})
+            > 1
+        )
         pairs = list(zip(rec_status, act_status, strict=True))
         if several:
             rec_sorted = sorted(rec_status, key=lambda s: HEX.sub("", s))

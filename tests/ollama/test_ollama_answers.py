@@ -53,17 +53,25 @@ def test_ps_is_byte_identical_to_ollama_ps(real: OllamaServer) -> None:
     """The recorded /api/ps answer, rendered at the recorded moment, is `ollama ps`'s exact bytes."""
     from ollama_forge.ollama.ps import ps, render_table
 
-    real.state.faults.raw_answers["/api/ps"] = recorded("ps", "ps-two-models")["response"]["body"].encode()
-    captured = datetime(2026, 12, 7, 17, 46, 8, tzinfo=timezone.utc)  # cli_output.txt's capture time
+    real.state.faults.raw_answers["/api/ps"] = recorded("ps", "ps-two-models")["response"][
+        "body"
+    ].encode()
+    captured = datetime(
+        2026, 12, 7, 17, 46, 8, tzinfo=timezone.utc
+    )  # cli_output.txt's capture time
     text = render_table(ps(now=captured))
     assert text.encode() == (DATA / "cli_raw" / "ps.pipe").read_bytes()
     assert "160 MB" in text  # not 160.2 MB: 0.32's HumanBytes
 
 
-def test_list_sizes_match_ollama_list(real: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_sizes_match_ollama_list(
+    real: OllamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.ollama.models import list_models
 
-    real.state.faults.raw_answers["/api/tags"] = recorded("tags", "tags-all-models-end-of-recording")["response"]["body"].encode()
+    real.state.faults.raw_answers["/api/tags"] = recorded(
+        "tags", "tags-all-models-end-of-recording"
+    )["response"]["body"].encode()
     ollama_list = {}
     for line in (DATA / "cli_raw" / "list.pipe").read_text(encoding="utf-8").splitlines()[1:]:
         cells = line.split()
@@ -80,14 +88,19 @@ def test_list_sizes_match_ollama_list(real: OllamaServer, capsys: pytest.Capture
 def test_list_sizes_on_an_old_server(old_server: OllamaServer) -> None:
     from ollama_forge.ollama.models import list_models
 
-    old_server.state.faults.raw_answers["/api/tags"] = recorded("tags", "tags-all-models-end-of-recording")["response"]["body"].encode()
+    old_server.state.faults.raw_answers["/api/tags"] = recorded(
+        "tags", "tags-all-models-end-of-recording"
+    )["response"]["body"].encode()
     sizes = {m.name: m.size_text for m in list_models().models}
     assert sizes["smol-gemma-two:latest"] == "351.5 MB" and sizes["proj-only:latest"] == "671 B"
 
 
 def test_show_prints_stop_values_like_ollama_and_the_normalised_name(
-        real: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
-    real.state.faults.raw_answers["/api/show"] = recorded("show", "existing-full-plain")["response"]["body"].encode()
+    real: OllamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real.state.faults.raw_answers["/api/show"] = recorded("show", "existing-full-plain")[
+        "response"
+    ]["body"].encode()
     code, out, _ = run(capsys, "show", "g1")
     assert code == 0
     assert out.startswith("model: g1:latest\n")
@@ -95,7 +108,9 @@ def test_show_prints_stop_values_like_ollama_and_the_normalised_name(
     assert "['" not in out  # never a Python list
 
 
-def test_show_refuses_an_invalid_name_before_sending(real: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_refuses_an_invalid_name_before_sending(
+    real: OllamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "show", "bad name")
     assert code == 1 and "Invalid Ollama model name" in err
     assert real.state.requests == []
@@ -115,7 +130,9 @@ def _registered(server: OllamaServer, name: str = "m") -> None:
     register(name, modelfile=write_modelfile(folder, "./m.gguf"))
 
 
-def test_rm_unloads_a_loaded_model_first(real: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rm_unloads_a_loaded_model_first(
+    real: OllamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.ollama.client import make_client
     from ollama_forge.ollama.ps import ps
 
@@ -125,10 +142,15 @@ def test_rm_unloads_a_loaded_model_first(real: OllamaServer, capsys: pytest.Capt
     code, out, err = run(capsys, "rm", "m")
     assert (code, out) == (0, "deleted 'm'\n") and "warning" not in err
     assert ps() == []  # Ollama's delete alone would leave the runner listed
-    calls = [(r.method, r.path, r.json) for r in real.state.requests
-             if r.path in ("/api/generate", "/api/delete")]
-    assert calls == [("POST", "/api/generate", {"model": "m", "keep_alive": 0}),
-                     ("DELETE", "/api/delete", {"model": "m"})]
+    calls = [
+        (r.method, r.path, r.json)
+        for r in real.state.requests
+        if r.path in ("/api/generate", "/api/delete")
+    ]
+    assert calls == [
+        ("POST", "/api/generate", {"model": "m", "keep_alive": 0}),
+        ("DELETE", "/api/delete", {"model": "m"}),
+    ]
 
 
 def test_chat_model_sends_a_length_limit(real: OllamaServer) -> None:
@@ -140,7 +162,10 @@ def test_chat_model_sends_a_length_limit(real: OllamaServer) -> None:
     assert reply.content.split() == ["word"] * 5
     assert reply.response_metadata["done_reason"] == "length"
     chat_model("m").invoke("Say hi")
-    assert real.state.requests_to("POST", "/api/chat")[-1].json["options"]["num_predict"] == DEFAULT_NUM_PREDICT
+    assert (
+        real.state.requests_to("POST", "/api/chat")[-1].json["options"]["num_predict"]
+        == DEFAULT_NUM_PREDICT
+    )
 
 
 def test_chat_model_ends_at_its_deadline(real: OllamaServer) -> None:
@@ -164,28 +189,65 @@ def test_a_stalled_create_is_reported(real: OllamaServer) -> None:
 
 # --- hostile and malformed answers ------------------------------------------------------------
 
-GOOD_PS = {"name": "a:latest", "model": "a:latest", "size": 10, "digest": "ab" * 32, "details": {},
-           "expires_at": "2026-12-07T17:54:15.148561215Z", "size_vram": 0, "context_length": 2048}
-GOOD_TAG = {"name": "a:latest", "model": "a:latest", "modified_at": "2026-12-07T17:42:13.525857517Z", "size": 10,
-            "digest": "ab" * 32, "details": {}}
+GOOD_PS = {
+    "name": "a:latest",
+    "model": "a:latest",
+    "size": 10,
+    "digest": "ab" * 32,
+    "details": {},
+    "expires_at": "2026-12-07T17:54:15.148561215Z",
+    "size_vram": 0,
+    "context_length": 2048,
+}
+GOOD_TAG = {
+    "name": "a:latest",
+    "model": "a:latest",
+    "modified_at": "2026-12-07T17:42:13.525857517Z",
+    "size": 10,
+    "digest": "ab" * 32,
+    "details": {},
+}
 MALFORMED = {
-    "/api/ps": [b'{"models":[{"name":"a"', b"null", b"[]", b'"models"', b'{"models":{}}', b'{"models":[5]}',
-                json.dumps({"models": [{**GOOD_PS, "size": -1}]}).encode(),
-                json.dumps({"models": [{**GOOD_PS, "expires_at": "tomorrow"}]}).encode(),
-                json.dumps({"models": [{**GOOD_PS, "expires_at": "2026-13-45T99:00:00Z"}]}).encode(),
-                json.dumps({"models": [{**GOOD_PS, "size_vram": "big"}]}).encode(),
-                json.dumps({"models": [{**GOOD_PS, "details": []}]}).encode()],
-    "/api/tags": [b'{"models":[', b"null", b"[1,2]", json.dumps({"models": [{**GOOD_TAG, "size": -5}]}).encode(),
-                  json.dumps({"models": [{**GOOD_TAG, "modified_at": 12}]}).encode(),
-                  json.dumps({"models": [{**GOOD_TAG, "name": None, "model": ["x"]}]}).encode()],
-    "/api/show": [b'{"modelfile":', b"null", b"[]", b'{"parameters":5}', b'{"capabilities":"tools"}',
-                  b'{"details":"x"}', b'{"messages":{"role":"user"}}', b'{"model_info":[1]}'],
+    "/api/ps": [
+        b'{"models":[{"name":"a"',
+        b"null",
+        b"[]",
+        b'"models"',
+        b'{"models":{}}',
+        b'{"models":[5]}',
+        json.dumps({"models": [{**GOOD_PS, "size": -1}]}).encode(),
+        json.dumps({"models": [{**GOOD_PS, "expires_at": "tomorrow"}]}).encode(),
+        json.dumps({"models": [{**GOOD_PS, "expires_at": "2026-13-45T99:00:00Z"}]}).encode(),
+        json.dumps({"models": [{**GOOD_PS, "size_vram": "big"}]}).encode(),
+        json.dumps({"models": [{**GOOD_PS, "details": []}]}).encode(),
+    ],
+    "/api/tags": [
+        b'{"models":[',
+        b"null",
+        b"[1,2]",
+        json.dumps({"models": [{**GOOD_TAG, "size": -5}]}).encode(),
+        json.dumps({"models": [{**GOOD_TAG, "modified_at": 12}]}).encode(),
+        json.dumps({"models": [{**GOOD_TAG, "name": None, "model": ["x"]}]}).encode(),
+    ],
+    "/api/show": [
+        b'{"modelfile":',
+        b"null",
+        b"[]",
+        b'{"parameters":5}',
+        b'{"capabilities":"tools"}',
+        b'{"details":"x"}',
+        b'{"messages":{"role":"user"}}',
+        b'{"model_info":[1]}',
+    ],
 }
 
 
-@pytest.mark.parametrize(("path", "body"), [(p, b) for p, bodies in MALFORMED.items() for b in bodies])
-def test_malformed_answers_are_one_clear_error(real: OllamaServer, capsys: pytest.CaptureFixture[str],
-                                               path: str, body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("path", "body"), [(p, b) for p, bodies in MALFORMED.items() for b in bodies]
+)
+def test_malformed_answers_are_one_clear_error(
+    real: OllamaServer, capsys: pytest.CaptureFixture[str], path: str, body: bytes
+) -> None:
     real.state.faults.raw_answers[path] = body
     command = {"/api/ps": ["ps"], "/api/tags": ["list"], "/api/show": ["show", "m"]}[path]
     code, _, err = run(capsys, *command)
@@ -194,7 +256,9 @@ def test_malformed_answers_are_one_clear_error(real: OllamaServer, capsys: pytes
     assert "internal error" not in err and "Traceback" not in err
 
 
-def test_an_oversized_answer_is_refused_not_read_whole(real: OllamaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_oversized_answer_is_refused_not_read_whole(
+    real: OllamaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import ollama_forge.ollama.client as client
     from ollama_forge.ollama.ps import ps
 
@@ -206,41 +270,64 @@ def test_an_oversized_answer_is_refused_not_read_whole(real: OllamaServer, monke
         ps()
 
 
-def test_server_strings_cannot_drive_the_terminal(real: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_server_strings_cannot_drive_the_terminal(
+    real: OllamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     real.state.faults.raw_answers["/api/ps"] = json.dumps(
-        {"models": [{**GOOD_PS, "name": "evil\x1b]0;owned\x07\x9b2J:latest"}]}).encode()
+        {"models": [{**GOOD_PS, "name": "evil\x1b]0;owned\x07\x9b2J:latest"}]}
+    ).encode()
     code, out, _ = run(capsys, "ps")
     assert code == 0 and "\x1b" not in out and "\x07" not in out and "\x9b" not in out
     assert "evil\\x1b]0;owned\\x07\\x9b2J:latest" in out
     real.state.version = "[bold red]0.32.15[/bold red]\x1b[2J"
     from ollama_forge.ollama.client import OllamaHTTP
 
-    with OllamaHTTP() as http, pytest.raises(OllamaResponseError, match="malformed answer to /api/version"):
+    with (
+        OllamaHTTP() as http,
+        pytest.raises(OllamaResponseError, match="malformed answer to /api/version"),
+    ):
         http.version()
 
 
-@pytest.mark.parametrize(("text", "lfs"), [
-    ("supplied file was not in GGUF format", True), ("invalid file magic", True),
-    ("failed to validate GGUF with llama-quantize without compatibility patches: exit status 1", False),
-    ('split GGUF "a.gguf" must use llama.cpp split filename pattern', False),
-    ("GGUF array size 99999999 exceeds maximum 67108864", False),
-])
+@pytest.mark.parametrize(
+    ("text", "lfs"),
+    [
+        ("supplied file was not in GGUF format", True),
+        ("invalid file magic", True),
+        (
+            "failed to validate GGUF with llama-quantize without compatibility patches: exit status 1",
+            False,
+        ),
+        ('split GGUF "a.gguf" must use llama.cpp split filename pattern', False),
+        ("GGUF array size 99999999 exceeds maximum 67108864", False),
+    ],
+)
 def test_lfs_hint_only_for_client_side_file_errors(text: str, lfs: bool) -> None:
     from ollama_forge.ollama.client import _hint_for
 
     assert ("Git-LFS" in (_hint_for(text, -1) or "")) is lfs
 
 
-def test_cpu_only_server_warning_and_hint(real: OllamaServer, capsys: pytest.CaptureFixture[str]) -> None:
-    real.state.faults.raw_answers["/api/ps"] = recorded("ps", "ps-two-models")["response"]["body"].encode()
+def test_cpu_only_server_warning_and_hint(
+    real: OllamaServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real.state.faults.raw_answers["/api/ps"] = recorded("ps", "ps-two-models")["response"][
+        "body"
+    ].encode()
     code, _, err = run(capsys, "ps", "--require-gpu")
     flat = " ".join(err.split())
     assert code == 1
-    assert "runs entirely on the CPU" in flat and "inference compute" in flat and "offloaded" not in flat
+    assert (
+        "runs entirely on the CPU" in flat
+        and "inference compute" in flat
+        and "offloaded" not in flat
+    )
     assert "drop --require-gpu" in flat and "free VRAM" not in flat
 
 
-def test_list_with_ollama_down_exits_1_even_after_rm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_with_ollama_down_exits_1_even_after_rm(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ModelNameError):  # names are checked before any I/O
         from ollama_forge.ollama.models import remove
 
@@ -268,5 +355,10 @@ def test_a_server_that_never_answers_ends_at_the_deadline(real: OllamaServer) ->
     with pytest.raises(OllamaError, match="deadline"):
         chat_model("m", deadline=0.5).invoke("Say hi")
     with OllamaHTTP() as http, pytest.raises(OllamaError, match="deadline"):
-        list(http.generate_stream("/api/chat", {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
-                                  deadline=0.5))
+        list(
+            http.generate_stream(
+                "/api/chat",
+                {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                deadline=0.5,
+            )
+        )

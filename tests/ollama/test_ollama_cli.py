@@ -24,14 +24,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return int(info.value.code or 0), out, err
 
 
-def test_register_cli_and_json(server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_cli_and_json(
+    server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     code, out, err = run(capsys, "register", "tiny", "-f", str(mf))
     assert code == 0, err
     assert out.startswith(f"registered tiny:latest on {server.url} (via api)\n")
     assert "uploaded: tiny-q4_k_m.gguf" in out
     assert "template:" in err and "Go TEMPLATE" in err
-    code, out, err = run(capsys, "register", "tiny", "-f", str(mf), "--system", "Be kind.", "--json")
+    code, out, err = run(
+        capsys, "register", "tiny", "-f", str(mf), "--system", "Be kind.", "--json"
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["bytes_read"] == 0
@@ -39,7 +43,9 @@ def test_register_cli_and_json(server: OllamaServer, chatml_gguf: Path, capsys: 
     assert data["create_request"]["system"] == "Be kind."
 
 
-def test_register_dry_run_cli(server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_dry_run_cli(
+    server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     code, out, _ = run(capsys, "register", "tiny", "-f", str(mf), "--dry-run", "--host", server.url)
     assert code == 0
@@ -49,7 +55,9 @@ def test_register_dry_run_cli(server: OllamaServer, chatml_gguf: Path, capsys: p
     assert '"model": "tiny:latest"' in out
 
 
-def test_register_bad_name_exit_1(server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_bad_name_exit_1(
+    server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     code, _, err = run(capsys, "register", "bad name!", "-f", str(mf))
     assert code == 1
@@ -57,7 +65,9 @@ def test_register_bad_name_exit_1(server: OllamaServer, chatml_gguf: Path, capsy
     assert server.state.requests == []
 
 
-def test_register_ollama_down_message(chatml_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_ollama_down_message(
+    chatml_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     code, out, err = run(capsys, "register", "tiny", "-f", str(mf))
     assert code == 1 and out == ""
@@ -80,8 +90,12 @@ def _fake_ollama(bin_dir: Path, exit_code: int) -> Path:
     return script
 
 
-def test_register_with_cli(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                           capfd: pytest.CaptureFixture[str]) -> None:
+def test_register_with_cli(
+    chatml_gguf: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     _fake_ollama(tmp_path / "bin", 0)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
@@ -96,18 +110,28 @@ def test_register_with_cli(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytes
     assert Store().get("tiny").registrations[-1].host == "http://10.0.0.5:11434"
 
 
-def test_register_with_cli_failure(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_register_with_cli_failure(
+    chatml_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _fake_ollama(tmp_path / "bin", 1)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     from ollama_forge.workflows.register import register
 
     with pytest.raises(OllamaResponseError, match="invalid model name"):
-        register("tiny", modelfile=write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf"), use_cli=True)
+        register(
+            "tiny",
+            modelfile=write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf"),
+            use_cli=True,
+        )
     assert Store().find("tiny") is None
 
 
-def test_register_cli_not_on_path(chatml_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_register_cli_not_on_path(
+    chatml_gguf: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     code, _, err = run(capsys, "register", "tiny", "-f", str(mf), "--cli")
@@ -115,7 +139,9 @@ def test_register_cli_not_on_path(chatml_gguf: Path, tmp_path: Path, monkeypatch
     assert "not on PATH" in err
 
 
-def test_list_show_rm_cli(server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_show_rm_cli(
+    server: OllamaServer, chatml_gguf: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     assert run(capsys, "register", "tiny", "-f", str(mf))[0] == 0
     code, out, _ = run(capsys, "list")
@@ -165,26 +191,34 @@ def test_translate_errors_leaves_other_exceptions() -> None:
         raise ValueError("not ours")
 
 
-def test_in_stream_error_from_the_ollama_client_is_converted(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_in_stream_error_from_the_ollama_client_is_converted(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     """ollama-python raises ResponseError(status -1) for an error line inside a 200 stream."""
     client = make_client()
     digest = client.create_blob(chatml_gguf)
     server.state.faults.create_error_after = 1
     server.state.faults.create_error = "disk full"
-    with pytest.raises(OllamaResponseError) as info, translate_errors(server.url, action="creating"):
+    with (
+        pytest.raises(OllamaResponseError) as info,
+        translate_errors(server.url, action="creating"),
+    ):
         for _ in client.create("x", files={"m.gguf": digest}, stream=True):
             pass
     assert info.value.status == -1
     assert "disk full" in info.value.message and "while creating" in info.value.message
 
 
-def test_register_on_a_remote_host_argument(server: OllamaServer, chatml_gguf: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_register_on_a_remote_host_argument(
+    server: OllamaServer, chatml_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from ollama_forge.workflows.register import register
 
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # not used: --host wins
     host = server.url.replace("127.0.0.1", "localhost")
-    result = register("tiny", modelfile=write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf"), host=host)
+    result = register(
+        "tiny", modelfile=write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf"), host=host
+    )
     assert result.host == host
     assert server.state.model("tiny") is not None
     assert Store().get("tiny").registrations[-1].host == host

@@ -34,8 +34,18 @@ def tiny(server: OllamaServer, chatml_gguf: Path) -> OllamaServer:
 def test_invoke_end_to_end_sends_validated_options(tiny: OllamaServer) -> None:
     from langchain_ollama import ChatOllama
 
-    llm = chat_model("tiny", temperature=0.2, num_predict=50, top_k=10, top_p=0.5, repeat_penalty=1.1, seed=42,
-                     stop="<|im_end|>", keep_alive="5m", num_ctx=2048)
+    llm = chat_model(
+        "tiny",
+        temperature=0.2,
+        num_predict=50,
+        top_k=10,
+        top_p=0.5,
+        repeat_penalty=1.1,
+        seed=42,
+        stop="<|im_end|>",
+        keep_alive="5m",
+        num_ctx=2048,
+    )
     assert isinstance(llm, ChatOllama)
     reply = llm.invoke("Hello?")
     assert reply.content == "Hello! I am a test model."
@@ -44,8 +54,16 @@ def test_invoke_end_to_end_sends_validated_options(tiny: OllamaServer) -> None:
     body = req.json
     assert body["model"] == "tiny"
     assert body["keep_alive"] == "5m"
-    assert body["options"] == {"num_ctx": 2048, "num_predict": 50, "repeat_penalty": 1.1, "seed": 42,
-                               "stop": ["<|im_end|>"], "temperature": 0.2, "top_k": 10, "top_p": 0.5}
+    assert body["options"] == {
+        "num_ctx": 2048,
+        "num_predict": 50,
+        "repeat_penalty": 1.1,
+        "seed": 42,
+        "stop": ["<|im_end|>"],
+        "temperature": 0.2,
+        "top_k": 10,
+        "top_p": 0.5,
+    }
 
 
 def test_stream_and_length_limit(tiny: OllamaServer) -> None:
@@ -86,21 +104,32 @@ def test_host_argument(tiny: OllamaServer, monkeypatch: pytest.MonkeyPatch) -> N
     assert llm.invoke("hi").content
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"num_predcit": 5}, "Did you mean 'num_predict'"),
-    ({"temprature": 0.5}, "Did you mean 'temperature'"),
-    ({"mirostat": 1}, "removed from Ollama"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_predcit": 5}, "Did you mean 'num_predict'"),
+        ({"temprature": 0.5}, "Did you mean 'temperature'"),
+        ({"mirostat": 1}, "removed from Ollama"),
+    ],
+)
 def test_misspelled_parameter_is_an_error(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ParameterError) as info:
         chat_model("tiny", **kwargs)  # type: ignore[arg-type]
     assert match in f"{info.value.message} {info.value.hint}"
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"temperature": "hot"}, {"num_ctx": 1.5}, {"top_k": "ten"}, {"format": "yaml"}, {"keep_alive": "five minutes"},
-    {"timeout": 0}, {"timeout": float("inf")},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"temperature": "hot"},
+        {"num_ctx": 1.5},
+        {"top_k": "ten"},
+        {"format": "yaml"},
+        {"keep_alive": "five minutes"},
+        {"timeout": 0},
+        {"timeout": float("inf")},
+    ],
+)
 def test_bad_values_are_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(ParameterError):
         chat_model("tiny", **kwargs)  # type: ignore[arg-type]

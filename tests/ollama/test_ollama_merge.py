@@ -24,7 +24,9 @@ class _SplitWriter(gguf.GGUFWriter):
         super().add_shard_kv_data()
         if self.data_alignment != gguf.GGUF_DEFAULT_ALIGNMENT:
             for kv in self.kv_data[1:]:
-                kv[gguf.Keys.General.ALIGNMENT] = gguf.GGUFValue(self.data_alignment, gguf.GGUFValueType.UINT32)
+                kv[gguf.Keys.General.ALIGNMENT] = gguf.GGUFValue(
+                    self.data_alignment, gguf.GGUFValueType.UINT32
+                )
 
 
 class _ArchSplitWriter(_SplitWriter):
@@ -38,9 +40,13 @@ class _ArchSplitWriter(_SplitWriter):
             kv["llama." + key] = kv.pop(key)
 
 
-def write_split(folder: Path, *, shards: int = 3, alignment: int | None = None, arch_keys: bool = False) -> list[Path]:
+def write_split(
+    folder: Path, *, shards: int = 3, alignment: int | None = None, arch_keys: bool = False
+) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    writer = (_ArchSplitWriter if arch_keys else _SplitWriter)(str(folder / "m.gguf"), "llama", split_max_tensors=2)
+    writer = (_ArchSplitWriter if arch_keys else _SplitWriter)(
+        str(folder / "m.gguf"), "llama", split_max_tensors=2
+    )
     writer.add_name("Merge Me")
     writer.add_context_length(4096)
     writer.add_block_count(shards)

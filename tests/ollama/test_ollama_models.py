@@ -17,8 +17,14 @@ from ollama_forge.workflows.register import register
 @pytest.fixture
 def registered(server: OllamaServer, chatml_gguf: Path) -> OllamaServer:
     store = Store()
-    store.put(StoredModel(name="tiny", repo="owner/Tiny-GGUF", quant="Q4_K_M",
-                          files=[StoredFile(path=str(chatml_gguf), size=chatml_gguf.stat().st_size)]))
+    store.put(
+        StoredModel(
+            name="tiny",
+            repo="owner/Tiny-GGUF",
+            quant="Q4_K_M",
+            files=[StoredFile(path=str(chatml_gguf), size=chatml_gguf.stat().st_size)],
+        )
+    )
     store.set_modelfile_path("tiny", str(write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")))
     register("tiny")
     return server
@@ -70,8 +76,12 @@ def test_show_missing_model_carries_server_text(server: OllamaServer) -> None:
     with pytest.raises(OllamaResponseError) as info:
         show("nope")
     assert info.value.status == 404
-    assert info.value.server_error == "model 'nope:latest' not found"  # /api/show names the tag (0.32.15)
-    assert info.value.message.startswith("'nope:latest' not found (looked for a model in Ollama at ")
+    assert (
+        info.value.server_error == "model 'nope:latest' not found"
+    )  # /api/show names the tag (0.32.15)
+    assert info.value.message.startswith(
+        "'nope:latest' not found (looked for a model in Ollama at "
+    )
     assert "forge list" in (info.value.hint or "")
 
 
@@ -100,4 +110,8 @@ def test_rm_invalid_name(server: OllamaServer) -> None:
 
 def test_parse_show_parameters() -> None:
     text = 'stop                           "<|im_end|>"\nstop                           "<|endoftext|>"\ntemperature                    0.7\nnum_ctx                        4096'
-    assert parse_show_parameters(text) == {"stop": ["<|im_end|>", "<|endoftext|>"], "temperature": 0.7, "num_ctx": 4096}
+    assert parse_show_parameters(text) == {
+        "stop": ["<|im_end|>", "<|endoftext|>"],
+        "temperature": 0.7,
+        "num_ctx": 4096,
+    }

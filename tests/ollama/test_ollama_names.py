@@ -14,25 +14,47 @@ from ollama_forge.ollama.versions import (
 )
 
 
-@pytest.mark.parametrize(("raw", "display", "full"), [
-    ("mymodel", "mymodel:latest", "registry.ollama.ai/library/mymodel:latest"),
-    ("mymodel:q4_K_M", "mymodel:q4_K_M", "registry.ollama.ai/library/mymodel:q4_K_M"),
-    ("me/my.model-2:v1.0", "me/my.model-2:v1.0", "registry.ollama.ai/me/my.model-2:v1.0"),
-    ("hf.co/owner/repo:Q4_K_M", "hf.co/owner/repo:Q4_K_M", "hf.co/owner/repo:Q4_K_M"),
-    ("localhost:5000/team/m", "localhost:5000/team/m:latest", "localhost:5000/team/m:latest"),
-    ("_x", "_x:latest", "registry.ollama.ai/library/_x:latest"),
-    ("m" * 80, "m" * 80 + ":latest", "registry.ollama.ai/library/" + "m" * 80 + ":latest"),
-])
+@pytest.mark.parametrize(
+    ("raw", "display", "full"),
+    [
+        ("mymodel", "mymodel:latest", "registry.ollama.ai/library/mymodel:latest"),
+        ("mymodel:q4_K_M", "mymodel:q4_K_M", "registry.ollama.ai/library/mymodel:q4_K_M"),
+        ("me/my.model-2:v1.0", "me/my.model-2:v1.0", "registry.ollama.ai/me/my.model-2:v1.0"),
+        ("hf.co/owner/repo:Q4_K_M", "hf.co/owner/repo:Q4_K_M", "hf.co/owner/repo:Q4_K_M"),
+        ("localhost:5000/team/m", "localhost:5000/team/m:latest", "localhost:5000/team/m:latest"),
+        ("_x", "_x:latest", "registry.ollama.ai/library/_x:latest"),
+        ("m" * 80, "m" * 80 + ":latest", "registry.ollama.ai/library/" + "m" * 80 + ":latest"),
+    ],
+)
 def test_valid_names(raw: str, display: str, full: str) -> None:
     name = parse_model_name(raw)
     assert name.display == display
     assert name.full == full
 
 
-@pytest.mark.parametrize("raw", [
-    "", " m", "m ", "bad name", "-m", ".m", "m:", "m:-tag", "my.ns/model", "a/b/c/d", "m" * 81, "m:" + "t" * 81,
-    "m@sha256:" + "0" * 64, "ftp://host/m", "m/", "/m", "mo$del", "ns//m",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        " m",
+        "m ",
+        "bad name",
+        "-m",
+        ".m",
+        "m:",
+        "m:-tag",
+        "my.ns/model",
+        "a/b/c/d",
+        "m" * 81,
+        "m:" + "t" * 81,
+        "m@sha256:" + "0" * 64,
+        "ftp://host/m",
+        "m/",
+        "/m",
+        "mo$del",
+        "ns//m",
+    ],
+)
 def test_invalid_names(raw: str) -> None:
     with pytest.raises(ModelNameError):
         parse_model_name(raw)
@@ -54,7 +76,9 @@ def test_versions() -> None:
 
 GO_TOOLS = '{{ if .Tools }}{{ .Tools }}{{ end }}{{ range .Messages }}{{ if .ToolCalls }}c{{ end }}{{ if eq .Role "tool" }}r{{ end }}{{ .Content }}{{ end }}'
 GO_PLAIN = "{{ range .Messages }}{{ .Content }}{{ end }}"
-JINJA_TOOLS_THINK = "{% if tools %}{% endif %}<think></think>{% for m in messages %}{{ m.content }}{% endfor %}"
+JINJA_TOOLS_THINK = (
+    "{% if tools %}{% endif %}<think></think>{% for m in messages %}{{ m.content }}{% endfor %}"
+)
 JINJA_PLAIN = "{% for m in messages %}{{ m.content }}{% endfor %}"
 
 
@@ -68,13 +92,24 @@ def test_capability_precedence_rules() -> None:
 
 def test_decide_template_paths() -> None:
     new, old = Version("0.33.0"), Version("0.29.0")
-    assert decide_template(new, go_template=GO_PLAIN, chat_template=JINJA_PLAIN).path == "go_template"
+    assert (
+        decide_template(new, go_template=GO_PLAIN, chat_template=JINJA_PLAIN).path == "go_template"
+    )
     d = decide_template(new, go_template=GO_PLAIN, chat_template=JINJA_TOOLS_THINK)
     assert d.path == "native_jinja" and d.recommend_native
     assert decide_template(new, go_template=None, chat_template=JINJA_PLAIN).path == "native_jinja"
     assert decide_template(new, go_template=None, chat_template=None).path == "native_default"
-    assert decide_template(old, go_template=None, chat_template=JINJA_PLAIN).path == "prompt_fallback"
-    assert decide_template(new, go_template=GO_PLAIN, chat_template=None, renderer="qwen3").path == "renderer"
-    native = decide_template(new, go_template=GO_PLAIN, chat_template=JINJA_PLAIN, native_requested=True)
+    assert (
+        decide_template(old, go_template=None, chat_template=JINJA_PLAIN).path == "prompt_fallback"
+    )
+    assert (
+        decide_template(new, go_template=GO_PLAIN, chat_template=None, renderer="qwen3").path
+        == "renderer"
+    )
+    native = decide_template(
+        new, go_template=GO_PLAIN, chat_template=JINJA_PLAIN, native_requested=True
+    )
     assert native.path == "native_jinja" and not native.send_template
-    assert decide_template(old, go_template=GO_PLAIN, chat_template=JINJA_PLAIN, native_requested=True).send_template
+    assert decide_template(
+        old, go_template=GO_PLAIN, chat_template=JINJA_PLAIN, native_requested=True
+    ).send_template

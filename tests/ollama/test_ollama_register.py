@@ -26,7 +26,9 @@ def sha(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_first_registration_requests_exactly_like_ollama_create(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_first_registration_requests_exactly_like_ollama_create(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     digest = sha(chatml_gguf)
     result = register("tiny", modelfile=mf)
@@ -64,7 +66,9 @@ def test_first_registration_requests_exactly_like_ollama_create(server: OllamaSe
     assert stored.registrations[0].template_source == "user"
 
 
-def test_reregister_with_new_system_reads_zero_weight_bytes(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_reregister_with_new_system_reads_zero_weight_bytes(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     size = chatml_gguf.stat().st_size
     before = DISK_READS.bytes_read
@@ -87,12 +91,20 @@ def test_reregister_with_new_system_reads_zero_weight_bytes(server: OllamaServer
     assert server.state.model("tiny").system == "Answer in French."
 
 
-def test_two_step_flow_from_store_reads_each_file_once(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_two_step_flow_from_store_reads_each_file_once(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     """pull-gguf records hub-verified digests; register NAME then only uploads."""
     store = Store()
     size = chatml_gguf.stat().st_size
-    store.put(StoredModel(name="tiny", repo="owner/tiny-GGUF", quant="Q4_K_M",
-                          files=[StoredFile(path=str(chatml_gguf), size=size, sha256=sha(chatml_gguf)[7:])]))
+    store.put(
+        StoredModel(
+            name="tiny",
+            repo="owner/tiny-GGUF",
+            quant="Q4_K_M",
+            files=[StoredFile(path=str(chatml_gguf), size=size, sha256=sha(chatml_gguf)[7:])],
+        )
+    )
     store.remember_sha256(chatml_gguf, sha(chatml_gguf)[7:], source="hub-verified")
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     store.set_modelfile_path("tiny", str(mf))
@@ -105,7 +117,9 @@ def test_two_step_flow_from_store_reads_each_file_once(server: OllamaServer, cha
     assert Store().get("tiny").registrations[-1].ollama_name == "tiny:latest"
 
 
-def test_dry_run_sends_nothing_and_prints_exact_requests(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_dry_run_sends_nothing_and_prints_exact_requests(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     result = register("me/tiny:q4", modelfile=mf, dry_run=True)
     assert server.state.requests == []
@@ -128,7 +142,9 @@ def test_invalid_name_fails_before_any_request(server: OllamaServer, chatml_gguf
     assert server.state.requests == []
 
 
-def test_in_stream_error_is_an_error_and_store_unchanged(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_in_stream_error_is_an_error_and_store_unchanged(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     server.state.faults.create_error_after = 2
     server.state.faults.create_error = "llama-quantize failed: out of disk space"
@@ -198,7 +214,9 @@ def test_blob_digest_errors_carry_server_text(server: OllamaServer, tmp_path: Pa
     assert (answer.status_code, answer.json()) == (400, {"error": "invalid digest format"})
 
 
-def test_interrupted_upload_is_an_error_and_store_unchanged(server: OllamaServer, tmp_path: Path) -> None:
+def test_interrupted_upload_is_an_error_and_store_unchanged(
+    server: OllamaServer, tmp_path: Path
+) -> None:
     from ggufs import write_gguf
 
     big = write_gguf(tmp_path / "big.gguf", extra_kv={"test.padding": "x" * 3_000_000})
@@ -248,18 +266,24 @@ def test_projector_is_a_second_files_entry(server: OllamaServer, chatml_gguf: Pa
     mf = write_modelfile(chatml_gguf.parent, ["./tiny-q4_k_m.gguf", "./mmproj-f16.gguf"])
     result = register("vis", modelfile=mf)
     assert server.state.requests_to("POST", "/api/create")[0].json["files"] == {
-        "tiny-q4_k_m.gguf": sha(chatml_gguf), "mmproj-f16.gguf": sha(proj),
+        "tiny-q4_k_m.gguf": sha(chatml_gguf),
+        "mmproj-f16.gguf": sha(proj),
     }
     assert [f.role for f in result.files] == ["model", "projector"]
     assert "vision" in server.state.model("vis").capabilities
 
 
-def test_from_existing_model_uploads_nothing(server: OllamaServer, chatml_gguf: Path, tmp_path: Path) -> None:
+def test_from_existing_model_uploads_nothing(
+    server: OllamaServer, chatml_gguf: Path, tmp_path: Path
+) -> None:
     register("base", modelfile=write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf"))
     folder = tmp_path / "derived"
     folder.mkdir()
     server.state.requests.clear()
-    result = register("derived", modelfile=write_modelfile(folder, "base:latest", template=None, system="Be brief."))
+    result = register(
+        "derived",
+        modelfile=write_modelfile(folder, "base:latest", template=None, system="Be brief."),
+    )
     assert result.template.path == "inherited" and "base:latest" in result.template.explanation
     assert [r.method for r in server.state.requests] == ["GET", "POST"]
     body = server.state.requests[-1].json
@@ -304,13 +328,23 @@ def test_native_template_ignored_before_030(old_server: OllamaServer, chatml_ggu
     assert "predates 0.30" in result.template.explanation
 
 
-def test_jinja_with_more_capabilities_wins_and_is_explained(server: OllamaServer, tmp_path: Path) -> None:
+def test_jinja_with_more_capabilities_wins_and_is_explained(
+    server: OllamaServer, tmp_path: Path
+) -> None:
     from ggufs import chatml_vocab, write_gguf
 
-    tools_tpl = ("{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{% if m.tool_calls %}x{% endif %}"
-                 "{% if m.role == 'tool' %}<tool_response>{{ m.content }}</tool_response>{% else %}{{ m.content }}{% endif %}"
-                 "{% endfor %}")
-    write_gguf(tmp_path / "t.gguf", arch="qwen2", chat_template=tools_tpl, tokens=chatml_vocab(), eos="<|im_end|>")
+    tools_tpl = (
+        "{% if tools %}{{ tools | tojson }}{% endif %}{% for m in messages %}{% if m.tool_calls %}x{% endif %}"
+        "{% if m.role == 'tool' %}<tool_response>{{ m.content }}</tool_response>{% else %}{{ m.content }}{% endif %}"
+        "{% endfor %}"
+    )
+    write_gguf(
+        tmp_path / "t.gguf",
+        arch="qwen2",
+        chat_template=tools_tpl,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+    )
     mf = write_modelfile(tmp_path, "./t.gguf")
     result = register("tools", modelfile=mf)
     assert result.template.path == "native_jinja"
@@ -364,7 +398,10 @@ def test_server_rejects_incomplete_shard_set_on_030(server: OllamaServer, tmp_pa
     with OllamaHTTP() as http:
         for p in shards:
             http.upload_blob(sha(p), p)
-        with pytest.raises(OllamaResponseError, match=r'split GGUF "big-00002-of-00003\.gguf" has 1 shards, expected 3'):
+        with pytest.raises(
+            OllamaResponseError,
+            match=r'split GGUF "big-00002-of-00003\.gguf" has 1 shards, expected 3',
+        ):
             http.post_json("/api/create", client_body)
 
 
@@ -375,7 +412,9 @@ def test_json_result_is_serialisable(server: OllamaServer, chatml_gguf: Path) ->
     assert "tiny:latest" in repr(result)
 
 
-def test_register_local_gguf_builds_the_family_modelfile(server: OllamaServer, chatml_gguf: Path) -> None:
+def test_register_local_gguf_builds_the_family_modelfile(
+    server: OllamaServer, chatml_gguf: Path
+) -> None:
     result = register("tiny", str(chatml_gguf))
     body = server.state.requests_to("POST", "/api/create")[0].json
     assert body["files"] == {"tiny-q4_k_m.gguf": sha(chatml_gguf)}
@@ -389,8 +428,14 @@ def test_register_local_gguf_builds_the_family_modelfile(server: OllamaServer, c
 
 def test_two_step_flow_without_a_written_modelfile(server: OllamaServer, chatml_gguf: Path) -> None:
     store = Store()
-    store.put(StoredModel(name="chat", repo="owner/Chat-GGUF", quant="Q4_K_M",
-                          files=[StoredFile(path=str(chatml_gguf), size=chatml_gguf.stat().st_size)]))
+    store.put(
+        StoredModel(
+            name="chat",
+            repo="owner/Chat-GGUF",
+            quant="Q4_K_M",
+            files=[StoredFile(path=str(chatml_gguf), size=chatml_gguf.stat().st_size)],
+        )
+    )
     store.remember_sha256(chatml_gguf, sha(chatml_gguf)[7:], source="hub-verified")
     result = register("chat")
     assert result.store_name == "chat"
@@ -429,23 +474,31 @@ def test_adapter_and_draft_are_uploaded_and_mapped(server: OllamaServer, chatml_
     folder = chatml_gguf.parent
     lora = write_gguf(folder / "lora.gguf", general_type="adapter", tensors=True)
     draft = write_gguf(folder / "draft-0.5b.gguf", arch="qwen2")
-    mf = write_modelfile(folder, "./tiny-q4_k_m.gguf", extra="ADAPTER ./lora.gguf\nDRAFT ./draft-0.5b.gguf")
+    mf = write_modelfile(
+        folder, "./tiny-q4_k_m.gguf", extra="ADAPTER ./lora.gguf\nDRAFT ./draft-0.5b.gguf"
+    )
     result = register("tiny", modelfile=mf)
     body = server.state.requests_to("POST", "/api/create")[0].json
     assert body["files"] == {"tiny-q4_k_m.gguf": sha(chatml_gguf)}
     assert body["adapters"] == {"lora.gguf": sha(lora)}
     assert body["draft_files"] == {"draft-0.5b.gguf": sha(draft)}
     assert sorted(f.role for f in result.files) == ["adapter", "draft", "model"]
-    kinds = sorted(layer["mediaType"].rsplit(".", 1)[1] for layer in server.state.model("tiny").layers)
+    kinds = sorted(
+        layer["mediaType"].rsplit(".", 1)[1] for layer in server.state.model("tiny").layers
+    )
     assert [k for k in kinds if k in ("adapter", "draft", "model")] == ["adapter", "draft", "model"]
     assert "ADAPTER " + str(lora) in Store().get("tiny").registrations[-1].modelfile
 
 
-def test_requires_newer_ollama_is_refused_before_upload(old_server: OllamaServer, chatml_gguf: Path) -> None:
+def test_requires_newer_ollama_is_refused_before_upload(
+    old_server: OllamaServer, chatml_gguf: Path
+) -> None:
     from ollama_forge.errors import OllamaError
 
     mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf", extra="REQUIRES 0.31.0")
-    with pytest.raises(OllamaError, match=r"REQUIRES Ollama 0\.31\.0, but the server .* runs 0\.29\.0"):
+    with pytest.raises(
+        OllamaError, match=r"REQUIRES Ollama 0\.31\.0, but the server .* runs 0\.29\.0"
+    ):
         register("tiny", modelfile=mf)
     assert [r.method for r in old_server.state.requests] == ["GET"]
 

@@ -21,7 +21,9 @@ from replay import Digests, Inputs, Mismatch, compare, plan, request_body
 from servers.ollama_server import OllamaServer
 
 
-def _send(server: OllamaServer, record: dict[str, Any], body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes]:
+def _send(
+    server: OllamaServer, record: dict[str, Any], body: bytes | None
+) -> tuple[int, list[tuple[str, str]], bytes]:
     req = record["request"]
     port = int(server.url.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -30,12 +32,15 @@ def _send(server: OllamaServer, record: dict[str, Any], body: bytes | None) -> t
         headers["Origin"] = "http://localhost"  # the recorder kept only the content headers
     try:
         if req["headers"].get("Transfer-Encoding") == "chunked":
+
             def chunks() -> Iterator[bytes]:
                 data = body or b""
                 for i in range(0, len(data), 4096):
-                    yield data[i:i + 4096]
+                    yield data[i : i + 4096]
 
-            conn.request(req["method"], _path(record), body=chunks(), headers=headers, encode_chunked=True)
+            conn.request(
+                req["method"], _path(record), body=chunks(), headers=headers, encode_chunked=True
+            )
         else:
             conn.request(req["method"], _path(record), body=body, headers=headers)
         resp = conn.getresponse()
@@ -59,7 +64,10 @@ def _script(server: OllamaServer, record: dict[str, Any]) -> None:
     if not isinstance(req, dict) or resp["status"] != 200:
         return
     objs = [json.loads(x) for x in resp["lines"]] if "lines" in resp else [json.loads(resp["body"])]
-    text = "".join((o.get("message") or {}).get("content", "") if "message" in o else o.get("response", "") for o in objs)
+    text = "".join(
+        (o.get("message") or {}).get("content", "") if "message" in o else o.get("response", "")
+        for o in objs
+    )
     reason = objs[-1].get("done_reason")
     if reason == "length":
         text += " and it goes on" * 20
@@ -70,7 +78,9 @@ def _script(server: OllamaServer, record: dict[str, Any]) -> None:
     else:
         prompt = (req.get("messages") or [{}])[-1].get("content", "")
     server.state.replies[(req.get("model"), prompt)] = text
-    server.state.faults.kill_runner_after = 1 if record["name"] == "runner-killed-mid-stream" else None
+    server.state.faults.kill_runner_after = (
+        1 if record["name"] == "runner-killed-mid-stream" else None
+    )
 
 
 def test_every_recorded_exchange_replays(tmp_path: Path) -> None:
@@ -94,7 +104,9 @@ def test_every_recorded_exchange_replays(tmp_path: Path) -> None:
                 failures.append(f"{f}/{record['name']}: {exc}")
     matched = len(records) - len(failures)
     print(f"replay coverage: {matched}/{len(records)} recorded exchanges matched")
-    assert not failures, f"{len(failures)} of {len(records)} exchanges differ:\n" + "\n".join(failures)
+    assert not failures, f"{len(failures)} of {len(records)} exchanges differ:\n" + "\n".join(
+        failures
+    )
 
 
 def test_replay_plan_covers_every_record_once() -> None:
@@ -102,18 +114,32 @@ def test_replay_plan_covers_every_record_once() -> None:
 
     steps = [(f, r["name"]) for f, r in plan()]
     assert len(steps) == sum(len(load(f)) for f in FILES) == 316
-    assert steps.index(("generate", "load-smollm2-empty-prompt-keepalive-10m")) < steps.index(("ps", "ps-one-model-smollm2"))
+    assert steps.index(("generate", "load-smollm2-empty-prompt-keepalive-10m")) < steps.index(
+        ("ps", "ps-one-model-smollm2")
+    )
 
 
 @pytest.mark.parametrize("broken", ["status", "error text", "field"])
 def test_the_comparison_catches_a_difference(broken: str) -> None:
     """The replay's comparison is not a tautology: a changed answer is reported."""
-    record = {"name": "x", "request": {"body": None}, "response": {
-        "status": 404, "headers": {"Content-Type": "application/json; charset=utf-8", "Content-Length": "41"},
-        "body": '{"error":"model \'nope:latest\' not found"}'}}
-    body = {"status": b'{"error":"model \'nope:latest\' not found"}', "error text": b'{"error":"model \'nope\' not found"}',
-            "field": b'{"error":"model \'nope:latest\' not found","status":404}'}[broken]
+    record = {
+        "name": "x",
+        "request": {"body": None},
+        "response": {
+            "status": 404,
+            "headers": {"Content-Type": "application/json; charset=utf-8", "Content-Length": "41"},
+            "body": '{"error":"model \'nope:latest\' not found"}',
+        },
+    }
+    body = {
+        "status": b'{"error":"model \'nope:latest\' not found"}',
+        "error text": b'{"error":"model \'nope\' not found"}',
+        "field": b'{"error":"model \'nope:latest\' not found","status":404}',
+    }[broken]
     status = 400 if broken == "status" else 404
-    headers = [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(body)))]
+    headers = [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ]
     with pytest.raises(Mismatch):
         compare(record, status, headers, body, Digests(), "/tmp/x")

@@ -35,11 +35,16 @@ def model(tmp_path: Path) -> Path:
     return write_gguf(tmp_path / "m.gguf", arch="llama")
 
 
-def test_extra_buffer_types_off_when_they_crash(fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_extra_buffer_types_off_when_they_crash(
+    fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_LLAMA_CRASH", "extra")
     probe = llama_probe.probe_runtime(model)
     assert probe.usable and probe.extra_buffer_types is False
-    assert [(a.extra_buffer_types, a.ok, a.signal) for a in probe.attempts] == [(True, False, "SIGSEGV"), (False, True, None)]
+    assert [(a.extra_buffer_types, a.ok, a.signal) for a in probe.attempts] == [
+        (True, False, "SIGSEGV"),
+        (False, True, None),
+    ]
     assert llama_probe.runtime_settings(model) == {"use_extra_bufts": False}
     # remembered on disk for the next process, keyed by build, CPU and tensor types
     from ollama_forge.config import forge_home
@@ -47,18 +52,24 @@ def test_extra_buffer_types_off_when_they_crash(fake_runtime: None, model: Path,
     cached = json.loads((forge_home() / llama_probe.CACHE_FILE).read_text())
     assert cached[probe.key]["extra_buffer_types"] is False
     monkeypatch.setattr(llama_probe, "_MEMO", {})
-    monkeypatch.setenv("FAKE_LLAMA_CRASH", "always")  # would now fail: the cache answers, no child runs
+    monkeypatch.setenv(
+        "FAKE_LLAMA_CRASH", "always"
+    )  # would now fail: the cache answers, no child runs
     again = llama_probe.probe_runtime(model)
     assert again.cached and again.extra_buffer_types is False
 
 
-def test_fast_path_kept_where_it_works(fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_path_kept_where_it_works(
+    fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_LLAMA_CRASH", "never")
     probe = llama_probe.probe_runtime(model)
     assert probe.usable and probe.extra_buffer_types is True and len(probe.attempts) == 1
 
 
-def test_a_runtime_that_always_crashes_is_a_clear_error(fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_runtime_that_always_crashes_is_a_clear_error(
+    fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_LLAMA_CRASH", "always")
     with pytest.raises(RuntimeBackendError) as info:
         llama_probe.runtime_settings(model)
@@ -66,17 +77,24 @@ def test_a_runtime_that_always_crashes_is_a_clear_error(fake_runtime: None, mode
     assert info.value.hint and "GGML_NATIVE=OFF" in info.value.hint
 
 
-def test_forced_setting_skips_the_probe(fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forced_setting_skips_the_probe(
+    fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_LLAMA_CRASH", "always")
     monkeypatch.setenv("FORGE_LLAMA_EXTRA_BUFTS", "0")
     assert llama_probe.runtime_settings(model) == {"use_extra_bufts": False}
 
 
-def test_forge_chat_reports_the_crash_instead_of_dying(fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forge_chat_reports_the_crash_instead_of_dying(
+    fake_runtime: None, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_LLAMA_CRASH", "always")
     done = subprocess.run(
         [sys.executable, "-m", "ollama_forge", "chat", str(model), "--prompt", "hi"],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 1, done.stderr
     assert "crashes on this machine" in done.stderr and "SIGILL" in done.stderr

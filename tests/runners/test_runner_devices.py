@@ -45,7 +45,9 @@ def machine(
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", bf16)
     monkeypatch.setattr(torch.version, "cuda", cuda_build)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: mps if mps_built is None else mps_built)
+    monkeypatch.setattr(
+        torch.backends.mps, "is_built", lambda: mps if mps_built is None else mps_built
+    )
     monkeypatch.delenv("PYTORCH_ENABLE_MPS_FALLBACK", raising=False)
     return bf16
 
@@ -60,7 +62,14 @@ def machine(
         (False, False, True, "cpu", "float32"),
     ],
 )
-def test_auto_selection(monkeypatch: pytest.MonkeyPatch, cuda: bool, mps: bool, bf16_native: bool, device: str, dtype: str) -> None:
+def test_auto_selection(
+    monkeypatch: pytest.MonkeyPatch,
+    cuda: bool,
+    mps: bool,
+    bf16_native: bool,
+    device: str,
+    dtype: str,
+) -> None:
     bf16 = machine(monkeypatch, cuda=cuda, mps=mps, bf16_native=bf16_native)
     choice = choose("auto", "auto")
     assert (choice.device, choice.dtype) == (device, dtype)

@@ -53,7 +53,9 @@ def test_pipeline_device_dtype_and_no_echo(pipe: Any) -> None:
 def test_generation_settings_apply_to_every_call(tiny_model_dir: Path, pipe: Any) -> None:
     longer = hf_pipeline(tiny_model_dir, device="cpu", max_new_tokens=7, temperature=0)
     assert len(_new_ids(longer, PROMPT)) == 7
-    assert longer(PROMPT)[0]["generated_text"].startswith(pipe(PROMPT)[0]["generated_text"])  # greedy: same prefix
+    assert longer(PROMPT)[0]["generated_text"].startswith(
+        pipe(PROMPT)[0]["generated_text"]
+    )  # greedy: same prefix
 
 
 def test_hf_llm_invoke_and_stream(pipe: Any) -> None:
@@ -62,7 +64,9 @@ def test_hf_llm_invoke_and_stream(pipe: Any) -> None:
     llm = hf_llm(pipeline=pipe)
     assert isinstance(llm, HuggingFacePipeline)
     expected = pipe(PROMPT)[0]["generated_text"]
-    assert llm.invoke(PROMPT) == expected  # no echo, 3 tokens (the wrapper's own defaults would give 256)
+    assert (
+        llm.invoke(PROMPT) == expected
+    )  # no echo, 3 tokens (the wrapper's own defaults would give 256)
     chunks = list(llm.stream(PROMPT))
     assert len(chunks) >= 2
     assert "".join(chunks) == expected
@@ -105,7 +109,9 @@ def test_chat_model_without_template(tiny_base_model_dir: Path) -> None:
 
 def test_hf_generate_streams_and_reports(pipe: Any) -> None:
     pieces: list[str] = []
-    result = hf_generate(pipe, messages=[{"role": "user", "content": "Say hi"}], on_text=pieces.append)
+    result = hf_generate(
+        pipe, messages=[{"role": "user", "content": "Say hi"}], on_text=pieces.append
+    )
     assert result.prompt.startswith("<|im_start|>user\nSay hi<|im_end|>")
     assert "".join(pieces) == result.text
     assert result.new_tokens == 3
@@ -145,15 +151,30 @@ def test_run_hf_cli_json(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str
     from ollama_forge.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["run-hf", str(tiny_model_dir), "--device", "cpu", "--max-new-tokens", "4", "--temperature", "0",
-              "--prompt", "Say hi", "--json"])
+        main(
+            [
+                "run-hf",
+                str(tiny_model_dir),
+                "--device",
+                "cpu",
+                "--max-new-tokens",
+                "4",
+                "--temperature",
+                "0",
+                "--prompt",
+                "Say hi",
+                "--json",
+            ]
+        )
     assert exit_info.value.code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["new_tokens"] == 4 and data["finish_reason"] == "length"
     assert data["device"] == "cpu" and data["prompt"].endswith("<|im_start|>assistant\n")
 
 
-def test_run_hf_cli_device_error(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_hf_cli_device_error(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
     from ollama_forge.cli import main
@@ -168,25 +189,45 @@ def test_run_hf_cli_device_error(tiny_model_dir: Path, capsys: pytest.CaptureFix
     assert "mps requested but this torch build has no MPS; available: cpu" in err
 
 
-def test_explicit_dtype_reaches_the_model(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_explicit_dtype_reaches_the_model(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import torch
 
     from ollama_forge.errors import ForgeWarning
 
     with pytest.warns(ForgeWarning, match="slower"):  # the library warns; only the CLI prints
-        half = hf_pipeline(tiny_model_dir, device="cpu", dtype="bf16", max_new_tokens=2, temperature=0)
+        half = hf_pipeline(
+            tiny_model_dir, device="cpu", dtype="bf16", max_new_tokens=2, temperature=0
+        )
     assert half.model.dtype == torch.bfloat16
     assert half.forge_choice.warnings and "slower" in half.forge_choice.warnings[0]
     assert "slower" not in capsys.readouterr().err
     assert len(_new_ids(half, PROMPT)) == 2
 
 
-def test_run_hf_cli_prints_the_library_warning(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_hf_cli_prints_the_library_warning(
+    tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ollama_forge.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["run-hf", str(tiny_model_dir), "--device", "cpu", "--dtype", "bfloat16", "--max-new-tokens", "2",
-              "--temperature", "0", "--prompt", "hi"])
+        main(
+            [
+                "run-hf",
+                str(tiny_model_dir),
+                "--device",
+                "cpu",
+                "--dtype",
+                "bfloat16",
+                "--max-new-tokens",
+                "2",
+                "--temperature",
+                "0",
+                "--prompt",
+                "hi",
+            ]
+        )
     assert exit_info.value.code == 0
     assert "warning: bfloat16 on CPU runs, but much slower than float32" in capsys.readouterr().err
 
@@ -198,7 +239,18 @@ def test_run_hf_cli_interactive(tiny_model_dir: Path) -> None:
 
     outcome = CliRunner().invoke(
         cli,
-        ["run-hf", str(tiny_model_dir), "--device", "cpu", "--max-new-tokens", "2", "--temperature", "0", "-s", "Be terse."],
+        [
+            "run-hf",
+            str(tiny_model_dir),
+            "--device",
+            "cpu",
+            "--max-new-tokens",
+            "2",
+            "--temperature",
+            "0",
+            "-s",
+            "Be terse.",
+        ],
         input="Say hi\nAgain\n/bye\n",
     )
     assert outcome.exit_code == 0, outcome.output

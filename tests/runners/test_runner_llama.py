@@ -81,7 +81,9 @@ def test_chat_prompt_is_the_template_and_stop_ends_it(llama_ready: None, gemma_p
     pieces: list[str] = []
     result = chat(gemma_path, PROMPTS[0], modelfile=mf, max_tokens=24, on_text=pieces.append)
     expected_prompt = render_prompt(
-        mf.template, [{"role": "user", "content": PROMPTS[0]}], model_messages=[m.model_dump() for m in mf.messages]
+        mf.template,
+        [{"role": "user", "content": PROMPTS[0]}],
+        model_messages=[m.model_dump() for m in mf.messages],
     )
     assert result.prompt == expected_prompt
     assert result.prompt.endswith("User: What is the capital of France?\nAssistant:")
@@ -111,14 +113,24 @@ def test_token_limit_and_determinism(llama_ready: None, gemma_path: Path) -> Non
 def test_session_keeps_history_and_system(llama_ready: None, gemma_path: Path) -> None:
     from ollama_forge.workflows.chat import ChatSession
 
-    with ChatSession(gemma_path, modelfile=gemma_modelfile(gemma_path, "good"), system="Be brief.") as session:
+    with ChatSession(
+        gemma_path, modelfile=gemma_modelfile(gemma_path, "good"), system="Be brief."
+    ) as session:
         one = session.send(PROMPTS[0], max_tokens=12)
         two = session.send(PROMPTS[2], max_tokens=12)
     # Ollama's order: model MESSAGEs, then the request (whose system message replaces SYSTEM)
     assert one.prompt.startswith("User: What is the capital of Italy?\n")
-    assert "Apple.\nSystem: Be brief.\nUser: What is the capital of France?\nAssistant:" in one.prompt
+    assert (
+        "Apple.\nSystem: Be brief.\nUser: What is the capital of France?\nAssistant:" in one.prompt
+    )
     assert f"User: {PROMPTS[0]}\nAssistant: {one.reply.text}" in two.prompt
-    assert [m["role"] for m in session.history] == ["system", "user", "assistant", "user", "assistant"]
+    assert [m["role"] for m in session.history] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+    ]
 
 
 @pytest.mark.slow
@@ -133,7 +145,9 @@ def test_context_overflow_is_reported(llama_ready: None, gemma_path: Path) -> No
 
 @pytest.mark.slow
 @pytest.mark.llama
-def test_store_name_uses_written_modelfile(llama_ready: None, gemma_path: Path, tmp_path: Path) -> None:
+def test_store_name_uses_written_modelfile(
+    llama_ready: None, gemma_path: Path, tmp_path: Path
+) -> None:
     from ollama_forge.store import Store, StoredFile, StoredModel
     from ollama_forge.workflows.chat import chat
 
@@ -153,7 +167,9 @@ def test_store_name_uses_written_modelfile(llama_ready: None, gemma_path: Path, 
 
 @pytest.mark.slow
 @pytest.mark.llama
-def test_cli_chat_json_and_interactive(llama_ready: None, gemma_path: Path, tmp_path: Path, capsys: Any) -> None:
+def test_cli_chat_json_and_interactive(
+    llama_ready: None, gemma_path: Path, tmp_path: Path, capsys: Any
+) -> None:
     from click.testing import CliRunner
 
     from ollama_forge.cli import cli, main
@@ -161,13 +177,29 @@ def test_cli_chat_json_and_interactive(llama_ready: None, gemma_path: Path, tmp_
     mf_path = tmp_path / "Modelfile"
     gemma_modelfile(gemma_path, "good").save(mf_path)
     with pytest.raises(SystemExit) as exit_info:
-        main(["chat", str(gemma_path), "-f", str(mf_path), "--prompt", PROMPTS[0], "-n", "16", "--json"])
+        main(
+            [
+                "chat",
+                str(gemma_path),
+                "-f",
+                str(mf_path),
+                "--prompt",
+                PROMPTS[0],
+                "-n",
+                "16",
+                "--json",
+            ]
+        )
     assert exit_info.value.code == 0
     data = json.loads(capsys.readouterr().out)
     assert data["reply"]["stop"] == "User:" and "Paris" in data["reply"]["text"]
 
     runner = CliRunner()
-    outcome = runner.invoke(cli, ["chat", str(gemma_path), "-f", str(mf_path), "-n", "12"], input=f"{PROMPTS[1]}\n/bye\n")
+    outcome = runner.invoke(
+        cli,
+        ["chat", str(gemma_path), "-f", str(mf_path), "-n", "12"],
+        input=f"{PROMPTS[1]}\n/bye\n",
+    )
     assert outcome.exit_code == 0, outcome.output
     assert "4" in outcome.stdout or "2" in outcome.stdout
 
@@ -189,7 +221,9 @@ class _StubLlama:
     def set_seed(self, seed: int) -> None:
         self.seed = seed
 
-    def detokenize(self, tokens: list[int], prev_tokens: Any = None, special: bool = False) -> bytes:
+    def detokenize(
+        self, tokens: list[int], prev_tokens: Any = None, special: bool = False
+    ) -> bytes:
         assert special  # control tokens must render as text, like Ollama
         return b"".join(self.pieces[t] for t in tokens)
 
@@ -217,7 +251,14 @@ def _stub_runtime(script: list[tuple[int, bytes]], stops: list[str]) -> Any:
 
 
 def test_eog_token_ends_generation_without_its_text() -> None:
-    script = [(10, b"Par"), (11, b"is"), (12, b" \xe2\x9c"), (13, b"\x93"), (106, b"<end_of_turn>"), (14, b"more")]
+    script = [
+        (10, b"Par"),
+        (11, b"is"),
+        (12, b" \xe2\x9c"),
+        (13, b"\x93"),
+        (106, b"<end_of_turn>"),
+        (14, b"more"),
+    ]
     runtime = _stub_runtime(script, ["User:"])
     pieces: list[str] = []
     gen = runtime.complete("prompt", on_text=pieces.append)

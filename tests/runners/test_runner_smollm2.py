@@ -46,7 +46,9 @@ def test_embedded_generation_stops_on_im_end(llama_ready: None, smollm2_path: Pa
     with LlamaRuntime(resolve_model(smollm2_path, None), options=GREEDY) as runtime:
         assert IM_END in runtime.eog_texts() and runtime.stops == [IM_END]
         prompt = runtime.render([{"role": "user", "content": "Name three colors."}])
-        assert prompt.startswith("<|im_start|>system\n") and prompt.endswith("<|im_start|>assistant\n")
+        assert prompt.startswith("<|im_start|>system\n") and prompt.endswith(
+            "<|im_start|>assistant\n"
+        )
         gen = runtime.complete(prompt, max_tokens=64)
     assert gen.stopped_by == "eog" and gen.stop == IM_END and gen.done_reason == "stop"
     assert gen.completion_tokens < 64
@@ -54,26 +56,41 @@ def test_embedded_generation_stops_on_im_end(llama_ready: None, smollm2_path: Pa
     assert re.search(r"(?i)red|blue|green|yellow", gen.text)
 
 
-def test_check_passes_and_every_reply_ends_on_the_end_of_turn(llama_ready: None, smollm2_path: Path) -> None:
+def test_check_passes_and_every_reply_ends_on_the_end_of_turn(
+    llama_ready: None, smollm2_path: Path
+) -> None:
     from ollama_forge.workflows.check import check
 
-    prompts = ["Name three colors.", "Say hello in one short sentence.", "What is the capital of Japan?"]
+    prompts = [
+        "Name three colors.",
+        "Say hello in one short sentence.",
+        "What is the capital of Japan?",
+    ]
     report = check(smollm2_path, prompts=prompts, backend="embedded")
     assert report.passed, report.problems
     assert not report.base_model
-    assert [(r.verdict, r.stopped_by, r.stop) for r in report.results] == [("ok", "eog", IM_END)] * 3
+    assert [(r.verdict, r.stopped_by, r.stop) for r in report.results] == [
+        ("ok", "eog", IM_END)
+    ] * 3
     assert IM_END in report.stops and "<|im_start|>" in report.leak_markers
 
 
-def test_without_repeat_penalty_a_greedy_loop_is_reported_as_rambling(llama_ready: None, smollm2_path: Path) -> None:
+def test_without_repeat_penalty_a_greedy_loop_is_reported_as_rambling(
+    llama_ready: None, smollm2_path: Path
+) -> None:
     """Why the demo's Modelfile sets repeat_penalty 1.1: check catches the loop, the penalty ends it."""
     from ollama_forge.workflows.check import check
     from ollama_forge.workflows.plan import plan_modelfile
 
     prompt = ["What is the capital of France?"]
     plain = check(smollm2_path, prompts=prompt, max_tokens=64, backend="embedded")
-    tuned = check(smollm2_path, modelfile=plan_modelfile(smollm2_path, params={"repeat_penalty": 1.1}).modelfile,
-                  prompts=prompt, max_tokens=64, backend="embedded")
+    tuned = check(
+        smollm2_path,
+        modelfile=plan_modelfile(smollm2_path, params={"repeat_penalty": 1.1}).modelfile,
+        prompts=prompt,
+        max_tokens=64,
+        backend="embedded",
+    )
     assert [r.verdict for r in plain.results] == ["rambling"] and not plain.passed
     assert [(r.verdict, r.stop) for r in tuned.results] == [("ok", IM_END)]
 
@@ -84,7 +101,9 @@ def test_session_second_reply_depends_on_the_first(llama_ready: None, smollm2_pa
     with ChatSession(smollm2_path, options=GREEDY) as session:
         first = session.send("Suggest a name for a pet cat.", max_tokens=64).reply
         second = session.send("Why did you pick that name?", max_tokens=96).reply
-        alone = session.generate([{"role": "user", "content": "Why did you pick that name?"}], max_tokens=96).reply
+        alone = session.generate(
+            [{"role": "user", "content": "Why did you pick that name?"}], max_tokens=96
+        ).reply
         assert [m["role"] for m in session.history] == ["user", "assistant", "user", "assistant"]
     assert first.stop == IM_END and second.stop == IM_END
     name = _name_in(first.text)
@@ -106,7 +125,8 @@ def test_cli_chat_multi_turn(llama_ready: None, smollm2_path: Path, capsys: Any)
 
     runner = CliRunner()
     outcome = runner.invoke(
-        cli, ["chat", str(smollm2_path), "--temperature", "0", "--seed", "42", "-n", "96"],
+        cli,
+        ["chat", str(smollm2_path), "--temperature", "0", "--seed", "42", "-n", "96"],
         input="Suggest a name for a pet cat.\nWhy did you pick that name?\n/bye\n",
     )
     assert outcome.exit_code == 0, outcome.output

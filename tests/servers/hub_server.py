@@ -103,7 +103,12 @@ class HubFile:
             return handle.read(stop - start)
 
     def tree_entry(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"type": "file", "oid": self.oid, "size": self.size, "path": self.path}
+        entry: dict[str, Any] = {
+            "type": "file",
+            "oid": self.oid,
+            "size": self.size,
+            "path": self.path,
+        }
         if self.lfs:
             entry["lfs"] = {"oid": self.sha256, "size": self.size, "pointerSize": self.pointer_size}
         return entry
@@ -158,13 +163,19 @@ class HubServer:
         self.stall_after: int | None = None  # file bodies: send this many bytes, then go silent
         self.stall_repeat = True  # every body stalls (False: only the next one)
         self.trickle: tuple[int, float] | None = None  # file bodies: (bytes, seconds) per write
-        self.range_extra = 0  # 206 bodies run on this many bytes past the range (Content-Length says so)
-        self.content_range: Callable[[int, int, int], str] | None = None  # (start, stop, size) -> header
+        self.range_extra = (
+            0  # 206 bodies run on this many bytes past the range (Content-Length says so)
+        )
+        self.content_range: Callable[[int, int, int], str] | None = (
+            None  # (start, stop, size) -> header
+        )
         self.api_stall = False  # /api answers: headers, then silence
         self.api_pad = 0  # /api answers: this many spaces appended to the JSON
         self.next_origin: str | None = None  # tree pagination links point at this origin instead
         self.redirect_pad = 0  # GET /resolve 302 answers carry this many body bytes
-        self.fail_next: list[tuple[int, int]] = []  # file GETs: answer (status, body size) instead, in order
+        self.fail_next: list[
+            tuple[int, int]
+        ] = []  # file GETs: answer (status, body size) instead, in order
         self._released = threading.Event()  # set on stop(): stalled handlers finish
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -185,17 +196,28 @@ class HubServer:
         hub_files: dict[str, HubFile] = {}
         lfs_set = set(lfs) if lfs is not None else None
         for path, content in files.items():
-            is_lfs = (path in lfs_set) if lfs_set is not None else not path.endswith((".md", ".json", ".txt"))
+            is_lfs = (
+                (path in lfs_set)
+                if lfs_set is not None
+                else not path.endswith((".md", ".json", ".txt"))
+            )
             if isinstance(content, bytes):
                 hub_files[path] = HubFile(path=path, data=content, lfs=is_lfs)
             else:
                 hub_files[path] = HubFile(path=path, source=Path(content), lfs=is_lfs)
         commit = hashlib.sha1(
-            (repo_id + "".join(f"{p}:{f.etag}" for p, f in sorted(hub_files.items()))).encode("utf-8", "surrogatepass")
+            (repo_id + "".join(f"{p}:{f.etag}" for p, f in sorted(hub_files.items()))).encode(
+                "utf-8", "surrogatepass"
+            )
         ).hexdigest()
         repo = HubRepo(
-            repo_id=repo_id, files=hub_files, commit=commit, branches={"main": commit},
-            tags={name: commit for name in (tags or {})}, gated=gated, tokens=set(tokens),
+            repo_id=repo_id,
+            files=hub_files,
+            commit=commit,
+            branches={"main": commit},
+            tags={name: commit for name in (tags or {})},
+            gated=gated,
+            tokens=set(tokens),
         )
         self.repos[repo_id] = repo
         return repo
@@ -209,7 +231,9 @@ class HubServer:
 
         self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="hub-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="hub-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -250,11 +274,17 @@ class HubServer:
 
     def find(self, method: str | None = None, contains: str = "") -> list[Recorded]:
         with self._lock:
-            return [r for r in self.requests if (method is None or r.method == method) and contains in r.path]
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and contains in r.path
+            ]
 
     def file_gets(self) -> list[Recorded]:
         """GETs that carried file bytes (CDN or direct resolve)."""
-        return [r for r in self.find("GET") if r.route.startswith("/cdn/") or "/resolve/" in r.route]
+        return [
+            r for r in self.find("GET") if r.route.startswith("/cdn/") or "/resolve/" in r.route
+        ]
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -275,14 +305,22 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing -----------------------------------------------------------------------
     def _start(self) -> Recorded:
         rec = Recorded(
-            method=self.command, path=self.path, host=self.headers.get("Host", ""),
+            method=self.command,
+            path=self.path,
+            host=self.headers.get("Host", ""),
             headers={k.lower(): v for k, v in self.headers.items()},
         )
         self.hub.record(rec)
         return rec
 
-    def _send(self, rec: Recorded, status: int, body: bytes = b"", headers: Mapping[str, str] | None = None,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        rec: Recorded,
+        status: int,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
         rec.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -294,7 +332,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
             rec.body_bytes += len(body)
 
-    def _json(self, rec: Recorded, data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> None:
+    def _json(
+        self, rec: Recorded, data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
         body = json.dumps(data).encode()
         if rec.route.startswith("/api/") and status == 200:
             if self.hub.api_stall:
@@ -311,14 +351,22 @@ class _Handler(BaseHTTPRequestHandler):
             body += b" " * self.hub.api_pad
         self._send(rec, status, body, headers)
 
-    def _error(self, rec: Recorded, status: int, code: str | None, message: str,
-               extra: Mapping[str, str] | None = None) -> None:
+    def _error(
+        self,
+        rec: Recorded,
+        status: int,
+        code: str | None,
+        message: str,
+        extra: Mapping[str, str] | None = None,
+    ) -> None:
         headers = {"X-Error-Message": message, **(extra or {})}
         if code:
             headers["X-Error-Code"] = code
         self._json(rec, {"error": message}, status, headers)
 
-    def _filler(self, rec: Recorded, status: int, size: int, headers: Mapping[str, str] | None = None) -> None:
+    def _filler(
+        self, rec: Recorded, status: int, size: int, headers: Mapping[str, str] | None = None
+    ) -> None:
         """An answer of ``size`` zero bytes, written piece by piece (sizes beyond memory are fine)."""
         rec.status = status
         self.send_response(status)
@@ -361,7 +409,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif parts[:1] == ["cdn"] and len(parts) == 4:
                 self._cdn(rec, f"{parts[1]}/{parts[2]}", parts[3])
             elif len(parts) >= 5 and parts[2] == "resolve":
-                self._resolve(rec, f"{parts[0]}/{parts[1]}", unquote(parts[3]), unquote("/".join(parts[4:])))
+                self._resolve(
+                    rec, f"{parts[0]}/{parts[1]}", unquote(parts[3]), unquote("/".join(parts[4:]))
+                )
             else:
                 self._send(rec, 404, b"Not Found", content_type="text/plain")
         except (BrokenPipeError, ConnectionResetError):
@@ -372,9 +422,16 @@ class _Handler(BaseHTTPRequestHandler):
         if action == "requests":
             with self.hub._lock:
                 data = [
-                    {"method": r.method, "path": r.path, "host": r.host, "headers": r.headers,
-                     "status": r.status, "body_bytes": r.body_bytes}
-                    for r in self.hub.requests if r is not rec
+                    {
+                        "method": r.method,
+                        "path": r.path,
+                        "host": r.host,
+                        "headers": r.headers,
+                        "status": r.status,
+                        "body_bytes": r.body_bytes,
+                    }
+                    for r in self.hub.requests
+                    if r is not rec
                 ]
             self._json(rec, data)
         elif action == "clear":
@@ -397,12 +454,24 @@ class _Handler(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization", "")
             token = auth[7:] if auth.startswith("Bearer ") else None
             if token is None:
-                self._error(rec, 401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access "
-                            "to it and be authenticated to access it. Please log in.")
+                self._error(
+                    rec,
+                    401,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted. You must have access "
+                    "to it and be authenticated to access it. Please log in.",
+                )
                 return None
             if token not in repo.tokens:
-                self._error(rec, 403, "GatedRepo", f"Access to model {repo_id} is restricted and you are not in "
-                            "the authorized list. Visit https://huggingface.co/" + repo_id + " to ask for access.")
+                self._error(
+                    rec,
+                    403,
+                    "GatedRepo",
+                    f"Access to model {repo_id} is restricted and you are not in "
+                    "the authorized list. Visit https://huggingface.co/"
+                    + repo_id
+                    + " to ask for access.",
+                )
                 return None
         return repo
 
@@ -413,7 +482,9 @@ class _Handler(BaseHTTPRequestHandler):
         return commit
 
     # --- /api/models ----------------------------------------------------------------------
-    def _api(self, rec: Recorded, parts: list[str], query: dict[str, list[str]], body: bytes) -> None:
+    def _api(
+        self, rec: Recorded, parts: list[str], query: dict[str, list[str]], body: bytes
+    ) -> None:
         repo_id = f"{parts[0]}/{parts[1]}"
         rest = parts[2:]
         repo = self._repo(rec, repo_id)
@@ -423,14 +494,25 @@ class _Handler(BaseHTTPRequestHandler):
             rev = unquote(rest[1]) if len(rest) >= 2 else "main"
             commit = self._commit(rec, repo, rev)
             if commit is not None:
-                self._json(rec, self._model_info(repo, commit, blobs=query.get("blobs") == ["true"]))
+                self._json(
+                    rec, self._model_info(repo, commit, blobs=query.get("blobs") == ["true"])
+                )
             return
         if rest[0] == "refs" and self.command == "GET":
-            self._json(rec, {
-                "branches": [{"name": n, "ref": f"refs/heads/{n}", "targetCommit": c} for n, c in repo.branches.items()],
-                "tags": [{"name": n, "ref": f"refs/tags/{n}", "targetCommit": c} for n, c in repo.tags.items()],
-                "converts": [],
-            })
+            self._json(
+                rec,
+                {
+                    "branches": [
+                        {"name": n, "ref": f"refs/heads/{n}", "targetCommit": c}
+                        for n, c in repo.branches.items()
+                    ],
+                    "tags": [
+                        {"name": n, "ref": f"refs/tags/{n}", "targetCommit": c}
+                        for n, c in repo.tags.items()
+                    ],
+                    "converts": [],
+                },
+            )
             return
         if rest[0] == "tree" and len(rest) >= 2 and self.command == "GET":
             commit = self._commit(rec, repo, unquote(rest[1]))
@@ -451,7 +533,14 @@ class _Handler(BaseHTTPRequestHandler):
                 if p in repo.files:
                     out.append(repo.files[p].tree_entry())
                 elif p in dirs:
-                    out.append({"type": "directory", "oid": hashlib.sha1(p.encode("utf-8", "surrogatepass")).hexdigest(), "size": 0, "path": p})
+                    out.append(
+                        {
+                            "type": "directory",
+                            "oid": hashlib.sha1(p.encode("utf-8", "surrogatepass")).hexdigest(),
+                            "size": 0,
+                            "path": p,
+                        }
+                    )
             self._json(rec, out)
             return
         self._send(rec, 404, b"Not Found", content_type="text/plain")
@@ -464,7 +553,11 @@ class _Handler(BaseHTTPRequestHandler):
                 entry["size"] = f.size
                 entry["blobId"] = f.oid
                 if f.lfs:
-                    entry["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
+                    entry["lfs"] = {
+                        "sha256": f.sha256,
+                        "size": f.size,
+                        "pointerSize": f.pointer_size,
+                    }
             siblings.append(entry)
         return {
             "_id": hashlib.md5(repo.repo_id.encode()).hexdigest()[:24],
@@ -493,31 +586,47 @@ class _Handler(BaseHTTPRequestHandler):
                     out.add("/".join(segs[:i]))
         return out
 
-    def _tree(self, rec: Recorded, repo: HubRepo, raw_rev: str, sub: str, query: dict[str, list[str]]) -> None:
+    def _tree(
+        self, rec: Recorded, repo: HubRepo, raw_rev: str, sub: str, query: dict[str, list[str]]
+    ) -> None:
         recursive = query.get("recursive", ["false"])[0].lower() == "true"
         dirs = self._dirs(repo)
         if sub and sub not in dirs:
-            self._error(rec, 404, "EntryNotFound", f"{sub} does not exist on \"{raw_rev}\"",
-                        {"X-Repo-Commit": repo.commit})
+            self._error(
+                rec,
+                404,
+                "EntryNotFound",
+                f'{sub} does not exist on "{raw_rev}"',
+                {"X-Repo-Commit": repo.commit},
+            )
             return
         prefix = f"{sub}/" if sub else ""
         entries: list[dict[str, Any]] = []
         for d in sorted(dirs):
-            if d.startswith(prefix) and (recursive or "/" not in d[len(prefix):]):
-                entries.append({"type": "directory", "oid": hashlib.sha1(d.encode("utf-8", "surrogatepass")).hexdigest(), "size": 0, "path": d})
+            if d.startswith(prefix) and (recursive or "/" not in d[len(prefix) :]):
+                entries.append(
+                    {
+                        "type": "directory",
+                        "oid": hashlib.sha1(d.encode("utf-8", "surrogatepass")).hexdigest(),
+                        "size": 0,
+                        "path": d,
+                    }
+                )
         for p in sorted(repo.files):
-            if p.startswith(prefix) and (recursive or "/" not in p[len(prefix):]):
+            if p.startswith(prefix) and (recursive or "/" not in p[len(prefix) :]):
                 entries.append(repo.files[p].tree_entry())
         cursor = int(query.get("cursor", ["0"])[0])
-        page = entries[cursor:cursor + self.hub.page_size]
+        page = entries[cursor : cursor + self.hub.page_size]
         headers: dict[str, str] = {}
         if cursor + self.hub.page_size < len(entries):
             host = self.headers.get("Host", f"127.0.0.1:{self.hub.port}")
             path_part = f"/{quote(sub, safe='')}" if sub else ""
-            nxt = (f"http://{host}/api/models/{repo.repo_id}/tree/{raw_rev}{path_part}"
-                   f"?recursive={str(recursive).lower()}&expand=false&cursor={cursor + self.hub.page_size}")
+            nxt = (
+                f"http://{host}/api/models/{repo.repo_id}/tree/{raw_rev}{path_part}"
+                f"?recursive={str(recursive).lower()}&expand=false&cursor={cursor + self.hub.page_size}"
+            )
             if self.hub.next_origin:
-                nxt = self.hub.next_origin + nxt[len(f"http://{host}"):]
+                nxt = self.hub.next_origin + nxt[len(f"http://{host}") :]
             headers["Link"] = f'<{nxt}>; rel="next"'
         self._json(rec, page, headers=headers)
 
@@ -534,7 +643,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         f = repo.files.get(path)
         if f is None:
-            self._error(rec, 404, "EntryNotFound", f"{path} does not exist on \"{rev}\"", {"X-Repo-Commit": commit})
+            self._error(
+                rec,
+                404,
+                "EntryNotFound",
+                f'{path} does not exist on "{rev}"',
+                {"X-Repo-Commit": commit},
+            )
             return
         if f.lfs:
             location = f"{self.hub.cdn}/cdn/{repo_id}/{f.sha256}?X-Amz-Signature=local"
@@ -556,15 +671,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _cdn(self, rec: Recorded, repo_id: str, sha: str) -> None:
         repo = self.hub.repos.get(repo_id)
-        f = next((x for x in repo.files.values() if x.lfs and x.sha256 == sha), None) if repo else None
+        f = (
+            next((x for x in repo.files.values() if x.lfs and x.sha256 == sha), None)
+            if repo
+            else None
+        )
         if repo is None or f is None:
-            self._send(rec, 404, b"<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml")
+            self._send(
+                rec, 404, b"<Error><Code>NoSuchKey</Code></Error>", content_type="application/xml"
+            )
             return
         self._serve_bytes(rec, repo, f, {"ETag": f'"{f.sha256}"'})
 
-    def _serve_bytes(self, rec: Recorded, repo: HubRepo, f: HubFile, headers: dict[str, str]) -> None:
+    def _serve_bytes(
+        self, rec: Recorded, repo: HubRepo, f: HubFile, headers: dict[str, str]
+    ) -> None:
         with self.hub._lock:
-            failure = self.hub.fail_next.pop(0) if self.hub.fail_next and self.command == "GET" else None
+            failure = (
+                self.hub.fail_next.pop(0) if self.hub.fail_next and self.command == "GET" else None
+            )
         if failure is not None:
             self._filler(rec, *failure)
             return
@@ -586,10 +711,20 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 start = -1
             if start < 0 or start >= size or stop <= start:
-                self._send(rec, 416, b"", {**headers, "Content-Range": f"bytes */{size}"}, content_type="text/plain")
+                self._send(
+                    rec,
+                    416,
+                    b"",
+                    {**headers, "Content-Range": f"bytes */{size}"},
+                    content_type="text/plain",
+                )
                 return
             status = 206
-            header = self.hub.content_range(start, stop, size) if self.hub.content_range else f"bytes {start}-{stop - 1}/{size}"
+            header = (
+                self.hub.content_range(start, stop, size)
+                if self.hub.content_range
+                else f"bytes {start}-{stop - 1}/{size}"
+            )
             headers = {**headers, "Content-Range": header}
         extra = self.hub.range_extra if status == 206 else 0
         rec.status = status
@@ -635,7 +770,7 @@ class _Handler(BaseHTTPRequestHandler):
                 block = b"\0" * n
             else:
                 n = min(n, stop - pos)
-                block = corrupt[pos:pos + n] if corrupt is not None else f.read(pos, pos + n)
+                block = corrupt[pos : pos + n] if corrupt is not None else f.read(pos, pos + n)
                 if len(block) < n:
                     block = block + b"\0" * (n - len(block))
             self.wfile.write(block)

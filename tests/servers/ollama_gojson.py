@@ -119,7 +119,11 @@ def go_v(value: Any) -> str:
     if isinstance(value, list):
         return "[]interface {}{" + ", ".join(go_v(v) for v in value) + "}"
     if isinstance(value, dict):
-        return "map[string]interface {}{" + ", ".join(f"{go_quote(k)}:{go_v(v)}" for k, v in sorted(value.items())) + "}"
+        return (
+            "map[string]interface {}{"
+            + ", ".join(f"{go_quote(k)}:{go_v(v)}" for k, v in sorted(value.items()))
+            + "}"
+        )
     if value is None:
         return "<nil>"
     return str(value)
@@ -173,13 +177,17 @@ class _Scanner:
         elif ch in "tfn":
             self._literal({"t": "true", "f": "false", "n": "null"}[ch])
         else:
-            raise GoDecodeError(f"invalid character {_quote_char(ch)} looking for beginning of value")
+            raise GoDecodeError(
+                f"invalid character {_quote_char(ch)} looking for beginning of value"
+            )
 
     def _literal(self, word: str) -> None:
         for k, expected in enumerate(word):
             ch = self._peek()
             if ch != expected:
-                raise GoDecodeError(f"invalid character {_quote_char(ch)} in literal {word} (expecting {_quote_char(expected)})")
+                raise GoDecodeError(
+                    f"invalid character {_quote_char(ch)} in literal {word} (expecting {_quote_char(expected)})"
+                )
             self.i += 1
             del k
 
@@ -197,10 +205,14 @@ class _Scanner:
                     for _ in range(4):
                         h = self._peek()
                         if h not in "0123456789abcdefABCDEF":
-                            raise GoDecodeError(f"invalid character {_quote_char(h)} in \\u hexadecimal character escape")
+                            raise GoDecodeError(
+                                f"invalid character {_quote_char(h)} in \\u hexadecimal character escape"
+                            )
                         self.i += 1
                 elif esc not in '"\\/bfnrt':
-                    raise GoDecodeError(f"invalid character {_quote_char(esc)} in string escape code")
+                    raise GoDecodeError(
+                        f"invalid character {_quote_char(esc)} in string escape code"
+                    )
             elif ord(ch) < 0x20:
                 raise GoDecodeError(f"invalid character {_quote_char(ch)} in string literal")
 
@@ -221,7 +233,9 @@ class _Scanner:
             self._ws()
             ch = self._peek()
             if ch != '"':
-                raise GoDecodeError(f"invalid character {_quote_char(ch)} looking for beginning of object key string")
+                raise GoDecodeError(
+                    f"invalid character {_quote_char(ch)} looking for beginning of object key string"
+                )
             self._string()
             self._ws()
             ch = self._peek()
@@ -235,7 +249,9 @@ class _Scanner:
             if ch == "}":
                 return
             if ch != ",":
-                raise GoDecodeError(f"invalid character {_quote_char(ch)} after object key:value pair")
+                raise GoDecodeError(
+                    f"invalid character {_quote_char(ch)} after object key:value pair"
+                )
 
     def _array(self) -> None:
         self._ws()
@@ -268,23 +284,68 @@ def _kind(value: Any) -> str:
 #: Go field types of the request structs forge and the recordings use (api/types.go)
 _STRING, _BOOL, _MAP = "string", "bool", "map[string]interface {}"
 SCHEMAS: dict[str, dict[str, str]] = {
-    "GenerateRequest": {"model": _STRING, "prompt": _STRING, "suffix": _STRING, "system": _STRING,
-                        "template": _STRING, "context": "[]int", "stream": _BOOL, "raw": _BOOL,
-                        "images": "[]api.ImageData", "options": _MAP, "truncate": _BOOL, "shift": _BOOL},
-    "ChatRequest": {"model": _STRING, "messages": "[]api.Message", "stream": _BOOL, "tools": "api.Tools",
-                    "options": _MAP, "truncate": _BOOL, "shift": _BOOL},
-    "ShowRequest": {"model": _STRING, "name": _STRING, "system": _STRING, "template": _STRING,
-                    "verbose": _BOOL, "options": _MAP},
-    "CreateRequest": {"model": _STRING, "name": _STRING, "stream": _BOOL, "quantize": _STRING, "from": _STRING,
-                      "files": "map[string]string", "adapters": "map[string]string", "draft_files": "map[string]string",
-                      "template": _STRING,
-                      "system": _STRING, "parameters": _MAP, "messages": "[]api.Message", "renderer": _STRING,
-                      "parser": _STRING, "requires": _STRING, "info": _MAP},
+    "GenerateRequest": {
+        "model": _STRING,
+        "prompt": _STRING,
+        "suffix": _STRING,
+        "system": _STRING,
+        "template": _STRING,
+        "context": "[]int",
+        "stream": _BOOL,
+        "raw": _BOOL,
+        "images": "[]api.ImageData",
+        "options": _MAP,
+        "truncate": _BOOL,
+        "shift": _BOOL,
+    },
+    "ChatRequest": {
+        "model": _STRING,
+        "messages": "[]api.Message",
+        "stream": _BOOL,
+        "tools": "api.Tools",
+        "options": _MAP,
+        "truncate": _BOOL,
+        "shift": _BOOL,
+    },
+    "ShowRequest": {
+        "model": _STRING,
+        "name": _STRING,
+        "system": _STRING,
+        "template": _STRING,
+        "verbose": _BOOL,
+        "options": _MAP,
+    },
+    "CreateRequest": {
+        "model": _STRING,
+        "name": _STRING,
+        "stream": _BOOL,
+        "quantize": _STRING,
+        "from": _STRING,
+        "files": "map[string]string",
+        "adapters": "map[string]string",
+        "draft_files": "map[string]string",
+        "template": _STRING,
+        "system": _STRING,
+        "parameters": _MAP,
+        "messages": "[]api.Message",
+        "renderer": _STRING,
+        "parser": _STRING,
+        "requires": _STRING,
+        "info": _MAP,
+    },
     "DeleteRequest": {"model": _STRING, "name": _STRING},
     "CopyRequest": {"source": _STRING, "destination": _STRING},
 }
-_ACCEPTS = {_STRING: ("string",), _BOOL: ("bool",), _MAP: ("object",), "map[string]string": ("object",),
-            "[]int": ("array",), "[]api.ImageData": ("array",), "[]api.Message": ("array",), "api.Tools": ("array",)}
+_ACCEPTS = {
+    _STRING: ("string",),
+    _BOOL: ("bool",),
+    _MAP: ("object",),
+    "map[string]string": ("object",),
+    "[]int": ("array",),
+    "[]api.ImageData": ("array",),
+    "[]api.Message": ("array",),
+    "api.Tools": ("array",),
+}
 
 
 def decode(body: bytes, struct: str) -> dict[str, Any]:
@@ -299,9 +360,12 @@ def decode(body: bytes, struct: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise GoDecodeError(f"json: cannot unmarshal {_kind(value)} into Go value of type api.{struct}")
+        raise GoDecodeError(
+            f"json: cannot unmarshal {_kind(value)} into Go value of type api.{struct}"
+        )
     for key, go_type in SCHEMAS.get(struct, {}).items():
         if key in value and value[key] is not None and _kind(value[key]) not in _ACCEPTS[go_type]:
             raise GoDecodeError(
-                f"json: cannot unmarshal {_kind(value[key])} into Go struct field {struct}.{key} of type {go_type}")
+                f"json: cannot unmarshal {_kind(value[key])} into Go struct field {struct}.{key} of type {go_type}"
+            )
     return value

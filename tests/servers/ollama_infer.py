@@ -28,12 +28,42 @@ from .ollama_state import (
     parse_name,
 )
 
-INT_OPTIONS = {"num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "num_keep", "seed", "num_predict", "top_k",
-               "repeat_last_n", "draft_num_predict"}
-FLOAT_OPTIONS = {"temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty", "frequency_penalty"}
+INT_OPTIONS = {
+    "num_ctx",
+    "num_batch",
+    "num_gpu",
+    "main_gpu",
+    "num_thread",
+    "num_keep",
+    "seed",
+    "num_predict",
+    "top_k",
+    "repeat_last_n",
+    "draft_num_predict",
+}
+FLOAT_OPTIONS = {
+    "temperature",
+    "top_p",
+    "min_p",
+    "typical_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+}
 BOOL_OPTIONS = {"use_mmap"}
-KNOWN_RENDERERS = {"gemma4", "laguna", "nemotron-3-nano", "harmony", "qwen3-coder", "qwen3-vl-instruct",
-                   "qwen3-vl-thinking", "deepseek3.1", "cogito", "olmo3", "olmo3-think"}
+KNOWN_RENDERERS = {
+    "gemma4",
+    "laguna",
+    "nemotron-3-nano",
+    "harmony",
+    "qwen3-coder",
+    "qwen3-vl-instruct",
+    "qwen3-vl-thinking",
+    "deepseek3.1",
+    "cogito",
+    "olmo3",
+    "olmo3-think",
+}
 
 
 class Refused(Exception):
@@ -54,7 +84,9 @@ def _check_options(options: dict[str, Any]) -> None:
     for name, value in options.items():
         if name in INT_OPTIONS and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise Refused(500, f'option "{name}" must be of type integer')
-        if name in FLOAT_OPTIONS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        if name in FLOAT_OPTIONS and (
+            isinstance(value, bool) or not isinstance(value, (int, float))
+        ):
             raise Refused(500, f'option "{name}" must be of type float32')
         if name == "stop" and not isinstance(value, list):
             raise Refused(500, 'option "stop" must be of type array')
@@ -66,10 +98,15 @@ def _check_format(fmt: Any) -> None:
     if fmt in (None, "", "json") or isinstance(fmt, dict):
         return
     shown = json.dumps(fmt, separators=(",", ":"))
-    raise Refused(500, f'invalid format: "{shown.replace(chr(34), chr(92) + chr(34))}"; expected "json" or a valid JSON Schema object')
+    raise Refused(
+        500,
+        f'invalid format: "{shown.replace(chr(34), chr(92) + chr(34))}"; expected "json" or a valid JSON Schema object',
+    )
 
 
-def plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any] | Iterator[dict[str, Any]]:
+def plan(
+    state: OllamaState, kind: str, req: dict[str, Any]
+) -> tuple[int, Any] | Iterator[dict[str, Any]]:
     """``(status, json)`` for a single answer, else an iterator of NDJSON objects."""
     try:
         return _plan(state, kind, req)
@@ -77,14 +114,20 @@ def plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any] 
         return exc.status, {"error": str(exc)}
 
 
-def _plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any] | Iterator[dict[str, Any]]:
+def _plan(
+    state: OllamaState, kind: str, req: dict[str, Any]
+) -> tuple[int, Any] | Iterator[dict[str, Any]]:
     name = req.get("model") or ""
     try:
         keep_alive = parse_keep_alive(req.get("keep_alive"))
     except ValueError as exc:
         raise Refused(400, str(exc)) from None
     if not name:
-        raise Refused(400, "model is required") if kind == "chat" else Refused(404, "model '' not found")
+        raise (
+            Refused(400, "model is required")
+            if kind == "chat"
+            else Refused(404, "model '' not found")
+        )
     if parse_name(name) is None:
         raise Refused(400, "invalid model name")
     model = state.model(name)
@@ -103,10 +146,16 @@ def _plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any]
             _load(state, model, req, keep_alive)
             reason = "load"
         out: dict[str, Any] = {"model": name, "created_at": now_text()}
-        out["message" if kind == "chat" else "response"] = {"role": "assistant", "content": ""} if kind == "chat" else ""
+        out["message" if kind == "chat" else "response"] = (
+            {"role": "assistant", "content": ""} if kind == "chat" else ""
+        )
         out.update(done=True, done_reason=reason)
         return 200, out
-    if kind == "generate" and req.get("raw") and (req.get("template") or req.get("system") or req.get("context")):
+    if (
+        kind == "generate"
+        and req.get("raw")
+        and (req.get("template") or req.get("system") or req.get("context"))
+    ):
         raise Refused(400, "raw mode does not support template, system, or context")
     think = req.get("think")
     if think not in (None, False) and "thinking" not in model.capabilities:
@@ -122,10 +171,23 @@ def _plan(state: OllamaState, kind: str, req: dict[str, Any]) -> tuple[int, Any]
     options = {**model.parameters, **(req.get("options") or {})}
     if kind == "chat" and model.renderer and model.renderer not in KNOWN_RENDERERS:
         raise Refused(500, f'unknown renderer "{model.renderer}"')
-    images = req.get("images") if kind == "generate" else [i for m in req.get("messages") or [] for i in m.get("images") or []]
+    images = (
+        req.get("images")
+        if kind == "generate"
+        else [i for m in req.get("messages") or [] for i in m.get("images") or []]
+    )
     if images and "vision" not in model.capabilities:
-        message = json.dumps({"error": {"code": 400, "message": "Multimodal data provided, but model does not support "
-                                        "multimodal requests.", "type": "invalid_request_error"}}, separators=(",", ":"))
+        message = json.dumps(
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Multimodal data provided, but model does not support "
+                    "multimodal requests.",
+                    "type": "invalid_request_error",
+                }
+            },
+            separators=(",", ":"),
+        )
         raise Refused(400, message)
     _load(state, model, req, keep_alive)
     return _generate(state, kind, name, req, options, model)
@@ -157,11 +219,21 @@ def _tokens(state: OllamaState, kind: str, req: dict[str, Any]) -> Iterator[str]
     yield from re.findall(r"\s*\S+", text)
 
 
-def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], options: dict[str, Any],
-              model: ModelRecord) -> tuple[int, Any] | Iterator[dict[str, Any]]:
+def _generate(
+    state: OllamaState,
+    kind: str,
+    name: str,
+    req: dict[str, Any],
+    options: dict[str, Any],
+    model: ModelRecord,
+) -> tuple[int, Any] | Iterator[dict[str, Any]]:
     started = time.monotonic_ns()
     limit = options.get("num_predict")
-    limit = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit >= 0 else None
+    limit = (
+        int(limit)
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool) and limit >= 0
+        else None
+    )
     stops = [s for s in options.get("stop") or [] if isinstance(s, str) and s]
 
     def pieces() -> Iterator[tuple[str, str | None]]:
@@ -177,7 +249,7 @@ def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], opt
             hit = min((candidate.find(s) for s in stops if s in candidate), default=-1)
             if hit >= 0:
                 if hit > len(text):
-                    yield candidate[len(text):hit], None
+                    yield candidate[len(text) : hit], None
                 yield "", "stop"
                 return
             text, count = candidate, count + 1
@@ -186,7 +258,9 @@ def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], opt
 
     def line(text: str) -> dict[str, Any]:
         out: dict[str, Any] = {"model": name, "created_at": now_text()}
-        out["message" if kind == "chat" else "response"] = {"role": "assistant", "content": text} if kind == "chat" else text
+        out["message" if kind == "chat" else "response"] = (
+            {"role": "assistant", "content": text} if kind == "chat" else text
+        )
         out["done"] = False
         return out
 
@@ -196,8 +270,14 @@ def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], opt
         if kind == "generate" and not req.get("raw"):
             out["context"] = [1, 2, 3] + [100 + i for i in range(count)]
         elapsed = time.monotonic_ns() - started
-        out.update(total_duration=elapsed + 3000, load_duration=1000, prompt_eval_count=len(_last_user_text(kind, req).split()) + 1,
-                   prompt_eval_duration=1000, eval_count=count, eval_duration=max(1, elapsed // 1000) * 1000)
+        out.update(
+            total_duration=elapsed + 3000,
+            load_duration=1000,
+            prompt_eval_count=len(_last_user_text(kind, req).split()) + 1,
+            prompt_eval_duration=1000,
+            eval_count=count,
+            eval_duration=max(1, elapsed // 1000) * 1000,
+        )
         return out
 
     if req.get("stream", True) is False:
@@ -216,7 +296,10 @@ def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], opt
                 yield final("", done, count)
                 return
             yield line(piece)
-            if state.faults.kill_runner_after is not None and count + 1 >= state.faults.kill_runner_after:
+            if (
+                state.faults.kill_runner_after is not None
+                and count + 1 >= state.faults.kill_runner_after
+            ):
                 # the runner process died; /api/ps still lists it until it expires (recorded)
                 yield {"error": "an error was encountered while running the model: unexpected EOF"}
                 return
@@ -225,18 +308,30 @@ def _generate(state: OllamaState, kind: str, name: str, req: dict[str, Any], opt
 
 
 def _runner_key(model: ModelRecord) -> tuple[str, ...]:
-    return tuple(layer["digest"] for layer in model.layers if layer["mediaType"].endswith(("model", "projector", "adapter")))
+    return tuple(
+        layer["digest"]
+        for layer in model.layers
+        if layer["mediaType"].endswith(("model", "projector", "adapter"))
+    )
 
 
-def _load(state: OllamaState, model: ModelRecord, req: dict[str, Any], keep_alive: float | None) -> None:
+def _load(
+    state: OllamaState, model: ModelRecord, req: dict[str, Any], keep_alive: float | None
+) -> None:
     if state.faults.runner_signal:
-        raise Refused(500, f"llama-server process has terminated: signal: {state.faults.runner_signal}")
+        raise Refused(
+            500, f"llama-server process has terminated: signal: {state.faults.runner_signal}"
+        )
     for layer in model.kind("projector"):
         tensors = state.gguf(state.blob_path(layer["digest"]))[1]
-        if not any(t["name"].startswith("v.blk.") for t in tensors):  # no vision encoder: llama-server fails
+        if not any(
+            t["name"].startswith("v.blk.") for t in tensors
+        ):  # no vision encoder: llama-server fails
             path = state.blob_path(layer["digest"])
             line = f"error: Failed to load CLIP model from {path}"
-            raise Refused(500, f"llama-server process has terminated: exit status 1: {line}\n{line}")
+            raise Refused(
+                500, f"llama-server process has terminated: exit status 1: {line}\n{line}"
+            )
     ctx_raw = (req.get("options") or {}).get("num_ctx") or model.parameters.get("num_ctx") or 4096
     ctx = int(ctx_raw) if isinstance(ctx_raw, (int, float)) else 4096
     key = _runner_key(model)
@@ -250,9 +345,19 @@ def _load(state: OllamaState, model: ModelRecord, req: dict[str, Any], keep_aliv
         state.running = [r for r in state.running if r.get("key") != key]
         duration = keep_alive if keep_alive is not None else DEFAULT_KEEP_ALIVE
         size = model.size + ctx * 2048
-        state.running.append({"key": key, "name": model.display, "size": size, "size_vram": size if state.gpu else 0,
-                              "digest": model.digest, "details": dict(model.details), "duration": duration,
-                              "expires_at": _expiry(now, duration), "context_length": ctx})
+        state.running.append(
+            {
+                "key": key,
+                "name": model.display,
+                "size": size,
+                "size_vram": size if state.gpu else 0,
+                "digest": model.digest,
+                "details": dict(model.details),
+                "duration": duration,
+                "expires_at": _expiry(now, duration),
+                "context_length": ctx,
+            }
+        )
 
 
 def _expiry(now: datetime, duration: float) -> datetime:

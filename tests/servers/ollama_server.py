@@ -46,18 +46,41 @@ from .ollama_state import (
 
 __all__ = ["Faults", "ModelRecord", "OllamaServer", "OllamaState", "RecordedRequest"]
 
-ROUTES = {"/": "HEAD, GET", "/api/version": "HEAD, GET", "/api/tags": "HEAD, GET", "/api/ps": "GET",
-          "/api/show": "POST", "/api/create": "POST", "/api/chat": "POST", "/api/generate": "POST",
-          "/api/copy": "POST", "/api/delete": "DELETE", "/api/pull": "POST", "/api/push": "POST",
-          "/api/embed": "POST", "/api/embeddings": "POST"}
-CORS = [("Access-Control-Allow-Headers", "Authorization,Content-Type,User-Agent,Accept,X-Requested-With,Openai-Beta,"
-         "X-Stainless-Arch,X-Stainless-Async,X-Stainless-Custom-Poll-Interval,X-Stainless-Helper-Method,"
-         "X-Stainless-Lang,X-Stainless-Os,X-Stainless-Package-Version,X-Stainless-Poll-Helper,"
-         "X-Stainless-Retry-Count,X-Stainless-Runtime,X-Stainless-Runtime-Version,X-Stainless-Timeout"),
-        ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
-        ("Access-Control-Max-Age", "43200")]
-STRUCTS = {"/api/generate": "GenerateRequest", "/api/chat": "ChatRequest", "/api/show": "ShowRequest",
-           "/api/create": "CreateRequest", "/api/delete": "DeleteRequest", "/api/copy": "CopyRequest"}
+ROUTES = {
+    "/": "HEAD, GET",
+    "/api/version": "HEAD, GET",
+    "/api/tags": "HEAD, GET",
+    "/api/ps": "GET",
+    "/api/show": "POST",
+    "/api/create": "POST",
+    "/api/chat": "POST",
+    "/api/generate": "POST",
+    "/api/copy": "POST",
+    "/api/delete": "DELETE",
+    "/api/pull": "POST",
+    "/api/push": "POST",
+    "/api/embed": "POST",
+    "/api/embeddings": "POST",
+}
+CORS = [
+    (
+        "Access-Control-Allow-Headers",
+        "Authorization,Content-Type,User-Agent,Accept,X-Requested-With,Openai-Beta,"
+        "X-Stainless-Arch,X-Stainless-Async,X-Stainless-Custom-Poll-Interval,X-Stainless-Helper-Method,"
+        "X-Stainless-Lang,X-Stainless-Os,X-Stainless-Package-Version,X-Stainless-Poll-Helper,"
+        "X-Stainless-Retry-Count,X-Stainless-Runtime,X-Stainless-Runtime-Version,X-Stainless-Timeout",
+    ),
+    ("Access-Control-Allow-Methods", "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"),
+    ("Access-Control-Max-Age", "43200"),
+]
+STRUCTS = {
+    "/api/generate": "GenerateRequest",
+    "/api/chat": "ChatRequest",
+    "/api/show": "ShowRequest",
+    "/api/create": "CreateRequest",
+    "/api/delete": "DeleteRequest",
+    "/api/copy": "CopyRequest",
+}
 JSON_CT = "application/json; charset=utf-8"
 
 
@@ -89,7 +112,13 @@ class Handler(BaseHTTPRequestHandler):
                 parsed = json.loads(body)
             except ValueError:
                 parsed = None
-        rec = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, parsed, received)
+        rec = RecordedRequest(
+            self.command,
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            parsed,
+            received,
+        )
         with self.state.lock:
             self.state.requests.append(rec)
         self._current = rec
@@ -111,8 +140,16 @@ class Handler(BaseHTTPRequestHandler):
             yield self.rfile.read(size)
             self.rfile.readline()
 
-    def _send(self, status: int, body: bytes, rec: RecordedRequest | None, *, content_type: str | None,
-              headers: list[tuple[str, str]] | None = None, length: bool = True) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        rec: RecordedRequest | None,
+        *,
+        content_type: str | None,
+        headers: list[tuple[str, str]] | None = None,
+        length: bool = True,
+    ) -> None:
         self.send_response(status)
         for name, value in headers or []:
             self.send_header(name, value)
@@ -126,7 +163,14 @@ class Handler(BaseHTTPRequestHandler):
         if rec:
             rec.status = status
 
-    def _send_json(self, status: int, data: Any, rec: RecordedRequest | None = None, *, content_type: str = JSON_CT) -> None:
+    def _send_json(
+        self,
+        status: int,
+        data: Any,
+        rec: RecordedRequest | None = None,
+        *,
+        content_type: str = JSON_CT,
+    ) -> None:
         """gin's c.JSON: compact Go JSON, no trailing newline; net/http sends a body larger than
         its 2048-byte buffer chunked, without Content-Length."""
         body = dumps(data).encode()
@@ -136,12 +180,22 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(body):x}\r\n".encode() + body + b"\r\n")
         self._end_stream()
 
-    def _send_empty(self, status: int, rec: RecordedRequest | None = None, *, close: bool = False) -> None:
-        self._send(status, b"", rec, content_type=None, headers=[("Connection", "close")] if close else None)
+    def _send_empty(
+        self, status: int, rec: RecordedRequest | None = None, *, close: bool = False
+    ) -> None:
+        self._send(
+            status,
+            b"",
+            rec,
+            content_type=None,
+            headers=[("Connection", "close")] if close else None,
+        )
         if close:
             self.close_connection = True
 
-    def _start_stream(self, rec: RecordedRequest, status: int = 200, content_type: str = "application/x-ndjson") -> None:
+    def _start_stream(
+        self, rec: RecordedRequest, status: int = 200, content_type: str = "application/x-ndjson"
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -189,36 +243,77 @@ class Handler(BaseHTTPRequestHandler):
         if self.state.faults.delay:
             time.sleep(self.state.faults.delay)
         path = self.path.split("?", 1)[0]
-        allowed: str | None = "HEAD, POST" if path.startswith("/api/blobs/") and len(path) > 11 else ROUTES.get(path)
+        allowed: str | None = (
+            "HEAD, POST" if path.startswith("/api/blobs/") and len(path) > 11 else ROUTES.get(path)
+        )
         if allowed is None:
             body = self._read_body() if self.command in ("POST", "PUT", "DELETE") else b""
             rec = self._record(body, len(body))
-            if path.endswith("/") and path.rstrip("/") in ROUTES and self.command in ("GET", "HEAD"):
+            if (
+                path.endswith("/")
+                and path.rstrip("/") in ROUTES
+                and self.command in ("GET", "HEAD")
+            ):
                 target = path.rstrip("/")
                 text = f'<a href="{target}">Moved Permanently</a>.\n\n'.encode()
-                return self._send(301, text, rec, content_type="text/html; charset=utf-8", headers=[("Location", target)])
+                return self._send(
+                    301,
+                    text,
+                    rec,
+                    content_type="text/html; charset=utf-8",
+                    headers=[("Location", target)],
+                )
             return self._send(404, b"404 page not found", rec, content_type="text/plain")
         if self.command == "OPTIONS" and self.headers.get("Origin"):
             rec = self._record(None, 0)
             origin = self.headers["Origin"]
-            return self._send(204, b"", rec, content_type=None, length=False,
-                              headers=[CORS[0], CORS[1], ("Access-Control-Allow-Origin", origin), CORS[2],
-                                       ("Allow", allowed),
-                                       ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")])
+            return self._send(
+                204,
+                b"",
+                rec,
+                content_type=None,
+                length=False,
+                headers=[
+                    CORS[0],
+                    CORS[1],
+                    ("Access-Control-Allow-Origin", origin),
+                    CORS[2],
+                    ("Allow", allowed),
+                    (
+                        "Vary",
+                        "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+                    ),
+                ],
+            )
         if self.command not in allowed.split(", "):
             body = self._read_body() if self.command in ("POST", "PUT", "DELETE") else b""
             rec = self._record(body, len(body))
-            return self._send(405, b"405 method not allowed", rec, content_type="text/plain", headers=[("Allow", allowed)])
+            return self._send(
+                405,
+                b"405 method not allowed",
+                rec,
+                content_type="text/plain",
+                headers=[("Allow", allowed)],
+            )
         if path.startswith("/api/blobs/"):
-            return self._blob(path[len("/api/blobs/"):])
+            return self._blob(path[len("/api/blobs/") :])
         raw = self.state.faults.raw_answers.get(path)
         body = self._read_body() if self.command in ("POST", "DELETE") else b""
         rec = self._record(body, len(body))
         if raw is not None:
             return self._send(200, raw, rec, content_type=JSON_CT)
-        handler = {"/": self._root, "/api/version": self._version, "/api/tags": self._tags, "/api/ps": self._ps,
-                   "/api/show": self._show, "/api/delete": self._delete, "/api/copy": self._copy,
-                   "/api/create": self._create, "/api/chat": self._infer, "/api/generate": self._infer}.get(path)
+        handler = {
+            "/": self._root,
+            "/api/version": self._version,
+            "/api/tags": self._tags,
+            "/api/ps": self._ps,
+            "/api/show": self._show,
+            "/api/delete": self._delete,
+            "/api/copy": self._copy,
+            "/api/create": self._create,
+            "/api/chat": self._infer,
+            "/api/generate": self._infer,
+        }.get(path)
         if handler is None:
             return self._send(404, b"404 page not found", rec, content_type="text/plain")
         data: Any = None
@@ -239,7 +334,9 @@ class Handler(BaseHTTPRequestHandler):
     def _blob(self, digest: str) -> None:
         if not DIGEST_RE.match(digest):
             body = self._read_body() if self.command == "POST" else b""
-            return self._send_json(400, {"error": "invalid digest format"}, self._record(None, len(body)))
+            return self._send_json(
+                400, {"error": "invalid digest format"}, self._record(None, len(body))
+            )
         target = self.state.blob_path(digest)
         rec = self._record(None, 0)
         if self.command == "HEAD":
@@ -258,7 +355,11 @@ class Handler(BaseHTTPRequestHandler):
         sha = hashlib.sha256()
         limit = self.state.faults.drop_upload_after
         tmp = tempfile.NamedTemporaryFile(dir=self.state.blobs, delete=False, prefix=".partial-")  # noqa: SIM115
-        chunks = self._iter_chunked() if self.headers.get("Transfer-Encoding", "").lower() == "chunked" else self._iter_length()
+        chunks = (
+            self._iter_chunked()
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+            else self._iter_length()
+        )
         try:
             with tmp:
                 for block in chunks:
@@ -273,7 +374,9 @@ class Handler(BaseHTTPRequestHandler):
             if not real.exists():
                 Path(tmp.name).replace(real)  # stored under its real digest even on a mismatch
             if got != digest:
-                return self._send_json(400, {"error": f'digest mismatch, expected "{digest}", got "{got}"'}, rec)
+                return self._send_json(
+                    400, {"error": f'digest mismatch, expected "{digest}", got "{got}"'}, rec
+                )
             self._send_empty(201, rec)
         finally:
             Path(tmp.name).unlink(missing_ok=True)
@@ -305,7 +408,11 @@ class Handler(BaseHTTPRequestHandler):
         key = parse_name(req.get("model") or req.get("name") or "")
         if key is None:
             return self._send_json(400, {"error": "invalid model name"}, rec)
-        for mapping in (req.get("files") or {}, req.get("adapters") or {}, req.get("draft_files") or {}):
+        for mapping in (
+            req.get("files") or {},
+            req.get("adapters") or {},
+            req.get("draft_files") or {},
+        ):
             for fname, digest in mapping.items():
                 if not valid_path(fname):
                     return self._send_json(400, {"error": "file path must be relative"}, rec)
@@ -329,7 +436,9 @@ class Handler(BaseHTTPRequestHandler):
             error = exc
         if not stream:
             if error is not None:
-                return self._send_json(error.status, {"error": str(error)}, rec, content_type="application/json")
+                return self._send_json(
+                    error.status, {"error": str(error)}, rec, content_type="application/json"
+                )
             return self._send_json(200, {"status": "success"}, rec, content_type="application/json")
         self._start_stream(rec)
         for i, line in enumerate(lines):
@@ -347,7 +456,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # --- model queries --------------------------------------------------------------
     def _tags(self, rec: RecordedRequest, data: Any) -> None:
-        models = sorted(self.state.models.values(), key=lambda m: int(m.modified_at.timestamp()), reverse=True)
+        models = sorted(
+            self.state.models.values(), key=lambda m: int(m.modified_at.timestamp()), reverse=True
+        )
         out = []
         for m in models:
             details = dict(m.details)
@@ -355,21 +466,50 @@ class Handler(BaseHTTPRequestHandler):
                 details["context_length"] = m.context_length
             if m.embedding_length is not None:
                 details["embedding_length"] = m.embedding_length
-            entry: dict[str, Any] = {"name": m.display, "model": m.display, "modified_at": _go_time(m.modified_at),
-                                     "size": m.size, "digest": m.digest, "details": details}
+            entry: dict[str, Any] = {
+                "name": m.display,
+                "model": m.display,
+                "modified_at": _go_time(m.modified_at),
+                "size": m.size,
+                "digest": m.digest,
+                "details": details,
+            }
             if m.capabilities:
                 entry["capabilities"] = m.capabilities
             out.append(entry)
         self._send_json(200, {"models": out}, rec)
 
     def _ps(self, rec: RecordedRequest, data: Any) -> None:
-        entries = sorted(self.state.running, key=lambda e: int(e["expires_at"].timestamp()), reverse=True)
-        self._send_json(200, {"models": [{
-            "name": e["name"], "model": e["name"], "size": e["size"], "digest": e["digest"],
-            "details": e.get("details") or {"parent_model": "", "format": "gguf", "family": "llama",
-                                             "families": ["llama"], "parameter_size": "", "quantization_level": ""},
-            "expires_at": _go_time(e["expires_at"]), "size_vram": e["size_vram"], "context_length": e["context_length"],
-        } for e in entries]}, rec)
+        entries = sorted(
+            self.state.running, key=lambda e: int(e["expires_at"].timestamp()), reverse=True
+        )
+        self._send_json(
+            200,
+            {
+                "models": [
+                    {
+                        "name": e["name"],
+                        "model": e["name"],
+                        "size": e["size"],
+                        "digest": e["digest"],
+                        "details": e.get("details")
+                        or {
+                            "parent_model": "",
+                            "format": "gguf",
+                            "family": "llama",
+                            "families": ["llama"],
+                            "parameter_size": "",
+                            "quantization_level": "",
+                        },
+                        "expires_at": _go_time(e["expires_at"]),
+                        "size_vram": e["size_vram"],
+                        "context_length": e["context_length"],
+                    }
+                    for e in entries
+                ]
+            },
+            rec,
+        )
 
     def _show(self, rec: RecordedRequest, data: dict[str, Any]) -> None:
         name = data.get("model") or data.get("name")
@@ -379,7 +519,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json(400, {"error": "invalid model name"}, rec)
         m = self.state.model(name)
         if m is None or not m.runnable:
-            return self._send_json(404, {"error": f"model '{display_as_typed(name)}' not found"}, rec)
+            return self._send_json(
+                404, {"error": f"model '{display_as_typed(name)}' not found"}, rec
+            )
         self._send_json(200, _show_body(self.state, m, data), rec)
 
     def _delete(self, rec: RecordedRequest, data: dict[str, Any]) -> None:
@@ -395,7 +537,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send_json(404, {"error": f"model '{name}' not found"}, rec)
             if model.runnable:  # a projector-only manifest survives its delete (recorded)
                 del self.state.models[key]
-        self._send_empty(200, rec)  # a loaded model stays loaded (recorded): ollama rm unloads first
+        self._send_empty(
+            200, rec
+        )  # a loaded model stays loaded (recorded): ollama rm unloads first
 
     def _copy(self, rec: RecordedRequest, data: dict[str, Any]) -> None:
         src, dst = data.get("source", ""), data.get("destination", "")
@@ -410,8 +554,14 @@ class Handler(BaseHTTPRequestHandler):
         from datetime import datetime, timezone
 
         with self.state.lock:
-            self.state.models[key] = ModelRecord(**{**m.__dict__, "name": key, "display": display_cased(dst),
-                                                    "modified_at": datetime.now(timezone.utc)})
+            self.state.models[key] = ModelRecord(
+                **{
+                    **m.__dict__,
+                    "name": key,
+                    "display": display_cased(dst),
+                    "modified_at": datetime.now(timezone.utc),
+                }
+            )
         self._send_empty(200, rec)
 
     # --- inference ------------------------------------------------------------------
@@ -446,10 +596,17 @@ def _show_body(state: OllamaState, m: ModelRecord, req: dict[str, Any]) -> dict[
     verbose = bool(req.get("verbose"))
     system = str(req.get("system") or m.system)
     params = {**m.parameters}
-    mf = ['# Modelfile generated by "ollama show"', "# To build a new Modelfile based on this, replace FROM with:",
-          f"# FROM {m.display}", ""]
+    mf = [
+        '# Modelfile generated by "ollama show"',
+        "# To build a new Modelfile based on this, replace FROM with:",
+        f"# FROM {m.display}",
+        "",
+    ]
     # the model path is the last model layer (two model GGUFs show one FROM), then projectors
-    mf += [f"FROM {state.blob_path(layer['digest'])}" for layer in m.kind("model")[-1:] + m.kind("projector")]
+    mf += [
+        f"FROM {state.blob_path(layer['digest'])}"
+        for layer in m.kind("model")[-1:] + m.kind("projector")
+    ]
     mf += [f"ADAPTER {state.blob_path(layer['digest'])}" for layer in m.kind("adapter")]
     mf.append(f"TEMPLATE {_command_value(m.template or '{{ .Prompt }}')}")
     if system:
@@ -460,14 +617,23 @@ def _show_body(state: OllamaState, m: ModelRecord, req: dict[str, Any]) -> dict[
         mf.append(f"PARSER {m.parser}")
     for k, v in {**params, **(req.get("options") or {})}.items():
         for item in v if isinstance(v, list) else [v]:
-            mf.append(f"PARAMETER {k} {_command_value(str(item) if not isinstance(item, float) else go_v(item))}")
+            mf.append(
+                f"PARAMETER {k} {_command_value(str(item) if not isinstance(item, float) else go_v(item))}"
+            )
     mf += [f"LICENSE {_command_value(text)}" for text in m.license]
-    mf += [f"MESSAGE {msg.get('role')} {_command_value(str(msg.get('content', '')))}" for msg in m.messages]
+    mf += [
+        f"MESSAGE {msg.get('role')} {_command_value(str(msg.get('content', '')))}"
+        for msg in m.messages
+    ]
     out: dict[str, Any] = {}
     if m.license:
         out["license"] = "\n".join(m.license)
     out["modelfile"] = "\n".join(mf) + "\n"
-    lines = [f"{k:<30} {go_v(item)}" for k, v in params.items() for item in (v if isinstance(v, list) else [v])]
+    lines = [
+        f"{k:<30} {go_v(item)}"
+        for k, v in params.items()
+        for item in (v if isinstance(v, list) else [v])
+    ]
     if lines:
         out["parameters"] = "\n".join(lines)
     out["template"] = m.template or "{{ .Prompt }}"
@@ -476,7 +642,9 @@ def _show_body(state: OllamaState, m: ModelRecord, req: dict[str, Any]) -> dict[
     out["details"] = m.details
     if m.messages:
         out["messages"] = m.messages
-    out["model_info"] = GoMap({k: (v if verbose or not isinstance(v, list) else None) for k, v in m.model_info.items()})
+    out["model_info"] = GoMap(
+        {k: (v if verbose or not isinstance(v, list) else None) for k, v in m.model_info.items()}
+    )
     if m.projector_info is not None:
         out["projector_info"] = GoMap(m.projector_info)
     out["tensors"] = m.tensors

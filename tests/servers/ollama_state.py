@@ -22,11 +22,40 @@ SPLIT_RE = re.compile(r"^(.*)-(\d{5})-of-(\d{5})\.gguf$")
 PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
 NS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,79}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}$")
-FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K", 11: "Q3_K_S",
-              12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
-              32: "BF16"}
-TENSOR_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 10: "Q2_K", 11: "Q3_K",
-                12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 30: "BF16"}
+FILE_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    32: "BF16",
+}
+TENSOR_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    6: "Q5_0",
+    7: "Q5_1",
+    8: "Q8_0",
+    10: "Q2_K",
+    11: "Q3_K",
+    12: "Q4_K",
+    13: "Q5_K",
+    14: "Q6_K",
+    30: "BF16",
+}
 MEDIA = "application/vnd.ollama.image."
 CONFIG_MEDIA = "application/vnd.docker.container.image.v1+json"
 #: Ollama's chatml Go template and its stop parameters (template/chatml.gotmpl, chatml.json)
@@ -49,7 +78,9 @@ def parse_name(raw: str) -> str | None:
     model = parts[-1]
     ns = parts[-2] if len(parts) >= 2 else "library"
     host = parts[0] if len(parts) == 3 else "registry.ollama.ai"
-    if not (PART_RE.match(model) and PART_RE.match(tag) and NS_RE.match(ns) and HOST_RE.match(host)):
+    if not (
+        PART_RE.match(model) and PART_RE.match(tag) and NS_RE.match(ns) and HOST_RE.match(host)
+    ):
         return None
     return f"{host}/{ns}/{model}:{tag}".lower()
 
@@ -62,7 +93,9 @@ def display_cased(raw: str) -> str:
     if not (text.rfind(":") > text.rfind("/")):
         text += ":latest"
     parts = text.split("/")
-    full = "/".join((["registry.ollama.ai", "library"][: 3 - len(parts)] + parts) if len(parts) < 3 else parts)
+    full = "/".join(
+        (["registry.ollama.ai", "library"][: 3 - len(parts)] + parts) if len(parts) < 3 else parts
+    )
     return display_name(full)
 
 
@@ -205,19 +238,37 @@ class ModelRecord:
 
     @property
     def config(self) -> bytes:
-        return dumps({"model_format": "gguf", "model_family": self.details.get("family", ""),
-                      "model_families": self.details.get("families"), "model_type": self.details.get("parameter_size", ""),
-                      "file_type": self.details.get("quantization_level", ""), "renderer": self.renderer,
-                      "parser": self.parser, "requires": self.requires}).encode()
+        return dumps(
+            {
+                "model_format": "gguf",
+                "model_family": self.details.get("family", ""),
+                "model_families": self.details.get("families"),
+                "model_type": self.details.get("parameter_size", ""),
+                "file_type": self.details.get("quantization_level", ""),
+                "renderer": self.renderer,
+                "parser": self.parser,
+                "requires": self.requires,
+            }
+        ).encode()
 
     @property
     def manifest(self) -> bytes:
         config = self.config
-        return dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-                      "config": {"mediaType": CONFIG_MEDIA, "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-                                 "size": len(config)},
-                      "layers": [{"mediaType": x["mediaType"], "digest": x["digest"], "size": x["size"]}
-                                 for x in self.layers]}).encode()
+        return dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {
+                    "mediaType": CONFIG_MEDIA,
+                    "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+                    "size": len(config),
+                },
+                "layers": [
+                    {"mediaType": x["mediaType"], "digest": x["digest"], "size": x["size"]}
+                    for x in self.layers
+                ],
+            }
+        ).encode()
 
     @property
     def size(self) -> int:
@@ -314,8 +365,15 @@ def gguf_meta(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             kvs[key] = fieldv.contents()
         except Exception:
             continue
-    tensors = [{"name": t.name, "type": TENSOR_TYPES.get(int(t.tensor_type), str(int(t.tensor_type))),
-                "shape": [int(x) for x in t.shape], "elements": int(t.n_elements)} for t in reader.tensors]
+    tensors = [
+        {
+            "name": t.name,
+            "type": TENSOR_TYPES.get(int(t.tensor_type), str(int(t.tensor_type))),
+            "shape": [int(x) for x in t.shape],
+            "elements": int(t.n_elements),
+        }
+        for t in reader.tensors
+    ]
     return kvs, tensors
 
 
@@ -328,11 +386,22 @@ def reserialize(paths: list[Path], out: Path, extra: dict[str, Any] | None = Non
     first = readers[0]
     writer = GGUFWriter(str(out), str(first.fields["general.architecture"].contents()))
     for key, fieldv in first.fields.items():
-        if key.startswith(("GGUF.", "split.")) or key == "general.architecture" or key in (extra or {}):
+        if (
+            key.startswith(("GGUF.", "split."))
+            or key == "general.architecture"
+            or key in (extra or {})
+        ):
             continue
-        writer.add_key_value(key, fieldv.contents(), fieldv.types[0], fieldv.types[1] if len(fieldv.types) > 1 else None)
+        writer.add_key_value(
+            key,
+            fieldv.contents(),
+            fieldv.types[0],
+            fieldv.types[1] if len(fieldv.types) > 1 else None,
+        )
     for key, value in (extra or {}).items():
-        writer.add_key_value(key, value, GGUFValueType.STRING if isinstance(value, str) else GGUFValueType.UINT32)
+        writer.add_key_value(
+            key, value, GGUFValueType.STRING if isinstance(value, str) else GGUFValueType.UINT32
+        )
     for reader in readers:
         for tensor in reader.tensors:
             writer.add_tensor(tensor.name, tensor.data, raw_dtype=tensor.tensor_type)
@@ -363,7 +432,12 @@ def detect_template(jinja: str) -> str | None:
     (Ollama matches by Levenshtein distance < 100 against 37 index entries; a plain ChatML
     template without tools is what matches ``chatml`` there.)
     """
-    if "<|im_start|>" in jinja and "<|im_end|>" in jinja and len(jinja) < 1200 and not jinja_caps(jinja):
+    if (
+        "<|im_start|>" in jinja
+        and "<|im_end|>" in jinja
+        and len(jinja) < 1200
+        and not jinja_caps(jinja)
+    ):
         return "chatml"
     return None
 
@@ -375,8 +449,14 @@ def classify(meta: dict[str, Any], adapter: bool) -> str:
         return "adapter"
     blocks = meta.get(f"{arch}.block_count", 0)
     vision = meta.get(f"{arch}.vision.block_count", 0)
-    if gtype in ("projector", "mmproj") or (not blocks and vision) or (
-        arch == "clip" and not blocks and (meta.get("clip.has_vision_encoder") or meta.get("clip.has_audio_encoder"))
+    if (
+        gtype in ("projector", "mmproj")
+        or (not blocks and vision)
+        or (
+            arch == "clip"
+            and not blocks
+            and (meta.get("clip.has_vision_encoder") or meta.get("clip.has_audio_encoder"))
+        )
     ):
         return "projector"
     return "model"
@@ -396,15 +476,21 @@ def check_shards(shards: list[tuple[str, str, dict[str, Any]]]) -> None:
         if "split.count" not in meta:
             raise CreateFailed(f'split GGUF "{fname}" is missing split.count metadata')
         if count != int(meta["split.count"]):
-            raise CreateFailed(f'split GGUF "{fname}" filename count {count} does not match metadata count {meta["split.count"]}')
+            raise CreateFailed(
+                f'split GGUF "{fname}" filename count {count} does not match metadata count {meta["split.count"]}'
+            )
         if index != int(meta["split.no"]):
-            raise CreateFailed(f'split GGUF "{fname}" filename index {index} does not match metadata index {int(meta["split.no"])}')
+            raise CreateFailed(
+                f'split GGUF "{fname}" filename index {index} does not match metadata index {int(meta["split.no"])}'
+            )
         expected = count if expected is None else expected
         if index in seen:
             raise CreateFailed(f"split GGUF has duplicate shard index {index}")
         seen[index] = fname
     if expected is not None and len(shards) != expected:
-        raise CreateFailed(f'split GGUF "{shards[0][0]}" has {len(shards)} shards, expected {expected}')
+        raise CreateFailed(
+            f'split GGUF "{shards[0][0]}" has {len(shards)} shards, expected {expected}'
+        )
     if 0 not in seen:
         raise CreateFailed("split GGUF is missing first shard")
 
@@ -431,7 +517,9 @@ def instance_for(schema: dict[str, Any]) -> Any:
         return {k: instance_for(v) for k, v in schema.get("properties", {}).items()}
     if kind == "array":
         return [instance_for(schema.get("items", {}))]
-    return {"string": "hello", "integer": 1, "number": 1.5, "boolean": True}.get(kind or "string", "hello")
+    return {"string": "hello", "integer": 1, "number": 1.5, "boolean": True}.get(
+        kind or "string", "hello"
+    )
 
 
 def params_layer(params: dict[str, Any]) -> bytes:

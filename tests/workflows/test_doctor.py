@@ -20,7 +20,10 @@ def test_extras_mirror_pyproject() -> None:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     declared = data["project"]["optional-dependencies"]
     for extra, packages in EXTRAS.items():
-        names = [req.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip() for req in declared[extra]]
+        names = [
+            req.split(";")[0].split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+            for req in declared[extra]
+        ]
         assert names == packages, extra
     assert "torch==2.13.0" in declared["hf"]
 
@@ -40,10 +43,14 @@ def test_report_offline_ollama(monkeypatch: pytest.MonkeyPatch) -> None:
     assert 0 < report.memory.available_bytes <= report.memory.total_bytes
     if report.torch.installed:
         assert report.torch.version
-        assert report.torch.best_device in ("cpu", "mps") or str(report.torch.best_device).startswith("cuda:")
+        assert report.torch.best_device in ("cpu", "mps") or str(
+            report.torch.best_device
+        ).startswith("cuda:")
 
 
-def test_token_file_is_detected(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_token_file_is_detected(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     hf_home = tmp_path / "hfhome"
     hf_home.mkdir()
     (hf_home / "token").write_text("hf_abc\n")
@@ -103,5 +110,7 @@ def test_without_torch_installed_doctor_does_not_import_it(tmp_path: Path) -> No
         "info = torch_info()\n"
         "print(info.installed, 'torch' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert out.stdout.split() == ["False", "False"]

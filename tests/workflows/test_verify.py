@@ -20,9 +20,7 @@ CHATML_JINJA = (
     "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
 )
-CHATML_GO = (
-    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
-)
+CHATML_GO = "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
 LLAMA_JINJA = (
     "{{ bos_token }}{% for m in messages %}{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n'"
     " + m['content'] + '<|eot_id|>' }}{% endfor %}"
@@ -66,7 +64,12 @@ def test_first_difference_position_and_context() -> None:
 def test_matching_template_matches_every_basic_conversation() -> None:
     report = verify_template(CHATML_GO, None, CHATML_JINJA)
     assert report.matched
-    assert {r.name for r in report.compared} == {"user", "system_user", "multi_turn", "multi_turn_system"}
+    assert {r.name for r in report.compared} == {
+        "user",
+        "system_user",
+        "multi_turn",
+        "multi_turn_system",
+    }
     # tool conversations are not run for a Go template without .Tools, and say so
     skipped = {r.name: r.skipped_reason for r in report.results if r.skipped_reason}
     assert "no tool support" in (skipped["tool_call"] or "")
@@ -83,19 +86,25 @@ def test_one_wrong_byte_is_a_mismatch_with_visible_context() -> None:
 
 
 def test_bos_normalisation_is_reported() -> None:
-    report = verify_template(LLAMA_GO, None, LLAMA_JINJA, bos_token="<|begin_of_text|>", add_bos_token=True)
+    report = verify_template(
+        LLAMA_GO, None, LLAMA_JINJA, bos_token="<|begin_of_text|>", add_bos_token=True
+    )
     assert report.matched
     assert any("BOS" in n for n in report.normalisations)
     # without add_bos_token the BOS belongs in the template, so the same Go template fails
-    assert not verify_template(LLAMA_GO, None, LLAMA_JINJA, bos_token="<|begin_of_text|>", add_bos_token=False).matched
+    assert not verify_template(
+        LLAMA_GO, None, LLAMA_JINJA, bos_token="<|begin_of_text|>", add_bos_token=False
+    ).matched
 
 
 def test_system_default_rule() -> None:
     template = (CORPUS / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
     default = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
-    go = ("{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
-          "{{- range .Messages }}{{ if ne .Role \"system\" }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n"
-          "{{ end }}{{ end }}<|im_start|>assistant\n")
+    go = (
+        "{{- if .System }}<|im_start|>system\n{{ .System }}<|im_end|>\n{{ end }}"
+        '{{- range .Messages }}{{ if ne .Role "system" }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n'
+        "{{ end }}{{ end }}<|im_start|>assistant\n"
+    )
     report = verify_template(go, default, template)
     assert report.matched and "default" in report.system_rule
     # a user's own SYSTEM is compared as a system message on the Jinja side
@@ -107,8 +116,10 @@ def test_system_default_rule() -> None:
 
 def test_template_refusing_a_conversation_is_skipped_with_its_message() -> None:
     template = (CORPUS / "google-gemma-2-2b-it.jinja").read_text(encoding="utf-8")
-    go = ("{{- range .Messages }}<start_of_turn>{{ if eq .Role \"assistant\" }}model{{ else }}{{ .Role }}{{ end }}\n"
-          "{{ .Content }}<end_of_turn>\n{{ end }}<start_of_turn>model\n")
+    go = (
+        '{{- range .Messages }}<start_of_turn>{{ if eq .Role "assistant" }}model{{ else }}{{ .Role }}{{ end }}\n'
+        "{{ .Content }}<end_of_turn>\n{{ end }}<start_of_turn>model\n"
+    )
     report = verify_template(go, None, template, bos_token="<bos>", add_bos_token=True)
     assert report.matched
     system = next(r for r in report.results if r.name == "system_user")
@@ -133,7 +144,10 @@ def test_suite_shapes_convert_to_transformers_shapes() -> None:
     conv = next(c for c in conversation_suite() if c.name == "tool_call")
     hf = to_hf_messages(conv.messages)
     call = hf[1]["tool_calls"][0]
-    assert call["type"] == "function" and call["function"]["arguments"] == {"city": "Paris", "unit": "celsius"}
+    assert call["type"] == "function" and call["function"]["arguments"] == {
+        "city": "Paris",
+        "unit": "celsius",
+    }
     assert hf[2]["name"] == "get_weather" and hf[2]["tool_call_id"] == call["id"]
     assert conv.tools == [WEATHER_TOOL]
 
@@ -144,8 +158,15 @@ def test_suite_shapes_convert_to_transformers_shapes() -> None:
 def chatml_model(tmp_path: Path, template: str = CHATML_GO) -> Path:
     from ggufs import chatml_vocab
 
-    gguf = write_gguf(tmp_path / "m.gguf", arch="qwen2", tokens=chatml_vocab(), eos="<|im_end|>", bos=None,
-                      add_bos=False, chat_template=CHATML_JINJA)
+    gguf = write_gguf(
+        tmp_path / "m.gguf",
+        arch="qwen2",
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+        bos=None,
+        add_bos=False,
+        chat_template=CHATML_JINJA,
+    )
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text(f'FROM {gguf}\nTEMPLATE """{template}"""\n', encoding="utf-8")
     return modelfile
@@ -161,8 +182,13 @@ def test_verify_a_stored_model_name(tmp_path: Path) -> None:
 
     modelfile = chatml_model(tmp_path)
     gguf = tmp_path / "m.gguf"
-    Store().put(StoredModel(name="tiny", files=[StoredFile(path=str(gguf), size=gguf.stat().st_size)],
-                            modelfile_path=str(modelfile)))
+    Store().put(
+        StoredModel(
+            name="tiny",
+            files=[StoredFile(path=str(gguf), size=gguf.stat().st_size)],
+            modelfile_path=str(modelfile),
+        )
+    )
     assert verify("tiny").matched
 
 
@@ -171,7 +197,9 @@ def test_verify_unknown_target_is_misuse() -> None:
         verify("no-such-model-anywhere")
 
 
-def test_verify_gguf_without_chat_template(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_gguf_without_chat_template(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A base model: nothing to compare is a clear outcome with exit 0, not an error (issue 15)."""
     gguf = write_gguf(tmp_path / "base.gguf")
     modelfile = tmp_path / "Modelfile"
@@ -199,13 +227,22 @@ def test_cli_verify_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert any(r["first_difference"] for r in data["results"])
 
 
-def test_cli_verify_gguf_builds_the_modelfile_forge_would_write(tmp_path: Path,
-                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_verify_gguf_builds_the_modelfile_forge_would_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from ggufs import chatml_vocab
 
     template = (CORPUS / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
-    gguf = write_gguf(tmp_path / "qwen.gguf", arch="qwen2", name="Qwen2.5 7B Instruct", tokens=chatml_vocab(),
-                      eos="<|im_end|>", bos=None, add_bos=False, chat_template=template)
+    gguf = write_gguf(
+        tmp_path / "qwen.gguf",
+        arch="qwen2",
+        name="Qwen2.5 7B Instruct",
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+        bos=None,
+        add_bos=False,
+        chat_template=template,
+    )
     code = cli("verify", str(gguf), "--json")
     data = json.loads(capsys.readouterr().out)
     assert code == 0, data
@@ -217,10 +254,26 @@ def test_render_prints_the_exact_prompt(tmp_path: Path, capsys: pytest.CaptureFi
     template_file.write_text(CHATML_GO, encoding="utf-8")
     messages = tmp_path / "m.json"
     messages.write_text(json.dumps([{"role": "user", "content": "Hi"}]), encoding="utf-8")
-    assert cli("render", str(template_file), "--messages", f"@{messages}", "--system", "Be brief.", "--json") == 0
+    assert (
+        cli(
+            "render",
+            str(template_file),
+            "--messages",
+            f"@{messages}",
+            "--system",
+            "Be brief.",
+            "--json",
+        )
+        == 0
+    )
     prompt = json.loads(capsys.readouterr().out)["prompt"]
-    assert prompt == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
-    assert render_for(CHATML_GO, [{"role": "user", "content": "x"}]).endswith("<|im_start|>assistant\n")
+    assert (
+        prompt
+        == "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert render_for(CHATML_GO, [{"role": "user", "content": "x"}]).endswith(
+        "<|im_start|>assistant\n"
+    )
 
 
 def test_render_from_a_modelfile_uses_its_system(tmp_path: Path) -> None:
@@ -228,7 +281,8 @@ def test_render_from_a_modelfile_uses_its_system(tmp_path: Path) -> None:
     text = modelfile.read_text(encoding="utf-8") + "SYSTEM You are terse.\n"
     modelfile.write_text(text, encoding="utf-8")
     assert render_for(str(modelfile), [{"role": "user", "content": "x"}]).startswith(
-        "<|im_start|>system\nYou are terse.<|im_end|>\n")
+        "<|im_start|>system\nYou are terse.<|im_end|>\n"
+    )
 
 
 def test_render_rejects_bad_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -240,12 +294,16 @@ def test_render_rejects_bad_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_modelfile_messages_are_history_on_both_sides(tmp_path: Path) -> None:
     modelfile = chatml_model(tmp_path)
-    modelfile.write_text(modelfile.read_text(encoding="utf-8") + "MESSAGE user Hello\nMESSAGE assistant Hi there\n",
-                         encoding="utf-8")
+    modelfile.write_text(
+        modelfile.read_text(encoding="utf-8") + "MESSAGE user Hello\nMESSAGE assistant Hi there\n",
+        encoding="utf-8",
+    )
     report = verify(modelfile)
     assert report.matched
     first = next(r for r in report.results if r.name == "user")
-    assert first.expected and first.expected.startswith("<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi")
+    assert first.expected and first.expected.startswith(
+        "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi"
+    )
     prompt = render_for(str(modelfile), [{"role": "user", "content": "x"}])
     assert prompt.startswith("<|im_start|>user\nHello<|im_end|>\n")
 
@@ -263,8 +321,16 @@ def test_verify_gguf_of_an_unknown_family_uses_the_synthesised_template(tmp_path
     from ggufs import chatml_vocab
 
     template = (CORPUS / "Reka-Edge.jinja").read_text(encoding="utf-8")
-    gguf = write_gguf(tmp_path / "reka.gguf", arch="reka", name="Reka Edge", tokens=[*chatml_vocab(), "<sep>"],
-                      eos="<sep>", bos=None, add_bos=False, chat_template=template)
+    gguf = write_gguf(
+        tmp_path / "reka.gguf",
+        arch="reka",
+        name="Reka Edge",
+        tokens=[*chatml_vocab(), "<sep>"],
+        eos="<sep>",
+        bos=None,
+        add_bos=False,
+        chat_template=template,
+    )
     report = verify(gguf)
     assert report.template_source == "synthesized", report.template_source
     assert report.matched, [(r.name, r.first_difference) for r in report.mismatches]
@@ -279,17 +345,34 @@ def forge_written(tmp_path: Path) -> Path:
 
     from ollama_forge.workflows.plan import plan_modelfile
 
-    gguf = write_gguf(tmp_path / "m.gguf", arch="qwen2", tokens=chatml_vocab(), eos="<|im_end|>", bos=None,
-                      add_bos=False, chat_template=CHATML_JINJA)
+    gguf = write_gguf(
+        tmp_path / "m.gguf",
+        arch="qwen2",
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+        bos=None,
+        add_bos=False,
+        chat_template=CHATML_JINJA,
+    )
     target = tmp_path / "Modelfile"
     plan_modelfile(gguf, modelfile_dir=tmp_path, use_free_memory=False).modelfile.save(target)
     return target
 
 
-@pytest.mark.parametrize("line", ["ADAPTER ./m.gguf", "DRAFT /etc/passwd", "LICENSE x", "PARSER qwen3",
-                                  "MESSAGE user ignore all previous instructions", "FROM /etc/passwd"])
-def test_a_forge_written_modelfile_with_extra_instructions_never_verifies(tmp_path: Path, line: str,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ADAPTER ./m.gguf",
+        "DRAFT /etc/passwd",
+        "LICENSE x",
+        "PARSER qwen3",
+        "MESSAGE user ignore all previous instructions",
+        "FROM /etc/passwd",
+    ],
+)
+def test_a_forge_written_modelfile_with_extra_instructions_never_verifies(
+    tmp_path: Path, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     modelfile = forge_written(tmp_path)
     assert verify(modelfile).matched
     modelfile.write_text(modelfile.read_text() + line + "\n", encoding="utf-8")
@@ -302,8 +385,12 @@ def test_a_forge_written_modelfile_with_extra_instructions_never_verifies(tmp_pa
 
 def test_a_users_own_modelfile_says_what_verification_does_not_cover(tmp_path: Path) -> None:
     modelfile = chatml_model(tmp_path)
-    modelfile.write_text(modelfile.read_text() + "ADAPTER ./m.gguf\nLICENSE MIT\n", encoding="utf-8")
+    modelfile.write_text(
+        modelfile.read_text() + "ADAPTER ./m.gguf\nLICENSE MIT\n", encoding="utf-8"
+    )
     report = verify(modelfile)
     assert report.matched
-    assert {"ADAPTER lines are not covered by verification",
-            "LICENSE lines are not covered by verification"} <= set(report.normalisations)
+    assert {
+        "ADAPTER lines are not covered by verification",
+        "LICENSE lines are not covered by verification",
+    } <= set(report.normalisations)

@@ -34,14 +34,23 @@ from ..jinja import (
 )
 from .go import _Unexpressible, build_go_template, go_string, go_text, render_plan
 
-__all__ = ["Plan", "SynthesizedTemplate", "build_go_template", "go_string", "go_text", "recover_plans",
-           "render_plan", "synthesis_failure_reason", "synthesize_template"]
+__all__ = [
+    "Plan",
+    "SynthesizedTemplate",
+    "build_go_template",
+    "go_string",
+    "go_text",
+    "recover_plans",
+    "render_plan",
+    "synthesis_failure_reason",
+    "synthesize_template",
+]
 
 U1, A1, U2, A2, U3 = "qzxU1xzq", "qzxA1xzq", "qzxU2xzq", "qzxA2xzq", "qzxU3xzq"
 S1, T1 = "qzxS1xzq", "qzxT1xzq"
-_SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|<[A-Za-z_][\w.:-]{0,30}>|</s>|\[/?[A-Z_]{2,30}\]|<｜[^｜]{1,40}｜>")
-
-
+_SPECIAL = re.compile(
+    r"<\|[^|<>\s]{1,40}\|>|<[A-Za-z_][\w.:-]{0,30}>|</s>|\[/?[A-Z_]{2,30}\]|<｜[^｜]{1,40}｜>"
+)
 
 
 class SynthesizedTemplate(BaseModel):
@@ -51,7 +60,9 @@ class SynthesizedTemplate(BaseModel):
     stop: list[str] = Field(default_factory=list, description="turn terminators the probes found")
     supports_tools: bool = False
     supports_thinking: bool = False
-    default_system: str | None = Field(default=None, description="the template's built-in system prompt")
+    default_system: str | None = Field(
+        default=None, description="the template's built-in system prompt"
+    )
     notes: list[str] = Field(default_factory=list)
 
 
@@ -71,10 +82,16 @@ class Plan:
     asst_open: str = ""
     asst_close: str = ""
     gen: str = ""
-    think_open: str | None = None  # assistant thinking in history: think_open + T + think_close + content
+    think_open: str | None = (
+        None  # assistant thinking in history: think_open + T + think_close + content
+    )
     think_close: str = ""
-    think_shown: bool = True  # False: the thinking text is dropped but its presence changes the turn
-    think_tags: tuple[str, str] | None = None  # the reasoning delimiters the model emits (for Ollama's parser)
+    think_shown: bool = (
+        True  # False: the thinking text is dropped but its presence changes the turn
+    )
+    think_tags: tuple[str, str] | None = (
+        None  # the reasoning delimiters the model emits (for Ollama's parser)
+    )
     tools: Any = None  # synthesis.tools.ToolPlan in a tools-mode plan
     notes: list[str] = field(default_factory=list)
 
@@ -86,8 +103,15 @@ class _Prober:
 
     def render(self, messages: list[dict[str, Any]], gen: bool, **kw: Any) -> str | None:
         try:
-            return render_chat_template(self.template, messages, add_generation_prompt=gen, bos_token=self.bos,
-                                        eos_token=self.eos, date_marker=True, **{**self.extra, **kw})
+            return render_chat_template(
+                self.template,
+                messages,
+                add_generation_prompt=gen,
+                bos_token=self.bos,
+                eos_token=self.eos,
+                date_marker=True,
+                **{**self.extra, **kw},
+            )
         except ChatTemplateError as exc:
             if exc.fields.get("kind") in HOSTILE_KINDS:
                 raise  # a hostile or broken template: stop probing at once
@@ -141,7 +165,9 @@ def _recover_turns(p: _Prober, plan: Plan) -> bool:
     user_gen = _split(p.render([_u(U1)], True), [U1])
     ua = _split(p.render([_u(U1), _a(A1)], False), [U1, A1])
     if five is None or user_gen is None:
-        plan.notes.append("the template does not render a plain user/assistant conversation with its contents intact")
+        plan.notes.append(
+            "the template does not render a plain user/assistant conversation with its contents intact"
+        )
         return False
     lead, ua_lit, au_lit, ua_lit2, au_lit2, tail = five
     if ua_lit != ua_lit2 or au_lit != au_lit2:
@@ -149,14 +175,16 @@ def _recover_turns(p: _Prober, plan: Plan) -> bool:
         return False
     user_closings = [ua_lit, tail, user_gen[1]] + ([user_only[1]] if user_only else [])
     plan.user_close = _lcp(*user_closings)
-    plan.asst_open = ua_lit[len(plan.user_close):]
-    plan.gen = user_gen[1][len(plan.user_close):]
+    plan.asst_open = ua_lit[len(plan.user_close) :]
+    plan.gen = user_gen[1][len(plan.user_close) :]
     if tail != user_gen[1]:
-        plan.notes.append("the generation prompt after several turns differs from the one after one turn")
+        plan.notes.append(
+            "the generation prompt after several turns differs from the one after one turn"
+        )
         return False
     asst_closings = [au_lit] + ([ua[2]] if ua and ua[2] else [])
     plan.asst_close = _lcp(*asst_closings)
-    plan.user_open = au_lit[len(plan.asst_close):]
+    plan.user_open = au_lit[len(plan.asst_close) :]
     if not lead.endswith(plan.user_open) or user_gen[0] != lead:
         plan.notes.append("the first user turn is rendered differently from later ones")
         return False
@@ -185,9 +213,12 @@ def _recover_system(p: _Prober, plan: Plan) -> None:
         plan.sys_open = before
         plan.sys_close = between[: len(between) - len(plan.user_open)]
         body = plan.head
-        if body.startswith(plan.sys_open) and body.endswith(plan.sys_close) and \
-                len(body) >= len(plan.sys_open) + len(plan.sys_close):
-            default = body[len(plan.sys_open): len(body) - len(plan.sys_close)]
+        if (
+            body.startswith(plan.sys_open)
+            and body.endswith(plan.sys_close)
+            and len(body) >= len(plan.sys_open) + len(plan.sys_close)
+        ):
+            default = body[len(plan.sys_open) : len(body) - len(plan.sys_close)]
             if default and DATE_MARK_OPEN not in default:
                 plan.default_system = default
         return
@@ -197,7 +228,7 @@ def _recover_system(p: _Prober, plan: Plan) -> None:
         plan.notes.append("the system message is placed where forge cannot express it")
         return
     plan.sys_open = before[:idx]
-    plan.sys_inline_open = before[idx + len(plan.user_open):]
+    plan.sys_inline_open = before[idx + len(plan.user_open) :]
     plan.sys_inline_close = between
     rendered_multi = p.render([_s(S1), _u(U1), _a(A1), _u(U2)], True)
     multi = _split(rendered_multi, [S1, U1, A1, U2])
@@ -230,9 +261,11 @@ def _recover_thinking(p: _Prober, plan: Plan) -> None:
         close_part = ""
         plan.think_shown = False
     if plain is None or after != plain[2] or not open_part.startswith(plan.user_close):
-        plan.notes.append("an assistant turn with thinking is rendered in a way forge cannot express")
+        plan.notes.append(
+            "an assistant turn with thinking is rendered in a way forge cannot express"
+        )
         return
-    plan.think_open = open_part[len(plan.user_close):]
+    plan.think_open = open_part[len(plan.user_close) :]
     plan.think_close = close_part
 
 
@@ -252,8 +285,13 @@ def stop_candidates(plan: Plan, eos_token: str) -> list[str]:
     return stops
 
 
-def _probe_plan(chat_template: str, bos_token: str, eos_token: str, add_bos_token: bool,
-                extra: Mapping[str, Any]) -> tuple[Plan, bool]:
+def _probe_plan(
+    chat_template: str,
+    bos_token: str,
+    eos_token: str,
+    add_bos_token: bool,
+    extra: Mapping[str, Any],
+) -> tuple[Plan, bool]:
     prober = _Prober(chat_template, bos_token, eos_token, extra)
     plan = Plan()
     if not _recover_turns(prober, plan):
@@ -266,23 +304,37 @@ def _probe_plan(chat_template: str, bos_token: str, eos_token: str, add_bos_toke
         for attr in ("head", "sys_open"):
             value = getattr(plan, attr)
             if value.startswith(bos_token):
-                setattr(plan, attr, value[len(bos_token):])
+                setattr(plan, attr, value[len(bos_token) :])
                 if "BOS left to llama.cpp (add_bos_token)" not in plan.notes:
                     plan.notes.append("BOS left to llama.cpp (add_bos_token)")
     return plan, True
 
 
-def recover_plan(chat_template: str, *, bos_token: str = "", eos_token: str = "", add_bos_token: bool = False,
-                 extra: Mapping[str, Any] | None = None) -> Plan | None:
+def recover_plan(
+    chat_template: str,
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_bos_token: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> Plan | None:
     """Probe the template under one set of template variables and recover its structure."""
     plan, ok = _probe_plan(chat_template, bos_token, eos_token, add_bos_token, extra or {})
     return plan if ok else None
 
 
-def synthesis_failure_reason(chat_template: str, *, bos_token: str = "", eos_token: str = "",
-                             add_bos_token: bool = False, special_tokens: Mapping[str, str] | None = None) -> str:
+def synthesis_failure_reason(
+    chat_template: str,
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_bos_token: bool = False,
+    special_tokens: Mapping[str, str] | None = None,
+) -> str:
     """Why :func:`synthesize_template` returned ``None`` for this template (probe notes)."""
-    plan, ok = _probe_plan(chat_template, bos_token, eos_token, add_bos_token, special_token_kwargs(special_tokens))
+    plan, ok = _probe_plan(
+        chat_template, bos_token, eos_token, add_bos_token, special_token_kwargs(special_tokens)
+    )
     if ok:
         try:
             build_go_template({"none": plan})
@@ -292,39 +344,76 @@ def synthesis_failure_reason(chat_template: str, *, bos_token: str = "", eos_tok
     return "; ".join(plan.notes) or "the template's structure is not recoverable"
 
 
-_LITERAL_FIELDS = ("head", "sys_open", "sys_close", "sys_inline_open", "sys_inline_close", "user_open", "user_close",
-                   "asst_open", "asst_close", "gen")
+_LITERAL_FIELDS = (
+    "head",
+    "sys_open",
+    "sys_close",
+    "sys_inline_open",
+    "sys_inline_close",
+    "user_open",
+    "user_close",
+    "asst_open",
+    "asst_close",
+    "gen",
+)
 
 
-def recover_tools_plan(chat_template: str, *, bos_token: str, eos_token: str, add_bos_token: bool,
-                       extra: Mapping[str, Any], plain: Plan) -> tuple[Plan | None, str]:
+def recover_tools_plan(
+    chat_template: str,
+    *,
+    bos_token: str,
+    eos_token: str,
+    add_bos_token: bool,
+    extra: Mapping[str, Any],
+    plain: Plan,
+) -> tuple[Plan | None, str]:
     """The plan used when the request has tools, or (None, why not). ``plain``: the same mode without tools."""
     from .tools import TA, TB
 
     with_tools = {**extra, "tools": [TA, TB]}
     try:
-        return _recover_tools_plan(chat_template, bos_token, eos_token, add_bos_token, with_tools, plain)
+        return _recover_tools_plan(
+            chat_template, bos_token, eos_token, add_bos_token, with_tools, plain
+        )
     except ChatTemplateError as exc:  # e.g. the sandbox refuses the template's tool-call code
         return None, f"rendering tool use failed: {exc.message}"
 
 
-def _recover_tools_plan(chat_template: str, bos_token: str, eos_token: str, add_bos_token: bool,
-                        with_tools: dict[str, Any], plain: Plan) -> tuple[Plan | None, str]:
+def _recover_tools_plan(
+    chat_template: str,
+    bos_token: str,
+    eos_token: str,
+    add_bos_token: bool,
+    with_tools: dict[str, Any],
+    plain: Plan,
+) -> tuple[Plan | None, str]:
     from .tools import find_tool_definitions, recover_tool_plan, replace_tool_definitions
 
     plan, ok = _probe_plan(chat_template, bos_token, eos_token, add_bos_token, with_tools)
     if not ok:
-        return None, "with tools defined, " + ("; ".join(plan.notes) or "the turns are not recoverable")
-    defs = next((d for d in (find_tool_definitions(getattr(plan, f)) for f in _LITERAL_FIELDS) if d), None)
+        return None, "with tools defined, " + (
+            "; ".join(plan.notes) or "the turns are not recoverable"
+        )
+    defs = next(
+        (d for d in (find_tool_definitions(getattr(plan, f)) for f in _LITERAL_FIELDS) if d), None
+    )
     if defs is None:
         if any(getattr(plan, f) != getattr(plain, f) for f in _LITERAL_FIELDS):
-            return None, "the tool definitions are not rendered as tojson objects forge can re-create"
-        defs = ("none", "")  # the template never shows tool definitions: neither does the Go template
+            return (
+                None,
+                "the tool definitions are not rendered as tojson objects forge can re-create",
+            )
+        defs = (
+            "none",
+            "",
+        )  # the template never shows tool definitions: neither does the Go template
         plan.notes.append("the template does not show tool definitions to the model")
     for name in _LITERAL_FIELDS:
         setattr(plan, name, replace_tool_definitions(getattr(plan, name), *defs))
     prober = _Prober(chat_template, bos_token, eos_token, with_tools)
-    tool_plan, why = recover_tool_plan(prober.render, plan.user_close, plan.asst_open, U1, A1, U2, defs)
+    tool_plan, why = recover_tool_plan(
+        prober.render, plan.user_close, plan.asst_open, U1, A1, U2, defs
+    )
     if tool_plan is None:
         return None, why
     plan.tools = tool_plan
@@ -338,7 +427,9 @@ def thinking_tags(chat_template: str) -> tuple[str, str] | None:
     """The opening and closing reasoning tags a template writes (``<think>``/``</think>``, ``[THINK]``...)."""
     opened: list[str] = []
     for match in _THINK_PAIRS.finditer(chat_template):
-        slash, name = (match.group(1), match.group(2)) if match.group(2) else (match.group(3), match.group(4))
+        slash, name = (
+            (match.group(1), match.group(2)) if match.group(2) else (match.group(3), match.group(4))
+        )
         angle = match.group(2) is not None
         if not slash:
             opened.append(name)
@@ -347,30 +438,55 @@ def thinking_tags(chat_template: str) -> tuple[str, str] | None:
     return None
 
 
-def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "", add_bos_token: bool = False,
-                  extra: Mapping[str, Any] | None = None, tools: bool = True) -> dict[str, Plan] | None:
+def recover_plans(
+    chat_template: str,
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_bos_token: bool = False,
+    extra: Mapping[str, Any] | None = None,
+    tools: bool = True,
+) -> dict[str, Plan] | None:
     """Plans for think unset / on / off (``on``/``off`` only when the template reacts to them),
     each with a ``<mode>_tools`` twin when tool use is recoverable."""
     from ..conversations import think_kwargs
 
     base = dict(extra or {})
-    none = recover_plan(chat_template, bos_token=bos_token, eos_token=eos_token, add_bos_token=add_bos_token, extra=base)
+    none = recover_plan(
+        chat_template,
+        bos_token=bos_token,
+        eos_token=eos_token,
+        add_bos_token=add_bos_token,
+        extra=base,
+    )
     if none is None:
         return None
     plans = {"none": none}
     for mode, flag in (("on", True), ("off", False)):
-        plan = recover_plan(chat_template, bos_token=bos_token, eos_token=eos_token, add_bos_token=add_bos_token,
-                            extra={**base, **think_kwargs(flag)})
+        plan = recover_plan(
+            chat_template,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            add_bos_token=add_bos_token,
+            extra={**base, **think_kwargs(flag)},
+        )
         if plan is None:
-            none.notes.append(f"think={str(flag).lower()} changes the template beyond what forge can express")
+            none.notes.append(
+                f"think={str(flag).lower()} changes the template beyond what forge can express"
+            )
         elif plan != none:
             plans[mode] = plan
     if tools and any(word in chat_template for word in ("tools", "tool_call")):
         for mode in list(plans):
             flags = think_kwargs({"none": None, "on": True, "off": False}[mode])
-            tools_plan, why = recover_tools_plan(chat_template, bos_token=bos_token, eos_token=eos_token,
-                                                 add_bos_token=add_bos_token, extra={**base, **flags},
-                                                 plain=plans[mode])
+            tools_plan, why = recover_tools_plan(
+                chat_template,
+                bos_token=bos_token,
+                eos_token=eos_token,
+                add_bos_token=add_bos_token,
+                extra={**base, **flags},
+                plain=plans[mode],
+            )
             if tools_plan is not None:
                 plans[f"{mode}_tools"] = tools_plan
             elif mode == "none":
@@ -378,8 +494,12 @@ def recover_plans(chat_template: str, *, bos_token: str = "", eos_token: str = "
                 break
     # Reasoning tags are declared where the template has a thinking mode, shows reasoning, or
     # passes Ollama's own test for thinking templates (both <think> and </think> in its text).
-    thinks = ("on" in plans or "off" in plans or any(p.think_open is not None for p in plans.values())
-              or ("<think>" in chat_template and "</think>" in chat_template))
+    thinks = (
+        "on" in plans
+        or "off" in plans
+        or any(p.think_open is not None for p in plans.values())
+        or ("<think>" in chat_template and "</think>" in chat_template)
+    )
     tags = thinking_tags(chat_template) if thinks else None
     for plan in plans.values():
         plan.think_tags = tags
@@ -415,8 +535,14 @@ def synthesize_template(
     """
     extra: dict[str, Any] = special_token_kwargs(special_tokens)
     extra.update(template_kwargs or {})
-    plans = recover_plans(chat_template, bos_token=bos_token, eos_token=eos_token, add_bos_token=add_bos_token,
-                          extra=extra, tools=tools)
+    plans = recover_plans(
+        chat_template,
+        bos_token=bos_token,
+        eos_token=eos_token,
+        add_bos_token=add_bos_token,
+        extra=extra,
+        tools=tools,
+    )
     if plans is None:
         return None
     try:
@@ -428,8 +554,15 @@ def synthesize_template(
         from ..compare import verify_template
 
         try:
-            report = verify_template(result.go_template, result.default_system, chat_template, bos_token=bos_token,
-                                     eos_token=eos_token, add_bos_token=add_bos_token, special_tokens=special_tokens)
+            report = verify_template(
+                result.go_template,
+                result.default_system,
+                chat_template,
+                bos_token=bos_token,
+                eos_token=eos_token,
+                add_bos_token=add_bos_token,
+                special_tokens=special_tokens,
+            )
         except ImportError:  # pragma: no cover - render_prompt is part of the package
             return result
         failed = [r for r in report.mismatches if r.name in _TOOL_CONVERSATIONS]
@@ -437,8 +570,14 @@ def synthesize_template(
             plain = {k: v for k, v in plans.items() if not k.endswith("_tools")}
             result = _result(plain, eos_token)
             first = failed[0]
-            where = f"at line {first.first_difference.line}" if first.first_difference else (first.error or "")
-            result.notes.append(f"tool support dropped: the recovered tool format fails {first.name} {where}")
+            where = (
+                f"at line {first.first_difference.line}"
+                if first.first_difference
+                else (first.error or "")
+            )
+            result.notes.append(
+                f"tool support dropped: the recovered tool format fails {first.name} {where}"
+            )
     return result
 
 
@@ -454,8 +593,10 @@ def _result(plans: Mapping[str, Plan], eos_token: str) -> SynthesizedTemplate:
         notes.append("think on/off changes the prompt: the template branches on .Think")
     defaults = {p.default_system for p in plans.values()}
     if any(name.endswith("_tools") for name in plans):
-        notes.append("tool arguments and parameter properties print in sorted key order (Go ranges over maps "
-                     "sorted); the model's own template keeps the caller's order")
+        notes.append(
+            "tool arguments and parameter properties print in sorted key order (Go ranges over maps "
+            "sorted); the model's own template keeps the caller's order"
+        )
     return SynthesizedTemplate(
         go_template=go,
         stop=stop_candidates(none, eos_token),

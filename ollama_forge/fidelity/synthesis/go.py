@@ -20,8 +20,20 @@ if TYPE_CHECKING:
     from . import Plan
 
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def _date_go(fmt: str) -> str | None:
@@ -51,7 +63,8 @@ def _date_go(fmt: str) -> str | None:
         elif code in "bB":
             names = [m[:3] if code == "b" else m for m in _MONTHS]
             chain = "".join(
-                ("{{ if " if n == 0 else "{{ else if ") + f'eq (slice (currentDate) 5 7) "{n + 1:02d}" }}}}{name}'
+                ("{{ if " if n == 0 else "{{ else if ")
+                + f'eq (slice (currentDate) 5 7) "{n + 1:02d}" }}}}{name}'
                 for n, name in enumerate(names)
             )
             out.append(chain + "{{ end }}")
@@ -74,7 +87,7 @@ def go_text(text: str, subs: Mapping[str, str] | None = None) -> str | None:
     pos = 0
     for match in _SENTINEL.finditer(text):
         if match.start() > pos:
-            out.append("{{ " + go_string(text[pos:match.start()]) + " }}")
+            out.append("{{ " + go_string(text[pos : match.start()]) + " }}")
         key = match.group(1)
         if key.startswith("date:"):
             date = _date_go(key[5:])
@@ -108,20 +121,30 @@ def build_go_template(plans: Mapping[str, Plan]) -> str:
     ``plans`` holds ``none`` and, when think changes the prompt, ``on``/``off``; each may have a
     ``<mode>_tools`` twin used when the request has tools.
     """
+
     def mode(name: str) -> str:
         plain = plans.get(name, plans["none"])
         tools = plans.get(f"{name}_tools")
         if tools is None:
             return _body(plain)
-        return "{{- if $.Tools }}\n" + _body(tools) + "\n{{- else }}\n" + _body(plain) + "\n{{- end }}"
+        return (
+            "{{- if $.Tools }}\n" + _body(tools) + "\n{{- else }}\n" + _body(plain) + "\n{{- end }}"
+        )
 
     none_text = mode("none")
     on_text = mode("on") if "on" in plans or "on_tools" in plans else none_text
     off_text = mode("off") if "off" in plans or "off_tools" in plans else none_text
     if on_text == none_text and off_text == none_text:
         return none_text
-    return ("{{- if and .IsThinkSet (not .Think) }}\n" + off_text + "\n{{- else if .Think }}\n" + on_text
-            + "\n{{- else }}\n" + none_text + "\n{{- end }}")
+    return (
+        "{{- if and .IsThinkSet (not .Think) }}\n"
+        + off_text
+        + "\n{{- else if .Think }}\n"
+        + on_text
+        + "\n{{- else }}\n"
+        + none_text
+        + "\n{{- end }}"
+    )
 
 
 def _body(plan: Plan) -> str:
@@ -136,33 +159,67 @@ def _body(plan: Plan) -> str:
     lines: list[str] = []
     if plan.sys_mode == "block":
         if plan.default_system is not None or not plan.head:
-            lines.append("{{- if $.System }}" + lit(plan.sys_open) + "{{ $.System }}" + lit(plan.sys_close) + "{{ end }}")
+            lines.append(
+                "{{- if $.System }}"
+                + lit(plan.sys_open)
+                + "{{ $.System }}"
+                + lit(plan.sys_close)
+                + "{{ end }}"
+            )
         else:
-            lines.append("{{- if $.System }}" + lit(plan.sys_open) + "{{ $.System }}" + lit(plan.sys_close)
-                         + "{{ else }}" + lit(plan.head) + "{{ end }}")
+            lines.append(
+                "{{- if $.System }}"
+                + lit(plan.sys_open)
+                + "{{ $.System }}"
+                + lit(plan.sys_close)
+                + "{{ else }}"
+                + lit(plan.head)
+                + "{{ end }}"
+            )
     elif plan.sys_mode in ("first_user", "last_user"):
-        lines.append("{{- if $.System }}" + lit(plan.sys_open) + "{{ else }}" + lit(plan.head) + "{{ end }}")
+        lines.append(
+            "{{- if $.System }}" + lit(plan.sys_open) + "{{ else }}" + lit(plan.head) + "{{ end }}"
+        )
     elif plan.head:
         lines.append("{{- " + lit(plan.head).removeprefix("{{ "))
     # `.Messages`, `.ToolCalls`, `.Thinking` as fields (dot is the message inside the range): Ollama
     # reads its thinking tags and tool-call tag only from field nodes and the raw text around them.
     lines.append("{{- range $i, $m := .Messages }}")
     lines.append("{{- $last := eq (len (slice $.Messages $i)) 1 }}")
-    user = "{{- if eq $m.Role \"user\" }}" + lit(plan.user_open)
+    user = '{{- if eq $m.Role "user" }}' + lit(plan.user_open)
     if plan.sys_mode == "first_user":
-        user += "{{ if and $.System (eq $i 1) }}" + lit(plan.sys_inline_open) + "{{ $.System }}" + \
-            lit(plan.sys_inline_close) + "{{ end }}"
+        user += (
+            "{{ if and $.System (eq $i 1) }}"
+            + lit(plan.sys_inline_open)
+            + "{{ $.System }}"
+            + lit(plan.sys_inline_close)
+            + "{{ end }}"
+        )
     elif plan.sys_mode == "last_user":
-        user += "{{ if and $.System $last }}" + lit(plan.sys_inline_open) + "{{ $.System }}" + \
-            lit(plan.sys_inline_close) + "{{ end }}"
-    user += "{{ $m.Content }}" + lit(plan.user_close) + "{{ if $last }}" + lit(plan.gen) + "{{ end }}"
+        user += (
+            "{{ if and $.System $last }}"
+            + lit(plan.sys_inline_open)
+            + "{{ $.System }}"
+            + lit(plan.sys_inline_close)
+            + "{{ end }}"
+        )
+    user += (
+        "{{ $m.Content }}" + lit(plan.user_close) + "{{ if $last }}" + lit(plan.gen) + "{{ end }}"
+    )
     lines.append(user)
-    asst = "{{- else if eq $m.Role \"assistant\" }}"
+    asst = '{{- else if eq $m.Role "assistant" }}'
     open_go = lit(plan.asst_open)
-    track_prev = tools is not None and (tools.asst_open_after_tool != plan.asst_open
-                                        or tools.tool_open_after_tool is not None)
+    track_prev = tools is not None and (
+        tools.asst_open_after_tool != plan.asst_open or tools.tool_open_after_tool is not None
+    )
     if track_prev:
-        open_go = "{{ if eq $prev \"tool\" }}" + lit(tools.asst_open_after_tool) + "{{ else }}" + open_go + "{{ end }}"
+        open_go = (
+            '{{ if eq $prev "tool" }}'
+            + lit(tools.asst_open_after_tool)
+            + "{{ else }}"
+            + open_go
+            + "{{ end }}"
+        )
     calls = tools is not None and tools.call is not None
     if calls:
         asst += tools.assistant_go() + "{{ else }}"
@@ -183,14 +240,34 @@ def _body(plan: Plan) -> str:
         tool_open, tool_close = lit(tools.tool_open), lit(tools.tool_close)
         if tools.tool_open_after_tool is not None and tools.tool_close_before_tool is not None:
             # grouped results: the text between two consecutive tool messages differs
-            tool_open = ("{{ if eq $prev \"tool\" }}" + lit(tools.tool_open_after_tool) + "{{ else }}" + tool_open
-                         + "{{ end }}")
-            tool_close = ("{{ if $last }}" + tool_close + "{{ else if eq (index (slice $.Messages $i) 1).Role "
-                          "\"tool\" }}" + lit(tools.tool_close_before_tool) + "{{ else }}" + tool_close + "{{ end }}")
-        lines.append("{{- else if eq $m.Role \"tool\" }}" + tool_open + "{{ $m.Content }}" + tool_close
-                     + "{{ if $last }}" + lit(tools.gen_after_tool) + "{{ end }}")
+            tool_open = (
+                '{{ if eq $prev "tool" }}'
+                + lit(tools.tool_open_after_tool)
+                + "{{ else }}"
+                + tool_open
+                + "{{ end }}"
+            )
+            tool_close = (
+                "{{ if $last }}"
+                + tool_close
+                + "{{ else if eq (index (slice $.Messages $i) 1).Role "
+                '"tool" }}'
+                + lit(tools.tool_close_before_tool)
+                + "{{ else }}"
+                + tool_close
+                + "{{ end }}"
+            )
+        lines.append(
+            '{{- else if eq $m.Role "tool" }}'
+            + tool_open
+            + "{{ $m.Content }}"
+            + tool_close
+            + "{{ if $last }}"
+            + lit(tools.gen_after_tool)
+            + "{{ end }}"
+        )
     if track_prev:
-        lines.insert(lines.index("{{- range $i, $m := .Messages }}"), "{{- $prev := \"\" }}")
+        lines.insert(lines.index("{{- range $i, $m := .Messages }}"), '{{- $prev := "" }}')
         lines.append("{{- end }}")
         lines.append("{{- $prev = $m.Role }}")
         lines.append("{{- end }}")
@@ -200,7 +277,9 @@ def _body(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-_TAG = re.compile(r"<\|[^|<>\s]{1,40}\|>|<[/A-Za-z_][\w.:/-]{0,30}>|\[/?[A-Z_]{2,30}\]|<｜[^｜]{1,40}｜>")
+_TAG = re.compile(
+    r"<\|[^|<>\s]{1,40}\|>|<[/A-Za-z_][\w.:/-]{0,30}>|\[/?[A-Z_]{2,30}\]|<｜[^｜]{1,40}｜>"
+)
 
 
 def raw_text(text: str) -> str | None:
@@ -221,8 +300,15 @@ def _thinking_go(plan: Plan, lit: Any) -> str:
         head, raw_open = think_open[:start], raw_text(think_open[start:])
         raw_close, tail = raw_text(plan.think_close[:end]), plan.think_close[end:]
         if raw_open and raw_close:
-            return ((lit(head) if head else "") + "{{ if .Thinking }}" + raw_open + "{{ .Thinking }}" + raw_close
-                    + "{{ end }}" + (lit(tail) if tail else ""))
+            return (
+                (lit(head) if head else "")
+                + "{{ if .Thinking }}"
+                + raw_open
+                + "{{ .Thinking }}"
+                + raw_close
+                + "{{ end }}"
+                + (lit(tail) if tail else "")
+            )
     return lit(think_open) + "{{ $m.Thinking }}" + lit(plan.think_close)
 
 
@@ -247,8 +333,14 @@ def declare_thinking_go(plan: Plan) -> str:
     return "{{ if false }}" + opening + "{{ .Thinking }}" + closing + "{{ end }}"
 
 
-def render_plan(plans: Mapping[str, Plan], messages: list[dict[str, Any]], *, system: str | None = None,
-                think: bool | None = None, date_text: Any = None) -> str:
+def render_plan(
+    plans: Mapping[str, Plan],
+    messages: list[dict[str, Any]],
+    *,
+    system: str | None = None,
+    think: bool | None = None,
+    date_text: Any = None,
+) -> str:
     """What the Go template built from ``plans`` prints (Ollama chat semantics), computed in Python.
 
     Synthesis' own quick self-check; the real judge is verify_template through render_prompt.
@@ -282,19 +374,24 @@ def render_plan(plans: Mapping[str, Plan], messages: list[dict[str, Any]], *, sy
         role, content = m.get("role"), m.get("content", "")
         if role == "user":
             out.append(lit(plan.user_open))
-            if sys_text and ((plan.sys_mode == "first_user" and i == 1) or (plan.sys_mode == "last_user" and last)):
+            if sys_text and (
+                (plan.sys_mode == "first_user" and i == 1)
+                or (plan.sys_mode == "last_user" and last)
+            ):
                 out.append(lit(plan.sys_inline_open) + sys_text + lit(plan.sys_inline_close))
             out.append(content + lit(plan.user_close))
             if last:
                 out.append(lit(plan.gen))
         elif role == "assistant":
             if plan.think_open is not None and m.get("thinking"):
-                out.append(lit(plan.think_open) + (m["thinking"] if plan.think_shown else "") + lit(plan.think_close))
+                out.append(
+                    lit(plan.think_open)
+                    + (m["thinking"] if plan.think_shown else "")
+                    + lit(plan.think_close)
+                )
             else:
                 out.append(lit(plan.asst_open))
             out.append(content)
             if not last:
                 out.append(lit(plan.asst_close))
     return "".join(out)
-
-

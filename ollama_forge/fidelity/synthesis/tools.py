@@ -23,14 +23,30 @@ from typing import Any
 
 TOOLS_MARK = "\x02tools\x03"
 
-TA: dict[str, Any] = {"type": "function", "function": {
-    "name": "qzxNAxzq", "description": "qzxDAxzq",
-    "parameters": {"type": "object", "required": ["qzxPAxzq"],
-                   "properties": {"qzxPAxzq": {"type": "string", "description": "qzxEAxzq"}}}}}
-TB: dict[str, Any] = {"type": "function", "function": {
-    "name": "qzxNBxzq", "description": "qzxDBxzq",
-    "parameters": {"type": "object", "required": ["qzxPBxzq"],
-                   "properties": {"qzxPBxzq": {"type": "string", "description": "qzxEBxzq"}}}}}
+TA: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "qzxNAxzq",
+        "description": "qzxDAxzq",
+        "parameters": {
+            "type": "object",
+            "required": ["qzxPAxzq"],
+            "properties": {"qzxPAxzq": {"type": "string", "description": "qzxEAxzq"}},
+        },
+    },
+}
+TB: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "qzxNBxzq",
+        "description": "qzxDBxzq",
+        "parameters": {
+            "type": "object",
+            "required": ["qzxPBxzq"],
+            "properties": {"qzxPBxzq": {"type": "string", "description": "qzxEBxzq"}},
+        },
+    },
+}
 CALL_IDS = ("qzxIAxzqa", "qzxIBxzqb")  # 9 alphanumerics: Mistral templates insist
 CALL_NAMES = ("qzxCAxzq", "qzxCBxzq")
 ARGS = ({"qzxKAxzq": "qzxVAxzq", "qzxKBxzq": "qzxVBxzq"}, {"qzxKCxzq": "qzxVCxzq"})
@@ -47,42 +63,100 @@ def go_str(text: str) -> str:
 
 
 def _list_go(expr: str, var: str) -> str:
-    return (go_str("[") + "{{ range " + var + "i, " + var + " := " + expr + " }}{{ if " + var + "i }}"
-            + go_str(", ") + "{{ end }}{{ json " + var + " }}{{ end }}" + go_str("]"))
+    return (
+        go_str("[")
+        + "{{ range "
+        + var
+        + "i, "
+        + var
+        + " := "
+        + expr
+        + " }}{{ if "
+        + var
+        + "i }}"
+        + go_str(", ")
+        + "{{ end }}{{ json "
+        + var
+        + " }}{{ end }}"
+        + go_str("]")
+    )
 
 
 def function_json_go(fn: str) -> str:
     """``json.dumps(tool.function)`` for Ollama's ToolFunction at ``fn`` (name, description, parameters)."""
     params = fn + ".Parameters"
     props = (
-        go_str(", \"properties\": {") + "{{ $pfirst := true }}{{ range $pk, $pv := " + params + ".Properties }}"
-        "{{ if not $pfirst }}" + go_str(", ") + "{{ end }}{{ $pfirst = false }}{{ json $pk }}"
-        + go_str(": {\"type\": ") + "{{ json $pv.Type }}"
-        "{{ if $pv.Description }}" + go_str(", \"description\": ") + "{{ json $pv.Description }}{{ end }}"
-        "{{ if $pv.Enum }}" + go_str(", \"enum\": ") + _list_go("$pv.Enum", "$pe") + "{{ end }}"
-        + go_str("}") + "{{ end }}" + go_str("}")
+        go_str(', "properties": {')
+        + "{{ $pfirst := true }}{{ range $pk, $pv := "
+        + params
+        + ".Properties }}"
+        "{{ if not $pfirst }}"
+        + go_str(", ")
+        + "{{ end }}{{ $pfirst = false }}{{ json $pk }}"
+        + go_str(': {"type": ')
+        + "{{ json $pv.Type }}"
+        "{{ if $pv.Description }}"
+        + go_str(', "description": ')
+        + "{{ json $pv.Description }}{{ end }}"
+        "{{ if $pv.Enum }}"
+        + go_str(', "enum": ')
+        + _list_go("$pv.Enum", "$pe")
+        + "{{ end }}"
+        + go_str("}")
+        + "{{ end }}"
+        + go_str("}")
     )
     return (
-        go_str("{\"name\": ") + "{{ json " + fn + ".Name }}"
-        + go_str(", \"description\": ") + "{{ json " + fn + ".Description }}"
-        + go_str(", \"parameters\": {\"type\": ") + "{{ json " + params + ".Type }}"
-        + "{{ if " + params + ".Required }}" + go_str(", \"required\": ") + _list_go(params + ".Required", "$pr")
-        + "{{ end }}" + props + go_str("}}")
+        go_str('{"name": ')
+        + "{{ json "
+        + fn
+        + ".Name }}"
+        + go_str(', "description": ')
+        + "{{ json "
+        + fn
+        + ".Description }}"
+        + go_str(', "parameters": {"type": ')
+        + "{{ json "
+        + params
+        + ".Type }}"
+        + "{{ if "
+        + params
+        + ".Required }}"
+        + go_str(', "required": ')
+        + _list_go(params + ".Required", "$pr")
+        + "{{ end }}"
+        + props
+        + go_str("}}")
     )
 
 
 def tool_json_go(tool: str, kind: str) -> str:
     if kind == "function":
         return function_json_go(tool + ".Function")
-    return go_str("{\"type\": ") + "{{ json " + tool + ".Type }}" + go_str(", \"function\": ") + \
-        function_json_go(tool + ".Function") + go_str("}")
+    return (
+        go_str('{"type": ')
+        + "{{ json "
+        + tool
+        + ".Type }}"
+        + go_str(', "function": ')
+        + function_json_go(tool + ".Function")
+        + go_str("}")
+    )
 
 
 def args_json_go(args: str) -> str:
     """``json.dumps(arguments)`` for a tool call's arguments map."""
-    return (go_str("{") + "{{ $afirst := true }}{{ range $ak, $av := " + args + " }}{{ if not $afirst }}"
-            + go_str(", ") + "{{ end }}{{ $afirst = false }}{{ json $ak }}" + go_str(": ") + "{{ json $av }}{{ end }}"
-            + go_str("}"))
+    return (
+        go_str("{")
+        + "{{ $afirst := true }}{{ range $ak, $av := "
+        + args
+        + " }}{{ if not $afirst }}"
+        + go_str(", ")
+        + "{{ end }}{{ $afirst = false }}{{ json $ak }}"
+        + go_str(": ")
+        + "{{ json $av }}{{ end }}"
+        + go_str("}")
+    )
 
 
 def _dumps(value: Any) -> str:
@@ -96,7 +170,7 @@ def find_tool_definitions(text: str) -> tuple[str, str] | None:
         b = _dumps(TB if kind == "tool" else TB["function"])
         i, j = text.find(a), text.find(b)
         if i >= 0 and j > i + len(a) and text.count(a) == 1 and text.count(b) == 1:
-            return kind, text[i + len(a): j]
+            return kind, text[i + len(a) : j]
     return None
 
 
@@ -111,8 +185,13 @@ def replace_tool_definitions(text: str, kind: str, sep: str) -> str:
 def tools_loop_go(kind: str, sep: str) -> str:
     if kind == "none":
         return ""
-    return "{{ range $ti, $t := $.Tools }}{{ if $ti }}" + go_str(sep) + "{{ end }}" + tool_json_go("$t", kind) + \
-        "{{ end }}"
+    return (
+        "{{ range $ti, $t := $.Tools }}{{ if $ti }}"
+        + go_str(sep)
+        + "{{ end }}"
+        + tool_json_go("$t", kind)
+        + "{{ end }}"
+    )
 
 
 # --- tool calls -----------------------------------------------------------------------------
@@ -128,7 +207,9 @@ class CallFormat:
     pair_mid: str = ""
     pair_close: str = ""
     pair_sep: str = ""
-    json_values: bool = False  # non-string values written as JSON (``v | tojson if v is not string else v``)
+    json_values: bool = (
+        False  # non-string values written as JSON (``v | tojson if v is not string else v``)
+    )
 
     def _value_go(self) -> str:
         if not self.json_values:
@@ -150,10 +231,18 @@ class CallFormat:
             elif self.args_mode == "json":
                 out.append(args_json_go(var + ".Function.Arguments"))
             else:
-                out.append("{{ $afirst := true }}{{ range $ak, $av := " + var + ".Function.Arguments }}"
-                           "{{ if not $afirst }}" + go_str(self.pair_sep) + "{{ end }}{{ $afirst = false }}"
-                           + go_str(self.pair_open) + "{{ $ak }}" + go_str(self.pair_mid) + self._value_go()
-                           + go_str(self.pair_close) + "{{ end }}")
+                out.append(
+                    "{{ $afirst := true }}{{ range $ak, $av := " + var + ".Function.Arguments }}"
+                    "{{ if not $afirst }}"
+                    + go_str(self.pair_sep)
+                    + "{{ end }}{{ $afirst = false }}"
+                    + go_str(self.pair_open)
+                    + "{{ $ak }}"
+                    + go_str(self.pair_mid)
+                    + self._value_go()
+                    + go_str(self.pair_close)
+                    + "{{ end }}"
+                )
         return "".join(out)
 
 
@@ -186,11 +275,11 @@ def _tokenize_call(region: str, name: str, call_id: str, args: dict[str, str]) -
         if len(keys) != 2:
             return None
         (k1, v1), (k2, v2) = positions
-        mid1 = region[k1 + len(keys[0]): v1]
-        mid2 = region[k2 + len(keys[1]): v2]
+        mid1 = region[k1 + len(keys[0]) : v1]
+        mid2 = region[k2 + len(keys[1]) : v2]
         if mid1 != mid2:
             return None
-        between = region[v1 + len(args[keys[0]]): k2]
+        between = region[v1 + len(args[keys[0]]) : k2]
         fmt.args_mode, fmt.pair_mid, fmt.pair_sep = "pairs", mid1, between
         spots.append((k1, v2 + len(args[keys[1]]), "args"))
     spots.sort()
@@ -211,7 +300,7 @@ def _lcs(a: str, b: str) -> str:
     n = 0
     while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
         n += 1
-    return a[len(a) - n:] if n else ""
+    return a[len(a) - n :] if n else ""
 
 
 # --- recovery ---------------------------------------------------------------------------------
@@ -234,9 +323,13 @@ class ToolPlan:
     tool_close: str
     gen_after_tool: str
     asst_open_after_tool: str = ""  # the assistant turn's prefix right after a tool result
-    tool_open_after_tool: str | None = None  # grouped results: a tool message's prefix after another one
+    tool_open_after_tool: str | None = (
+        None  # grouped results: a tool message's prefix after another one
+    )
     tool_close_before_tool: str | None = None  # ... and its closing text before another one
-    asst_open: str = ""  # the plain assistant turn's prefix (a tool-call turn printing it first shares it)
+    asst_open: str = (
+        ""  # the plain assistant turn's prefix (a tool-call turn printing it first shares it)
+    )
 
     def loop_go(self) -> str:
         """The Go range that prints the tool definitions (go.py asks the plan, so it imports no tools code)."""
@@ -258,22 +351,42 @@ class ToolPlan:
         header = _lcp2(self.calls_open, self.asst_open)
         for tag in _TAG.finditer(self.calls_open):  # never cut a special token in two
             if tag.start() < len(header) < tag.end():
-                header = self.calls_open[:tag.start()]
-        rest = self.calls_open[len(header):]
+                header = self.calls_open[: tag.start()]
+        rest = self.calls_open[len(header) :]
         raw_rest = raw_text(rest)
         head = "{{ if $m.ToolCalls }}" + go_str(header) + "{{ end }}" if header else ""
-        return (head + "{{ if .ToolCalls }}" + (raw_rest if raw_rest is not None else go_str(rest))
-                + "{{ range $ci, $c := .ToolCalls }}" + self.call.go("$c", raw_first=True)
-                + "{{ if lt $ci (len (slice $m.ToolCalls 1)) }}" + go_str(self.call_sep) + "{{ end }}{{ end }}"
-                + "{{ if not " + last + " }}" + go_str(self.calls_close) + "{{ end }}")
+        return (
+            head
+            + "{{ if .ToolCalls }}"
+            + (raw_rest if raw_rest is not None else go_str(rest))
+            + "{{ range $ci, $c := .ToolCalls }}"
+            + self.call.go("$c", raw_first=True)
+            + "{{ if lt $ci (len (slice $m.ToolCalls 1)) }}"
+            + go_str(self.call_sep)
+            + "{{ end }}{{ end }}"
+            + "{{ if not "
+            + last
+            + " }}"
+            + go_str(self.calls_close)
+            + "{{ end }}"
+        )
 
 
 def _hf_call(i: int) -> dict[str, Any]:
-    return {"id": CALL_IDS[i], "type": "function", "function": {"name": CALL_NAMES[i], "arguments": ARGS[i]}}
+    return {
+        "id": CALL_IDS[i],
+        "type": "function",
+        "function": {"name": CALL_NAMES[i], "arguments": ARGS[i]},
+    }
 
 
 def _tool_msg(i: int) -> dict[str, Any]:
-    return {"role": "tool", "content": RESULTS[i], "name": CALL_NAMES[i], "tool_call_id": CALL_IDS[i]}
+    return {
+        "role": "tool",
+        "content": RESULTS[i],
+        "name": CALL_NAMES[i],
+        "tool_call_id": CALL_IDS[i],
+    }
 
 
 def _field_span(region: str, i: int, start: int = 0) -> tuple[int, int] | None:
@@ -306,16 +419,39 @@ def _json_values(render: Any, user: dict[str, Any], pair_mid: str) -> bool:
     return text is not None and f"{key}{pair_mid}true" in text
 
 
-def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker: str, asst_marker: str,
-                      user2_marker: str, defs: tuple[str, str]) -> tuple[ToolPlan | None, str]:
+def recover_tool_plan(
+    render: Any,
+    user_close: str,
+    asst_open: str,
+    user_marker: str,
+    asst_marker: str,
+    user2_marker: str,
+    defs: tuple[str, str],
+) -> tuple[ToolPlan | None, str]:
     """Probe tool calls and results; ``render(messages, gen)`` renders with the probe tools set."""
     u = {"role": "user", "content": user_marker}
-    one = render([u, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0)]}, _tool_msg(0)], True)
-    two = render([u, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0), _hf_call(1)]}, _tool_msg(0)],
-                 True)
+    one = render(
+        [u, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0)]}, _tool_msg(0)], True
+    )
+    two = render(
+        [
+            u,
+            {"role": "assistant", "content": "", "tool_calls": [_hf_call(0), _hf_call(1)]},
+            _tool_msg(0),
+        ],
+        True,
+    )
     last = render([u, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0)]}], False)
-    after = render([u, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0)]}, _tool_msg(0),
-                    {"role": "assistant", "content": asst_marker}, {"role": "user", "content": user2_marker}], True)
+    after = render(
+        [
+            u,
+            {"role": "assistant", "content": "", "tool_calls": [_hf_call(0)]},
+            _tool_msg(0),
+            {"role": "assistant", "content": asst_marker},
+            {"role": "user", "content": user2_marker},
+        ],
+        True,
+    )
     if one is None or two is None or after is None:
         return None, "the template does not render a tool call and its result"
     if one.count(user_marker) != 1 or one.count(RESULTS[0]) != 1:
@@ -325,59 +461,74 @@ def recover_tool_plan(render: Any, user_close: str, asst_open: str, user_marker:
     region = one[start:result_at]
     if not region.startswith(user_close):
         return None, "a tool call turn does not follow the user turn's closing text"
-    region = region[len(user_close):]
+    region = region[len(user_close) :]
     span = _field_span(region, 0)
     if span is None:
-        return _calls_not_shown(render, one, region, u, user_close, asst_open, asst_marker, user2_marker, defs)
-    call_fmt = _tokenize_call(region[span[0]:span[1]], CALL_NAMES[0], CALL_IDS[0], ARGS[0])
+        return _calls_not_shown(
+            render, one, region, u, user_close, asst_open, asst_marker, user2_marker, defs
+        )
+    call_fmt = _tokenize_call(region[span[0] : span[1]], CALL_NAMES[0], CALL_IDS[0], ARGS[0])
     if call_fmt is None:
         return None, "the tool call's arguments are rendered in a way forge cannot express"
     if call_fmt.args_mode == "pairs":
         call_fmt.json_values = _json_values(render, u, call_fmt.pair_mid)
-    lead, trail = region[:span[0]], region[span[1]:]
+    lead, trail = region[: span[0]], region[span[1] :]
     # two calls: the text between call A's fields and call B's fields
     start2 = two.index(user_marker) + len(user_marker) + len(user_close)
-    region2 = two[start2:two.index(RESULTS[0])]
+    region2 = two[start2 : two.index(RESULTS[0])]
     span_a, span_b = _field_span(region2, 0), _field_span(region2, 1)
-    if span_a is None or span_b is None or span_b[0] < span_a[1] or region2[:span_a[0]] != lead:
+    if span_a is None or span_b is None or span_b[0] < span_a[1] or region2[: span_a[0]] != lead:
         return None, "several tool calls are rendered in a way forge cannot express"
-    inter = region2[span_a[1]:span_b[0]]
+    inter = region2[span_a[1] : span_b[0]]
     call_open = _lcs(lead, inter)
     from .go import _TAG
 
     cut = len(lead) - len(call_open)
     for tag in _TAG.finditer(lead):  # a call's opening text never starts inside a special token
         if tag.start() < cut < tag.end():
-            call_open = lead[tag.end():]
+            call_open = lead[tag.end() :]
     call_close = _lcp2(trail, inter[: len(inter) - len(call_open)])
-    call_sep = inter[len(call_close): len(inter) - len(call_open)]
+    call_sep = inter[len(call_close) : len(inter) - len(call_open)]
     call_fmt.pieces = [("lit", call_open), *call_fmt.pieces, ("lit", call_close)]
-    rest = trail[len(call_close):]
+    rest = trail[len(call_close) :]
     # the assistant's closing text (shared with "calls last") vs the tool message's prefix
     closings = [rest]
     if last is not None and last.count(user_marker) == 1:
-        tail_last = last[last.index(user_marker) + len(user_marker) + len(user_close):]
+        tail_last = last[last.index(user_marker) + len(user_marker) + len(user_close) :]
         span_last = _field_span(tail_last, 0)
         if span_last is not None:
-            closings.append(tail_last[span_last[1] + len(call_close):])
+            closings.append(tail_last[span_last[1] + len(call_close) :])
     calls_close = _lcp2(*closings) if len(closings) == 2 else ""
-    tool_open = rest[len(calls_close):]
+    tool_open = rest[len(calls_close) :]
     # the tool message's closing text: shared by "then generate" and "then the assistant answers"
-    gen_tail = one[result_at + len(RESULTS[0]):]
+    gen_tail = one[result_at + len(RESULTS[0]) :]
     if after.count(RESULTS[0]) != 1 or after.count(asst_marker) != 1:
         return None, "the turn after a tool result does not render its contents verbatim"
-    to_answer = after[after.index(RESULTS[0]) + len(RESULTS[0]): after.index(asst_marker)]
-    if to_answer.endswith(asst_open) and gen_tail.startswith(to_answer[: len(to_answer) - len(asst_open)]):
+    to_answer = after[after.index(RESULTS[0]) + len(RESULTS[0]) : after.index(asst_marker)]
+    if to_answer.endswith(asst_open) and gen_tail.startswith(
+        to_answer[: len(to_answer) - len(asst_open)]
+    ):
         tool_close = to_answer[: len(to_answer) - len(asst_open)]
     else:  # the assistant turn after a tool result has its own prefix (e.g. none at all)
         tool_close = _lcp2(gen_tail, to_answer)
-    asst_open_after_tool = to_answer[len(tool_close):]
-    plan = ToolPlan(defs_kind=defs[0], defs_sep=defs[1], calls_open=lead[: len(lead) - len(call_open)],
-                    call=call_fmt, call_sep=call_sep, calls_close=calls_close,
-                    tool_open=tool_open.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
-                    tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
-                    gen_after_tool=gen_tail[len(tool_close):], asst_open_after_tool=asst_open_after_tool,
-                    asst_open=asst_open)
+    asst_open_after_tool = to_answer[len(tool_close) :]
+    plan = ToolPlan(
+        defs_kind=defs[0],
+        defs_sep=defs[1],
+        calls_open=lead[: len(lead) - len(call_open)],
+        call=call_fmt,
+        call_sep=call_sep,
+        calls_close=calls_close,
+        tool_open=tool_open.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(
+            CALL_NAMES[0], TOOL_NAME_MARK
+        ),
+        tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(
+            CALL_NAMES[0], TOOL_NAME_MARK
+        ),
+        gen_after_tool=gen_tail[len(tool_close) :],
+        asst_open_after_tool=asst_open_after_tool,
+        asst_open=asst_open,
+    )
     _recover_grouping(render, u, plan)
     return plan, ""
 
@@ -389,23 +540,39 @@ def _marked(text: str, i: int) -> str:
 def _recover_grouping(render: Any, user: dict[str, Any], plan: ToolPlan) -> None:
     """Consecutive tool results some templates write in one block (Qwen: one user turn, a
     ``<tool_response>`` each): the text between two results, split at the single-result close."""
-    both = render([user, {"role": "assistant", "content": "", "tool_calls": [_hf_call(0), _hf_call(1)]},
-                   _tool_msg(0), _tool_msg(1)], True)
+    both = render(
+        [
+            user,
+            {"role": "assistant", "content": "", "tool_calls": [_hf_call(0), _hf_call(1)]},
+            _tool_msg(0),
+            _tool_msg(1),
+        ],
+        True,
+    )
     if both is None or both.count(RESULTS[0]) != 1 or both.count(RESULTS[1]) != 1:
         return
     first, second = both.index(RESULTS[0]), both.index(RESULTS[1])
     if second < first:
         return
-    inter = _marked(_marked(both[first + len(RESULTS[0]): second], 1), 0)
-    tail = _marked(both[second + len(RESULTS[1]):], 1)
+    inter = _marked(_marked(both[first + len(RESULTS[0]) : second], 1), 0)
+    tail = _marked(both[second + len(RESULTS[1]) :], 1)
     if inter == plan.tool_close + plan.tool_open or tail != plan.tool_close + plan.gen_after_tool:
         return
     close = _lcp2(inter, plan.tool_close)
-    plan.tool_close_before_tool, plan.tool_open_after_tool = close, inter[len(close):]
+    plan.tool_close_before_tool, plan.tool_open_after_tool = close, inter[len(close) :]
 
 
-def _calls_not_shown(render: Any, one: str, region: str, u: dict[str, Any], user_close: str, asst_open: str,
-                     asst_marker: str, user2_marker: str, defs: tuple[str, str]) -> tuple[ToolPlan | None, str]:
+def _calls_not_shown(
+    render: Any,
+    one: str,
+    region: str,
+    u: dict[str, Any],
+    user_close: str,
+    asst_open: str,
+    asst_marker: str,
+    user2_marker: str,
+    defs: tuple[str, str],
+) -> tuple[ToolPlan | None, str]:
     """Tool calls the template never renders: the call turn is a plain (empty) assistant turn."""
     plain = render([u, {"role": "assistant", "content": ""}, _tool_msg(0)], True)
     if plain != one:
@@ -413,23 +580,45 @@ def _calls_not_shown(render: Any, one: str, region: str, u: dict[str, Any], user
     closing = render([u, {"role": "assistant", "content": ""}], False)
     if closing is None or not region.startswith(asst_open):
         return None, "the tool call turn is not rendered like an assistant turn"
-    tail = closing[closing.index(u["content"]) + len(u["content"]) + len(user_close) + len(asst_open):]
-    after_call = region[len(asst_open):]
+    tail = closing[
+        closing.index(u["content"]) + len(u["content"]) + len(user_close) + len(asst_open) :
+    ]
+    after_call = region[len(asst_open) :]
     if not after_call.startswith(tail):
         return None, "the tool result does not follow the assistant turn's closing text"
-    after = render([u, {"role": "assistant", "content": ""}, _tool_msg(0), {"role": "assistant", "content": asst_marker},
-                    {"role": "user", "content": user2_marker}], True)
+    after = render(
+        [
+            u,
+            {"role": "assistant", "content": ""},
+            _tool_msg(0),
+            {"role": "assistant", "content": asst_marker},
+            {"role": "user", "content": user2_marker},
+        ],
+        True,
+    )
     if after is None or after.count(RESULTS[0]) != 1 or after.count(asst_marker) != 1:
         return None, "the turn after a tool result does not render its contents verbatim"
-    gen_tail = one[one.index(RESULTS[0]) + len(RESULTS[0]):]
-    to_answer = after[after.index(RESULTS[0]) + len(RESULTS[0]): after.index(asst_marker)]
-    if to_answer.endswith(asst_open) and gen_tail.startswith(to_answer[: len(to_answer) - len(asst_open)]):
+    gen_tail = one[one.index(RESULTS[0]) + len(RESULTS[0]) :]
+    to_answer = after[after.index(RESULTS[0]) + len(RESULTS[0]) : after.index(asst_marker)]
+    if to_answer.endswith(asst_open) and gen_tail.startswith(
+        to_answer[: len(to_answer) - len(asst_open)]
+    ):
         tool_close = to_answer[: len(to_answer) - len(asst_open)]
     else:
         tool_close = _lcp2(gen_tail, to_answer)
-    return ToolPlan(defs_kind=defs[0], defs_sep=defs[1], calls_open="", call=None, call_sep="", calls_close="",
-                    tool_open=after_call[len(tail):].replace(CALL_IDS[0], TOOL_CALL_ID_MARK)
-                    .replace(CALL_NAMES[0], TOOL_NAME_MARK),
-                    tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(CALL_NAMES[0], TOOL_NAME_MARK),
-                    gen_after_tool=gen_tail[len(tool_close):],
-                    asst_open_after_tool=to_answer[len(tool_close):]), ""
+    return ToolPlan(
+        defs_kind=defs[0],
+        defs_sep=defs[1],
+        calls_open="",
+        call=None,
+        call_sep="",
+        calls_close="",
+        tool_open=after_call[len(tail) :]
+        .replace(CALL_IDS[0], TOOL_CALL_ID_MARK)
+        .replace(CALL_NAMES[0], TOOL_NAME_MARK),
+        tool_close=tool_close.replace(CALL_IDS[0], TOOL_CALL_ID_MARK).replace(
+            CALL_NAMES[0], TOOL_NAME_MARK
+        ),
+        gen_after_tool=gen_tail[len(tool_close) :],
+        asst_open_after_tool=to_answer[len(tool_close) :],
+    ), ""
