@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -292,15 +292,15 @@ def _interactive(
     "--tools",
     "tools",
     is_flag=True,
-    help="Instead: send a real tool request through Ollama's /api/chat; exit 1 unless parsed tool_calls "
-    "come back.",
+    help="Instead: send a real tool request (Ollama's /api/chat, or the embedded runtime for a file); exit 1 "
+    "unless parsed tool_calls come back.",
 )
 @click.option(
     "--think",
     "think",
     is_flag=True,
-    help="Instead: send a real think=true request through Ollama's /api/chat; exit 1 unless a separate "
-    "thinking comes back.",
+    help="Instead: send a real think=true request (Ollama's /api/chat, or the embedded runtime for a file); "
+    "exit 1 unless a separate thinking comes back.",
 )
 @host_option()
 @json_option("Print the report as JSON.")
@@ -360,20 +360,41 @@ def _live(
     think: bool,
     max_tokens: int | None,
 ) -> None:
-    """forge check --tools/--think: parsed tool_calls / thinking from Ollama (issue 16)."""
+    """forge check --tools/--think: parsed tool_calls / thinking, from Ollama or the embedded runtime."""
+    from pathlib import Path
+
     from ..errors import CheckFailedError, UsageError
     from ..fidelity.live import live_checks
+    from ..workflows.check_live import embedded_live_check
     from .console import safe_text
 
-    if target is None or modelfile is not None or backend == "embedded":
+    if target is None and modelfile is None:
         raise UsageError(
-            "--tools/--think check a model registered in Ollama, by name",
-            hint="forge check NAME --tools (register it first: forge register NAME SOURCE)",
+            "--tools/--think need a model: an Ollama model name, a GGUF path or -f MODELFILE",
+            hint="forge check NAME --tools   or   forge check model.gguf --tools --backend embedded",
         )
-    kinds = [k for k, on in (("tools", tools), ("think", think)) if on]
+    kinds: list[Literal["tools", "think"]] = []
+    if tools:
+        kinds.append("tools")
+    if think:
+        kinds.append("think")
+    # A file or -f is served by the embedded runtime (Ollama's Go-template path, its parsers);
+    # a name goes to Ollama unless --backend embedded says otherwise.
+    embedded = backend == "embedded" or (
+        backend == "auto"
+        and (modelfile is not None or (target is not None and Path(target).is_file()))
+    )
     with Status() as status:
-        status(f"sending {' and '.join(kinds)} requests to Ollama")
-        results = live_checks(target, kinds, host, max_tokens=max_tokens or 512)  # type: ignore[arg-type]
+        if embedded:
+            results = [
+                embedded_live_check(
+                    target, kind, modelfile=modelfile, max_tokens=max_tokens or 512, progress=status
+                )
+                for kind in kinds
+            ]
+        else:
+            status(f"sending {' and '.join(kinds)} requests to Ollama")
+            results = live_checks(target or "", kinds, host, max_tokens=max_tokens or 512)
     if as_json:
         from .console import print_json
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from ..errors import ForgeError, OllamaResponseError
 
-__all__ = ["LiveResult", "live_check"]
+__all__ = ["LiveResult", "describe", "live_check"]
 
 #: seconds one reply may take in total (num_predict bounds its length)
 REPLY_DEADLINE = 120.0
@@ -77,7 +77,6 @@ def live_check(
 ) -> LiveResult:
     """Send one tool request (``kind="tools"``) or thinking request (``"think"``) to Ollama's model ``name``."""
     from ..ollama.client import OllamaHTTP, resolve_host
-    from ..text import safe_text
 
     prompt = TOOL_PROMPT if kind == "tools" else THINK_PROMPT
     body: dict[str, Any] = {
@@ -103,7 +102,14 @@ def live_check(
             result.refused = refusal
             result.verdict = f"refused by Ollama: {refusal}"
             return result
-    if kind == "tools":
+    return describe(result)
+
+
+def describe(result: LiveResult) -> LiveResult:
+    """Set ``ok`` and ``verdict`` from what came back (shared with the embedded runtime's check)."""
+    from ..text import safe_text
+
+    if result.kind == "tools":
         names = [str((c.get("function") or {}).get("name", "")) for c in result.tool_calls]
         result.ok = bool(result.tool_calls)
         result.verdict = (
