@@ -11,7 +11,10 @@ raise a :class:`~ollama_forge.errors.GGUFError` subclass, never a crash or a han
 from __future__ import annotations
 
 import gc
+import os
+import stat
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +48,6 @@ from .sources import ByteSource, as_source
 from .tensors import parse_tensor_infos
 
 if TYPE_CHECKING:
-    import os
-
     from .info import GGUFInfo
 
 # Elements of small arrays decoded at parse time, over the whole header (larger or later
@@ -448,7 +449,40 @@ def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = L
             gc.enable()
 
 
+#: parsed headers of local files, by file identity: one command asks for the same header from
+#: several steps (plan, register's file list, the template decision) and reads it once
+_INFO_CACHE: OrderedDict[tuple[str, int, int, int, int], GGUFInfo] = OrderedDict()
+_INFO_CACHE_SIZE = 8
+
+
+def _file_identity(target: object) -> tuple[str, int, int, int, int] | None:
+    """(real path, device, inode, size, mtime) of a local regular file, else None (no caching)."""
+    if not isinstance(target, (str, os.PathLike)):
+        return None
+    try:
+        path = os.path.realpath(os.fspath(target))
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def read_gguf(target: str | os.PathLike[str] | ByteSource) -> GGUFInfo:
-    """The :class:`~ollama_forge.gguf.info.GGUFInfo` of a GGUF file or source."""
+    """The :class:`~ollama_forge.gguf.info.GGUFInfo` of a GGUF file or source.
+
+    A local file whose identity (path, inode, size, mtime) is unchanged since it was last read in
+    this process is not read again; each caller gets its own copy.
+    """
+    key = _file_identity(target)
+    if key is not None and key in _INFO_CACHE:
+        _INFO_CACHE.move_to_end(key)
+        return _INFO_CACHE[key].model_copy(deep=True)
     with open_gguf(target) as handle:
-        return handle.info
+        info = handle.info
+    if key is not None and _file_identity(target) == key:  # unchanged while it was read
+        _INFO_CACHE[key] = info.model_copy(deep=True)
+        while len(_INFO_CACHE) > _INFO_CACHE_SIZE:
+            _INFO_CACHE.popitem(last=False)
+    return info

@@ -313,3 +313,32 @@ def test_sparse_scan_rejects_oversized_element() -> None:
         _scan_sparse(Cursor(BytesSource(data)), len(items), "k", 4096)
     with pytest.raises(GGUFTruncatedError):
         _scan_sparse(Cursor(BytesSource(data[:-50])), len(items), "k", 1 << 24)
+
+
+def test_a_header_is_read_once_per_file_identity(tmp_path: Path) -> None:
+    """Several steps of one command ask for the same header: the file is opened once."""
+    import os
+
+    from ggufs import write_gguf
+
+    from ollama_forge.gguf import read_gguf
+
+    path = write_gguf(tmp_path / "m.gguf", arch="llama", name="first")
+    opens: list[str] = []
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if event == "open" and args and str(args[0]) == str(path):
+            opens.append(event)
+
+    sys.addaudithook(hook)  # audit hooks cannot be removed; this one only counts opens of `path`
+    first = read_gguf(path)
+    again = read_gguf(path)
+    assert len(opens) == 1 and again == first and again is not first
+    again.name = "changed by a caller"
+    assert read_gguf(path).name == "first"  # each caller gets its own copy
+    # a changed file (new size and mtime) is read again
+    write_gguf(path, arch="llama", name="second, longer name")
+    os.utime(path, ns=(1, 1))
+    opens.clear()
+    assert read_gguf(path).name == "second, longer name"
+    assert len(opens) == 1
