@@ -25,6 +25,14 @@ class ForgeError(Exception):
         self.message = message
         self.hint = hint
         self.fields: dict[str, Any] = fields
+        # Fields a class declares (typed, with a default) become real attributes; the others
+        # stay readable through __getattr__.
+        declared = {
+            name for cls in type(self).__mro__ for name in getattr(cls, "__annotations__", {})
+        }
+        for name, value in fields.items():
+            if name in declared and name not in ("exit_code", "message", "hint", "fields"):
+                setattr(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         # Fields are readable as attributes (err.path, err.line, ...).
@@ -143,7 +151,14 @@ class GoTemplateError(TemplateError):
 
 
 class ChatTemplateError(TemplateError):
-    """A model's Jinja chat template failed to render, or was refused by the sandbox."""
+    """A model's Jinja chat template failed to render, or was refused by the sandbox.
+
+    ``kind``: what went wrong (``raise_exception``, ``Timeout``, ``WorkerDied``, a sandbox
+    refusal, ...); ``template_message``: the text of the template's own ``raise_exception``.
+    """
+
+    kind: str | None = None
+    template_message: str | None = None
 
 
 class VerificationError(ForgeError):
@@ -154,7 +169,9 @@ class VerificationError(ForgeError):
 
 
 class HubError(ForgeError):
-    """A Hugging Face Hub request failed."""
+    """A Hugging Face Hub request failed (``status``: the HTTP status, when there was one)."""
+
+    status: int | None = None
 
 
 class RepoNotFoundError(HubError, NotFoundError):
@@ -212,7 +229,13 @@ class OllamaConnectionError(OllamaError):
 
 
 class OllamaResponseError(OllamaError):
-    """Ollama answered with an error (``status`` is -1 for an in-stream error)."""
+    """Ollama answered with an error (``status`` is -1 for an in-stream error).
+
+    ``server_error``: the server's own error text.
+    """
+
+    status: int | None = None
+    server_error: str | None = None
 
 
 class OllamaModelNotFoundError(OllamaResponseError, NotFoundError):

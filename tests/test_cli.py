@@ -195,3 +195,19 @@ def test_malformed_hf_endpoint_is_misuse(command: list[str]) -> None:
     done = run_forge(*command, env={"HF_ENDPOINT": "http://[::1"})
     assert done.returncode == 2, done.stderr
     assert "HF_ENDPOINT" in done.stderr and "internal error" not in done.stderr
+
+
+def test_declared_error_fields_are_typed_attributes() -> None:
+    from ollama_forge.errors import ChatTemplateError, HubError, OllamaResponseError
+
+    err = OllamaResponseError("boom", status=400, server_error="does not support tools", host="h")
+    assert err.status == 400 and err.server_error == "does not support tools" and err.host == "h"
+    assert (
+        OllamaResponseError("no fields").status is None
+    )  # declared: a default, not AttributeError
+    assert (
+        ChatTemplateError("x", kind="Timeout").kind == "Timeout"
+        and ChatTemplateError("x").kind is None
+    )
+    assert HubError("x", status=503).status == 503
+    assert err.to_dict()["status"] == 400  # still in the JSON error object

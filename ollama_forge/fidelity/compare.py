@@ -239,11 +239,11 @@ def verify_template(
         try:
             expected = jinja(jinja_messages, conv)
         except ChatTemplateError as exc:
-            if exc.fields.get("kind") == "raise_exception":
+            if exc.kind == "raise_exception":
                 result.skipped_reason = (
-                    f"the model's own template refuses it: {exc.fields.get('template_message')}"
+                    f"the model's own template refuses it: {exc.template_message}"
                 )
-            elif exc.fields.get("kind") in HOSTILE_KINDS:
+            elif exc.kind in HOSTILE_KINDS:
                 result.error = f"the model's chat template failed: {exc.message}"
             else:
                 result.skipped_reason = f"the model's own template cannot render it: {exc.message}"

@@ -329,7 +329,7 @@ def compare_tool_suite(
         try:
             expected = _jinja(chat_template, to_transformers(conv), tokens)
         except ChatTemplateError as exc:
-            if exc.fields.get("kind") in HOSTILE_KINDS:
+            if exc.kind in HOSTILE_KINDS:
                 result.error = f"the model's chat template failed: {exc.message}"
             else:
                 result.skipped_reason = exc.message

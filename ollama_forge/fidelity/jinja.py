@@ -261,7 +261,7 @@ def _run_request(request: dict[str, Any], timeout: float) -> dict[str, Any]:
         answer = _exchange(request, limit)
     except ChatTemplateError as exc:
         budget.charge(time.monotonic() - start)  # a killed render cost its whole wall time
-        if exc.fields.get("kind") in ("Timeout", "WorkerDied"):
+        if exc.kind in ("Timeout", "WorkerDied"):
             budget.failed[key] = {
                 "message": exc.message + " (earlier in this command)",
                 "hint": exc.hint,

@@ -96,8 +96,8 @@ def live_check(
                 http, name, body
             )
         except OllamaResponseError as exc:
-            refusal = str(exc.fields.get("server_error") or "")
-            if exc.fields.get("status") != 400 or "does not support" not in refusal:
+            refusal = str(exc.server_error or "")
+            if exc.status != 400 or "does not support" not in refusal:
                 raise
             result.refused = refusal
             result.verdict = f"refused by Ollama: {refusal}"

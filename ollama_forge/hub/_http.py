@@ -110,7 +110,7 @@ def is_transient(exc: BaseException) -> bool:
     errors = transport_errors()
     if isinstance(exc, errors) or isinstance(exc.__cause__, errors):
         return True
-    return isinstance(exc, HubError) and exc.fields.get("status") in RETRY_STATUSES
+    return isinstance(exc, HubError) and exc.status in RETRY_STATUSES
 
 
 def pause(attempt: int, lim: Limits) -> None:

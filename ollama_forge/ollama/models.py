@@ -271,7 +271,7 @@ def remove(
             )
             unloaded = True
         except OllamaResponseError as exc:
-            if "not found" not in str(exc.fields.get("server_error") or exc.message).lower():
+            if "not found" not in str(exc.server_error or exc.message).lower():
                 warning = (
                     f"unable to stop model '{target.display}' before deleting it: {exc.message}"
                 )

@@ -488,7 +488,7 @@ def _try_ollama(
                 )
                 return None
             except OllamaResponseError as exc:
-                if exc.fields.get("status") not in (400, 404):
+                if exc.status not in (400, 404):
                     raise
         if name is None:
             if required or not _in_store(target):

@@ -113,7 +113,7 @@ class _Prober:
                 **{**self.extra, **kw},
             )
         except ChatTemplateError as exc:
-            if exc.fields.get("kind") in HOSTILE_KINDS:
+            if exc.kind in HOSTILE_KINDS:
                 raise  # a hostile or broken template: stop probing at once
             self.errors.append(exc.message)
             return None
