@@ -24,6 +24,20 @@ def chatml_vocab() -> list[str]:
     return [*BASE_TOKENS, "<|im_start|>", "<|im_end|>", "<|endoftext|>"]
 
 
+def chatml_gguf(path: str | Path, chat_template: str, *, arch: str, name: str) -> Path:
+    """A GGUF with a ChatML vocabulary (eos <|im_end|>, no BOS) and ``chat_template``."""
+    return write_gguf(
+        path,
+        arch=arch,
+        name=name,
+        tokens=chatml_vocab(),
+        eos="<|im_end|>",
+        bos=None,
+        add_bos=False,
+        chat_template=chat_template,
+    )
+
+
 def _token_types(tokens: Sequence[str]) -> list[int]:
     types = []
     for text in tokens:

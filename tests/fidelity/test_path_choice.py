@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ggufs import chatml_vocab, write_gguf
+from ggufs import chatml_gguf
 
 from ollama_forge.fidelity.path_choice import choose_path
 from ollama_forge.fidelity.server_path import PromptPath
@@ -60,16 +60,7 @@ def test_a_bypassed_template_is_recorded_as_deliberate() -> None:
 
 @pytest.fixture
 def qwen_gguf(tmp_path: Path) -> Path:
-    return write_gguf(
-        tmp_path / "qwen.gguf",
-        arch="qwen2",
-        name="Qwen2.5 7B Instruct",
-        tokens=chatml_vocab(),
-        eos="<|im_end|>",
-        bos=None,
-        add_bos=False,
-        chat_template=QWEN25,
-    )
+    return chatml_gguf(tmp_path / "qwen.gguf", QWEN25, arch="qwen2", name="Qwen2.5 7B Instruct")
 
 
 def test_an_unfaithful_template_ollama_would_use_gives_way_to_native(qwen_gguf: Path) -> None:
@@ -261,16 +252,7 @@ def test_native_needs_no_go_template(tmp_path: Path) -> None:
     template = (CORPUS / "CohereForAI-c4ai-command-r-plus-tool_use.jinja").read_text(
         encoding="utf-8"
     )
-    gguf = write_gguf(
-        tmp_path / "cr.gguf",
-        arch="command-r",
-        name="C4AI Command R Plus",
-        tokens=chatml_vocab(),
-        eos="<|im_end|>",
-        bos=None,
-        add_bos=False,
-        chat_template=template,
-    )
+    gguf = chatml_gguf(tmp_path / "cr.gguf", template, arch="command-r", name="C4AI Command R Plus")
     with pytest.raises(VerificationError):
         plan_modelfile(gguf, use_free_memory=False)  # auto needs a verified TEMPLATE
     result = plan_modelfile(gguf, template_path="native", use_free_memory=False)
@@ -292,16 +274,7 @@ def test_verify_a_native_modelfile_without_any_go_template(tmp_path: Path) -> No
     template = (CORPUS / "CohereForAI-c4ai-command-r-plus-tool_use.jinja").read_text(
         encoding="utf-8"
     )
-    gguf = write_gguf(
-        tmp_path / "cr.gguf",
-        arch="command-r",
-        name="C4AI Command R Plus",
-        tokens=chatml_vocab(),
-        eos="<|im_end|>",
-        bos=None,
-        add_bos=False,
-        chat_template=template,
-    )
+    gguf = chatml_gguf(tmp_path / "cr.gguf", template, arch="command-r", name="C4AI Command R Plus")
     target = tmp_path / "Modelfile"
     plan_modelfile(
         gguf, template_path="native", use_free_memory=False, modelfile_dir=tmp_path

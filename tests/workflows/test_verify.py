@@ -230,19 +230,10 @@ def test_cli_verify_exit_codes_and_json(tmp_path: Path, capsys: pytest.CaptureFi
 def test_cli_verify_gguf_builds_the_modelfile_forge_would_write(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ggufs import chatml_vocab
+    from ggufs import chatml_gguf
 
     template = (CORPUS / "Qwen-Qwen2.5-7B-Instruct.jinja").read_text(encoding="utf-8")
-    gguf = write_gguf(
-        tmp_path / "qwen.gguf",
-        arch="qwen2",
-        name="Qwen2.5 7B Instruct",
-        tokens=chatml_vocab(),
-        eos="<|im_end|>",
-        bos=None,
-        add_bos=False,
-        chat_template=template,
-    )
+    gguf = chatml_gguf(tmp_path / "qwen.gguf", template, arch="qwen2", name="Qwen2.5 7B Instruct")
     code = cli("verify", str(gguf), "--json")
     data = json.loads(capsys.readouterr().out)
     assert code == 0, data
