@@ -21,6 +21,7 @@ from .reader import (
     Limits,
     TensorInfo,
     detect_kind,
+    is_gguf_file,
     open_gguf,
     read_gguf,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "detect_kind",
     "estimate_memory",
     "find_shards",
+    "is_gguf_file",
     "open_gguf",
     "parse_shard_name",
     "quant_bits",

@@ -85,6 +85,8 @@ class GGUFFile(LazyAccess):
         self.limits = limits
         self._owns = owns_source
         self._info: GGUFInfo | None = None
+        # set by open_gguf for a local file: its info is then remembered for read_gguf
+        self._identity_key: tuple[str, int, int, int, int] | None = None
         self._region_cache: dict[str, bytes] = {}
         self._token_ids_cache: dict[str, int | None] = {}
         state = _State()
@@ -405,6 +407,8 @@ class GGUFFile(LazyAccess):
             from .info import build_info
 
             self._info = build_info(self)
+            if self._identity_key is not None:
+                _remember(self._identity_key, self._info)
         return self._info
 
     def close(self) -> None:
@@ -422,13 +426,17 @@ class GGUFFile(LazyAccess):
 
 def open_gguf(target: str | os.PathLike[str] | ByteSource, *, limits: Limits = LIMITS) -> GGUFFile:
     """Parse a GGUF header lazily from a path or a :class:`ByteSource`."""
+    key = _file_identity(target)
     source, owned = as_source(target)
     # A header builds up to a million small objects that never form cycles: collecting
     # garbage while they pile up only rescans them (1M tensor infos: 3.7 s instead of 2 s).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return GGUFFile(source, owns_source=owned, limits=limits)
+        handle = GGUFFile(source, owns_source=owned, limits=limits)
+        if key is not None and limits == LIMITS:  # only headers read under the default budgets
+            handle._identity_key = key
+        return handle
     except GGUFError:
         if owned:
             getattr(source, "close", lambda: None)()
@@ -469,20 +477,44 @@ def _file_identity(target: object) -> tuple[str, int, int, int, int] | None:
     return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _remember(key: tuple[str, int, int, int, int], info: GGUFInfo) -> None:
+    """Keep ``info`` for ``key`` if the file is still the one that was read."""
+    if _file_identity(key[0]) != key:  # changed while it was read
+        return
+    _INFO_CACHE[key] = info.model_copy(deep=True)
+    _INFO_CACHE.move_to_end(key)
+    while len(_INFO_CACHE) > _INFO_CACHE_SIZE:
+        _INFO_CACHE.popitem(last=False)
+
+
 def read_gguf(target: str | os.PathLike[str] | ByteSource) -> GGUFInfo:
     """The :class:`~ollama_forge.gguf.info.GGUFInfo` of a GGUF file or source.
 
-    A local file whose identity (path, inode, size, mtime) is unchanged since it was last read in
-    this process is not read again; each caller gets its own copy.
+    A local file whose identity (path, inode, size, mtime) is unchanged since its header was last
+    parsed in this process (by this function or an :func:`open_gguf` handle) is not read again;
+    each caller gets its own copy.
     """
     key = _file_identity(target)
     if key is not None and key in _INFO_CACHE:
         _INFO_CACHE.move_to_end(key)
         return _INFO_CACHE[key].model_copy(deep=True)
     with open_gguf(target) as handle:
-        info = handle.info
-    if key is not None and _file_identity(target) == key:  # unchanged while it was read
-        _INFO_CACHE[key] = info.model_copy(deep=True)
-        while len(_INFO_CACHE) > _INFO_CACHE_SIZE:
-            _INFO_CACHE.popitem(last=False)
-    return info
+        return handle.info
+
+
+def is_gguf_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a local file that starts with the GGUF magic.
+
+    A file whose header was parsed in this process (and has not changed since) is known to be
+    one without opening it again.
+    """
+    key = _file_identity(path)
+    if key is None:
+        return False
+    if key in _INFO_CACHE:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"GGUF"
+    except OSError:
+        return False
