@@ -164,25 +164,25 @@ def modelfile_command(
     """
     import sys
 
-    from ..workflows.plan import plan_modelfile, resolve_source
+    from ..workflows.plan import gguf_target, plan_modelfile
 
+    model = gguf_target(source, projector)
     target: Path | None = None
     modelfile_dir: Path | None = None
     if output is not None:
         if output == "":
-            target = resolve_source(source, projector).entry.parent / "Modelfile"
+            target = model.entry.parent / "Modelfile"
         else:
             target = Path(output).expanduser()
             if target.is_dir():
                 target = target / "Modelfile"
         modelfile_dir = target.parent
     result = plan_modelfile(
-        source,
+        model,
         family=family,
         system=system,
         params=_parse_params(params),
         messages=parse_messages(messages),
-        projector=projector,
         force=force,
         max_ctx=num_ctx,
         mem=mem,
@@ -206,11 +206,9 @@ def modelfile_command(
                 f"Cannot create the folder {target.parent}: {exc.strerror or exc}",
                 hint="Choose another -o path.",
             ) from None
-    result.modelfile.save(target)
-    if result.source.store_name:
-        from ..store import Store
-
-        Store().set_modelfile_path(result.source.store_name, str(target.absolute()))
+    result.modelfile.save(
+        target
+    )  # recorded in the store (template source; the stored model's Modelfile)
     _explain(result, target)
 
 

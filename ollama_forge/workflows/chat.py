@@ -7,28 +7,26 @@ derives. The embedded runtime itself is :mod:`ollama_forge.runners.llama`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import ModelNotFoundError, UsageError
+from ..errors import ForgeWarning, ModelNotFoundError, UsageError
+from ..modelfile import Modelfile, read_modelfile
 from ..runners.llama import ChatResult, LlamaRuntime, Messages, OnText, ResolvedModel
-
-if TYPE_CHECKING:
-    from ..modelfile import Modelfile
+from .plan import plan_modelfile
+from .targets import Target, resolve_target
 
 
 def resolve_model(
     target: str | Path | None = None, modelfile: str | Path | Modelfile | None = None
 ) -> ResolvedModel:
-    """The GGUF and Modelfile for ``target`` (a stored name or a GGUF path) and/or ``-f MODELFILE``.
+    """The GGUF and Modelfile for ``target`` (a GGUF, a Modelfile, a stored name) and/or ``-f MODELFILE``.
 
     Without a Modelfile: the stored model's written Modelfile if there is one, else the one
-    :func:`ollama_forge.workflows.plan.build_modelfile` derives from the GGUF.
+    :func:`ollama_forge.workflows.plan.plan_modelfile` derives from the GGUF.
     """
-    from ..modelfile import Modelfile, read_modelfile
-    from ..store import Store
-
     mf: Modelfile | None = None
     source = "generated"
     if isinstance(modelfile, Modelfile):
@@ -41,7 +39,7 @@ def resolve_model(
             )
         mf, source = read_modelfile(path), f"file:{path}"
 
-    store_name: str | None = None
+    named: Target | None = None
     gguf: Path | None = None
     if target is None:
         if mf is None:
@@ -50,27 +48,20 @@ def resolve_model(
         label = str(gguf)
     else:
         label = str(target)
-        path = Path(target).expanduser()
-        if path.is_file():
-            gguf = path.absolute()
-        elif path.is_dir():
-            raise UsageError(
-                f"{path} is a folder, not a GGUF file",
-                hint="Pass the .gguf file itself (for a split model, its first shard).",
+        named = resolve_target(
+            target,
+            accept=("gguf", "modelfile", "stored"),
+            hint="Pass a path to a .gguf or a Modelfile, or pull it first: "
+            "forge pull-gguf owner/repo --name NAME",
+        )
+        if mf is None and named.modelfile is not None:
+            mf = named.modelfile
+            source = (
+                f"store:{named.modelfile_path}"
+                if named.kind == "stored"
+                else f"file:{named.modelfile_path}"
             )
-        else:
-            stored = Store().find(str(target))
-            if stored is None:
-                raise ModelNotFoundError.of(
-                    target,
-                    "a GGUF file, a model in forge's store",
-                    hint="Pass a path to a .gguf file, or pull it first: forge pull-gguf owner/repo --name NAME",
-                    name=str(target),
-                )
-            store_name = stored.name
-            gguf = stored.entry_path
-            if mf is None and stored.modelfile_path and Path(stored.modelfile_path).is_file():
-                mf, source = read_modelfile(stored.modelfile_path), f"store:{stored.modelfile_path}"
+        gguf = named.entry if named.weights else _gguf_from_modelfile(named.modelfile or mf)
     if not gguf.is_file():
         raise ModelNotFoundError.of(
             gguf,
@@ -79,26 +70,25 @@ def resolve_model(
             path=str(gguf),
         )
     if mf is None:
-        import warnings
-
-        from ..errors import ForgeWarning
-        from .plan import plan_modelfile
-
-        plan = plan_modelfile(gguf)
+        plan = plan_modelfile(named if named is not None and named.weights else gguf)
         mf = plan.modelfile
         for message in plan.warnings:
             warnings.warn(message, ForgeWarning, stacklevel=2)
         source = "generated"
     return ResolvedModel(
-        target=label, gguf_path=gguf, modelfile=mf, modelfile_source=source, store_name=store_name
+        target=label,
+        gguf_path=gguf,
+        modelfile=mf,
+        modelfile_source=source,
+        store_name=named.store_name if named is not None else None,
     )
 
 
-def _gguf_from_modelfile(mf: Modelfile) -> Path:
-    for path in mf.resolved_paths():
+def _gguf_from_modelfile(mf: Modelfile | None) -> Path:
+    for path in mf.resolved_paths() if mf is not None else []:
         if path.is_file():
             return path
-    shown = ", ".join(mf.from_) or "(none)"
+    shown = ", ".join(mf.from_) if mf is not None and mf.from_ else "(none)"
     raise UsageError(
         f"The Modelfile's FROM ({shown}) is not a local GGUF file",
         hint="forge chat/check run local GGUFs: name the GGUF or stored model as well (forge chat NAME -f MODELFILE).",

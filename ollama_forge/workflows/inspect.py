@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ..errors import GGUFError, SplitError, UsageError
 from ..gguf import GGUFFile, GGUFInfo, MemoryEstimate, estimate_memory, open_gguf, read_gguf
 from ..gguf.split import check_shard_set, find_shards, parse_shard_name
+from .targets import Target, resolve_target
 
 if TYPE_CHECKING:
     from ..hub.refs import HubRef
@@ -100,62 +101,25 @@ def inspect(
 ) -> InspectReport:
     """Inspect a local GGUF, a model in forge's store, or a Hub repo (``owner/repo[:QUANT]``)."""
     text = os.fspath(target)
-    path = Path(text).expanduser()
-    if path.exists():
-        return _inspect_local(_entry_file(path), ctx, cache_type=cache_type, target=text)
-    from ..store import Store
-
-    stored = Store().find(text) if _looks_like_name(text) else None
-    if stored is not None:
-        projector = stored.projector_path
-        return _inspect_local(
-            stored.entry_path, ctx, cache_type=cache_type, target=text, projector_path=projector
-        )
-    from ..hub.refs import looks_like_hub_ref
-
-    if looks_like_hub_ref(text):
-        report: InspectReport = inspect_remote(text, ctx=ctx, cache_type=cache_type)
-        return report
-    from ..errors import NotFoundError
-
-    raise NotFoundError.of(
+    named = resolve_target(
         text,
-        "a file, a model in forge's store, a Hub repo owner/repo[:QUANT]",
+        accept=("gguf", "stored", "hub"),
+        whole_split=False,
         hint="Pass a path to a .gguf file, a name from `forge list`, or owner/repo[:QUANT] on the Hub.",
     )
+    if named.kind == "hub":
+        return inspect_remote(text, ctx=ctx, cache_type=cache_type)
+    if not named.weights:
+        raise UsageError(
+            f"Stored model {named.store_name!r} has no model file",
+            hint=f"Pull it again: forge pull-gguf {named.repo or 'owner/repo'} --name {named.store_name}",
+        )
+    return _inspect_local(named, ctx, cache_type=cache_type)
 
 
-def _looks_like_name(text: str) -> bool:
-    return bool(text) and "/" not in text and "\\" not in text and not text.endswith(".gguf")
-
-
-def _entry_file(path: Path) -> Path:
-    """A directory resolves to its single model GGUF (or shard 1 of a split model)."""
-    if not path.is_dir():
-        return path
-    files = sorted(
-        p for p in path.glob("*.gguf") if p.is_file() and not p.name.lower().startswith("mmproj")
-    )
-    entries = [p for p in files if (s := parse_shard_name(p.name)) is None or s.index == 1]
-    if len(entries) == 1:
-        return entries[0]
-    if not entries:
-        raise UsageError(f"No model .gguf file in {path}", hint="Pass the .gguf file itself.")
-    names = ", ".join(p.name for p in entries[:6])
-    raise UsageError(
-        f"{path} holds several GGUF models ({names})", hint="Pass the .gguf file you mean."
-    )
-
-
-def _inspect_local(
-    path: Path,
-    ctx: int | None,
-    *,
-    cache_type: str,
-    target: str,
-    projector_path: Path | None = None,
-) -> InspectReport:
-    warnings: list[str] = []
+def _inspect_local(named: Target, ctx: int | None, *, cache_type: str) -> InspectReport:
+    path = named.entry
+    warnings = [f"ignored the {note}" for note in named.ignored]
     with open_gguf(path) as handle:
         info = handle.info
     weights: int | None = None
@@ -166,19 +130,18 @@ def _inspect_local(
     ):
         weights, shard_names = _split_totals(path, info, warnings)
     projector = None
-    candidate = projector_path or _sibling_projector(path)
-    if candidate is not None and not info.is_projector:
+    if named.projector is not None and not info.is_projector:
         try:
-            found = read_gguf(candidate)
+            found = read_gguf(named.projector)
         except GGUFError as exc:
-            warnings.append(f"projector {candidate.name} is unreadable: {exc.message}")
+            warnings.append(f"projector {named.projector.name} is unreadable: {exc.message}")
         else:
             if found.is_projector:
                 projector = found
     return build_report(
         info,
         ctx,
-        target=target,
+        target=named.text,
         weights_bytes=weights,
         shards=shard_names,
         projector=projector,
@@ -200,19 +163,6 @@ def _split_totals(path: Path, info: GGUFInfo, warnings: list[str]) -> tuple[int 
         ordered = [p for p, _ in infos]
     total = sum(i.tensor_bytes for _, i in infos)
     return total, [p.name for p in ordered]
-
-
-def _sibling_projector(path: Path) -> Path | None:
-    """A single ``mmproj*.gguf`` next to the model (the layout llama.cpp and the Hub use)."""
-    try:
-        found = [
-            p
-            for p in path.parent.glob("*.gguf")
-            if p.name.lower().startswith("mmproj") and p != path
-        ]
-    except OSError:
-        return None
-    return found[0] if len(found) == 1 else None
 
 
 def inspect_remote(

@@ -31,7 +31,7 @@ from ..families.detect import PLAIN, Detection, detect_family
 from ..families.params import merge_parameters, sampling_defaults, user_stops
 from ..families.registry import Family, get_family, load_families, render_family_template
 from ..families.stops import StopChoice, choose_stops
-from .targets import ResolvedSource, check_file_name, from_value, resolve_source
+from .targets import Target, check_file_name, from_value, resolve_target
 
 if TYPE_CHECKING:
     from ..gguf import GGUFFile, GGUFInfo
@@ -44,7 +44,7 @@ class BuildResult(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     modelfile: Any = Field(description="the ollama_forge.modelfile.Modelfile")
-    source: ResolvedSource
+    source: Target
     detection: Detection
     family: str | None
     template_source: str = Field(description="'family:<name>', 'synthesized' or 'plain'")
@@ -53,6 +53,9 @@ class BuildResult(BaseModel):
     )
     verification: str
     report: Any = Field(default=None, description="the VerifyReport of the chosen template, if any")
+    report_subject: tuple[str, str | None] | None = Field(
+        default=None, description="the (TEMPLATE, SYSTEM) that report verified"
+    )
     path_choice: Any = Field(
         default=None, description="fidelity.path_choice.PathChoice: the path per server version"
     )
@@ -86,7 +89,7 @@ class _Context(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     info: Any
-    source: ResolvedSource
+    source: Target
     modelfile_dir: Path | None
     num_ctx: int
     sampling: dict[str, Any]
@@ -345,7 +348,7 @@ def _family_comment(detection: Detection, chosen: Family | None) -> str:
 
 
 def plan_modelfile(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | Target,
     family: str | None = None,
     system: str | None = None,
     params: Mapping[str, Any] | None = None,
@@ -364,65 +367,72 @@ def plan_modelfile(
     """Everything :func:`build_modelfile` does, returning the reasoning with the Modelfile."""
     from .._version import __version__
     from ..gguf import open_gguf, read_gguf
-    from ..modelfile import Message
+    from ..modelfile import Message, PlanRecord
     from ..modelfile.provenance import FORGE_MARKER, user_messages_comment
 
-    resolved = resolve_source(source, projector)
-    info = read_gguf(resolved.entry)
-    if info.is_projector:
-        raise UsageError(
-            f"{resolved.entry.name} is a multimodal projector (mmproj), not a model",
-            hint="Pass the model GGUF and give this file with --projector.",
+    resolved = gguf_target(source, projector)
+    # One open of the model GGUF for the whole plan: its header (remembered for later steps of
+    # the command, see gguf.read_gguf) and the lazy vocabulary the stops are looked up in.
+    gguf = open_gguf(resolved.entry)
+    try:
+        info = gguf.info
+        if info.is_projector:
+            raise UsageError(
+                f"{resolved.entry.name} is a multimodal projector (mmproj), not a model",
+                hint="Pass the model GGUF and give this file with --projector.",
+            )
+        if resolved.projector is not None and not read_gguf(resolved.projector).is_projector:
+            raise UsageError(
+                f"{resolved.projector.name} is not a projector (general.type / clip metadata say otherwise)",
+                hint="--projector takes the mmproj GGUF that belongs to the model.",
+            )
+        registry = load_families(families_dir)
+        detection = detect_family(
+            info,
+            family=family,
+            families=registry,
+            names=[n for n in (resolved.repo, resolved.store_name) if n],
         )
-    if resolved.projector is not None and not read_gguf(resolved.projector).is_projector:
-        raise UsageError(
-            f"{resolved.projector.name} is not a projector (general.type / clip metadata say otherwise)",
-            hint="--projector takes the mmproj GGUF that belongs to the model.",
+        user_params = dict(params or {})
+        requested_ctx = num_ctx if num_ctx is not None else user_params.pop("num_ctx", None)
+        if requested_ctx is not None:
+            from ..modelfile import validate_parameters
+
+            requested_ctx = validate_parameters({"num_ctx": requested_ctx})[
+                "num_ctx"
+            ]  # "4096" -> 4096, "x" fails
+        weights_bytes = (
+            sum(p.stat().st_size for p in resolved.weights) if len(resolved.weights) > 1 else None
         )
-    registry = load_families(families_dir)
-    detection = detect_family(
-        info,
-        family=family,
-        families=registry,
-        names=[n for n in (resolved.repo, resolved.store_name) if n],
-    )
-    user_params = dict(params or {})
-    requested_ctx = num_ctx if num_ctx is not None else user_params.pop("num_ctx", None)
-    if requested_ctx is not None:
-        from ..modelfile import validate_parameters
+        context = choose_num_ctx(
+            info,
+            requested=requested_ctx,
+            max_ctx=max_ctx,
+            mem=mem,
+            weights_bytes=weights_bytes,
+            use_free_memory=use_free_memory,
+        )
+        chosen_family = registry.get(detection.family) if detection.family else None
+        sampling, param_notes = sampling_defaults(info)
+        user_clean = {k: v for k, v in user_params.items() if k not in ("stop", "num_ctx")}
+        merge_parameters({}, None, user_clean)  # validate the user's parameters before any work
+        ctx = _Context(
+            info=info,
+            source=resolved,
+            modelfile_dir=Path(modelfile_dir).absolute() if modelfile_dir else None,
+            num_ctx=context.num_ctx,
+            sampling=sampling,
+            user_params=user_clean,
+            user_stops=user_stops(params),
+        )
+        warn: list[str] = list(context.warnings)
+        warn += [f"ignored the {note}" for note in resolved.ignored]
+        attempts: list[_Attempt] = []
+    except BaseException:
+        gguf.close()
+        raise
 
-        requested_ctx = validate_parameters({"num_ctx": requested_ctx})[
-            "num_ctx"
-        ]  # "4096" -> 4096, "x" fails
-    weights_bytes = (
-        sum(p.stat().st_size for p in resolved.weights) if len(resolved.weights) > 1 else None
-    )
-    context = choose_num_ctx(
-        info,
-        requested=requested_ctx,
-        max_ctx=max_ctx,
-        mem=mem,
-        weights_bytes=weights_bytes,
-        use_free_memory=use_free_memory,
-    )
-    chosen_family = registry.get(detection.family) if detection.family else None
-    sampling, param_notes = sampling_defaults(info)
-    user_clean = {k: v for k, v in user_params.items() if k not in ("stop", "num_ctx")}
-    merge_parameters({}, None, user_clean)  # validate the user's parameters before any work
-    ctx = _Context(
-        info=info,
-        source=resolved,
-        modelfile_dir=Path(modelfile_dir).absolute() if modelfile_dir else None,
-        num_ctx=context.num_ctx,
-        sampling=sampling,
-        user_params=user_clean,
-        user_stops=user_stops(params),
-    )
-    warn: list[str] = list(context.warnings)
-    warn += [f"ignored the {note}" for note in resolved.ignored]
-    attempts: list[_Attempt] = []
-
-    with open_gguf(resolved.entry) as gguf:
+    with gguf:
         if not info.chat_template:
             fam = chosen_family if chosen_family is not None else get_family(PLAIN, registry)
             stops = choose_stops(info, gguf, family=fam)
@@ -581,6 +591,13 @@ def plan_modelfile(
     comments += [f"WARNING: {w}" for w in warn]
     modelfile = modelfile.with_updates(comments=[_one_line(c) for c in comments])
     modelfile.render()  # refuses any value Ollama would read back as other instructions, before anyone uses it
+    modelfile = modelfile.with_plan(
+        PlanRecord(
+            template_source=template_source,
+            template_path=choice.template_path if choice is not None else None,
+            store_name=resolved.store_name,
+        )
+    )
 
     return BuildResult(
         modelfile=modelfile,
@@ -591,6 +608,11 @@ def plan_modelfile(
         verified=verified,
         verification=verification,
         report=chosen.report,
+        report_subject=(
+            (chosen.modelfile.template or "", chosen.modelfile.system)
+            if chosen.report is not None
+            else None
+        ),
         attempts=[a.outcome() for a in attempts],
         stops=chosen.stops,
         context=context,
@@ -599,8 +621,34 @@ def plan_modelfile(
     )
 
 
+def gguf_target(
+    source: str | os.PathLike[str] | Target, projector: str | os.PathLike[str] | None = None
+) -> Target:
+    """The GGUF files a Modelfile is planned for: a GGUF path, a folder holding one, a stored name."""
+    if isinstance(source, Target):
+        if projector is not None and source.projector is None:
+            raise UsageError(
+                "--projector goes with a GGUF path or stored name, not a resolved target"
+            )
+        target = source
+    else:
+        target = resolve_target(
+            source,
+            accept=("gguf", "stored"),
+            projector=projector,
+            hint="Pass a path to a .gguf, or pull the model first: forge pull-gguf owner/repo",
+        )
+    if not target.weights:
+        name = target.store_name or target.text
+        raise UsageError(
+            f"{name!r} has no model file to plan a Modelfile for",
+            hint=f"Pull it again: forge pull-gguf {target.repo or 'owner/repo'} --name {name}",
+        )
+    return target
+
+
 def build_modelfile(
-    source: str | os.PathLike[str],
+    source: str | os.PathLike[str] | Target,
     family: str | None = None,
     system: str | None = None,
     params: Mapping[str, Any] | None = None,

@@ -41,13 +41,13 @@ from ..ollama.versions import TemplateDecision, Version, decide_template
 from .register_sources import (
     LocalFile,
     LocalFiles,
-    ResolvedSource,
+    RegistrationSource,
     check_gguf_magic,
     local_files,
     outside_files,
     refuse_outside_files,
     refuse_unexpected_instructions,
-    resolve_source,
+    registration_source,
 )
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ def register(
     display = model_name.display
     store = store or Store()
     server = resolve_host(host)
-    resolved = resolve_source(name, source, modelfile, store)
+    resolved = registration_source(name, source, modelfile, store)
     refuse_unexpected_instructions(resolved)
     mf = apply_overrides(
         resolved.modelfile, system=system, template=template, parameters=parameters
@@ -440,7 +440,7 @@ def _check_requires(mf: Modelfile, version: Version, host: str) -> None:
         )
 
 
-def _template_source(resolved: ResolvedSource, decision: TemplateDecision) -> str | None:
+def _template_source(resolved: RegistrationSource, decision: TemplateDecision) -> str | None:
     if decision.path in ("native_jinja", "native_default") and not decision.send_template:
         return "native"
     return resolved.template_source
@@ -449,7 +449,7 @@ def _template_source(resolved: ResolvedSource, decision: TemplateDecision) -> st
 def _create_with_cli(
     name: str,
     host: str,
-    resolved: ResolvedSource,
+    resolved: RegistrationSource,
     mf: Modelfile,
     found: LocalFiles,
     store: Store,

@@ -7,17 +7,25 @@ name is resolved to a Go TEMPLATE, SYSTEM and MESSAGEs; the comparison itself is
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import UsageError, VerificationError
 from ..fidelity.compare import VerifyReport, default_renderer, verify_template
+from ..fidelity.path_choice import PathChoice, choose_path
+from ..gguf import is_gguf_file, read_gguf
+from ..modelfile import Modelfile
+from ..modelfile.paths import expand_path
+from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
+from .plan import plan_modelfile
+from .targets import Target, resolve_target
 
 
 class _Subject(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     go_template: str
     system: str | None
     messages: list[dict[str, Any]] = Field(default_factory=list)
@@ -28,32 +36,22 @@ class _Subject(BaseModel):
     native: bool = (
         False  # the Modelfile carries no TEMPLATE: go_template is forge's candidate for old servers
     )
+    # what the planner already verified for this subject (one verification per command)
+    report: VerifyReport | None = None
+    path_choice: PathChoice | None = None
 
 
-def _is_gguf(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return fh.read(4) == b"GGUF"
-    except OSError:
-        return False
-
-
-def _check_instructions(modelfile: Any, where: str, *, planned: bool) -> list[str]:
+def _check_instructions(modelfile: Modelfile, where: str, *, planned: bool) -> list[str]:
     """Refuse a forge-written Modelfile that holds more than forge writes; notes for a user's own.
 
     Verification compares TEMPLATE/SYSTEM/MESSAGE renderings; a Modelfile forge wrote from a
     GGUF must also hold exactly the instruction kinds forge writes, or "verified" would vouch for
     instructions nobody checked (modelfile.provenance).
     """
-    from ..modelfile.paths import expand_path
-    from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
-
     if planned or is_forge_written(modelfile):
         found = unexpected_instructions(modelfile, user_messages=0 if planned else None)
         from_files = [expand_path(v, modelfile.base_dir) for v in modelfile.from_]
-        found += [
-            f"FROM {p} (not a GGUF file)" for p in from_files if not (p.is_file() and _is_gguf(p))
-        ]
+        found += [f"FROM {p} (not a GGUF file)" for p in from_files if not is_gguf_file(p)]
         if found:
             raise VerificationError(
                 f"{where} was written by forge from a GGUF but holds instructions forge never writes: "
@@ -79,24 +77,20 @@ def _check_instructions(modelfile: Any, where: str, *, planned: bool) -> list[st
     return notes
 
 
-def _from_modelfile(path: Path, source: str) -> _Subject:
-    from ..modelfile import read_modelfile
-
-    modelfile = read_modelfile(path)
+def _from_modelfile(modelfile: Modelfile, path: Path, source: str) -> _Subject:
     notes = _check_instructions(modelfile, f"The Modelfile {path}", planned=False)
-    resolved = [Path(p) for p in modelfile.resolved_paths()]
-    ggufs = [p for p in resolved if p.suffix.lower() == ".gguf" and p.exists() and _is_gguf(p)]
+    ggufs = [Path(p) for p in modelfile.resolved_paths() if is_gguf_file(p)]
     if not ggufs:
         raise UsageError(
             f"the Modelfile {path} has no FROM pointing at a local GGUF",
             hint="verify needs the GGUF's own chat template: use FROM /path/to/model.gguf",
         )
     if not modelfile.template:
-        return _native_subject(sorted(ggufs)[0], source, notes)
+        return _native_subject(ggufs[0], source, notes)
     return _Subject(
         go_template=modelfile.template,
         system=modelfile.system,
-        gguf_path=str(sorted(ggufs)[0]),
+        gguf_path=str(ggufs[0]),
         source=source,
         template_source="modelfile",
         messages=[m.model_dump() for m in modelfile.messages],
@@ -104,13 +98,17 @@ def _from_modelfile(path: Path, source: str) -> _Subject:
     )
 
 
-def _from_gguf(path: Path, source: str) -> _Subject:
+def _from_gguf(target: Target, source: str) -> _Subject:
     """The Modelfile forge would write for this GGUF (``force``: even one that does not verify)."""
-    from ..workflows.plan import plan_modelfile
-
-    result = plan_modelfile(path, force=True)
+    path = target.entry
+    result = plan_modelfile(target, force=True)
     modelfile = result.modelfile
     _check_instructions(modelfile, f"The Modelfile forge plans for {path}", planned=True)
+    reuse = (
+        result.report
+        if result.report_subject == (modelfile.template or "", modelfile.system)
+        else None
+    )
     choice = result.path_choice
     if not modelfile.template and choice is not None and choice.go_template:
         return _Subject(
@@ -121,6 +119,7 @@ def _from_gguf(path: Path, source: str) -> _Subject:
             template_source=choice.go_source,
             messages=[m.model_dump() for m in modelfile.messages],
             native=True,
+            path_choice=result.path_choice,
         )
     if not modelfile.template:
         raise VerificationError(
@@ -133,13 +132,13 @@ def _from_gguf(path: Path, source: str) -> _Subject:
         source=source,
         template_source=result.template_source,
         messages=[m.model_dump() for m in modelfile.messages],
+        report=reuse,
+        path_choice=result.path_choice,
     )
 
 
 def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
     """A Modelfile without TEMPLATE: forge's Go candidate for the GGUF is what older servers would need."""
-    from ..workflows.plan import plan_modelfile
-
     try:
         result = plan_modelfile(
             gguf, template_path="go", use_free_memory=False
@@ -170,33 +169,22 @@ def _native_subject(gguf: Path, source: str, notes: list[str]) -> _Subject:
     )
 
 
-def _resolve(target: str) -> _Subject:
-    path = Path(target).expanduser()
-    if path.is_file():
-        return _from_gguf(path, target) if _is_gguf(path) else _from_modelfile(path, target)
-    if path.is_dir() and (path / "Modelfile").is_file():
-        return _from_modelfile(path / "Modelfile", target)
-    from ..store import Store
-
-    entry = Store().find(target)
-    if entry is None:
-        from ..errors import NotFoundError
-
-        raise NotFoundError.of(
-            target,
-            "a GGUF file, a Modelfile, a model in forge's store",
-            hint="Pass a path to a .gguf or a Modelfile, or a name from `forge list`.",
-        )
-    if entry.modelfile_path and Path(entry.modelfile_path).is_file():
-        return _from_modelfile(Path(entry.modelfile_path), target)
-    return _from_gguf(entry.entry_path, target)
+def _subject(target: Target) -> _Subject:
+    """The TEMPLATE to prove for a resolved GGUF, Modelfile or stored model."""
+    if target.modelfile is not None and target.modelfile_path is not None:
+        return _from_modelfile(target.modelfile, target.modelfile_path, target.text)
+    return _from_gguf(target, target.text)
 
 
 def verify(target: str | Path) -> VerifyReport:
     """``forge verify``: the Modelfile for a GGUF / stored model / Modelfile against its chat template."""
-    from ..gguf import read_gguf
-
-    subject = _resolve(str(target))
+    subject = _subject(
+        resolve_target(
+            target,
+            accept=("gguf", "modelfile", "stored"),
+            hint="Pass a path to a .gguf or a Modelfile, or a name from `forge list`.",
+        )
+    )
     info = read_gguf(subject.gguf_path)
     chat_template = info.chat_template
     if not chat_template:
@@ -223,6 +211,8 @@ def verify(target: str | Path) -> VerifyReport:
         subject.native and not subject.go_template
     ):  # the server renders the model's own template: nothing to compare
         report = VerifyReport(matched=True)
+    elif subject.report is not None:  # the planner verified this very TEMPLATE already
+        report = subject.report.model_copy(deep=True)
     else:
         report = verify_template(
             subject.go_template,
@@ -237,9 +227,7 @@ def verify(target: str | Path) -> VerifyReport:
     report.target = subject.source
     report.template_source = subject.template_source
     report.normalisations += subject.notes
-    from ..fidelity.path_choice import choose_path
-
-    report.path_choice = choose_path(
+    report.path_choice = subject.path_choice or choose_path(
         subject.go_template or None,
         subject.system,
         chat_template,
@@ -253,46 +241,35 @@ def verify(target: str | Path) -> VerifyReport:
     return report
 
 
-def _subject_for_render(target: str) -> _Subject:
+def _subject_for_render(text: str) -> _Subject:
     """Go template, SYSTEM and MESSAGEs for ``forge render``: a GGUF, Modelfile, template file, name or text."""
-    path = Path(target).expanduser()
-    if path.is_file():
-        if _is_gguf(path):
-            return _from_gguf(path, target)
-        text = path.read_text(encoding="utf-8")
-        if re.match(r"(?is)\s*(#.*\n\s*)*from\s", text):
-            from ..modelfile import read_modelfile
-
-            modelfile = read_modelfile(path)
-            if not modelfile.template:
-                raise UsageError(
-                    f"the Modelfile {path} has no TEMPLATE", hint="add a TEMPLATE or render a GGUF"
-                )
-            return _Subject(
-                go_template=modelfile.template,
-                system=modelfile.system,
-                gguf_path="",
-                source=target,
-                messages=[m.model_dump() for m in modelfile.messages],
-            )
-        return _Subject(go_template=text, system=None, gguf_path="", source=target)
-    from ..store import Store
-
-    entry = (
-        Store().find(target) if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,80}", target) else None
+    target = resolve_target(
+        text,
+        accept=("gguf", "modelfile", "stored", "text"),
+        hint="Pass a template file, a Modelfile, a .gguf, a stored name or template text.",
     )
-    if entry is not None:
-        return _resolve(target)
-    if "{{" not in target:
-        from ..errors import NotFoundError
-
-        raise NotFoundError.of(
-            target,
-            "a template file, a Modelfile, a GGUF file, a model in forge's store, "
-            "Go template text with {{ }}",
-            hint="Pass a template file, a Modelfile, a .gguf, a stored name or template text.",
+    if target.kind == "text":
+        return _Subject(
+            go_template=target.content or "",
+            system=None,
+            gguf_path="",
+            source=text if target.content != text else "<text>",
         )
-    return _Subject(go_template=target, system=None, gguf_path="", source="<text>")
+    if target.kind == "modelfile":
+        assert target.modelfile is not None
+        if not target.modelfile.template:
+            raise UsageError(
+                f"the Modelfile {target.modelfile_path} has no TEMPLATE",
+                hint="add a TEMPLATE or render a GGUF",
+            )
+        return _Subject(
+            go_template=target.modelfile.template,
+            system=target.modelfile.system,
+            gguf_path="",
+            source=text,
+            messages=[m.model_dump() for m in target.modelfile.messages],
+        )
+    return _subject(target)
 
 
 def render_for(
