@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -103,10 +104,27 @@ class TrustedDigest(BaseModel):
     source: str = "hashed"  # "hub-verified" | "hashed"
 
 
+class SavedModelfile(BaseModel):
+    """A Modelfile forge planned and saved: where its TEMPLATE came from, for the exact text written."""
+
+    sha256: str = Field(description="sha256 of the text written; an edited file no longer matches")
+    template_source: str | None = None  # "family:<name>", "synthesized", "native", "plain"
+    template_path: str | None = None  # "go_template", "native_jinja"
+    store_name: str | None = None
+    saved_at: str = Field(default_factory=utcnow)
+
+
+#: saved-Modelfile records kept at most (the oldest whose file is gone are dropped first)
+MAX_SAVED_MODELFILES = 500
+
+
 class StoreData(BaseModel):
     version: int = STORE_VERSION
     models: dict[str, StoredModel] = Field(default_factory=dict)
     digests: dict[str, TrustedDigest] = Field(default_factory=dict)
+    modelfiles: dict[str, SavedModelfile] = Field(
+        default_factory=dict, description="real path of a saved Modelfile -> its record"
+    )
 
 
 class Store:
@@ -263,6 +281,44 @@ class Store:
         with self.transaction() as data:
             if name in data.models:
                 data.models[name].modelfile_path = path
+
+    # --- saved Modelfiles --------------------------------------------------------------
+    def record_modelfile(
+        self,
+        path: str | os.PathLike[str],
+        text: str,
+        *,
+        template_source: str | None,
+        template_path: str | None = None,
+        store_name: str | None = None,
+    ) -> SavedModelfile:
+        """Remember that forge wrote ``text`` at ``path`` (and, for a stored model, that it is its Modelfile)."""
+        key = str(Path(path).resolve())
+        record = SavedModelfile(
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            template_source=template_source,
+            template_path=template_path,
+            store_name=store_name,
+        )
+        with self.transaction() as data:
+            data.modelfiles.pop(key, None)
+            data.modelfiles[key] = record
+            if len(data.modelfiles) > MAX_SAVED_MODELFILES:
+                gone = [k for k in data.modelfiles if not Path(k).is_file()]
+                for k in (gone + list(data.modelfiles))[
+                    : len(data.modelfiles) - MAX_SAVED_MODELFILES
+                ]:
+                    data.modelfiles.pop(k, None)
+            if store_name is not None and store_name in data.models:
+                data.models[store_name].modelfile_path = str(Path(path).absolute())
+        return record
+
+    def saved_modelfile(self, path: str | os.PathLike[str], text: str) -> SavedModelfile | None:
+        """The record of the Modelfile forge saved at ``path``, if ``text`` is still what it wrote."""
+        record = self.load().modelfiles.get(str(Path(path).resolve()))
+        if record is None or record.sha256 != hashlib.sha256(text.encode("utf-8")).hexdigest():
+            return None
+        return record
 
     # --- trusted digests --------------------------------------------------------------
     def trusted_sha256(self, path: str | os.PathLike[str]) -> str | None:

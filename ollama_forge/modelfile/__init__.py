@@ -6,7 +6,14 @@ Import cost is small (pydantic only), so ``forge modelfile`` and notebooks load 
 
 from __future__ import annotations
 
-from .model import Message, Modelfile, normalize_requires, parse_modelfile, read_modelfile
+from .model import (
+    Message,
+    Modelfile,
+    PlanRecord,
+    normalize_requires,
+    parse_modelfile,
+    read_modelfile,
+)
 from .parameters import (
     DEPRECATED_SKIPPED,
     KNOWN_PARAMETERS,
@@ -38,6 +45,7 @@ __all__ = [
     "Message",
     "Modelfile",
     "ParameterSpec",
+    "PlanRecord",
     "decode_modelfile",
     "expand_path",
     "format_parameter_value",

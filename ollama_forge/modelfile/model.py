@@ -12,13 +12,22 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
 
-from ..errors import ModelfileError, ModelfileParseError
+from ..errors import ForgeWarning, ModelfileError, ModelfileParseError, StoreError
 from .parameters import validate_parameter, validate_parameters
 from .parser import ParsedFile, missing_from_error, scan_modelfile
 from .paths import expand_path, looks_like_path
@@ -50,10 +59,24 @@ class Message(BaseModel):
     content: str
 
 
+class PlanRecord(BaseModel):
+    """What forge planned a Modelfile from; recorded in the store when the Modelfile is saved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    template_source: str | None = Field(
+        description="'family:<name>', 'synthesized', 'native' or 'plain'"
+    )
+    template_path: str | None = Field(default=None, description="'go_template' or 'native_jinja'")
+    store_name: str | None = Field(default=None, description="the stored model it was planned for")
+
+
 class Modelfile(BaseModel):
     """An Ollama Modelfile. ``render()`` gives text Ollama's parser reads back exactly."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # set by the planner; any change (with_updates, parsing the text again) drops it
+    _plan: PlanRecord | None = PrivateAttr(default=None)
 
     from_: list[str] = Field(
         default_factory=list,
@@ -124,19 +147,57 @@ class Modelfile(BaseModel):
         """LF text; raises ModelfileRenderError when a value cannot be written faithfully."""
         return render_modelfile(self)
 
+    @property
+    def plan(self) -> PlanRecord | None:
+        """What forge planned this Modelfile from (None for one parsed, built by hand or edited)."""
+        return self._plan
+
+    def with_plan(self, plan: PlanRecord | None) -> Modelfile:
+        """A copy that carries ``plan`` (the planner's record, saved with the file)."""
+        copy = self.model_copy(deep=True)
+        copy._plan = plan
+        return copy
+
     def save(self, path: str | Path) -> Path:
-        """Write the rendered text atomically (temp file in the same folder, then replace)."""
+        """Write the rendered text atomically (temp file in the same folder, then replace).
+
+        A Modelfile forge planned is recorded in forge's store with where its TEMPLATE came from
+        (and, for a stored model, as that model's Modelfile), so ``forge register`` knows it
+        without reading comments; the record holds only while the file keeps the text written.
+        """
         target = Path(path)
-        data = self.render().encode("utf-8")
+        text = self.render()
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(text.encode("utf-8"))
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if self._plan is not None:
+            self._record(target, text)
         return target
+
+    def _record(self, target: Path, text: str) -> None:
+        from ..store import Store
+
+        plan = self._plan
+        assert plan is not None
+        try:
+            Store().record_modelfile(
+                target,
+                text,
+                template_source=plan.template_source,
+                template_path=plan.template_path,
+                store_name=plan.store_name,
+            )
+        except StoreError as exc:  # the Modelfile itself is written; only the record is missing
+            warnings.warn(
+                f"{target} was written, but forge's store could not record it: {exc.message}",
+                ForgeWarning,
+                stacklevel=3,
+            )
 
     def __repr__(self) -> str:
         try:

@@ -288,8 +288,7 @@ def _modelfile_step(name: str, result: DemoResult | None, params: dict[str, Any]
 
     plan = plan_modelfile(name, params=params or None)
     target = Store().get(name).entry_path.parent / "Modelfile"
-    plan.modelfile.save(target)
-    Store().set_modelfile_path(name, str(target))
+    plan.modelfile.save(target)  # also recorded as the stored model's Modelfile
     if result is not None:
         result.modelfile_path = str(target)
     lines = [

@@ -1,38 +1,51 @@
 """What ``forge register NAME [SOURCE] [-f MODELFILE]`` registers.
 
-SOURCE is a local GGUF, a pulled model's short name (forge's store) or a Modelfile; without
+SOURCE is anything :func:`~.targets.resolve_target` takes for registration: a local GGUF, a
+Modelfile (or a folder holding one), or a pulled model's short name (forge's store); without
 SOURCE, NAME itself is looked up in the store (``forge pull-gguf … --name m`` then
-``forge register m``). The result is a :class:`ResolvedSource`: a Modelfile plus where it came
-from, and the local files its FROM/ADAPTER lines point at (:func:`local_files`).
+``forge register m``). The result is a :class:`RegistrationSource`: a Modelfile plus where it
+came from and where its TEMPLATE came from, and the local files its FROM/ADAPTER lines point at
+(:func:`local_files`).
+
+Where a TEMPLATE came from is known, never guessed: the planner says so for a Modelfile planned
+in this call, the store's record of a Modelfile forge saved says so while the file still holds the
+text forge wrote (:meth:`~ollama_forge.store.Store.saved_modelfile`), and anything else is the
+user's (``"user"``). Comment lines are never read for it: a model's name can be written into them.
 """
 
 from __future__ import annotations
 
 import os
-import re
+import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ModelfileError, ModelNotFoundError, UsageError
+from ..errors import ForgeWarning, ModelfileError, ModelNotFoundError, UsageError
+from ..gguf import is_gguf_file
 from ..gguf.split import expand_shards, parse_shard_name
-
-if TYPE_CHECKING:
-    from ..modelfile import Modelfile
-    from ..store import Store, StoredModel
+from ..modelfile import Modelfile, parse_modelfile
+from ..store import Store
+from .plan import plan_modelfile
+from .targets import Target, check_file_name, resolve_target, stored_target
 
 SourceKind = Literal["gguf", "store", "modelfile", "registration"]
 
 
-class ResolvedSource(BaseModel):
+class RegistrationSource(BaseModel):
+    """The Modelfile ``forge register`` sends, and where it and its TEMPLATE came from."""
+
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     kind: SourceKind
     description: str
     store_name: str | None = None
-    modelfile: Any  # ollama_forge.modelfile.Modelfile
-    template_source: str | None = None
+    modelfile: Modelfile
+    template_source: str | None = Field(
+        default=None,
+        description="'family:<name>', 'synthesized', 'native', 'plain' (forge's) or 'user'",
+    )
     planned: bool = Field(
         default=False, description="the Modelfile was planned by forge from a GGUF in this call"
     )
@@ -60,87 +73,69 @@ class LocalFiles(BaseModel):
         return [*self.files, *self.adapters, *self.drafts]
 
 
-def _is_gguf(path: Path) -> bool:
+def _saved_template_source(path: Path, store: Store) -> str:
+    """The store's record of a Modelfile forge saved at ``path`` and left unchanged, else 'user'."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read(4) == b"GGUF"
-    except OSError:
-        return False
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return "user"
+    record = store.saved_modelfile(path, text)
+    if record is None or record.template_source is None:
+        return "user"
+    return record.template_source
 
 
-def _parse(text: str, base_dir: Path | None) -> Modelfile:
-    from ..modelfile import parse_modelfile
-
-    return parse_modelfile(text, base_dir=base_dir)
-
-
-def _template_source_of(mf: Modelfile, default: str | None) -> str | None:
-    """'family:<name>' / 'synthesized' / 'native' from the Modelfile forge wrote, else default."""
-    explicit = getattr(mf, "template_source", None)
-    if isinstance(explicit, str) and explicit:
-        return explicit
-    for comment in getattr(mf, "comments", None) or []:
-        text = str(getattr(comment, "text", comment))
-        # Anchored: forge's comment lines start with these words, while other lines may quote
-        # text from the model file (its name, say) that must not pass for a label.
-        match = re.match(r"template[ _-]?source\s*[:=]\s*(\S+)", text, re.IGNORECASE)
-        if match:
-            return match.group(1)
-        match = re.match(r"family\s*[:=]\s*([\w.-]+)", text, re.IGNORECASE)
-        if match:
-            return f"family:{match.group(1)}"
-    if not getattr(mf, "template", None):
-        return "native" if default != "user" else default
-    return default
-
-
-def _build(path: Path, projector: Path | None = None) -> tuple[Modelfile, str | None]:
-    """build_modelfile's Modelfile plus its template source ('family:<name>', 'synthesized', 'plain')."""
-    import warnings
-
-    from .plan import plan_modelfile
-
-    result = plan_modelfile(path, projector=projector)
+def _planned(target: Target, kind: SourceKind, description: str) -> RegistrationSource:
+    result = plan_modelfile(target)
     for message in result.warnings:
-        warnings.warn(message, UserWarning, stacklevel=3)
-    return result.modelfile, result.template_source
+        warnings.warn(message, ForgeWarning, stacklevel=3)
+    return RegistrationSource(
+        kind=kind,
+        description=description,
+        store_name=target.store_name,
+        modelfile=result.modelfile,
+        template_source=result.template_source,
+        planned=True,
+    )
 
 
-def _from_stored(model: StoredModel, store_name: str) -> ResolvedSource:
-    if model.modelfile_path and Path(model.modelfile_path).is_file():
-        path = Path(model.modelfile_path)
-        mf = _parse(path.read_text(encoding="utf-8"), path.parent)
-        return ResolvedSource(
+def _from_modelfile(target: Target, store: Store) -> RegistrationSource:
+    assert target.modelfile is not None and target.modelfile_path is not None
+    return RegistrationSource(
+        kind="modelfile",
+        description=str(target.modelfile_path),
+        modelfile=target.modelfile,
+        template_source=_saved_template_source(target.modelfile_path, store),
+    )
+
+
+def _from_stored(target: Target, store: Store) -> RegistrationSource:
+    entry = target.stored
+    assert entry is not None
+    name = entry.name
+    if target.modelfile is not None and target.modelfile_path is not None:
+        return RegistrationSource(
             kind="store",
-            description=f"store:{store_name} ({path})",
-            store_name=store_name,
-            modelfile=mf,
-            template_source=_template_source_of(mf, "user"),
+            description=f"store:{name} ({target.modelfile_path})",
+            store_name=name,
+            modelfile=target.modelfile,
+            template_source=_saved_template_source(target.modelfile_path, store),
         )
-    if model.model_files:
-        mf, tsource = _build(model.entry_path, model.projector_path)
-        return ResolvedSource(
-            kind="store",
-            description=f"store:{store_name} ({model.entry_path})",
-            store_name=store_name,
-            modelfile=mf,
-            template_source=tsource,
-            planned=True,
-        )
-    if model.registrations:
-        last = model.registrations[-1]
-        mf = _parse(last.modelfile, None)
-        return ResolvedSource(
+    if target.weights:
+        return _planned(target, "store", f"store:{name} ({target.entry})")
+    if entry.registrations:
+        last = entry.registrations[-1]
+        return RegistrationSource(
             kind="registration",
             description=last.source,
-            store_name=store_name,
-            modelfile=mf,
+            store_name=name,
+            modelfile=parse_modelfile(last.modelfile),
             template_source=last.template_source,
         )
     raise ModelNotFoundError(
-        f"Stored model {store_name!r} has no model file, Modelfile or earlier registration",
-        hint=f"Pull it again: forge pull-gguf owner/repo --name {store_name}",
-        name=store_name,
+        f"Stored model {name!r} has no model file, Modelfile or earlier registration",
+        hint=f"Pull it again: forge pull-gguf owner/repo --name {name}",
+        name=name,
     )
 
 
@@ -155,9 +150,9 @@ def _short_candidates(name: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def resolve_source(
+def registration_source(
     name: str, source: str | None, modelfile: str | Path | None, store: Store
-) -> ResolvedSource:
+) -> RegistrationSource:
     """Turn the command's SOURCE / -f / NAME into a Modelfile to register."""
     if modelfile is not None:
         if source is not None:
@@ -168,64 +163,25 @@ def resolve_source(
         path = Path(modelfile).expanduser()
         if not path.is_file():
             raise ModelNotFoundError.of(path, "a Modelfile", hint="Check the -f path.")
-        mf = _parse(path.read_text(encoding="utf-8"), path.absolute().parent)
-        return ResolvedSource(
-            kind="modelfile",
-            description=str(path.absolute()),
-            modelfile=mf,
-            template_source=_template_source_of(mf, "user"),
-        )
+        target = resolve_target(path, accept=["modelfile"], store=store)
+        return _from_modelfile(target, store)
     if source is not None:
-        path = Path(source).expanduser()
-        if path.is_dir() and (path / "Modelfile").is_file():
-            path = path / "Modelfile"
-        if path.is_file():
-            if (
-                _is_gguf(path) or path.suffix.lower() == ".gguf"
-            ):  # a broken .gguf is reported as such
-                mf, tsource = _build(path.absolute())
-                return ResolvedSource(
-                    kind="gguf",
-                    description=str(path.absolute()),
-                    modelfile=mf,
-                    template_source=tsource,
-                    planned=True,
-                )
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError) as exc:
-                raise UsageError(
-                    f"{str(path)!r} is neither a GGUF file nor a readable Modelfile: {exc}"
-                ) from exc
-            mf = _parse(text, path.absolute().parent)
-            return ResolvedSource(
-                kind="modelfile",
-                description=str(path.absolute()),
-                modelfile=mf,
-                template_source=_template_source_of(mf, "user"),
-            )
-        stored = store.find(source)
-        if stored is not None:
-            return _from_stored(stored, source)
-        if path.is_dir():
-            raise UsageError(
-                f"{source!r} is a folder without a Modelfile",
-                hint="Pass the GGUF file itself, or a Modelfile.",
-            )
-        from ..modelfile.paths import looks_like_path
-
-        if looks_like_path(source):
-            raise ModelNotFoundError.of(
-                source,
-                "a GGUF file, a Modelfile, a model in forge's store",
-                hint="Check the path of the GGUF or Modelfile.",
-            )
-        store.get(source)  # raises ModelNotFoundError with the known names
+        target = resolve_target(
+            source,
+            accept=("gguf", "modelfile", "stored"),
+            store=store,
+            hint="Check the path of the GGUF or Modelfile, or pass a name from `forge list`.",
+        )
+        if target.kind == "gguf":
+            return _planned(target, "gguf", str(target.entry))
+        if target.kind == "modelfile":
+            return _from_modelfile(target, store)
+        return _from_stored(target, store)
     for candidate in _short_candidates(name):
-        stored = store.find(candidate)
-        if stored is not None:
-            return _from_stored(stored, candidate)
-    store.get(name)  # raises ModelNotFoundError
+        entry = store.find(candidate)
+        if entry is not None:
+            return _from_stored(stored_target(entry, candidate), store)
+    store.get(name)  # raises ModelNotFoundError with the known names
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -316,7 +272,7 @@ def local_files(mf: Modelfile) -> LocalFiles:
 # --- defence in depth: what may be uploaded -----------------------------------------------------
 
 
-def refuse_unexpected_instructions(resolved: ResolvedSource) -> None:
+def refuse_unexpected_instructions(resolved: RegistrationSource) -> None:
     """A Modelfile forge wrote from a GGUF must hold only what forge writes (see modelfile.provenance)."""
     from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
 
@@ -399,12 +355,11 @@ def check_gguf_magic(found: LocalFiles) -> None:
     """Every file name is writable (no line break or control character), and ADAPTER and DRAFT
     files are GGUFs too (FROM files are read as GGUFs already)."""
     from ..errors import NotGGUFError
-    from .targets import check_file_name
 
     for f in found.uploads:
         check_file_name(f.path, f.role)
     for f in [*found.adapters, *found.drafts]:
-        if not _is_gguf(f.path):
+        if not is_gguf_file(f.path):
             raise NotGGUFError(
                 f"{f.role.upper()} {f.path} is not a GGUF file",
                 hint=f"forge registers GGUF {f.role}s only; point the {f.role.upper()} line at one.",
