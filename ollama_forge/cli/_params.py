@@ -45,7 +45,7 @@ def option(*param_decls: str, aliases: Sequence[str] = (), **kwargs: Any) -> Cal
     return click.option(*param_decls, cls=Option, aliases=aliases, **kwargs)
 
 
-class TextOrFile(click.ParamType):
+class TextOrFile(click.ParamType):  # type: ignore[type-arg]  # generic only in click >= 8.3
     """``TEXT`` or ``@FILE`` (a UTF-8 file's text, trailing newlines dropped); ``@@`` is a literal ``@``."""
 
     name = "text_or_file"

@@ -284,8 +284,8 @@ def go_text(value: str) -> str:
     trim, unprintable characters) becomes a quoted literal action ``{{ "..." }}`` (Go's
     strconv.Quote), which can never open an action or end the TEMPLATE value.
     """
+    from ..gotemplate.goprint import is_print
     from ..gotemplate.literals import go_quote
-    from ..modelfile.parser import is_print
 
     if value == "":
         return ""

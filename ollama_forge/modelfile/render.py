@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ModelfileError, ModelfileRenderError
+from ..gotemplate.goprint import is_print
 from .parameters import format_parameter_value
-from .parser import is_print, scan_modelfile
+from .parser import scan_modelfile
 
 if TYPE_CHECKING:
     from .model import Modelfile

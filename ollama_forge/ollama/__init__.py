@@ -11,12 +11,17 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the same names for type checkers (tests/test_public_api.py)
-    from ..workflows.register import RegisterResult, register
-    from .client import make_client, translate_errors
-    from .langchain import chat_model
-    from .models import list_models, remove, show
-    from .names import parse_model_name
-    from .ps import RunningModel, ps
+    from ..workflows.register import RegisterResult as RegisterResult
+    from ..workflows.register import register as register
+    from .client import make_client as make_client
+    from .client import translate_errors as translate_errors
+    from .langchain import chat_model as chat_model
+    from .models import list_models as list_models
+    from .models import remove as remove
+    from .models import show as show
+    from .names import parse_model_name as parse_model_name
+    from .ps import RunningModel as RunningModel
+    from .ps import ps as ps
 
 _LAZY = {
     "register": "ollama_forge.workflows.register:register",  # the use case, re-exported here as before

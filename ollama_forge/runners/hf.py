@@ -303,7 +303,7 @@ def hf_generate(
         def put(self, value: Any) -> None:
             if not (self.skip_prompt and self.next_tokens_are_prompt):
                 new_ids.extend(int(t) for t in value.reshape(-1).tolist())
-            super().put(value)
+            super().put(value)  # type: ignore[no-untyped-call]
 
     streamer = _Streamer(tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600.0)
     failure: list[BaseException] = []
@@ -313,7 +313,7 @@ def hf_generate(
             pipe(text, streamer=streamer, **settings)
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
-            streamer.end()
+            streamer.end()  # type: ignore[no-untyped-call]
 
     started = time.perf_counter()
     worker = threading.Thread(target=run, daemon=True)

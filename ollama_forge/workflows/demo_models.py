@@ -175,4 +175,4 @@ def prepare_demo_model(models_dir: Path | None = None) -> Path:
                 partial.unlink()
     Store().remember_sha256(target, EXPECTED_SHA256, source="package-verified")
     _record(BASE_NAME, BASE_REPO, "Q4_K_M", target, EXPECTED_SHA256)
-    return target
+    return Path(target)

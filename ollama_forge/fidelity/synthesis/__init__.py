@@ -26,13 +26,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ...errors import ChatTemplateError
+from ...gotemplate.literals import go_quote as go_string
 from ..jinja import (
     DATE_MARK_OPEN,
     HOSTILE_KINDS,
     render_chat_template,
     special_token_kwargs,
 )
-from .go import _Unexpressible, build_go_template, go_string, go_text, render_plan
+from .go import _Unexpressible, build_go_template, go_text, render_plan
 
 __all__ = [
     "Plan",

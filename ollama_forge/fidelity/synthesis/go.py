@@ -10,7 +10,7 @@ definitions onto a ``range $.Tools`` loop, the tool name / call id onto the mess
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...gotemplate.literals import go_quote as go_string
@@ -287,7 +287,7 @@ def raw_text(text: str) -> str | None:
     return text if text and "{{" not in text and "}}" not in text and text.strip() else None
 
 
-def _thinking_go(plan: Plan, lit: Any) -> str:
+def _thinking_go(plan: Plan, lit: Callable[[str], str]) -> str:
     """An earlier turn's reasoning. The tags around ``{{ .Thinking }}`` are written as raw text in
     their own list, so that Ollama infers them (thinking.InferTags) and offers ``think``."""
     think_open = plan.think_open or ""

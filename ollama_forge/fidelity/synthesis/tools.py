@@ -54,7 +54,7 @@ RESULTS = ("qzxRAxzq", "qzxRBxzq")
 
 
 def go_str(text: str) -> str:
-    from .go import go_string
+    from ...gotemplate.literals import go_quote as go_string
 
     return "{{ " + go_string(text) + " }}" if text else ""
 
