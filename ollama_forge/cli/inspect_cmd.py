@@ -38,8 +38,8 @@ _LINE_LIMIT = 160
 def inspect_command(target: str, as_json: bool, num_ctx: int | None, cache_type: str) -> None:
     """Summarise a GGUF and estimate its memory (local file, stored name or Hub repo).
 
-    TARGET is a .gguf path, a stored model name or owner/repo[:QUANT] on the Hub (only the
-    header is read, over HTTP Range requests).
+    TARGET is a .gguf path (or a folder holding one model GGUF), a stored model name or
+    owner/repo[:QUANT] on the Hub (only the header is read, over HTTP Range requests).
 
     \b
     Examples:

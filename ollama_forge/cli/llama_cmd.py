@@ -75,7 +75,7 @@ def chat_command(
 ) -> None:
     """Chat with a GGUF through embedded llama.cpp (no Ollama needed).
 
-    TARGET is a stored model name or a GGUF path. The prompt is exactly what the Modelfile's
+    TARGET is a stored model name, a GGUF path, a Modelfile or a folder holding one. The prompt is exactly what the Modelfile's
     TEMPLATE builds; its stop tokens and parameters apply. In the interactive chat, /? lists
     the commands (/set parameter, /show, /clear, /bye), as in `ollama run`.
 
@@ -317,7 +317,8 @@ def check_command(
 ) -> None:
     """Prove by real generation that a model stops cleanly.
 
-    TARGET is an Ollama model, a stored model name or a GGUF path. Exit status 1 when a
+    TARGET is an Ollama model, a stored model name, a GGUF path, a Modelfile or a folder
+    holding one. Exit status 1 when a
     reply rambles to the token budget, is cut at the start or leaks turn markers.
 
     \b

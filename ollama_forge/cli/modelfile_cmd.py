@@ -147,7 +147,7 @@ def modelfile_command(
 ) -> None:
     """Write the Modelfile for a GGUF, matched to its model family and verified.
 
-    SOURCE is a GGUF path or a stored model name.
+    SOURCE is a GGUF path, a folder holding one model GGUF, or a stored model name.
 
     \b
     The family is detected from the GGUF's own metadata (chat template hash, its special

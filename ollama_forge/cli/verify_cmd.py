@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 def verify_command(ctx: click.Context, target: str, as_json: bool, full: bool) -> None:
     """Prove a Modelfile TEMPLATE renders the model's own chat template, byte for byte.
 
-    TARGET is a GGUF (checks the Modelfile forge would write for it), a Modelfile (its FROM
-    GGUF provides the chat template) or a stored model name.
+    TARGET is a GGUF (checks the Modelfile forge would write for it), a Modelfile or a folder
+    holding one (its FROM GGUF provides the chat template), or a stored model name.
 
     \b
     Rules: the chat template renders with add_generation_prompt=True; when the GGUF sets
