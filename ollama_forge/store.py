@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -277,11 +277,6 @@ class Store:
                 data.models[name] = model
             model.registrations.append(registration)
 
-    def set_modelfile_path(self, name: str, path: str) -> None:
-        with self.transaction() as data:
-            if name in data.models:
-                data.models[name].modelfile_path = path
-
     # --- saved Modelfiles --------------------------------------------------------------
     def record_modelfile(
         self,
@@ -354,6 +349,3 @@ class Store:
                 device=ident.device,
                 source=source,
             )
-
-    def to_json(self) -> dict[str, Any]:
-        return self.load().model_dump(mode="json")

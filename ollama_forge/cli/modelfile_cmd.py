@@ -48,10 +48,6 @@ def parse_messages(items: tuple[str, ...]) -> list[dict[str, str]]:
     return messages
 
 
-def _default_output(result: BuildResult) -> Path:
-    return result.source.entry.parent / "Modelfile"
-
-
 def _explain(result: BuildResult, written: Path | None) -> None:
     from rich.markup import escape
 

@@ -61,10 +61,7 @@ def scan_strings(cur: Cursor, count: int, key: str, max_string: int) -> StringIn
         return StringIndex(array("q", offsets))
     np = sys.modules.get("numpy")
     if np is None and max(count, cur.strings) >= _IMPORT_NUMPY_MIN:
-        try:
-            import numpy as np
-        except ImportError:  # pragma: no cover - numpy comes with gguf
-            np = None
+        import numpy as np  # a dependency of gguf, so always there; imported only for big arrays
     if np is not None:
         return StringIndex(_scan_numpy(np, cur, count, key, max_string))
     _spend_steps(cur, count, key)

@@ -169,10 +169,6 @@ def kind(value: Any) -> str:
     return "func"
 
 
-def is_nil_container(value: Any) -> bool:
-    return isinstance(value, (GoSlice, GoMap)) and value.nil
-
-
 def is_true(value: Any) -> bool:
     """text/template's truth: zero values and empty containers are false."""
     if value is None:

@@ -110,11 +110,6 @@ def parse_model_name(raw: str) -> ModelName:
     return ModelName(**values)
 
 
-def validate_model_name(raw: str) -> str:
-    """The display form of a valid name (raises :class:`ModelNameError` otherwise)."""
-    return parse_model_name(raw).display
-
-
 def same_model(a: str, b: str) -> bool:
     """Whether two names denote the same Ollama model (defaults filled, case-insensitive)."""
     try:

@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ForgeWarning, ModelfileError, ModelNotFoundError, UsageError
-from ..gguf import is_gguf_file
+from ..gguf import is_gguf_file, read_gguf
 from ..gguf.split import expand_shards, parse_shard_name
 from ..modelfile import Modelfile, parse_modelfile
 from ..store import Store
@@ -234,14 +234,8 @@ def local_files(mf: Modelfile) -> LocalFiles:
         role: Literal["model", "shard", "projector"] = (
             "shard" if parse_shard_name(path.name) else "model"
         )
-        if role == "model":
-            try:
-                from ..gguf import read_gguf
-
-                if read_gguf(path).is_projector:
-                    role = "projector"
-            except ImportError:  # pragma: no cover - the gguf package ships with forge
-                pass
+        if role == "model" and read_gguf(path).is_projector:
+            role = "projector"
         out.files.append(LocalFile(path=path, role=role, key=_key_for(path, taken)))
     for value in getattr(mf, "adapters", None) or []:
         path = expand_path(value, base)

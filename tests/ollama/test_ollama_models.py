@@ -23,9 +23,9 @@ def registered(server: OllamaServer, chatml_gguf: Path) -> OllamaServer:
             repo="owner/Tiny-GGUF",
             quant="Q4_K_M",
             files=[StoredFile(path=str(chatml_gguf), size=chatml_gguf.stat().st_size)],
+            modelfile_path=str(write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")),
         )
     )
-    store.set_modelfile_path("tiny", str(write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")))
     register("tiny")
     return server
 

@@ -97,17 +97,17 @@ def test_two_step_flow_from_store_reads_each_file_once(
     """pull-gguf records hub-verified digests; register NAME then only uploads."""
     store = Store()
     size = chatml_gguf.stat().st_size
+    mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
     store.put(
         StoredModel(
             name="tiny",
             repo="owner/tiny-GGUF",
             quant="Q4_K_M",
             files=[StoredFile(path=str(chatml_gguf), size=size, sha256=sha(chatml_gguf)[7:])],
+            modelfile_path=str(mf),
         )
     )
     store.remember_sha256(chatml_gguf, sha(chatml_gguf)[7:], source="hub-verified")
-    mf = write_modelfile(chatml_gguf.parent, "./tiny-q4_k_m.gguf")
-    store.set_modelfile_path("tiny", str(mf))
 
     before = DISK_READS.bytes_read
     result = register("tiny")

@@ -554,18 +554,15 @@ def synthesize_template(
         # Tool use recovered from probes is kept only if it reproduces the suite's tool conversations.
         from ..compare import verify_template
 
-        try:
-            report = verify_template(
-                result.go_template,
-                result.default_system,
-                chat_template,
-                bos_token=bos_token,
-                eos_token=eos_token,
-                add_bos_token=add_bos_token,
-                special_tokens=special_tokens,
-            )
-        except ImportError:  # pragma: no cover - render_prompt is part of the package
-            return result
+        report = verify_template(
+            result.go_template,
+            result.default_system,
+            chat_template,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            add_bos_token=add_bos_token,
+            special_tokens=special_tokens,
+        )
         failed = [r for r in report.mismatches if r.name in _TOOL_CONVERSATIONS]
         if failed:
             plain = {k: v for k, v in plans.items() if not k.endswith("_tools")}
