@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from .config import forge_home
 from .digests import FileIdentity
 from .errors import ModelNotFoundError, StoreError, UsageError
+from .ollama.names import same_model
 
 STORE_VERSION = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
@@ -251,7 +252,6 @@ class Store:
         that name (any host); files on disk stay. Returns (stored model removed, registration
         records removed); a name that is in neither is a :class:`ModelNotFoundError`.
         """
-        from .ollama.names import same_model
 
         with self.transaction() as data:
             entry = data.models.pop(name, None) is not None

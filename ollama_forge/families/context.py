@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from ..budget import detect_budget
 from ..errors import UsageError
+from ..gguf.memory import estimate_memory
 
 if TYPE_CHECKING:
     from ..gguf import GGUFInfo
@@ -45,7 +46,6 @@ def _gib(n: int) -> str:
 
 
 def _total(info: GGUFInfo, ctx: int, weights_bytes: int | None) -> int | None:
-    from ..gguf.memory import estimate_memory
 
     estimate = estimate_memory(info, ctx, weights_bytes=weights_bytes)
     if estimate.kv_bytes is None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..gguf import GGUFInfo, read_gguf
 from .registry import Family, chat_template_sha256, get_family, load_families
 
 if TYPE_CHECKING:
@@ -159,7 +160,6 @@ def _name_candidates(names: list[str], families: Mapping[str, Family]) -> list[C
 
 
 def _info_of(source: Any) -> GGUFInfo:
-    from ..gguf import GGUFInfo, read_gguf
 
     if isinstance(source, GGUFInfo):
         return source

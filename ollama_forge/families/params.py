@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ForgeError
+from ..modelfile import validate_parameters
 
 if TYPE_CHECKING:
     from ..gguf import GGUFInfo
@@ -27,7 +28,6 @@ SAMPLING_PARAMETERS = {
 
 def sampling_defaults(info: GGUFInfo) -> tuple[dict[str, Any], list[str]]:
     """The model author's recommended sampling (general.sampling.*) as Ollama PARAMETERs."""
-    from ..modelfile import validate_parameters
 
     out: dict[str, Any] = {}
     notes: list[str] = []
@@ -52,7 +52,6 @@ def merge_parameters(
     sampling: Mapping[str, Any], family: Family | None, user: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Model's own sampling defaults < family defaults < the user's (validated, typed; no stop/num_ctx)."""
-    from ..modelfile import validate_parameters
 
     merged: dict[str, Any] = dict(sampling)
     if family is not None:

@@ -53,7 +53,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import FamilyError
+from ..config import user_families_dir
+from ..errors import FamilyError, TemplateError
+from ..gotemplate import parse as parse_go
+from ..gotemplate.goprint import is_print
+from ..gotemplate.literals import go_quote
+from ..modelfile import Modelfile
 
 MARKER = "forge-family"
 _HEADER = re.compile(r"\A\s*\{#-?\s*forge-family\b(?P<meta>.*?)-?#\}\n?", re.S)
@@ -284,8 +289,6 @@ def go_text(value: str) -> str:
     trim, unprintable characters) becomes a quoted literal action ``{{ "..." }}`` (Go's
     strconv.Quote), which can never open an action or end the TEMPLATE value.
     """
-    from ..gotemplate.goprint import is_print
-    from ..gotemplate.literals import go_quote
 
     if value == "":
         return ""
@@ -310,8 +313,6 @@ def render_family_template(
     """
     from jinja2 import TemplateError as JinjaError
     from jinja2.exceptions import SecurityError
-
-    from ..errors import TemplateError
 
     template = _compile_body(family.body, family.path)
     prefix = ("" if add_bos_token else bos_token) if bos_prefix is None else bos_prefix
@@ -345,7 +346,6 @@ def render_family_template(
             hint="Use only the variables: " + ", ".join(BODY_VARIABLES),
             family=family.name,
         ) from exc
-    from ..gotemplate import parse as parse_go
 
     try:
         parse_go(text)
@@ -365,7 +365,6 @@ def render_family_body(family: Family, variables: Mapping[str, Any]) -> str:
     ``num_ctx``, ``system``, ``params``, ``bos_token``, ``eos_token``, ``bos_prefix``,
     ``add_bos_token``), but built as data through the typed Modelfile and its refusing renderer.
     """
-    from ..modelfile import Modelfile
 
     template = render_family_template(
         family,
@@ -415,7 +414,6 @@ def _load_folder(folder: Path, source: Literal["builtin", "user"]) -> list[Famil
 
 
 def user_dir(families_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    from ..config import user_families_dir
 
     folder = Path(families_dir).expanduser() if families_dir is not None else user_families_dir()
     if folder is None:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from ..modelfile import representable_styles
+
 if TYPE_CHECKING:
     from ..gguf import GGUFFile, GGUFInfo
     from .registry import Family
@@ -68,7 +70,6 @@ def _add(choice: StopChoice, text: str | None, why: str, openers: frozenset[str]
     if text in openers:
         choice.rejected.append(f"{text} ({why}; a turn opener would cut replies short)")
         return
-    from ..modelfile import representable_styles
 
     if not representable_styles(text):
         # A stop Ollama's Modelfile grammar cannot carry (e.g. a line ending in \"\"\"): llama.cpp still

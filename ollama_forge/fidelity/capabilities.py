@@ -14,6 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..gguf import read_gguf
+from ..ollama.models import show
+from .compare import chat_template_capabilities
+from .server_path import predict_server_path
+
 __all__ = ["CapabilityCheck", "check_registered", "compare_capabilities"]
 
 _WATCHED = ("tools", "thinking")
@@ -50,8 +55,6 @@ def compare_capabilities(
     name: str | None = None,
 ) -> CapabilityCheck:
     """Warnings for every tools/thinking difference between the server's list and the template."""
-    from .compare import chat_template_capabilities
-    from .server_path import predict_server_path
 
     supports = sorted(chat_template_capabilities(chat_template or "") & set(_WATCHED))
     predicted = predict_server_path(
@@ -101,8 +104,6 @@ def check_registered(
 
     None when the registration uploaded no model GGUF (``FROM`` an existing model).
     """
-    from ..gguf import read_gguf
-    from ..ollama.models import show
 
     model = next((Path(f.path) for f in result.files if f.role in ("model", "shard")), None)
     if model is None:

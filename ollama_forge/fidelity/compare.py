@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, computed_field
 from ..errors import ChatTemplateError, TemplateError
 from .conversations import Conversation, conversation_suite, think_kwargs, to_hf_messages
 from .jinja import HOSTILE_KINDS, render_chat_template, special_token_kwargs
+from .ollama_prompt import render_prompt
 
 CONTEXT_CHARS = 40
 
@@ -151,7 +152,6 @@ def chat_template_capabilities(chat_template: str) -> set[str]:
 
 
 def default_renderer() -> PromptRenderer:
-    from .ollama_prompt import render_prompt
 
     return render_prompt
 

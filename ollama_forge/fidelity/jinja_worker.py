@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import ChatTemplateError
+from .jinja_env import MAX_OUTPUT_CHARS, make_environment, raised_class
 
 WORKER_MEMORY_BYTES = 1536 * 1024 * 1024
 
@@ -30,8 +31,6 @@ def _render_in_worker(
     request: dict[str, Any], cache: dict[tuple[str, bool], Any]
 ) -> dict[str, Any]:
     import jinja2
-
-    from .jinja_env import MAX_OUTPUT_CHARS, make_environment, raised_class
 
     raised_cls = raised_class()
     template_text: str = request["template"]

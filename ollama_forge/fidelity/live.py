@@ -14,6 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import ForgeError, OllamaResponseError
+from ..ollama.client import OllamaHTTP, resolve_host
+from ..ollama.models import registered_names
+from ..text import safe_text
 
 __all__ = ["LiveResult", "describe", "live_check"]
 
@@ -76,7 +79,6 @@ def live_check(
     name: str, kind: Literal["tools", "think"], host: str | None = None, *, max_tokens: int = 512
 ) -> LiveResult:
     """Send one tool request (``kind="tools"``) or thinking request (``"think"``) to Ollama's model ``name``."""
-    from ..ollama.client import OllamaHTTP, resolve_host
 
     prompt = TOOL_PROMPT if kind == "tools" else THINK_PROMPT
     body: dict[str, Any] = {
@@ -107,7 +109,6 @@ def live_check(
 
 def describe(result: LiveResult) -> LiveResult:
     """Set ``ok`` and ``verdict`` from what came back (shared with the embedded runtime's check)."""
-    from ..text import safe_text
 
     if result.kind == "tools":
         names = [str((c.get("function") or {}).get("name", "")) for c in result.tool_calls]
@@ -145,8 +146,6 @@ def live_checks(
     max_tokens: int = 512,
 ) -> list[LiveResult]:
     """:func:`live_check` for each kind, on the first of the store's registrations / ``name`` Ollama knows."""
-    from ..ollama.client import OllamaHTTP, resolve_host
-    from ..ollama.models import registered_names
 
     where = resolve_host(host)
     chosen = name

@@ -32,8 +32,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..errors import ForgeError
+from .compare import chat_template_capabilities, verify_template
 from .conversations_tools import ToolSuiteReport, compare_tool_suite
 from .server_path import PromptPath, ServerPath, predict_server_path
+from .synthesis import synthesize_template
+from .synthesis.go import drop_thinking_declaration
 
 __all__ = [
     "NEW_SERVER",
@@ -146,7 +150,6 @@ def _round_trip(report: ToolSuiteReport) -> tuple[bool | None, str | None]:
 
 
 def _shows_tools_or_thinking(chat_template: str) -> bool:
-    from .compare import chat_template_capabilities
 
     return bool(chat_template_capabilities(chat_template) & {"tools", "thinking"})
 
@@ -212,7 +215,6 @@ def choose_path(
     if requested == "auto" and native_when_unfaithful and go_wins_unfaithful and go_template:
         # Better than no TEMPLATE: the same prompts without the declared reasoning tags, which
         # Ollama >= 0.30 bypasses for the Jinja while older servers still chat with it.
-        from .synthesis.go import drop_thinking_declaration
 
         candidate = drop_thinking_declaration(go_template)
         if candidate != go_template and predict(candidate)[0].path is PromptPath.NATIVE_JINJA:
@@ -330,9 +332,6 @@ def choose_for_build(
 def _without_tools(system: str | None, info: Any, tokens: dict[str, str]) -> PathChoice | None:
     """A synthesised TEMPLATE without tool support, if it verifies and Ollama >= 0.30 bypasses it:
     older servers then keep a verified TEMPLATE for chat instead of none."""
-    from ..errors import ForgeError
-    from .compare import verify_template
-    from .synthesis import synthesize_template
 
     bos, eos, add_bos = tokens.get("bos", ""), tokens.get("eos", ""), bool(info.add_bos_token)
     try:
@@ -354,7 +353,6 @@ def _without_tools(system: str | None, info: Any, tokens: dict[str, str]) -> Pat
             return None
     except ForgeError:
         return None
-    from .synthesis.go import drop_thinking_declaration
 
     for template in dict.fromkeys(
         [synth.go_template, drop_thinking_declaration(synth.go_template)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from .. import config
 from ..errors import (
     EntryNotFoundError,
     ForgeError,
@@ -18,6 +19,7 @@ from ..errors import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
+from ._http import StalledTransfer, http_module
 
 
 def convert(
@@ -80,8 +82,6 @@ def convert(
 
 def _transport(exc: BaseException, what: str, fields: dict[str, str]) -> ForgeError | None:
     """Network failures (refused, DNS, TLS, timeouts, cut connections) of the detected HTTP stack."""
-    from .. import config
-    from ._http import StalledTransfer, http_module
 
     mod = http_module()
     if not isinstance(exc, (mod.HTTPError, mod.InvalidURL, StalledTransfer)):

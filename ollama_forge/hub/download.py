@@ -26,8 +26,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..digests import validate_sha256_hex
-from ..errors import HubError, IntegrityError, UnsafeNameError
-from ._errors import hub_errors
+from ..errors import ForgeWarning, HubError, IntegrityError, OfflineError, UnsafeNameError
+from ..text import safe_text
+from ._errors import convert, hub_errors
 from ._http import (
     RateGuard,
     guarded_raw,
@@ -286,9 +287,6 @@ def _check_cached(
 def _discard(blob: Path) -> None:
     import warnings
 
-    from ..errors import ForgeWarning
-    from ..text import safe_text
-
     warnings.warn(
         f"cached blob {safe_text(blob)} does not match the Hub's metadata; downloading it again",
         ForgeWarning,
@@ -299,7 +297,6 @@ def _discard(blob: Path) -> None:
 
 
 def _offline_missing(repo: str, revision: str, paths: list[str]) -> HubError:
-    from ..errors import OfflineError
 
     return OfflineError(
         f"Offline (HF_HUB_OFFLINE is set) and not in the cache: {', '.join(paths)} from {repo}@{revision}",
@@ -534,7 +531,6 @@ def _final(
     exc: BaseException, repo: str, revision: str, file: RemoteFile, have: int
 ) -> BaseException:
     """The error to raise when giving up: a HubError that says the partial file is kept."""
-    from ._errors import convert
 
     if isinstance(exc, HubError):
         err: BaseException = exc

@@ -23,6 +23,7 @@ from .. import config
 from ..digests import validate_sha256_hex
 from ..errors import HubError, OfflineError, UnsafeNameError
 from ._errors import hub_errors
+from ._http import get_json, same_origin
 from .names import real_dirs, safe_join, validate_remote_filename
 from .refs import HubRef
 
@@ -111,8 +112,6 @@ def fetch_listing(ref: HubRef) -> RepoListing:
     from urllib.parse import quote
 
     from huggingface_hub.utils import build_hf_headers
-
-    from ._http import get_json, same_origin
 
     rev = ref.rev
     headers = build_hf_headers(token=config.hf_token(), library_name="ollama-forge")

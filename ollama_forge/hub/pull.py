@@ -13,11 +13,25 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from .. import config
-from ..store import Store, StoredFile, StoredModel, validate_short_name
-from .download import CachedFile, ensure_file
-from .listing import RemoteFile, RepoListing
+from ..digests import FileIdentity
+from ..errors import UsageError
+from ..store import Store, StoredFile, StoredModel, TrustedDigest, validate_short_name
+from ..text import safe_text
+from .download import CachedFile, _offline_missing, ensure_file
+from .listing import RemoteFile, RepoListing, fetch_listing, repo_folder
+from .names import real_dirs, safe_join
+from .quants import annotate_fit
 from .refs import HubRef, parse_ref
-from .select import ProjectorFile, Variant
+from .select import (
+    DEFAULT_QUANTS,
+    ProjectorFile,
+    Variant,
+    choose_variant,
+    default_name,
+    group_variants,
+    match_quant,
+    pick_projector,
+)
 
 Role = Literal["model", "shard", "projector"]
 
@@ -72,9 +86,6 @@ def pull_gguf(
     ``repo`` is ``owner/repo[:QUANT][@REV]``; ``quant``/``revision`` override the parts of it.
     ``progress`` receives the bytes as they arrive (e.g. a ``rich.progress.Progress``).
     """
-    from ..errors import UsageError
-    from .listing import fetch_listing
-    from .select import choose_variant, default_name, group_variants, pick_projector
 
     ref = parse_ref(repo) if isinstance(repo, str) else repo
     ref = HubRef(repo=ref.repo, quant=quant or ref.quant, revision=revision or ref.revision)
@@ -92,8 +103,6 @@ def pull_gguf(
     listing = fetch_listing(ref)
     grouped = group_variants(listing.files)
     if fit or (ref.quant is None and file is None and not _has_default(grouped.variants)):
-        from .quants import annotate_fit
-
         annotate_fit(listing, grouped.variants, ctx=ctx, mem=mem)
     variant = choose_variant(grouped.variants, repo=ref.repo, quant=ref.quant, file=file, fit=fit)
     proj: ProjectorFile | None = pick_projector(grouped.projectors, variant) if projector else None
@@ -110,8 +119,6 @@ def pull_gguf(
     transfer_started = time.monotonic()
     cached = _fetch_all(listing, ref, plan, progress=progress)
     transfer_seconds = time.monotonic() - transfer_started
-
-    from .names import real_dirs
 
     dest = real_dirs(
         config.models_dir(), config.models_dir() / short
@@ -176,8 +183,6 @@ def _record(
     blobs: list[Path],
 ) -> None:
     """One store transaction: the model entry plus every verified digest (trusted, "hub-verified")."""
-    from ..digests import FileIdentity
-    from ..store import TrustedDigest
 
     model = StoredModel(
         name=name,
@@ -209,7 +214,6 @@ def _record(
 
 
 def _has_default(variants: list[Variant]) -> bool:
-    from .select import DEFAULT_QUANTS, match_quant
 
     return any(match_quant(variants, q) for q in DEFAULT_QUANTS) or len(variants) <= 1
 
@@ -241,8 +245,6 @@ def _fetch_all(
     *,
     progress: TransferProgress | None,
 ) -> list[CachedFile]:
-    from ..text import safe_text
-    from .download import _offline_missing
 
     offline = config.hf_offline()
     cache_dir = config.hf_hub_cache()
@@ -296,8 +298,6 @@ def _fetch_all(
 
 
 def _in_cache(cache_dir: Path, listing: RepoListing, f: RemoteFile) -> bool:
-    from .listing import repo_folder
-    from .names import safe_join
 
     storage = cache_dir / repo_folder(listing.repo)
     pointer = safe_join(storage / "snapshots" / listing.commit, f.path)

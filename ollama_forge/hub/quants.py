@@ -9,9 +9,24 @@ from pydantic import BaseModel, Field
 
 from .. import config
 from ..budget import MemoryBudget, detect_budget
-from ..errors import ForgeError, QuantSelectionError
+from ..errors import ForgeError, OfflineError, QuantSelectionError
+from ..gguf import read_gguf
+from ..gguf.memory import estimate_memory
+from ..gguf.quant import quant_from_file_type
+from .listing import fetch_listing, storage_folder
+from .names import safe_join
 from .refs import HubRef, parse_ref
-from .select import ProjectorFile, Variant
+from .remote import SMALL_CHUNK, read_remote_info
+from .select import (
+    DEFAULT_QUANTS,
+    ProjectorFile,
+    Variant,
+    choose_variant,
+    group_variants,
+    match_quant,
+    pick_projector,
+    quality_rank,
+)
 
 if TYPE_CHECKING:
     from ..gguf import GGUFInfo
@@ -47,8 +62,6 @@ def list_quants(
     read_header: bool = True,
 ) -> QuantListing:
     """The GGUF variants of ``repo[@REV]``, grouped (shards merged) and checked against memory."""
-    from .listing import fetch_listing
-    from .select import choose_variant, group_variants
 
     ref = parse_ref(repo, allow_quant=False) if isinstance(repo, str) else repo
     if revision is not None:
@@ -75,7 +88,6 @@ def list_quants(
         result.header_bytes_fetched = info.get("bytes_fetched")
         if info.get("note"):
             result.notes.append(info["note"])
-    from .select import quality_rank
 
     result.variants = sorted(grouped.variants, key=quality_rank)
     with contextlib.suppress(ForgeError):
@@ -96,8 +108,6 @@ def annotate_fit(
     each; the weights differ (their file sizes). One header is read (Range requests, or the
     cached file offline); the default candidate's, so its quant is confirmed too.
     """
-    from ..gguf.quant import quant_from_file_type
-    from .select import DEFAULT_QUANTS, match_quant
 
     budget = detect_budget(mem)
     out: dict[str, Any] = {"budget": budget}
@@ -129,7 +139,6 @@ def annotate_fit(
 
 def kv_cache_bytes(info: Any, ctx: int) -> int | None:
     """The KV cache at ``ctx`` (ollama_forge.gguf.memory), None when the header lacks the shapes."""
-    from ..gguf.memory import estimate_memory
 
     est = estimate_memory(info, ctx)
     return est.kv_bytes
@@ -137,9 +146,6 @@ def kv_cache_bytes(info: Any, ctx: int) -> int | None:
 
 def _read_header(listing: RepoListing, variant: Variant) -> tuple[Any, int]:
     """GGUFInfo of the variant's first file: from the cache if present, else over Range requests."""
-    from ..gguf import read_gguf
-    from .listing import storage_folder
-    from .names import safe_join
 
     local = safe_join(
         storage_folder(listing.repo) / "snapshots" / listing.commit, variant.entry.path
@@ -147,10 +153,7 @@ def _read_header(listing: RepoListing, variant: Variant) -> tuple[Any, int]:
     if local.exists():
         return read_gguf(local), 0
     if config.hf_offline():
-        from ..errors import OfflineError
-
         raise OfflineError(f"{variant.entry.path} is not cached (offline)")
-    from .remote import read_remote_info
 
     info, source = read_remote_info(listing, variant.entry)
     return info, source.bytes_fetched
@@ -173,14 +176,9 @@ def read_remote_headers(ref: HubRef | str, ctx: int | None = None) -> RemoteHead
     Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
     chunk (their headers are tiny) so the weights total and the projector are exact too.
     """
-    from .listing import fetch_listing
-    from .remote import SMALL_CHUNK, read_remote_info
-    from .select import choose_variant, group_variants, pick_projector
 
     hub_ref = parse_ref(ref) if isinstance(ref, str) else ref
     if config.hf_offline():
-        from ..errors import OfflineError
-
         raise OfflineError(
             f"Cannot inspect {hub_ref} remotely: offline mode (HF_HUB_OFFLINE) is set",
             hint=f"Pull it first (forge pull-gguf {hub_ref}) and inspect the stored model.",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import HubError
+from ..gguf import read_gguf
 from ._errors import hub_errors
 from ._http import (
     RateGuard,
@@ -232,7 +233,6 @@ def read_remote_info(
     listing: RepoListing, file: RemoteFile, *, chunk_size: int = CHUNK
 ) -> tuple[GGUFInfo, HTTPRangeSource]:
     """Parse a remote GGUF's header over Range requests."""
-    from ..gguf import read_gguf
 
     source = source_for(listing, file, chunk_size=chunk_size)
     return read_gguf(source), source

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field
 
 from ..errors import QuantSelectionError
+from ..gguf.quant import quant_bits, quant_from_filename, quant_rank
+from ..gguf.split import parse_shard_name
 from .listing import RemoteFile
 
 DEFAULT_QUANTS = ("Q4_K_M", "Q8_0")
@@ -76,8 +78,6 @@ def is_model_file(path: str) -> bool:
 
 def group_variants(files: Sequence[RemoteFile]) -> Grouped:
     """Split a listing into model variants (shards merged), projectors and excluded files."""
-    from ..gguf.quant import quant_bits, quant_from_filename
-    from ..gguf.split import parse_shard_name
 
     out = Grouped()
     sets: dict[tuple[str, str, int], dict[int, RemoteFile]] = {}
@@ -139,7 +139,6 @@ def _bits(fn: object, quant: str | None) -> float | None:
 
 def quality_rank(variant: Variant) -> tuple[int, int]:
     """Lower is better: position in the Hub's GGUF_QUANT_ORDER, then larger size first."""
-    from ..gguf.quant import quant_rank
 
     return (quant_rank(variant.quant), -variant.size)
 

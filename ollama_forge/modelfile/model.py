@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from ..errors import ForgeWarning, ModelfileError, ModelfileParseError, StoreError
+from ..store import Store
 from .parameters import validate_parameter, validate_parameters
 from .parser import ParsedFile, missing_from_error, scan_modelfile
 from .paths import expand_path, looks_like_path
@@ -180,7 +181,6 @@ class Modelfile(BaseModel):
         return target
 
     def _record(self, target: Path, text: str) -> None:
-        from ..store import Store
 
         plan = self._plan
         assert plan is not None

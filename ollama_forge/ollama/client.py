@@ -19,9 +19,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._version import __version__
 from ..config import normalize_ollama_host, ollama_host
 from ..digests import CHUNK, DISK_READS, validate_ollama_digest
-from ..errors import ForgeError, OllamaConnectionError, OllamaResponseError
+from ..errors import (
+    ForgeError,
+    OllamaConnectionError,
+    OllamaError,
+    OllamaModelNotFoundError,
+    OllamaResponseError,
+)
+from ..text import safe_text
+from .transport import ConnectFailed, Transport
 
 if TYPE_CHECKING:
     import httpx
@@ -91,8 +100,6 @@ def convert_exception(
     import http.client
     import sys
 
-    from .transport import ConnectFailed
-
     doing = f" while {action}" if action else ""
     ollama = sys.modules.get("ollama")
     httpx = sys.modules.get("httpx")
@@ -155,7 +162,6 @@ def convert_exception(
 
 def malformed(host: str, what: str, detail: str) -> OllamaResponseError:
     """The error for an answer that is not what an Ollama server sends (a proxy, another service)."""
-    from ..text import safe_text
 
     return OllamaResponseError(
         f"Ollama at {host} sent a malformed answer to {what}: {safe_text(detail, keep_newlines=False, limit=200)}",
@@ -172,7 +178,6 @@ def status_error(
     host: str, status: int, body: str, *, action: str | None = None
 ) -> OllamaResponseError:
     """The error for an HTTP error answer (``{"error": ...}`` or gin's text/plain pages)."""
-    from ..text import safe_text
 
     text = safe_text(_error_text(body), keep_newlines=False, limit=2000)
     doing = f" while {action}" if action else ""
@@ -180,8 +185,6 @@ def status_error(
         r"model ['\"]?(.{1,300}?)['\"]? not found.*", text, re.IGNORECASE | re.DOTALL
     )
     if status == 404 and missing:  # one wording for every missing name (docs/cli.md)
-        from ..errors import OllamaModelNotFoundError
-
         return OllamaModelNotFoundError.of(
             missing.group(1),
             f"a model in Ollama at {host}{doing}",
@@ -271,8 +274,6 @@ def make_client(host: str | None = None, timeout: float | None = DEFAULT_TIMEOUT
 def _headers() -> dict[str, str]:
     import os
 
-    from .._version import __version__
-
     headers = {"User-Agent": f"ollama-forge/{__version__}", "Accept": "application/json"}
     key = os.environ.get("OLLAMA_API_KEY")
     if key:
@@ -294,7 +295,6 @@ class OllamaHTTP:
         timeout: float = DEFAULT_TIMEOUT,
         long_timeout: float = LONG_TIMEOUT,
     ) -> None:
-        from .transport import Transport
 
         self.host = resolve_host(host)
         self.timeout = timeout
@@ -393,7 +393,6 @@ class OllamaHTTP:
         The per-read timeout never exceeds the deadline, so a stalled server and one that never
         stops both end within ``deadline`` (+ one read) with an :class:`OllamaError`.
         """
-        from ..errors import OllamaError
 
         end = time.monotonic() + deadline
         model = body.get("model")

@@ -23,7 +23,8 @@ from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ParameterError
+from ..errors import OllamaError, ParameterError
+from ..modelfile import validate_parameters
 from .client import resolve_host, translate_errors
 from .names import parse_model_name
 
@@ -138,7 +139,6 @@ def _is_done(part: Any) -> bool:
 
 
 def _deadline_error(model: str, deadline: float, host: str) -> Exception:
-    from ..errors import OllamaError
 
     return OllamaError(
         f"forge stopped the generation of {model!r} after its {deadline:g} s deadline: the reply was not "
@@ -229,7 +229,6 @@ def chat_model(
     ``timeout``: seconds without a byte from the server; ``deadline``: seconds for a whole reply;
     ``num_predict``: the reply's token limit (default :data:`DEFAULT_NUM_PREDICT`, -1 = none).
     """
-    from ..modelfile import validate_parameters
 
     parse_model_name(name)
     for key in more:

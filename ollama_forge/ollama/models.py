@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from ..errors import ForgeError, OllamaResponseError
+from ..store import Store
 from .answers import Malformed, as_dict, as_int, as_str, details_of, models_of, parse_go_time
 from .client import DEFAULT_TIMEOUT, OllamaHTTP, malformed, resolve_host
 from .names import ModelName, parse_model_name, same_model
+from .ps import human_bytes, legacy_sizes, server_version
 
 if TYPE_CHECKING:
     from ..store import Registration, Store, StoredModel
@@ -115,8 +117,6 @@ def list_models(
     Ollama down is an :class:`~ollama_forge.errors.OllamaConnectionError` (``forge list`` exits 1
     like ``ollama list``): forge's store alone cannot say which models Ollama has.
     """
-    from ..store import Store
-    from .ps import human_bytes, legacy_sizes, server_version
 
     server = resolve_host(host)
     with OllamaHTTP(server, timeout=timeout) as http:
@@ -193,7 +193,6 @@ def show(
     The name is validated first (nothing is sent for an invalid one); ``name`` in the result is
     its normalised form (``g1`` -> ``g1:latest``), as Ollama stores it.
     """
-    from ..store import Store
 
     target = parse_model_name(name)
     server = resolve_host(host)
@@ -257,7 +256,6 @@ def remove(
     Ollama deletes a loaded model's files but keeps its runner (it stays in ``ollama ps`` and
     ``ollama stop`` cannot find it), so the unload must come first.
     """
-    from ..store import Store
 
     target: ModelName = parse_model_name(name)
     server = resolve_host(host)
@@ -301,7 +299,6 @@ def remove(
 
 def registered_names(target: str, host: str) -> list[str]:
     """Names to try on Ollama for ``target``: the store's registrations for this host first, then the target."""
-    from ..store import Store
 
     names: list[str] = []
     try:

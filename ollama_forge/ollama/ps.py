@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..errors import ForgeError
+from ..text import safe_text
 from .answers import Malformed, as_int, as_str, details_of, models_of, parse_go_time
 from .client import DEFAULT_TIMEOUT, OllamaHTTP, malformed, resolve_host
 from .versions import Version
@@ -52,7 +54,6 @@ def legacy_sizes(version: str | None) -> bool:
 
 def server_version(http: OllamaHTTP) -> str | None:
     """The server's version for formatting choices; None when it cannot say (then: current)."""
-    from ..errors import ForgeError
 
     try:
         return http.version()
@@ -229,7 +230,6 @@ def ps_with_version(
 
 def render_table(models: list[RunningModel]) -> str:
     """The exact text ``ollama ps`` prints for these models (server strings made terminal-safe)."""
-    from ..text import safe_text
 
     header = ["NAME", "ID", "SIZE", "PROCESSOR", "CONTEXT", "UNTIL"]
     rows = [

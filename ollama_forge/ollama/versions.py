@@ -17,6 +17,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..fidelity import server_path
+from ..fidelity.server_path import (
+    PromptPath,
+    chat_template_capabilities,
+    go_template_capabilities,
+    predict_server_path,
+)
+
 NATIVE_TEMPLATE_SINCE = (0, 30, 0)
 SPLIT_GGUF_SINCE = (0, 30, 0)
 #: format.HumanBytes with >= thresholds, TB and truncated values (``328 MB``); recorded on 0.32.15,
@@ -96,14 +104,12 @@ class TemplateDecision(BaseModel):
 
 def jinja_capabilities(chat_template: str | None) -> list[str]:
     """Capabilities Ollama reads from a GGUF Jinja template (keyword scan, server/images.go)."""
-    from ..fidelity.server_path import chat_template_capabilities
 
     return chat_template_capabilities(chat_template)
 
 
 def go_capabilities(template: str | None) -> list[str]:
     """Capabilities Ollama derives from a Go TEMPLATE (tools, insert, thinking)."""
-    from ..fidelity.server_path import go_template_capabilities
 
     caps = go_template_capabilities(template).capabilities if template else []
     return [c for c in ("tools", "insert", "thinking") if c in caps]
@@ -111,7 +117,6 @@ def go_capabilities(template: str | None) -> list[str]:
 
 def prefer_chat_template(chat_template: str, go_template: str) -> bool:
     """Ollama's ``shouldPreferChatTemplate`` (OLLAMA_GO_TEMPLATE unset)."""
-    from ..fidelity import server_path
 
     return server_path.prefer_chat_template(
         chat_template, jinja_capabilities(chat_template), go_template, go_capabilities(go_template)
@@ -135,7 +140,6 @@ def decide_template(
     (Ollama's rules, per version); this adds what forge sends (``--native-template`` omits the
     TEMPLATE where the server can render the Jinja) and the words for the user.
     """
-    from ..fidelity.server_path import PromptPath, predict_server_path
 
     native = version.native_templates if version is not None else True
     vtext = str(version) if version is not None else None

@@ -20,7 +20,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..errors import MissingExtraError, RuntimeBackendError, UsageError
+from ..config import hf_endpoint, hf_hub_cache, hf_offline, hf_token
+from ..errors import (
+    ForgeWarning,
+    MissingExtraError,
+    NotFoundError,
+    OfflineError,
+    RuntimeBackendError,
+    UsageError,
+)
+from ..hub.reach import hub_reachable
 from .devices import HF_HINT, DeviceChoice, choose
 
 OnText = Callable[[str], None]
@@ -130,9 +139,6 @@ def hf_pipeline(
 
     import torch
 
-    from ..config import hf_token
-    from ..errors import ForgeWarning
-
     for message in choice.warnings:
         warnings.warn(message, ForgeWarning, stacklevel=2)
     kwargs: dict[str, Any] = {
@@ -191,8 +197,6 @@ def _offline_source(model: str, revision: str | None = None) -> str:
     """
     if Path(model).expanduser().exists() or "/" not in model.strip("/"):
         return model  # a local folder, or a bare name transformers resolves itself
-    from ..config import hf_endpoint, hf_hub_cache, hf_offline
-    from ..errors import NotFoundError, OfflineError
 
     if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
         raise NotFoundError.of(
@@ -200,7 +204,6 @@ def _offline_source(model: str, revision: str | None = None) -> str:
             "a local model folder; a Hub id is owner/name",
             hint="Pass an existing folder with config.json, or a Hub repo id owner/name.",
         )
-    from ..hub.reach import hub_reachable
 
     if hf_offline():
         why = "HF_HUB_OFFLINE is set"

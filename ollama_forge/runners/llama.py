@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import install_hint
+from ..config import debug_enabled
 from ..errors import MissingExtraError, RuntimeBackendError
+from ..fidelity.ollama_prompt import render_prompt
+from ..gguf import read_gguf
+from ..modelfile import validate_parameters
+from .llama_probe import load_llama, runtime_settings
 
 if TYPE_CHECKING:
     pass
@@ -123,8 +128,6 @@ def _quiet_llama_logs(llama_cpp: Any) -> None:
         return
     import sys
 
-    from ..config import debug_enabled
-
     @llama_cpp.llama_log_callback
     def _callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         if debug_enabled():
@@ -148,7 +151,6 @@ class LlamaRuntime:
         n_threads: int | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        from ..modelfile import validate_parameters
 
         self.resolved = resolved
         merged: dict[str, Any] = dict(resolved.modelfile.parameters)
@@ -181,7 +183,6 @@ class LlamaRuntime:
             kwargs["use_mmap"] = bool(use_mmap)
         # Native crashes (a CPU feature the host advertises but cannot run) would kill this
         # process: the settings come from a probe that ran llama.cpp in a child process first.
-        from .llama_probe import load_llama, runtime_settings
 
         if progress is not None:  # loading (and a first runtime probe) can take a while: say so
             progress(f"loading {resolved.gguf_path.name} into llama.cpp (n_ctx {self.n_ctx})")
@@ -198,7 +199,6 @@ class LlamaRuntime:
         self._vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
 
     def _context_size(self, requested: int | None) -> int:
-        from ..gguf import read_gguf
 
         trained = None
         try:
@@ -217,7 +217,6 @@ class LlamaRuntime:
     # -- prompt ------------------------------------------------------------------------
     def render(self, messages: Messages) -> str:
         """The exact prompt Ollama builds for ``messages`` with this Modelfile."""
-        from ..fidelity.ollama_prompt import render_prompt
 
         mf = self.resolved.modelfile
         return render_prompt(

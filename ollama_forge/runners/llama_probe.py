@@ -35,7 +35,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ..config import forge_home
 from ..errors import RuntimeBackendError
+from ..gguf import read_gguf
 
 CACHE_FILE = "llama-runtime.json"
 PROBE_TIMEOUT = 180.0
@@ -121,7 +123,6 @@ def _cpu_features() -> str:
 
 
 def _tensor_types(gguf_path: Path) -> str:
-    from ..gguf import read_gguf
 
     try:
         info = read_gguf(gguf_path)
@@ -142,7 +143,6 @@ def probe_key(gguf_path: Path, n_gpu_layers: int | None = None) -> str:
 
 
 def _cache_path() -> Path:
-    from ..config import forge_home
 
     return forge_home() / CACHE_FILE
 

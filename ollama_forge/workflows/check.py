@@ -39,6 +39,13 @@ from ..errors import (
     TemplateError,
     UsageError,
 )
+from ..fidelity.ollama_prompt import render_prompt
+from ..gguf import read_gguf
+from ..ollama.client import OllamaHTTP, resolve_host, start_hint
+from ..ollama.models import registered_names
+from ..runners.llama import LlamaRuntime
+from ..store import Store
+from .chat import resolve_model
 
 if TYPE_CHECKING:
     from ..modelfile import Modelfile
@@ -146,7 +153,6 @@ def turn_markers(template: str | None) -> list[str]:
     """
     if not template:
         return []
-    from ..fidelity.ollama_prompt import render_prompt
 
     a, b, c = "\x1eQ1FORGE\x1e", "\x1eA1FORGE\x1e", "\x1eQ2FORGE\x1e"
     try:
@@ -286,9 +292,6 @@ def _check_embedded(
     n_threads: int | None,
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport:
-    from ..gguf import read_gguf
-    from ..runners.llama import LlamaRuntime
-    from .chat import resolve_model
 
     tell = progress or (lambda text: None)
     started = time.perf_counter()
@@ -409,7 +412,6 @@ OLLAMA_REPLY_DEADLINE = 120.0
 
 
 def _in_store(target: str) -> bool:
-    from ..store import Store
 
     try:
         return Store().find(target) is not None
@@ -456,8 +458,6 @@ def _try_ollama(
     required: bool,
     progress: Callable[[str], None] | None = None,
 ) -> CheckReport | None:
-    from ..ollama.client import OllamaHTTP, resolve_host, start_hint
-    from ..ollama.models import registered_names
 
     started = time.perf_counter()
     where = resolve_host(host)

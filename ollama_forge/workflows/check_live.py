@@ -15,8 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..fidelity.chat_stream import simulate_chat
 from ..fidelity.live import THINK_PROMPT, TOOL_PROMPT, WEATHER_TOOL, LiveResult, describe
+from ..fidelity.ollama_prompt import render_prompt
+from ..fidelity.server_path import go_template_capabilities
 from ..modelfile import Modelfile
+from ..runners.llama import LlamaRuntime
+from .chat import resolve_model
 
 if TYPE_CHECKING:
     from ..fidelity.ollama_prompt import ChatMessage, Tool
@@ -33,11 +38,6 @@ def embedded_live_check(
     progress: Callable[[str], None] | None = None,
 ) -> LiveResult:
     """One tool request (``kind="tools"``) or thinking request (``"think"``) on the embedded runtime."""
-    from ..fidelity.chat_stream import simulate_chat
-    from ..fidelity.ollama_prompt import render_prompt
-    from ..fidelity.server_path import go_template_capabilities
-    from ..runners.llama import LlamaRuntime
-    from .chat import resolve_model
 
     resolved = resolve_model(target, modelfile)
     mf = resolved.modelfile

@@ -25,8 +25,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from ..errors import ForgeError, MissingExtraError
+from ..errors import ForgeError, MissingExtraError, OllamaConnectionError
+from ..modelfile import Message, Modelfile
+from ..ollama.client import resolve_host
+from ..store import Store
+from .chat import ChatSession
+from .check import DEFAULT_MAX_TOKENS, check
 from .demo_models import BASE_NAME, CHAT_NAME, prepare_chat_model, prepare_demo_model
+from .inspect import inspect
+from .plan import plan_modelfile
+from .register import register
+from .verify import verify
 
 __all__ = [
     "DemoResult",
@@ -115,7 +124,6 @@ Progress = Callable[[str], None]
 
 def dialogue_modelfile(gguf: Path, *, with_stop: bool = True) -> Any:
     """A few-shot dialogue Modelfile for the base model (the check demo's good/broken pair)."""
-    from ..modelfile import Message, Modelfile
 
     messages: list[Message] = []
     for question, answer in DIALOGUE_SHOTS:
@@ -142,7 +150,6 @@ def run_demo(
     host: str | None = None,
 ) -> DemoResult:
     """Run both acts. ``max_tokens`` bounds each check reply of the base model, which rambles to it."""
-    from ..ollama.client import resolve_host
 
     resolve_host(host)  # a malformed --host / OLLAMA_HOST is misuse: say so before a minute of work
     emit: Reporter = report or (lambda step: None)
@@ -264,7 +271,6 @@ def _prepare_chat(result: DemoResult, paths: dict[str, Path]) -> DemoStep:
 
 
 def _inspect_step(path: Path) -> DemoStep:
-    from .inspect import inspect
 
     report = inspect(path, ctx=2048)
     info = report.info
@@ -283,8 +289,6 @@ def _inspect_step(path: Path) -> DemoStep:
 
 
 def _modelfile_step(name: str, result: DemoResult | None, params: dict[str, Any]) -> DemoStep:
-    from ..store import Store
-    from .plan import plan_modelfile
 
     plan = plan_modelfile(name, params=params or None)
     target = Store().get(name).entry_path.parent / "Modelfile"
@@ -316,7 +320,6 @@ def _modelfile_step(name: str, result: DemoResult | None, params: dict[str, Any]
 
 
 def _verify_step(name: str) -> DemoStep:
-    from .verify import verify
 
     report = verify(name)
     if report.status == "no_chat_template":
@@ -351,7 +354,6 @@ def _describe_check(report: Any) -> list[str]:
 
 
 def _check_chat_step(tell: Progress) -> DemoStep:
-    from .check import DEFAULT_MAX_TOKENS, check
 
     report = check(CHAT_NAME, max_tokens=DEFAULT_MAX_TOKENS, backend="embedded", progress=tell)
     on_turn_end = [r for r in report.results if r.verdict == "ok" and r.stopped_by == "eog"]
@@ -376,7 +378,6 @@ def _check_chat_step(tell: Progress) -> DemoStep:
 
 
 def _chat_step(result: DemoResult, tell: Progress) -> DemoStep:
-    from .chat import ChatSession
 
     details: list[str] = []
     with ChatSession(CHAT_NAME, options=dict(SAMPLING)) as session:
@@ -411,9 +412,6 @@ def _chat_step(result: DemoResult, tell: Progress) -> DemoStep:
 
 
 def _register_step(result: DemoResult, host: str | None) -> DemoStep:
-    from ..errors import OllamaConnectionError
-    from ..ollama.client import resolve_host
-    from .register import register
 
     url = resolve_host(host)
     try:
@@ -458,7 +456,6 @@ def _prepare_base(result: DemoResult, paths: dict[str, Path]) -> DemoStep:
 
 
 def _check_base_step(max_tokens: int, tell: Progress) -> DemoStep:
-    from .check import check
 
     report = check(
         BASE_NAME, max_tokens=max_tokens, prompts=BASE_PROMPTS, backend="embedded", progress=tell
@@ -473,7 +470,6 @@ def _check_base_step(max_tokens: int, tell: Progress) -> DemoStep:
 
 
 def _check_dialogue_step(path: Path, max_tokens: int, tell: Progress) -> DemoStep:
-    from .check import check
 
     tell("with the stop 'User:'")
     good = check(

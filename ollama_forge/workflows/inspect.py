@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..errors import GGUFError, SplitError, UsageError
+from ..errors import ForgeError, GGUFError, SplitError, UsageError
+from ..families import detect_family
 from ..gguf import GGUFFile, GGUFInfo, MemoryEstimate, estimate_memory, open_gguf, read_gguf
 from ..gguf.split import check_shard_set, find_shards, parse_shard_name
+from ..hub.quants import read_remote_headers
 from .targets import Target, resolve_target
 
 if TYPE_CHECKING:
@@ -86,8 +88,6 @@ def _family_of(info: GGUFInfo) -> tuple[str | None, str | None]:
     """The detected model family and the rule that decided it (never makes inspect fail)."""
     if info.is_projector:
         return None, None
-    from ..errors import ForgeError
-    from ..families import detect_family
 
     try:
         detection = detect_family(info)
@@ -173,7 +173,6 @@ def inspect_remote(
     Shard 1 carries the metadata; shards 2..N and the matching projector are read with a small
     chunk (their headers are tiny) so the weights total and the projector are exact too.
     """
-    from ..hub.quants import read_remote_headers
 
     found = read_remote_headers(ref, ctx)
     return build_report(

@@ -25,12 +25,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .._version import __version__
 from ..errors import ForgeError, UsageError, VerificationError
 from ..families.context import ContextChoice, choose_num_ctx
 from ..families.detect import PLAIN, Detection, detect_family
 from ..families.params import merge_parameters, sampling_defaults, user_stops
 from ..families.registry import Family, get_family, load_families, render_family_template
 from ..families.stops import StopChoice, choose_stops
+from ..fidelity.compare import chat_template_capabilities, verify_template
+from ..fidelity.jinja import render_chat_template
+from ..fidelity.path_choice import choose_for_build
+from ..fidelity.synthesis import synthesize_template
+from ..gguf import open_gguf, read_gguf
+from ..modelfile import Message, Modelfile, PlanRecord
+from ..modelfile.provenance import FORGE_MARKER, user_messages_comment
+from ..text import safe_text
 from .targets import Target, check_file_name, from_value, resolve_target
 
 if TYPE_CHECKING:
@@ -121,8 +130,6 @@ def _special_text(info: GGUFInfo, kind: str) -> str:
 def family_default_system(family: Family, info: GGUFInfo) -> str | None:
     """The family's default SYSTEM; with ``default_system_pattern``, the one the GGUF's own template builds in."""
     if family.default_system_pattern and info.chat_template:
-        from ..fidelity.jinja import render_chat_template
-
         try:
             text = render_chat_template(
                 info.chat_template,
@@ -154,7 +161,6 @@ def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile
     :func:`~.registry.go_text`) and its declared defaults; FROM values, SYSTEM, stops and
     parameters are fields of the typed Modelfile, never text.
     """
-    from ..modelfile import Modelfile
 
     info = ctx.info
     template = render_family_template(
@@ -179,7 +185,6 @@ def render_family(family: Family, ctx: _Context, stops: StopChoice) -> Modelfile
 def _synth_modelfile(
     go_template: str | None, system: str | None, ctx: _Context, stops: StopChoice
 ) -> Modelfile:
-    from ..modelfile import Modelfile
 
     params: dict[str, Any] = {
         "num_ctx": ctx.num_ctx,
@@ -201,7 +206,6 @@ def _synth_modelfile(
 
 
 def _verify(go_template: str, system: str | None, info: GGUFInfo) -> Any:
-    from ..fidelity.compare import verify_template
 
     tokens = {kind: tok.text for kind, tok in info.special_tokens.items() if tok.text}
     return verify_template(
@@ -240,7 +244,6 @@ def report_summary(report: Any) -> str:
 
 
 def _one_line(text: str) -> str:
-    from ..text import safe_text
 
     return safe_text(text, keep_newlines=False)
 
@@ -273,7 +276,6 @@ class _Attempt(BaseModel):
 
 
 def _capabilities(chat_template: str) -> set[str]:
-    from ..fidelity.compare import chat_template_capabilities
 
     return chat_template_capabilities(chat_template)
 
@@ -307,7 +309,6 @@ def _try_family(family: Family, ctx: _Context, gguf: GGUFFile) -> _Attempt:
 
 
 def _try_synthesis(ctx: _Context, gguf: GGUFFile) -> _Attempt | None:
-    from ..fidelity.synthesis import synthesize_template
 
     info = ctx.info
     try:
@@ -365,10 +366,6 @@ def plan_modelfile(
     template_path: str = "auto",
 ) -> BuildResult:
     """Everything :func:`build_modelfile` does, returning the reasoning with the Modelfile."""
-    from .._version import __version__
-    from ..gguf import open_gguf, read_gguf
-    from ..modelfile import Message, PlanRecord
-    from ..modelfile.provenance import FORGE_MARKER, user_messages_comment
 
     resolved = gguf_target(source, projector)
     # One open of the model GGUF for the whole plan: its header (remembered for later steps of
@@ -554,8 +551,6 @@ def plan_modelfile(
         and (modelfile.template or template_source == "native")
         and template_source != "plain"
     ):
-        from ..fidelity.path_choice import choose_for_build
-
         choice = choose_for_build(modelfile, info, template_source, template_path)  # type: ignore[arg-type]
         if (
             choice.template_path == "native_jinja"

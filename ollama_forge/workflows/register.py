@@ -31,13 +31,19 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..digests import DISK_READS, sha256_file
-from ..errors import OllamaResponseError
+from ..config import forge_home
+from ..digests import DISK_READS, FileIdentity, sha256_file
+from ..errors import OllamaError, OllamaResponseError
+from ..gguf import read_gguf
+from ..gguf.merge import merge_split_gguf
+from ..hub.names import real_dirs
+from ..modelfile import validate_parameters
 from ..ollama.blobs import BlobInfo, ensure_blob
-from ..ollama.cli_create import Reporter
+from ..ollama.cli_create import Reporter, find_ollama, ollama_create_argv, run_ollama_create
 from ..ollama.client import OllamaHTTP, resolve_host
 from ..ollama.names import parse_model_name
 from ..ollama.versions import TemplateDecision, Version, decide_template
+from ..store import Registration, Store
 from .register_sources import (
     LocalFile,
     LocalFiles,
@@ -118,8 +124,6 @@ def _quiet(event: str, data: dict[str, Any]) -> None:
 
 
 def _merged_path(shards: list[LocalFile]) -> Path:
-    from ..config import forge_home
-    from ..digests import FileIdentity
 
     ident = hashlib.sha256()
     for shard in shards:
@@ -133,9 +137,6 @@ def _merge(
     found: LocalFiles, store: Store, report: Reporter
 ) -> tuple[LocalFiles, dict[Path, str], list[str]]:
     """Replace the shards by one merged GGUF (Ollama < 0.30). Returns files, known digests, shard names."""
-    from ..config import forge_home
-    from ..gguf.merge import merge_split_gguf
-    from ..hub.names import real_dirs
 
     shards = found.shards
     out = _merged_path(shards)
@@ -177,7 +178,6 @@ def _digest(
 
 def _chat_template_of(found: LocalFiles) -> tuple[str | None, str | None]:
     """(tokenizer.chat_template, general.architecture) of the main model file."""
-    from ..gguf import read_gguf
 
     for f in found.files:
         if f.role in ("model", "shard", "merged"):
@@ -211,7 +211,6 @@ def apply_overrides(
 ) -> Modelfile:
     if system is None and template is None and not parameters:
         return mf
-    from ..modelfile import validate_parameters
 
     mf = mf.model_copy(deep=True)
     if system is not None:
@@ -249,7 +248,6 @@ def register(
     be a GGUF and lie in the model's folder, the Modelfile's folder, the Hugging Face cache or
     forge's models folder, unless ``allow_outside_files``. The ``files`` event lists them.
     """
-    from ..store import Registration, Store
 
     report = reporter or _quiet
     model_name = parse_model_name(name)  # ModelNameError before anything else
@@ -429,8 +427,6 @@ def _check_requires(mf: Modelfile, version: Version, host: str) -> None:
         return
     needed = Version(requires)
     if version < needed:
-        from ..errors import OllamaError
-
         raise OllamaError(
             f"The Modelfile REQUIRES Ollama {requires}, but the server at {host} runs {version}",
             hint="Upgrade Ollama (https://ollama.com/download) or remove the REQUIRES line.",
@@ -458,8 +454,6 @@ def _create_with_cli(
     dry_run: bool = False,
 ) -> RegisterResult:
     """``--cli``: ``ollama create`` on the absolute Modelfile; recorded only when it exits 0."""
-    from ..ollama.cli_create import find_ollama, ollama_create_argv, run_ollama_create
-    from ..store import Registration
 
     exe = find_ollama()
     text = _absolute_modelfile(mf, found)

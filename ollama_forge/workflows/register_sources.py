@@ -22,10 +22,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ForgeWarning, ModelfileError, ModelNotFoundError, UsageError
+from ..config import forge_home, hf_hub_cache, models_dir
+from ..errors import ForgeWarning, ModelfileError, ModelNotFoundError, NotGGUFError, UsageError
 from ..gguf import is_gguf_file, read_gguf
 from ..gguf.split import expand_shards, parse_shard_name
 from ..modelfile import Modelfile, parse_modelfile
+from ..modelfile.paths import expand_path, looks_like_path
+from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
 from ..store import Store
 from .plan import plan_modelfile
 from .targets import Target, check_file_name, resolve_target, stored_target
@@ -198,7 +201,6 @@ def _key_for(path: Path, taken: set[str]) -> str:
 
 def local_files(mf: Modelfile) -> LocalFiles:
     """The files the Modelfile's FROM/ADAPTER lines name, as Ollama's CLI would find them."""
-    from ..modelfile.paths import expand_path, looks_like_path
 
     base = getattr(mf, "base_dir", None)
     out = LocalFiles()
@@ -268,7 +270,6 @@ def local_files(mf: Modelfile) -> LocalFiles:
 
 def refuse_unexpected_instructions(resolved: RegistrationSource) -> None:
     """A Modelfile forge wrote from a GGUF must hold only what forge writes (see modelfile.provenance)."""
-    from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
 
     mf = resolved.modelfile
     if resolved.planned:
@@ -303,7 +304,6 @@ def allowed_folders(found: LocalFiles, base_dir: Path | None) -> tuple[set[Path]
     the Modelfile's folder; anything under the Hugging Face cache, forge's models folder and
     forge's merged shards.
     """
-    from ..config import forge_home, hf_hub_cache, models_dir
 
     shallow: set[Path] = set()
     if found.files:
@@ -348,7 +348,6 @@ def refuse_outside_files(found: LocalFiles, base_dir: Path | None) -> None:
 def check_gguf_magic(found: LocalFiles) -> None:
     """Every file name is writable (no line break or control character), and ADAPTER and DRAFT
     files are GGUFs too (FROM files are read as GGUFs already)."""
-    from ..errors import NotGGUFError
 
     for f in found.uploads:
         check_file_name(f.path, f.role)

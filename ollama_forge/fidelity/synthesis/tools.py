@@ -21,6 +21,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ...gotemplate.literals import go_quote as go_string
+from .go import _TAG, raw_text
+
 TOOLS_MARK = "\x02tools\x03"
 
 TA: dict[str, Any] = {
@@ -54,7 +57,6 @@ RESULTS = ("qzxRAxzq", "qzxRBxzq")
 
 
 def go_str(text: str) -> str:
-    from ...gotemplate.literals import go_quote as go_string
 
     return "{{ " + go_string(text) + " }}" if text else ""
 
@@ -217,7 +219,6 @@ class CallFormat:
         return '{{ if eq (printf "%T" $av) "string" }}{{ $av }}{{ else }}{{ json $av }}{{ end }}'
 
     def go(self, var: str, raw_first: bool = False) -> str:
-        from .go import raw_text
 
         out: list[str] = []
         for i, (kind, value) in enumerate(self.pieces):
@@ -343,10 +344,8 @@ class ToolPlan:
         block, the text that opens the calls is raw text, and separators follow a call instead of
         preceding it (an action before the text would hide it).
         """
-        from .go import raw_text
 
         assert self.call is not None
-        from .go import _TAG
 
         header = _lcp2(self.calls_open, self.asst_open)
         for tag in _TAG.finditer(self.calls_open):  # never cut a special token in two
@@ -481,7 +480,6 @@ def recover_tool_plan(
         return None, "several tool calls are rendered in a way forge cannot express"
     inter = region2[span_a[1] : span_b[0]]
     call_open = _lcs(lead, inter)
-    from .go import _TAG
 
     cut = len(lead) - len(call_open)
     for tag in _TAG.finditer(lead):  # a call's opening text never starts inside a special token
