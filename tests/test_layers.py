@@ -34,7 +34,10 @@ LAYERS = {"foundation": 0, "engines": 1, "steps": 2, "workflows": 3, "cli": 4, "
 #: step -> the steps it may import (the data flow: Hub -> GGUF -> family/template -> Modelfile -> Ollama)
 STEP_EDGES: dict[str, set[str]] = {
     "gguf": set(),
-    "modelfile": set(),
+    "modelfile": {
+        "gguf",
+        "fidelity",
+    },  # provenance: a RENDERER/PARSER is forge's only as the allowlist pair for the FROM GGUF's architecture
     "hub": {"gguf"},  # remote headers are parsed by the GGUF reader; quant names and sizes
     "families": {
         "gguf",

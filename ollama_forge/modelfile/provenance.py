@@ -2,10 +2,13 @@
 
 forge's planner (:func:`ollama_forge.families.plan_modelfile`) writes FROM (weights, shards,
 projector), TEMPLATE, SYSTEM and PARAMETERs, plus MESSAGEs only when the user passed
-``--message``. It never writes ADAPTER, DRAFT, LICENSE, REQUIRES, RENDERER or PARSER. A
-Modelfile that carries forge's header (first comment line) yet holds any of those, or more
+``--message``. It never writes ADAPTER, DRAFT, LICENSE or REQUIRES, and writes RENDERER and
+PARSER only as the exact pair forge's allowlist gives the architecture of the FROM GGUF
+(:mod:`ollama_forge.fidelity.builtin_renderers`: the architectures Ollama renders itself). A
+Modelfile that carries forge's header (first comment line) yet holds any other of those, or more
 MESSAGEs than its header records, was edited or crafted: registration and verification refuse
-it (defence in depth behind the data-only renderer).
+it (defence in depth behind the data-only renderer). The architecture is read from the FROM
+GGUF itself, never from the Modelfile's comments.
 
 The header cannot be forged through a GGUF: header comments are only the ``#`` lines before the
 first instruction, forge writes every comment as one line, and each begins with fixed text.
@@ -16,12 +19,17 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from ..text import safe_text
+from .paths import expand_path
+
 if TYPE_CHECKING:
     from .model import Modelfile
 
 FORGE_MARKER = "Modelfile written by ollama_forge"
 _USER_MESSAGES = re.compile(r"MESSAGE: (\d+) given by the user \(--message\)")
-NEVER_WRITTEN = ("ADAPTER", "DRAFT", "LICENSE", "REQUIRES", "RENDERER", "PARSER")
+NEVER_WRITTEN = ("ADAPTER", "DRAFT", "LICENSE", "REQUIRES")
+#: written only as the allowlisted pair for the FROM GGUF's architecture
+ALLOWLISTED = ("RENDERER", "PARSER")
 
 
 def user_messages_comment(count: int) -> str:
@@ -52,14 +60,51 @@ def unexpected_instructions(mf: Modelfile, *, user_messages: int | None = None) 
     found += [f"ADAPTER {v}" for v in mf.adapters]
     found += [f"DRAFT {v}" for v in mf.draft]
     found += [f"LICENSE ({len(text)} characters)" for text in mf.license]
-    for word, value in (
-        ("REQUIRES", mf.requires),
-        ("RENDERER", mf.renderer),
-        ("PARSER", mf.parser),
-    ):
-        if value is not None:
-            found.append(f"{word} {value}")
+    if mf.requires is not None:
+        found.append(f"REQUIRES {mf.requires}")
+    if mf.renderer is not None or mf.parser is not None:
+        arch, pair = builtin_pair(mf)
+        if pair is None or (mf.renderer, mf.parser) != pair:
+            why = (
+                f"forge writes exactly RENDERER {pair[0]} / PARSER {pair[1]} for architecture {arch}"
+                if pair is not None
+                else f"forge writes none for architecture {arch or 'unknown (no FROM GGUF read)'}"
+            )
+            found += [
+                f"{word} {value} ({why})"
+                for word, value in (("RENDERER", mf.renderer), ("PARSER", mf.parser))
+                if value is not None
+            ]
     allowed = recorded_user_messages(mf) if user_messages is None else user_messages
     if len(mf.messages) > allowed:
         found.append(f"{len(mf.messages) - allowed} MESSAGE(s) nobody asked for")
     return found
+
+
+def builtin_pair(mf: Modelfile) -> tuple[str | None, tuple[str, str] | None]:
+    """(architecture, allowlisted RENDERER/PARSER pair) of the Modelfile's first FROM model GGUF.
+
+    (None, None) when no FROM names a readable GGUF: then no RENDERER/PARSER is forge's.
+    """
+    from ..errors import ForgeError
+    from ..fidelity.builtin_renderers import builtin_for
+    from ..gguf import read_gguf
+
+    for value in mf.from_:
+        path = expand_path(value, mf.base_dir) if value else None
+        if path is None or not path.is_file():
+            continue
+        try:
+            info = read_gguf(path)
+        except ForgeError:
+            return None, None
+        if info.is_projector:
+            continue
+        rule = builtin_for(info.architecture)
+        arch = (
+            safe_text(info.architecture, keep_newlines=False, limit=80)
+            if info.architecture
+            else None
+        )
+        return arch, (rule.pair if rule is not None else None)
+    return None, None
