@@ -230,6 +230,7 @@ def choose_path(
                 chat_template=chat_template,  # type: ignore[return-value]
                 model_family=model_family,
                 server_version=v,
+                architecture=arch,
             )
             for v in (NEW_SERVER, OLD_SERVER)
         )
