@@ -142,6 +142,9 @@ def _print_paths(report: VerifyReport, out: Any, s: Any) -> None:
             out.print(f"  {s(line.strip())}")
     for line in choice.warnings:
         out.print(f"  [yellow]warning:[/yellow] {s(line)}")
+    if report.not_compared is not None:  # Ollama's built-in renderer: nothing of forge's to judge
+        out.print(f"  [yellow]not compared:[/yellow] {s(report.not_compared)}")
+        return
     verdict = (
         "the prompt Ollama >= 0.30 builds is the model's own"
         if choice.faithful_on_new

@@ -5,6 +5,17 @@
 that list differs from what the GGUF's chat template supports (forge's reading, which also counts
 ``enable_thinking`` / ``reasoning_content`` templates) and from what forge predicted for the
 server's path (:func:`.server_path.predict_server_path`); :func:`check_registered` asks the server.
+
+Decision (issue 16): forge declares no capability itself - no ``capabilities`` create field, no
+``info.capabilities``, no CAPABILITY Modelfile line. Ollama derives every capability forge's
+prompt renders: from the Go TEMPLATE (``tools`` from ``.Tools``, ``thinking`` from its reasoning
+tags, ``insert`` from ``.Suffix``), from the GGUF's Jinja on the native path, from the built-in
+PARSER on the renderer path and ``vision`` from the projector. A declared capability only adds
+what the prompt does not render: the recorded 0.32.15 server accepts ``tools`` for a model whose
+``info.capabilities`` says so and then silently drops the tools (ollama-real README item 20).
+Ollama's later server/create.go (0029bb5) validates a ``capabilities`` create field and adds it to
+the config; no stored parser/parser.go accepts a CAPABILITY command, so forge's Modelfile parser
+does not either (its grammar is unconfirmed).
 """
 
 from __future__ import annotations

@@ -77,7 +77,8 @@ class VerifyReport(BaseModel):
     target: str | None = None
     template_source: str | None = None
     template_path: str | None = Field(
-        default=None, description="go_template | native_jinja: what the Modelfile carries"
+        default=None,
+        description="go_template | native_jinja | builtin_renderer: what the Modelfile carries",
     )
     path_choice: Any = Field(
         default=None,
@@ -97,6 +98,24 @@ class VerifyReport(BaseModel):
         if self.matched:
             return "match"
         return "mismatch" if self.compared else "not_verified"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def not_compared(self) -> str | None:
+        """What Ollama >= 0.30 does that this report did not compare (its built-in Go renderer)."""
+        new = getattr(self.path_choice, "new_servers", None)
+        if new is None or getattr(new.path, "value", None) != "builtin":
+            return None
+        return (
+            f"on Ollama >= 0.30 the prompt comes from {new.prompt_source} and the output goes "
+            f"through {new.output_parser}: Ollama's own Go code, which forge does not compare byte "
+            "for byte with the model's chat template"
+            + (
+                ""
+                if self.template_path == "builtin_renderer"
+                else "; the TEMPLATE is bypassed there"
+            )
+        )
 
     @property
     def compared(self) -> list[ConversationResult]:

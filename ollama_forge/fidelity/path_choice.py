@@ -24,6 +24,14 @@ server generation will do with the Modelfile. ``requested``:
 
 Ollama >= 0.30 bypassing a TEMPLATE follows its capability rule (``shouldPreferChatTemplate``);
 ``OLLAMA_GO_TEMPLATE=1`` on the server overrides it, which the comments say.
+
+For a GGUF whose architecture Ollama renders itself (:mod:`.builtin_renderers`: gemma4, laguna,
+nemotron_h*), Ollama's create sets RENDERER/PARSER and they win over any TEMPLATE. ``"auto"``
+and ``"native"`` then write that pair deliberately (``template_path="builtin_renderer"``, the
+pair from forge's allowlist, never from the GGUF) and no TEMPLATE; the comments say that forge
+does not compare Ollama's Go renderer byte for byte and that older servers need
+``--template-path go``. ``"go"`` keeps the TEMPLATE with a warning that servers with the
+auto-set bypass it.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..errors import ForgeError
+from .builtin_renderers import BuiltinRenderer, builtin_for, version_text
 from .compare import chat_template_capabilities, verify_template
 from .conversations_tools import ToolSuiteReport, compare_tool_suite
 from .server_path import PromptPath, ServerPath, predict_server_path
@@ -59,8 +68,15 @@ class PathChoice(BaseModel):
     """What the Modelfile carries and what each server generation will do with it."""
 
     requested: TemplatePathMode = "auto"
-    template_path: Literal["go_template", "native_jinja"] = Field(
-        description="go_template: the Modelfile carries the TEMPLATE; native_jinja: it carries none"
+    template_path: Literal["go_template", "native_jinja", "builtin_renderer"] = Field(
+        description="go_template: the Modelfile carries the TEMPLATE; native_jinja: it carries none; "
+        "builtin_renderer: it carries RENDERER/PARSER from forge's allowlist and no TEMPLATE"
+    )
+    renderer: str | None = Field(
+        default=None, description="the RENDERER written (builtin_renderer path only)"
+    )
+    parser: str | None = Field(
+        default=None, description="the PARSER written (builtin_renderer path only)"
     )
     new_servers: ServerPath = Field(description="the prediction for Ollama >= 0.30")
     old_servers: ServerPath = Field(description="the prediction for Ollama < 0.30")
@@ -99,6 +115,9 @@ class PathChoice(BaseModel):
         carried = (
             "the Modelfile carries no template"
             if self.template_path == "native_jinja"
+            else f"the Modelfile carries RENDERER {self.renderer} / PARSER {self.parser}, "
+            "Ollama's own Go renderer, not compared byte for byte"
+            if self.template_path == "builtin_renderer"
             else (
                 "the Modelfile's template, reduced so that Ollama >= 0.30 bypasses it"
                 if self.template_changed
@@ -112,8 +131,10 @@ class PathChoice(BaseModel):
 
     @property
     def template_source(self) -> str | None:
-        """'native' for a Modelfile without TEMPLATE (the store's word), else None (unchanged)."""
-        return "native" if self.template_path == "native_jinja" else None
+        """'native' / 'builtin_renderer' for a Modelfile without TEMPLATE (the store's word), else None."""
+        return {"native_jinja": "native", "builtin_renderer": "builtin_renderer"}.get(
+            self.template_path
+        )
 
 
 def _suite_line(report: ToolSuiteReport) -> str:
@@ -165,13 +186,20 @@ def choose_path(
     model_family: str | None = None,
     requested: TemplatePathMode = "auto",
     native_when_unfaithful: bool = True,
+    architecture: str | None = None,
 ) -> PathChoice:
     """Decide and explain the prompt path of a Modelfile carrying ``go_template`` (+ ``system``).
 
     ``native_when_unfaithful``: in ``"auto"``, write no TEMPLATE when Ollama >= 0.30 would use a
     Go TEMPLATE that does not reproduce the tool/thinking conversations (forge's own synthesised
-    templates; a family's curated TEMPLATE is kept with a warning instead).
+    templates; a family's curated TEMPLATE is kept with a warning instead). ``architecture``: the
+    GGUF's ``general.architecture`` (default ``model_family``); an architecture Ollama renders
+    itself gets the built-in renderer path unless ``requested`` is ``"go"``.
     """
+    arch = architecture if architecture is not None else model_family
+    rule = builtin_for(arch)
+    if rule is not None and requested != "go":
+        return _builtin_choice(rule, arch or "", go_template, system, chat_template, requested)
     suite: ToolSuiteReport | None = None
     faithful: bool | None = None
     parsed: bool | None = None
@@ -205,6 +233,7 @@ def choose_path(
                 chat_template=chat_template,  # type: ignore[return-value]
                 model_family=model_family,
                 server_version=v,
+                architecture=arch,
             )
             for v in (NEW_SERVER, OLD_SERVER)
         )
@@ -231,6 +260,12 @@ def choose_path(
     )
     comments = list(suite_lines)
     warnings: list[str] = []
+    if rule is not None:  # requested == "go": written on purpose, bypassed where create auto-sets
+        warnings.append(
+            f"Ollama >= {version_text(rule.since)} (assumed) sets RENDERER/PARSER {rule.renderer}/"
+            f"{rule.parser} for architecture {arch} at create and bypasses this TEMPLATE: it serves "
+            "older servers only (forge modelfile --template-path auto writes the pair instead)"
+        )
     if native:
         new, old = predict(None)
         why = (
@@ -301,6 +336,67 @@ def choose_path(
     )
 
 
+def _builtin_choice(
+    rule: BuiltinRenderer,
+    arch: str,
+    go_template: str | None,
+    system: str | None,
+    chat_template: str | None,
+    requested: TemplatePathMode,
+) -> PathChoice:
+    """RENDERER/PARSER from the allowlist, no TEMPLATE: what Ollama >= the rule's release does anyway."""
+    since = version_text(rule.since)
+
+    def predict(version: str) -> ServerPath:
+        return predict_server_path(
+            go_template=None,
+            chat_template=chat_template,
+            renderer=rule.renderer,
+            parser=rule.parser,
+            architecture=arch,
+            server_version=version,
+        )
+
+    new, old = predict(NEW_SERVER), predict(OLD_SERVER)
+    why = (
+        "native requested, but Ollama cannot render this architecture's Jinja: create sets the pair"
+        if requested == "native"
+        else "Ollama's create sets this pair for the architecture and it wins over any TEMPLATE"
+    )
+    comments = [
+        f"template path: builtin_renderer, RENDERER {rule.renderer} / PARSER {rule.parser} "
+        f"(forge's allowlist for architecture {arch}; {why})",
+        "  Ollama's own Go code builds the prompt and parses tool calls and thinking; forge does not "
+        "compare it byte for byte with the model's chat template",
+        f"server path >= 0.30: {new.path.value} (prompt {new.prompt_source}, output {new.output_parser})",
+        f"  Ollama < {since} (assumed first release of this auto-set and renderer): it may not know "
+        f"renderer {rule.renderer} (chat fails 'unknown renderer'), Ollama < 0.12 rejects the RENDERER "
+        "line; for such servers write the Go TEMPLATE (forge modelfile --template-path go)",
+    ]
+    if go_template:
+        comments.append(
+            "  the Go TEMPLATE forge has for this model is not written: RENDERER wins over any TEMPLATE"
+        )
+    warnings = [
+        f"RENDERER {rule.renderer} / PARSER {rule.parser} written (built-in renderer path): Ollama "
+        f"older than {since} (assumed) may not know them; --template-path go writes a Go TEMPLATE "
+        "for such servers"
+    ]
+    return PathChoice(
+        requested=requested,
+        template_path="builtin_renderer",
+        renderer=rule.renderer,
+        parser=rule.parser,
+        new_servers=new,
+        old_servers=old,
+        faithful_on_new=False,
+        comments=comments,
+        warnings=warnings,
+        go_template=go_template,
+        go_system=system,
+    )
+
+
 def choose_for_build(
     modelfile: Any, info: Any, template_source: str, requested: TemplatePathMode = "auto"
 ) -> PathChoice:
@@ -316,6 +412,7 @@ def choose_for_build(
         model_family=info.architecture,
         requested=requested,
         native_when_unfaithful=True,
+        architecture=info.architecture,
     )
     choice.go_source = template_source
     if (

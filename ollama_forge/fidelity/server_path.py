@@ -13,7 +13,9 @@ server/routes.go ``chatModeForModel``, ``usesOllamaRenderedChat``, ``shouldUseGo
   tool round trip the TEMPLATE lacks) -> the Jinja is rendered natively by llama-server;
 * no Go TEMPLATE, a GGUF Jinja -> native Jinja; neither -> llama-server's default template;
 * ``OLLAMA_GO_TEMPLATE`` set to anything forces the Go side (``0``/``false`` force native);
-* before 0.30 only the Go TEMPLATE (else ``{{ .Prompt }}``) exists; RENDERER/PARSER need 0.12.
+* before 0.30 only the Go TEMPLATE (else ``{{ .Prompt }}``) exists; RENDERER/PARSER need 0.12;
+* ``create`` itself sets RENDERER/PARSER for a few architectures (gemma4, laguna, nemotron_h*:
+  :mod:`.builtin_renderers`), so a TEMPLATE sent for such a GGUF is bypassed.
 
 The 0.30-0.32 releases are assumed to follow the rules read at v0.33.0-rc2.
 """
@@ -26,6 +28,7 @@ from enum import Enum
 from pydantic import BaseModel, Field
 
 from ollama_forge.errors import GoTemplateError
+from ollama_forge.fidelity.builtin_renderers import auto_set_pair, builtin_for, version_text
 from ollama_forge.fidelity.ollama_prompt import infer_thinking_tags, ollama_parse
 
 __all__ = [
@@ -160,6 +163,10 @@ class ServerPath(BaseModel):
     )
     prefer_chat_template: bool = False
     env_go_template: str | None = None
+    auto_set: str | None = Field(
+        default=None,
+        description="what Ollama's create sets from general.architecture (RENDERER/PARSER), if anything",
+    )
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -287,16 +294,40 @@ def predict_server_path(
     model_family: str | None = None,
     server_version: str | None = None,
     env_go_template: str | None = None,
+    architecture: str | None = None,
 ) -> ServerPath:
-    """Predict the prompt path, capabilities and refusals of a model on a server version.
+    """Predict the prompt path, capabilities and refusals of a model created from these inputs.
 
     ``go_template`` is the TEMPLATE layer (None: no layer; Ollama then holds ``{{ .Prompt }}``);
-    ``chat_template`` the GGUF's ``tokenizer.chat_template``; ``model_family`` the config's
-    model_family (``general.architecture``); ``env_go_template`` the server's OLLAMA_GO_TEMPLATE.
+    ``chat_template`` the GGUF's ``tokenizer.chat_template``; ``renderer``/``parser`` what the
+    create request sets; ``architecture`` the model GGUF's ``general.architecture``, which decides
+    create's RENDERER/PARSER auto-set (default: ``model_family``, the config's copy of it);
+    ``env_go_template`` the server's OLLAMA_GO_TEMPLATE.
     """
     version = _version(server_version)
     warnings: list[str] = []
     renderer, parser = renderer or None, parser or None
+    requested_renderer, requested_parser = renderer, parser
+    auto_set = None
+    if version is None or version >= RENDERER_SINCE:
+        arch = architecture if architecture is not None else model_family
+        renderer, parser, rule = auto_set_pair(arch, renderer, parser, version)
+        if rule is not None:
+            auto_set = (
+                f"Ollama's create sets RENDERER {renderer} / PARSER {parser} for architecture {arch}"
+                + (
+                    f" (and stop {', '.join(rule.default_stop)} when the Modelfile sets no stop)"
+                    if rule.default_stop
+                    else ""
+                )
+                + f" (assumed since {version_text(rule.since)})"
+            )
+        elif (early := builtin_for(arch)) is not None and not (renderer and parser):
+            warnings.append(
+                f"forge assumes Ollama {server_version} does not yet set RENDERER/PARSER "
+                f"{early.renderer}/{early.parser} for architecture {arch} (confirmed from 0.33.0-rc2, "
+                f"assumed from {version_text(early.since)}); if it does, the TEMPLATE is bypassed"
+            )
     chat_template = chat_template or None
     go_side = go_template_capabilities(go_template)
     chat_side = SideCapabilities(
@@ -316,13 +347,17 @@ def predict_server_path(
             f"unrecognised server version {server_version!r}: predicted with the rules read at {LATEST_READ}"
         )
     native_era = version is None or version >= NATIVE_SINCE
-    if (renderer or parser) and version is not None and version < RENDERER_SINCE:
+    if (
+        (requested_renderer or requested_parser)
+        and version is not None
+        and version < RENDERER_SINCE
+    ):
         warnings.append(
             f"Ollama {server_version} predates RENDERER/PARSER (0.12.0): the Modelfile is rejected"
         )
     for name, names, what in (
-        (renderer, KNOWN_RENDERERS, "RENDERER"),
-        (parser, KNOWN_PARSERS, "PARSER"),
+        (requested_renderer, KNOWN_RENDERERS, "RENDERER"),
+        (requested_parser, KNOWN_PARSERS, "PARSER"),
     ):
         if name and name not in names:
             warnings.append(
@@ -365,7 +400,9 @@ def predict_server_path(
         )
         out = f"parser:{parser}" if parser else ("harmony" if harmony else "template_tool_parser")
         reason = (
-            "RENDERER/PARSER set: Ollama's built-in Go code renders and parses"
+            f"{auto_set}: its built-in Go code renders and parses, whatever the TEMPLATE"
+            if auto_set
+            else "RENDERER/PARSER set: Ollama's built-in Go code renders and parses"
             if renderer or parser
             else "gpt-oss with harmony tags: Ollama parses the output as harmony"
         )
@@ -449,6 +486,7 @@ def predict_server_path(
         reason=reason,
         capabilities=selected,
         prefer_chat_template=prefer,
+        auto_set=auto_set,
         refuses_tools=None if selected is None else "tools" not in selected,
         refuses_think=None if selected is None else "thinking" not in selected,
         think_default_on=None if selected is None else "thinking" in selected,

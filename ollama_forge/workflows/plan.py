@@ -286,6 +286,13 @@ def _lost(attempt: _Attempt, caps: set[str]) -> bool:
     return "tools" in caps and ".Tools" not in (template or "")
 
 
+def _renders_itself(info: GGUFInfo) -> bool:
+    """Ollama's create sets RENDERER/PARSER for this architecture (fidelity.builtin_renderers)."""
+    from ..fidelity.builtin_renderers import builtin_for
+
+    return builtin_for(info.architecture) is not None
+
+
 def _candidate_families(detection: Detection, registry: Mapping[str, Family]) -> list[Family]:
     names: list[str] = []
     if detection.family and detection.family != PLAIN:
@@ -488,7 +495,9 @@ def plan_modelfile(
                     "; ".join(a.outcome() for a in attempts)
                     or "no family matched and synthesis found no template"
                 )
-                if template_path == "native":  # the model's own template needs no Go counterpart
+                if (
+                    template_path == "native" or (template_path == "auto" and _renders_itself(info))
+                ):  # the model's own template (or Ollama's built-in renderer) needs no Go counterpart
                     stops = choose_stops(info, gguf, family=None)
                     usable = [
                         _Attempt(
@@ -553,6 +562,15 @@ def plan_modelfile(
     ):
         choice = choose_for_build(modelfile, info, template_source, template_path)  # type: ignore[arg-type]
         if (
+            choice.template_path == "builtin_renderer"
+        ):  # the pair from forge's allowlist, no TEMPLATE
+            modelfile, template_source = (
+                modelfile.with_updates(
+                    template=None, system=system, renderer=choice.renderer, parser=choice.parser
+                ),
+                "builtin_renderer",
+            )
+        elif (
             choice.template_path == "native_jinja"
         ):  # the Jinja carries its own default system prompt
             modelfile, template_source = (

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import forge_home, hf_hub_cache, models_dir
 from ..errors import ForgeWarning, ModelfileError, ModelNotFoundError, NotGGUFError, UsageError
+from ..fidelity.builtin_renderers import allowlisted_pair
 from ..gguf import is_gguf_file, read_gguf
 from ..gguf.split import expand_shards, parse_shard_name
 from ..modelfile import Modelfile, parse_modelfile
@@ -268,15 +269,25 @@ def local_files(mf: Modelfile) -> LocalFiles:
 # --- defence in depth: what may be uploaded -----------------------------------------------------
 
 
+def builtin_pair_of(mf: Modelfile) -> tuple[str | None, tuple[str, str] | None]:
+    """(architecture, allowlisted RENDERER/PARSER pair) of the Modelfile's FROM GGUF, read from the GGUF.
+
+    Only looked up when the Modelfile has a RENDERER or PARSER (nothing to allow otherwise).
+    """
+    if mf.renderer is None and mf.parser is None:
+        return None, None
+    return allowlisted_pair(expand_path(v, mf.base_dir) for v in mf.from_ if v)
+
+
 def refuse_unexpected_instructions(resolved: RegistrationSource) -> None:
     """A Modelfile forge wrote from a GGUF must hold only what forge writes (see modelfile.provenance)."""
 
     mf = resolved.modelfile
     if resolved.planned:
-        found = unexpected_instructions(mf, user_messages=0)
+        found = unexpected_instructions(mf, user_messages=0, builtin=builtin_pair_of(mf))
         where = f"The Modelfile forge planned for {resolved.description}"
     elif is_forge_written(mf):
-        found = unexpected_instructions(mf)
+        found = unexpected_instructions(mf, builtin=builtin_pair_of(mf))
         where = f"The Modelfile {resolved.description} (written by forge from a GGUF)"
     else:
         return

@@ -20,6 +20,7 @@ from ..modelfile import Modelfile
 from ..modelfile.paths import expand_path
 from ..modelfile.provenance import FORGE_MARKER, is_forge_written, unexpected_instructions
 from .plan import plan_modelfile
+from .register_sources import builtin_pair_of
 from .targets import Target, resolve_target
 
 
@@ -49,7 +50,9 @@ def _check_instructions(modelfile: Modelfile, where: str, *, planned: bool) -> l
     instructions nobody checked (modelfile.provenance).
     """
     if planned or is_forge_written(modelfile):
-        found = unexpected_instructions(modelfile, user_messages=0 if planned else None)
+        found = unexpected_instructions(
+            modelfile, user_messages=0 if planned else None, builtin=builtin_pair_of(modelfile)
+        )
         from_files = [expand_path(v, modelfile.base_dir) for v in modelfile.from_]
         found += [f"FROM {p} (not a GGUF file)" for p in from_files if not is_gguf_file(p)]
         if found:

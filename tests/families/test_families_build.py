@@ -238,11 +238,23 @@ def test_broken_user_family_is_reported_not_crashed(tmp_path: Path) -> None:
 
 
 def test_real_gemma4_vocab_template_falls_back_to_a_verified_synthesis() -> None:
-    """No family covers Gemma 4 (Ollama renders it natively); the synthesised template must verify."""
+    """No family covers Gemma 4 (Ollama renders it itself); the synthesised template must verify.
+
+    ``auto`` writes Ollama's built-in renderer pair for the architecture; the Go TEMPLATE is what
+    ``--template-path go`` writes for servers without the create-time auto-set.
+    """
     from assets import vocab_gguf
 
-    result = plan_modelfile(vocab_gguf("gemma-4"), use_free_memory=False)
+    auto = plan_modelfile(vocab_gguf("gemma-4"), use_free_memory=False)
+    assert (auto.modelfile.renderer, auto.modelfile.parser, auto.modelfile.template) == (
+        "gemma4",
+        "gemma4",
+        None,
+    )
+    assert auto.template_source == "builtin_renderer" and auto.verified is True
+    result = plan_modelfile(vocab_gguf("gemma-4"), template_path="go", use_free_memory=False)
     assert result.template_source == "synthesized" and result.verified is True
+    assert result.modelfile.renderer is None
     assert "<start_of_turn>" not in result.modelfile.parameters.get("stop", [])
     assert any(
         c.startswith("template: synthesized template, verified") for c in result.modelfile.comments
