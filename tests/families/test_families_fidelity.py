@@ -110,3 +110,61 @@ def test_auto_prefers_the_models_own_prompt_on_current_servers(case: Case, case_
     assert choice.faithful_on_new or choice.new_servers.path.value != "go_template", choice.comments
     text = result.modelfile.render()
     assert "template path" in text or "server path >= 0.30" in text
+
+
+#: families whose reference templates render tool calls in a format Ollama's JSON tool-call parser reads
+RECOVERS_TOOL_CALLS = {
+    "llama3.1",
+    "llama3.2",
+    "qwen2.5",
+    "qwen3",
+    "hermes",
+    "deepseek-v3",
+    "mistral-v7",
+}
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CHAT_CASES if c.family in RECOVERS_TOOL_CALLS], ids=lambda c: c.id
+)
+def test_ollama_parses_the_tool_calls_the_model_emits(case: Case, case_gguf) -> None:  # type: ignore[no-untyped-def]
+    """Ollama derives its tool-call parser from the TEMPLATE (templates/README.md): the family's
+    TEMPLATE must lead it to the tag the model really writes, or calls come back as text."""
+    result = plan_modelfile(case_gguf(case), use_free_memory=False, template_path="go")
+    assert result.template_source == f"family:{case.family}"
+    suite = result.path_choice.tool_suite
+    trips = [t for t in suite.round_trips if t.emitted]
+    assert trips, [(t.conversation, t.reason) for t in suite.round_trips]
+    assert all(t.recovered for t in trips), [(t.conversation, t.tag, t.reason) for t in trips]
+    assert result.path_choice.tool_calls_parsed is True
+
+
+def test_granite3_template_names_the_tool_call_tag_its_system_prompt_asks_for() -> None:
+    # Granite 3.3's own template never renders past tool calls, so no round trip can show the
+    # format; its system prompt does ("<|tool_call|> followed by a JSON list"), and the TEMPLATE
+    # hands Ollama that tag without printing anything.
+    from ollama_forge.families.registry import render_family_template
+    from ollama_forge.fidelity.chat_stream import simulate_chat
+    from ollama_forge.fidelity.toolcall_parser import parse_tag
+
+    template = render_family_template(
+        load_families()["granite3"], bos_token="", eos_token="<|end_of_text|>", add_bos_token=False
+    )
+    assert parse_tag(template) == "<|tool_call|>"
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
+    emitted = '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}]'
+    outcome = simulate_chat(
+        template, tools, [emitted[i : i + 3] for i in range(0, len(emitted), 3)]
+    )
+    assert [(c.name, c.arguments) for c in outcome.tool_calls] == [
+        ("get_weather", {"city": "Paris"})
+    ]
+    assert outcome.content == ""

@@ -188,6 +188,59 @@ CASES += [
 CASES += [(f"tag:{name}", template, TOOLS, []) for name, template in EXTRA_TEMPLATES.items()]
 
 
+def _family_template(name: str, eos: str) -> str:
+    from ollama_forge.families import load_families
+    from ollama_forge.families.registry import render_family_template
+
+    return render_family_template(
+        load_families()[name], bos_token="", eos_token=eos, add_bos_token=True
+    )
+
+
+_WEATHER = '{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}'
+# forge's family TEMPLATEs lead Ollama's parser to the tag each model writes (templates/README.md)
+FAMILY_CASES: list[tuple[str, str, str, list[str]]] = [
+    ("qwen2.5", "<|im_end|>", "<tool_call>", [f"<tool_call>\n{_WEATHER}\n</tool_call>"]),
+    ("hermes", "<|im_end|>", "<tool_call>", [f"<tool_call>\n{_WEATHER}\n</tool_call>"]),
+    (
+        "qwen3",
+        "<|im_end|>",
+        "<tool_call>",
+        [f"<think>\n\n</think>\n\n<tool_call>\n{_WEATHER}\n</tool_call>"],
+    ),
+    ("llama3.1", "<|eot_id|>", "{", ['{"name": "get_weather", "parameters": {"city": "Paris"}}']),
+    (
+        "deepseek-v3",
+        "<｜end▁of▁sentence｜>",
+        "<｜tool▁calls▁begin｜>",
+        [
+            '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{"city": "Paris"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>'
+        ],
+    ),
+    ("granite3", "<|end_of_text|>", "<|tool_call|>", [f"<|tool_call|>[{_WEATHER}]"]),
+]
+_WEATHER_TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+]
+CASES += [
+    (f"family:{name}", _family_template(name, eos), _WEATHER_TOOLS, _resplit(chunks, 3))
+    for name, eos, _, chunks in FAMILY_CASES
+]
+
+
+@pytest.mark.parametrize(
+    ("family", "eos", "tag", "chunks"), FAMILY_CASES, ids=[c[0] for c in FAMILY_CASES]
+)
+def test_family_templates_name_the_models_tool_call_tag(
+    go_results: dict[str, dict[str, Any]], family: str, eos: str, tag: str, chunks: list[str]
+) -> None:
+    import json
+
+    go = json.loads(go_results[f"family:{family}"]["out"])
+    assert go["tag"] == tag
+    assert [c["name"] for e in go["events"] for c in e["calls"]] == ["get_weather"]
+
+
 @pytest.fixture(scope="module")
 def go_results(go_harness: Any) -> dict[str, dict[str, Any]]:
     cases = [
