@@ -198,7 +198,7 @@ def _family_attempt(
         return None
     family = registry[detection.family]
     try:  # the families package derives some default SYSTEMs from the model's own template
-        from ollama_forge.workflows.plan import family_default_system
+        from ollama_forge.workflows.plan_candidates import family_default_system
 
         system = family_default_system(family, info)
     except ImportError:
