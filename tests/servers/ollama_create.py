@@ -38,6 +38,7 @@ from .ollama_state import (
     detect_template,
     display_cased,
     display_name,
+    go_caps,
     human_number,
     jinja_caps,
     params_layer,
@@ -277,18 +278,20 @@ def _from_files(
     if models:
         caps.append("completion")
     caps += (
-        jinja_caps(native)
-        if native
-        else [c for c, m in (("tools", ".Tools"), ("insert", ".Suffix")) if m in (template or auto)]
+        jinja_caps(native) if native else [c for c in go_caps(template or auto) if c != "thinking"]
     )
     if projectors:
         caps.append("vision")
+    if not native and "thinking" in go_caps(template or auto):
+        caps.append("thinking")
     details = _details([m["meta"] for m in models], [m["tensors"] for m in models])
     record = ModelRecord(
         name=key,
         display=display_name(key),
         layers=layers,
         template=template or auto or native,
+        go_template=bool(template or auto),
+        chat_template=str(first.get("tokenizer.chat_template") or ""),
         system=str(req.get("system") or ""),
         parameters=params,
         messages=list(req.get("messages") or []),
@@ -425,6 +428,7 @@ def _from_base(
     record.parameters = params
     record.system = str(req.get("system") or base.system)
     record.template = template or base.template
+    record.go_template = bool(template) or base.go_template
     record.messages = list(req.get("messages") or base.messages)
     record.license = _licenses(req) or list(base.license)
     record.details = {

@@ -7,14 +7,22 @@ one does: ``num_predict`` (``done_reason: length``), stop strings (cut, not incl
 ``done_reason: stop``), load/unload on an empty prompt, options type checks (500), capability
 checks (400) and the recorded error texts. Runners follow /api/ps as recorded: one per model
 blob and context size, ``keep_alive`` kept by later requests that send none.
+
+On the Go TEMPLATE path a chat reply goes through Ollama's parsers as ChatHandler runs them:
+thinking tags and the tool-call tag are inferred from the TEMPLATE, so ``message.thinking`` and
+``message.tool_calls`` come back parsed, or the call comes back as text when the TEMPLATE hides
+its tag. The parsers are forge's ports, each checked against Go's in tests/fidelity and
+tests/gotemplate; the native path's llama.cpp parsers are not played.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
+import string
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -23,7 +31,9 @@ from .ollama_state import (
     ModelRecord,
     OllamaState,
     full_as_typed,
+    go_caps,
     instance_for,
+    jinja_caps,
     parse_keep_alive,
     parse_name,
 )
@@ -280,6 +290,9 @@ def _generate(
         )
         return out
 
+    if kind == "chat" and _parses_on_go_path(state, model, req):
+        return _parsed_chat(state, req, model, pieces, line, final)
+
     if req.get("stream", True) is False:
         text, count, reason = "", 0, "stop"
         for piece, done in pieces():
@@ -303,6 +316,77 @@ def _generate(
                 # the runner process died; /api/ps still lists it until it expires (recorded)
                 yield {"error": "an error was encountered while running the model: unexpected EOF"}
                 return
+
+    return stream()
+
+
+def _parses_on_go_path(state: OllamaState, model: ModelRecord, req: dict[str, Any]) -> bool:
+    """ChatHandler's parsers run on the Go TEMPLATE path: before v0.30 always, from v0.30 while the
+    GGUF's Jinja shows no more capabilities than the TEMPLATE (shouldPreferChatTemplate, counted).
+    The native path's llama.cpp parsers are not played: such replies come back as text."""
+    if not model.go_template or not model.template:
+        return False
+    if state.llama_server and len(jinja_caps(model.chat_template)) > len(go_caps(model.template)):
+        return False
+    return bool(req.get("tools")) or "thinking" in go_caps(model.template)
+
+
+def _call_id() -> str:
+    return "call_" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+
+
+def _message(content: str, thinking: str, calls: list[Any]) -> dict[str, Any]:
+    """api.Message field order: role, content, thinking, tool_calls (empty ones omitted)."""
+    out: dict[str, Any] = {"role": "assistant", "content": content}
+    if thinking:
+        out["thinking"] = thinking
+    if calls:
+        out["tool_calls"] = [
+            {
+                "id": _call_id(),
+                "function": {"index": c.index, "name": c.name, "arguments": c.arguments},
+            }
+            for c in calls
+        ]
+    return out
+
+
+def _parsed_chat(
+    state: OllamaState,
+    req: dict[str, Any],
+    model: ModelRecord,
+    pieces: Callable[[], Iterator[tuple[str, str | None]]],
+    line: Callable[[str], dict[str, Any]],
+    final: Callable[[str, str, int], dict[str, Any]],
+) -> tuple[int, Any] | Iterator[dict[str, Any]]:
+    """The fake model's tokens through Ollama's thinking and tool-call parsers for the TEMPLATE
+    (server/routes.go ChatHandler, ported as ollama_forge.fidelity.chat_stream and checked
+    against Go's parsers in tests/fidelity)."""
+    from ollama_forge.fidelity.chat_stream import simulate_chat
+
+    tokens, reason = [], "stop"
+    for piece, done in pieces():
+        if done:
+            reason = done
+            break
+        tokens.append(piece)
+    think = req.get("think")
+    outcome = simulate_chat(
+        model.template,
+        req.get("tools") or [],
+        tokens,
+        think=think if isinstance(think, bool) else None,
+    )
+    if req.get("stream", True) is False:
+        out = final("", reason, len(tokens))
+        out["message"] = _message(outcome.content, outcome.thinking, outcome.tool_calls)
+        return 200, out
+
+    def stream() -> Iterator[dict[str, Any]]:
+        for event in outcome.events:
+            out = final("", reason, len(tokens)) if event.done else line("")
+            out["message"] = _message(event.content, event.thinking, event.tool_calls)
+            yield out
 
     return stream()
 

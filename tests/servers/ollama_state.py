@@ -224,6 +224,10 @@ class ModelRecord:
     renderer: str = ""
     parser: str = ""
     requires: str = ""
+    #: the template is a Go TEMPLATE (explicit or autodetected), not the GGUF's Jinja (native)
+    go_template: bool = False
+    #: the model GGUF's tokenizer.chat_template (v0.30+ compares its capabilities with the TEMPLATE's)
+    chat_template: str = ""
     context_length: int | None = None
     embedding_length: int | None = None
 
@@ -415,6 +419,19 @@ class CreateFailed(Exception):
     def __init__(self, message: str, status: int = 500) -> None:
         super().__init__(message)
         self.status = status
+
+
+def go_caps(template: str) -> list[str]:
+    """Capabilities Ollama reads from a Go TEMPLATE: .Tools, .Suffix, and thinking tags
+    (thinking.InferTags, ported in ollama_forge and checked against Go's in tests/gotemplate)."""
+    from ollama_forge.fidelity.ollama_prompt import infer_thinking_tags, ollama_parse
+
+    caps = [c for c, m in (("tools", ".Tools"), ("insert", ".Suffix")) if m in template]
+    if template:
+        opening, closing = infer_thinking_tags(ollama_parse(template))
+        if opening and closing:
+            caps.append("thinking")
+    return caps
 
 
 def jinja_caps(template: str) -> list[str]:
