@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from .cursor import FIXED, ArrayRef
+from .cursor import FIXED, ArrayRef, TensorInfo
 from .quant import quant_from_file_type, quant_from_filename
 
-if TYPE_CHECKING:
-    from .reader import GGUFFile
+
+class HeaderView(Protocol):
+    """What :func:`build_info` reads of a parsed header (a :class:`~.reader.GGUFFile`).
+
+    A protocol rather than the class: the reader builds its info with this module, so this
+    module must not import the reader.
+    """
+
+    name: str
+    version: int
+    tensor_count: int
+    kv: dict[str, Any]
+    tensors: list[TensorInfo]
+    alignment: int
+    header_end: int
+    data_offset: int
+    file_size: int | None
+    tensor_bytes: int
+    size_checked: bool
+
+    @property
+    def vocab_size(self) -> int | None: ...
+
+    def array(self, key: str) -> list[Any]: ...
+
+    def token_text(self, token_id: int) -> str | None: ...
+
+    def token_type(self, token_id: int) -> int | None: ...
+
 
 # Special token kinds -> tokenizer.ggml.<key> (gguf-py Keys.Tokenizer; "seperator" is upstream's spelling).
 SPECIAL_TOKEN_KEYS: dict[str, str] = {
@@ -135,7 +162,7 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _int_or_list(handle: GGUFFile, key: str) -> int | list[int] | None:
+def _int_or_list(handle: HeaderView, key: str) -> int | list[int] | None:
     value = handle.kv.get(key)
     if isinstance(value, ArrayRef):
         values = _small_values(handle, value)
@@ -145,7 +172,7 @@ def _int_or_list(handle: GGUFFile, key: str) -> int | list[int] | None:
     return _int(value)
 
 
-def _small_values(handle: GGUFFile, ref: Any) -> list[Any] | None:
+def _small_values(handle: HeaderView, ref: Any) -> list[Any] | None:
     """A per-layer array's values: decoded at parse time, or read now when small and fixed-width."""
     if ref.values is not None:
         return list(ref.values)
@@ -154,7 +181,7 @@ def _small_values(handle: GGUFFile, ref: Any) -> list[Any] | None:
     return None
 
 
-def _metadata(handle: GGUFFile) -> dict[str, Any]:
+def _metadata(handle: HeaderView) -> dict[str, Any]:
     out: dict[str, Any] = {}
     budget = _METADATA_TEXT  # characters of strings shown in all, so the report stays small
     for key, value in handle.kv.items():
@@ -191,7 +218,7 @@ def _metadata(handle: GGUFFile) -> dict[str, Any]:
     return out
 
 
-def build_info(handle: GGUFFile) -> GGUFInfo:
+def build_info(handle: HeaderView) -> GGUFInfo:
     kv = handle.kv
     arch = _str(kv.get("general.architecture"))
     warnings: list[str] = []

@@ -16,7 +16,7 @@ import stat
 import struct
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import GGUFError, GGUFFormatError, GGUFTruncatedError, NotGGUFError
 from ._scan import scan_strings
@@ -44,11 +44,9 @@ from .cursor import (
     decode_text,
     detect_kind,
 )
+from .info import GGUFInfo, build_info
 from .sources import ByteSource, as_source
 from .tensors import parse_tensor_infos
-
-if TYPE_CHECKING:
-    from .info import GGUFInfo
 
 # Elements of small arrays decoded at parse time, over the whole header (larger or later
 # arrays stay in the file and are read on demand): bounds the Python objects a header makes.
@@ -404,8 +402,6 @@ class GGUFFile(LazyAccess):
     @property
     def info(self) -> GGUFInfo:
         if self._info is None:
-            from .info import build_info
-
             self._info = build_info(self)
             if self._identity_key is not None:
                 _remember(self._identity_key, self._info)

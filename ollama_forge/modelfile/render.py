@@ -20,15 +20,62 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 
 from ..errors import ModelfileError, ModelfileRenderError
 from ..gotemplate.goprint import is_print
 from .parameters import format_parameter_value
 from .parser import scan_modelfile
 
-if TYPE_CHECKING:
-    from .model import Modelfile
+
+class _MessageFields(Protocol):
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def content(self) -> str: ...
+
+
+class ModelfileFields(Protocol):
+    """What the renderer reads of a :class:`~.model.Modelfile` (a protocol: the model renders
+    itself with this module, so this module must not import the model)."""
+
+    @property
+    def from_(self) -> list[str]: ...
+
+    @property
+    def adapters(self) -> list[str]: ...
+
+    @property
+    def template(self) -> str | None: ...
+
+    @property
+    def system(self) -> str | None: ...
+
+    @property
+    def parameters(self) -> dict[str, Any]: ...
+
+    @property
+    def messages(self) -> Sequence[_MessageFields]: ...
+
+    @property
+    def license(self) -> list[str]: ...
+
+    @property
+    def requires(self) -> str | None: ...
+
+    @property
+    def renderer(self) -> str | None: ...
+
+    @property
+    def parser(self) -> str | None: ...
+
+    @property
+    def draft(self) -> list[str]: ...
+
+    @property
+    def comments(self) -> list[str]: ...
+
 
 QuoteStyle = Literal["bare", "double", "triple"]
 ALL_STYLES: tuple[QuoteStyle, ...] = ("bare", "double", "triple")
@@ -150,7 +197,7 @@ def _path_line(word: str, value: str) -> str:
     return _line(word, value, word)
 
 
-def intended_commands(mf: Modelfile) -> list[tuple[str, str]]:
+def intended_commands(mf: ModelfileFields) -> list[tuple[str, str]]:
     """(name, args) of every instruction ``mf`` stands for, as Ollama's parser stores them, in
     the order :func:`render_modelfile` writes them."""
     out: list[tuple[str, str]] = [("model", v) for v in mf.from_]
@@ -177,7 +224,7 @@ def intended_commands(mf: Modelfile) -> list[tuple[str, str]]:
     return out
 
 
-def check_reads_back(mf: Modelfile, text: str) -> None:
+def check_reads_back(mf: ModelfileFields, text: str) -> None:
     """Raise unless Ollama's parser reads ``text`` as exactly the instructions of ``mf``."""
     try:
         parsed = scan_modelfile(text)
@@ -214,7 +261,7 @@ def render_comment(text: str) -> str:
     return f"# {text}" if text else "#"
 
 
-def render_modelfile(mf: Modelfile) -> str:
+def render_modelfile(mf: ModelfileFields) -> str:
     """The full Modelfile text (LF, trailing newline) in forge's canonical order."""
     if not mf.from_:
         raise ModelfileRenderError(

@@ -34,6 +34,7 @@ from ..jinja import (
     special_token_kwargs,
 )
 from .go import _Unexpressible, build_go_template, go_text, render_plan
+from .plan import Plan
 
 __all__ = [
     "Plan",
@@ -65,36 +66,6 @@ class SynthesizedTemplate(BaseModel):
         default=None, description="the template's built-in system prompt"
     )
     notes: list[str] = Field(default_factory=list)
-
-
-@dataclass
-class Plan:
-    """The recovered structure (also rendered in Python for a quick self-check)."""
-
-    head: str = ""  # emitted when there is no system message
-    sys_open: str = ""  # system block when a system message exists: sys_open + S + sys_close
-    sys_close: str = ""
-    sys_mode: str = "block"  # block | first_user | last_user | drop | refuse
-    sys_inline_open: str = ""  # folded system: user_open + inline_open + S + inline_close + content
-    sys_inline_close: str = ""
-    default_system: str | None = None
-    user_open: str = ""
-    user_close: str = ""
-    asst_open: str = ""
-    asst_close: str = ""
-    gen: str = ""
-    think_open: str | None = (
-        None  # assistant thinking in history: think_open + T + think_close + content
-    )
-    think_close: str = ""
-    think_shown: bool = (
-        True  # False: the thinking text is dropped but its presence changes the turn
-    )
-    think_tags: tuple[str, str] | None = (
-        None  # the reasoning delimiters the model emits (for Ollama's parser)
-    )
-    tools: Any = None  # synthesis.tools.ToolPlan in a tools-mode plan
-    notes: list[str] = field(default_factory=list)
 
 
 class _Prober:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...gotemplate.literals import go_quote as go_string
 from ..jinja import DATE_MARK_CLOSE, DATE_MARK_OPEN
-
-if TYPE_CHECKING:
-    from . import Plan
-
+from .plan import Plan
 
 _MONTHS = [
     "January",
