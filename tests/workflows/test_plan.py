@@ -1,4 +1,4 @@
-"""build_modelfile: template choice and its record, FROM paths, overrides, base models, store names."""
+"""workflows.plan (build_modelfile): template choice and its record, FROM paths, overrides, base models, store names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from family_cases import CHAT_CASES, DATA
+from families.family_cases import CHAT_CASES, DATA
 from ggufs import write_gguf, write_projector, write_split_gguf
 
 import ollama_forge as forge
@@ -112,7 +112,7 @@ def test_system_params_and_messages(tmp_path: Path) -> None:
 
 def test_family_default_system_and_gguf_sampling(tmp_path: Path) -> None:
     case = next(c for c in CHAT_CASES if c.family == "qwen2.5")
-    from family_cases import tokens_for
+    from families.family_cases import tokens_for
 
     text = case.text() or ""
     gguf = write_gguf(
