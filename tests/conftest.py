@@ -92,3 +92,16 @@ def vocab_dir() -> Path:
     from assets import vocab_dir as _vocab_dir
 
     return _vocab_dir()
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A current (0.33.0) local Ollama server (tests/servers); OLLAMA_HOST points at it.
+
+    A module that needs another version overrides this fixture (e.g. 0.29.0, before native Jinja).
+    """
+    from servers.ollama_server import OllamaServer
+
+    with OllamaServer(version="0.33.0") as srv:
+        monkeypatch.setenv("OLLAMA_HOST", srv.url)
+        yield srv

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,13 +21,6 @@ TOOLS_JINJA = (
 )
 GO_PLAIN = "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
 GO_TOOLS = "{{ if .Tools }}<tools>{{ json .Tools }}</tools>\n{{ end }}" + GO_PLAIN
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    with OllamaServer(version="0.33.0") as srv:
-        monkeypatch.setenv("OLLAMA_HOST", srv.url)
-        yield srv
 
 
 def _registered(folder: Path, name: str, template: str) -> str:

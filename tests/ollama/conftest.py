@@ -11,14 +11,6 @@ from servers.ollama_server import OllamaServer
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    """A current (0.33.0) Ollama server; OLLAMA_HOST points at it."""
-    with OllamaServer(version="0.33.0") as srv:
-        monkeypatch.setenv("OLLAMA_HOST", srv.url)
-        yield srv
-
-
-@pytest.fixture
 def old_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
     """A 0.29.0 server: no split GGUF import, no native Jinja templates."""
     with OllamaServer(version="0.29.0") as srv:

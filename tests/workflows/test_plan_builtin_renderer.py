@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ PAIRS = {
     "laguna": ("laguna", "laguna"),
     "nemotron_h": ("nemotron-3-nano", "nemotron-3-nano"),
 }
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    with OllamaServer(version="0.33.0") as srv:
-        monkeypatch.setenv("OLLAMA_HOST", srv.url)
-        yield srv
 
 
 @pytest.mark.parametrize("arch", sorted(PAIRS))

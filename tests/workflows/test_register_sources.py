@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ NOVEL = (
     "{% for m in messages %}<|turn|>{{ m['role'] }}:{{ m['content'] }}<|done|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|turn|>assistant:{% endif %}"
 )
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[OllamaServer]:
-    with OllamaServer(version="0.33.0") as srv:
-        monkeypatch.setenv("OLLAMA_HOST", srv.url)
-        yield srv
 
 
 @pytest.fixture
