@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs (tests/te
     from .gguf.memory import estimate_memory
     from .hub import list_quants, pull_gguf
     from .modelfile import Modelfile, parse_modelfile, validate_parameters
-    from .ollama import chat_model, list_models, ps, register, remove, show
+    from .ollama import chat_model, list_models, ps, remove, show
     from .runners.hf import hf_chat_model, hf_llm, hf_pipeline
     from .store import Store
     from .workflows.chat import chat
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the same names, visible to type checkers and IDEs (tests/te
     from .workflows.doctor import doctor
     from .workflows.inspect import inspect
     from .workflows.plan import build_modelfile
+    from .workflows.register import register
     from .workflows.verify import verify
 
 # public name -> "module:attribute" (modules relative to ollama_forge)
@@ -64,7 +65,7 @@ _LAZY: dict[str, str] = {
     # Store
     "Store": "store:Store",
     # Ollama
-    "register": "ollama:register",
+    "register": "workflows.register:register",
     "ps": "ollama:ps",
     "list_models": "ollama:list_models",
     "show": "ollama:show",

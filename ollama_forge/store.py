@@ -16,10 +16,11 @@ import contextlib
 import errno
 import hashlib
 import json
+import operator
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -29,7 +30,6 @@ from pydantic import BaseModel, Field
 from .config import forge_home
 from .digests import FileIdentity
 from .errors import ModelNotFoundError, StoreError, UsageError
-from .ollama.names import same_model
 
 STORE_VERSION = 1
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
@@ -245,11 +245,14 @@ class Store:
         with self.transaction() as data:
             return data.models.pop(name, None) is not None
 
-    def forget(self, name: str) -> tuple[bool, int]:
+    def forget(
+        self, name: str, same_model: Callable[[str, str], bool] = operator.eq
+    ) -> tuple[bool, int]:
         """Drop ``name`` from the store without asking Ollama (``forge rm --store-only``).
 
         Removes the stored model of that name and every record of an Ollama registration of
-        that name (any host); files on disk stay. Returns (stored model removed, registration
+        that name (any host; ``same_model`` compares two names, e.g. Ollama's name rules); files on
+        disk stay. Returns (stored model removed, registration
         records removed); a name that is in neither is a :class:`ModelNotFoundError`.
         """
 

@@ -57,19 +57,11 @@ STEP_EDGES: dict[str, set[str]] = {
 }
 
 #: facades: a step package re-exports a use case lazily, for the public API it always had
-FACADE_EXCEPTIONS = {
-    ("ollama_forge.hub", "ollama_forge.workflows.inspect"),  # ollama_forge.hub.inspect_remote
-    ("ollama_forge.ollama", "ollama_forge.workflows.register"),  # ollama_forge.ollama.register
-}
+FACADE_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 #: known upward imports still to untangle: (importer, imported) -> why it is there
-LAYER_EXCEPTIONS = {
-    (
-        "ollama_forge.store",
-        "ollama_forge.ollama.names",
-    ): "Store.forget matches registrations by Ollama's name rules; the caller should pass the comparison",
-}
+LAYER_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

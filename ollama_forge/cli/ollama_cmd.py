@@ -379,13 +379,11 @@ def rm_command(name: str, host: str | None, store_only: bool, as_json: bool) -> 
       forge rm qwen
       forge rm qwen --store-only
     """
-    from ..ollama.models import remove
+    from ..ollama.models import forget, remove
     from .console import print_json
 
     if store_only:
-        from ..store import Store
-
-        entry, records = Store().forget(name)
+        entry, records = forget(name)
         if as_json:
             print_json(
                 {

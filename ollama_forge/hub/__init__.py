@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from ..workflows.inspect import inspect_remote
     from .pull import PulledFile, PullResult, pull_gguf
     from .quants import QuantListing, list_quants
     from .refs import HubRef, parse_ref
@@ -31,7 +30,6 @@ _LAZY = {
     "HubRef": "refs",
     "parse_ref": "refs",
     "HTTPRangeSource": "remote",
-    "inspect_remote": "ollama_forge.workflows.inspect",  # the use case, re-exported here as before
 }
 
 __all__ = [
@@ -40,7 +38,6 @@ __all__ = [
     "PullResult",
     "PulledFile",
     "QuantListing",
-    "inspect_remote",
     "list_quants",
     "parse_ref",
     "pull_gguf",

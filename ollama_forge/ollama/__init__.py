@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_exports
 
 if TYPE_CHECKING:  # the same names for type checkers (tests/test_public_api.py)
-    from ..workflows.register import RegisterResult as RegisterResult
-    from ..workflows.register import register as register
     from .client import make_client as make_client
     from .client import translate_errors as translate_errors
     from .langchain import chat_model as chat_model
@@ -24,8 +22,6 @@ if TYPE_CHECKING:  # the same names for type checkers (tests/test_public_api.py)
     from .ps import ps as ps
 
 _LAZY = {
-    "register": "ollama_forge.workflows.register:register",  # the use case, re-exported here as before
-    "RegisterResult": "ollama_forge.workflows.register:RegisterResult",
     "ps": "ps:ps",
     "RunningModel": "ps:RunningModel",
     "list_models": "models:list_models",

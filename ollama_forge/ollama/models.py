@@ -297,6 +297,15 @@ def remove(
     )
 
 
+def forget(name: str) -> tuple[bool, int]:
+    """``forge rm --store-only``: drop ``name`` from forge's store without asking Ollama.
+
+    Registration records match by Ollama's name rules (``qwen`` is ``qwen:latest``). Returns
+    (stored model removed, registration records removed).
+    """
+    return Store().forget(name, same_model)
+
+
 def registered_names(target: str, host: str) -> list[str]:
     """Names to try on Ollama for ``target``: the store's registrations for this host first, then the target."""
 

@@ -115,3 +115,22 @@ def test_parse_show_parameters() -> None:
         "temperature": 0.7,
         "num_ctx": 4096,
     }
+
+
+def test_forget_matches_registrations_by_ollamas_name_rules() -> None:
+    from ollama_forge.ollama.models import forget
+    from ollama_forge.store import Registration
+
+    Store().put(
+        StoredModel(
+            name="other",
+            registrations=[
+                Registration(
+                    ollama_name=n, host="http://127.0.0.1:2", source="x", modelfile="FROM x"
+                )
+                for n in ("Qwen:latest", "qwen:7b", "keep")
+            ],
+        )
+    )
+    assert forget("qwen") == (False, 1)  # qwen is qwen:latest, case-insensitively; not qwen:7b
+    assert [r.ollama_name for r in Store().get("other").registrations] == ["qwen:7b", "keep"]
