@@ -329,6 +329,15 @@ def choose_template(
                 f"{ctx.source.entry.name} has no chat template: writing a plain completion template "
                 "({{ .Prompt }}); a chat model would ramble with it." + hint
             )
+        builtin = builtin_for(info.architecture)
+        if (
+            builtin is not None
+        ):  # create's auto-set wins over this TEMPLATE (fidelity.builtin_renderers)
+            warn.append(
+                f"Ollama {'.'.join(map(str, builtin.since))}+ gives {info.architecture} models "
+                f"RENDERER {builtin.renderer} / PARSER {builtin.parser} at create: its built-in "
+                f"renderer, not this {fam.name} template, builds the prompt there"
+            )
         chosen = Attempt(label=f"family {fam.name}", modelfile=modelfile, family=fam, stops=stops)
         verified: bool | None = None
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ggufs import chatml_gguf
+from ggufs import chatml_gguf, write_gguf
 from servers.ollama_server import OllamaServer
 
 from ollama_forge.errors import ModelfileError
@@ -102,3 +102,15 @@ def test_a_crafted_pair_is_refused_before_any_request(server: OllamaServer, tmp_
     with pytest.raises(ModelfileError, match="edited or crafted"):
         register("g4", modelfile=mf_path)
     assert server.state.requests == []
+
+
+def test_a_base_model_of_a_self_rendered_architecture_is_warned(tmp_path: Path) -> None:
+    # no chat template: forge writes {{ .Prompt }}, but create's auto-set still gives the pair
+    gguf = write_gguf(tmp_path / "base.gguf", arch="gemma4", chat_template=None)
+    result = plan_modelfile(gguf, use_free_memory=False)
+    assert result.modelfile.template == "{{ .Prompt }}" and result.modelfile.renderer is None
+    assert any("RENDERER gemma4 / PARSER gemma4 at create" in w for w in result.warnings)
+    plain = plan_modelfile(
+        write_gguf(tmp_path / "llama.gguf", chat_template=None), use_free_memory=False
+    )
+    assert not any("at create" in w for w in plain.warnings)
