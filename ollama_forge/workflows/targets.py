@@ -26,12 +26,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import ForgeError, ModelfileError, ModelNotFoundError, NotFoundError, UsageError
+from ..errors import ForgeError, ModelNotFoundError, NotFoundError, UsageError
 from ..gguf import is_gguf_file, read_gguf
 from ..gguf.split import expand_shards, parse_shard_name
 from ..gotemplate.goprint import is_print
 from ..hub.refs import looks_like_hub_ref
-from ..modelfile import Modelfile, parse_modelfile
+from ..modelfile import Modelfile, parse_modelfile, read_modelfile
 from ..store import Store, StoredModel, validate_short_name
 
 __all__ = [
@@ -136,7 +136,7 @@ def resolve_target(
         if "stored" in accept and _could_be_stored_name(raw):
             entry = (store or Store()).find(raw)
             if entry is not None:
-                target = stored_target(entry, raw, read_modelfile="modelfile" in accept)
+                target = stored_target(entry, raw, with_modelfile="modelfile" in accept)
         if target is None and "hub" in accept and looks_like_hub_ref(raw):
             target = Target(text=raw, kind="hub", hub_ref=raw)
         if target is None and "text" in accept and "{{" in raw:
@@ -161,13 +161,13 @@ def resolve_target(
     return target
 
 
-def stored_target(entry: StoredModel, text: str, *, read_modelfile: bool = True) -> Target:
+def stored_target(entry: StoredModel, text: str, *, with_modelfile: bool = True) -> Target:
     """A stored model: its GGUF files and, when it has one, the Modelfile forge wrote for it."""
     weights = sorted((Path(f.path) for f in entry.model_files), key=lambda p: p.name)
     target = Target(text=text, kind="stored", weights=weights, stored=entry)
-    if read_modelfile and entry.modelfile_path and Path(entry.modelfile_path).is_file():
+    if with_modelfile and entry.modelfile_path and Path(entry.modelfile_path).is_file():
         target.modelfile_path = Path(entry.modelfile_path)
-        target.modelfile = _read_modelfile(target.modelfile_path)
+        target.modelfile = read_modelfile(target.modelfile_path)
     return target
 
 
@@ -234,23 +234,11 @@ def _weights(path: Path, whole_split: bool) -> list[Path]:
 def _modelfile_target(raw: str, path: Path, content: str | None = None) -> Target:
     absolute = path.absolute()
     modelfile = (
-        _read_modelfile(absolute)
+        read_modelfile(absolute)
         if content is None
         else parse_modelfile(content, base_dir=absolute.parent)
     )
     return Target(text=raw, kind="modelfile", modelfile_path=absolute, modelfile=modelfile)
-
-
-def _read_modelfile(path: Path) -> Modelfile:
-    try:
-        content = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, OSError) as exc:
-        raise ModelfileError(
-            f"Cannot read the Modelfile {path}: {exc}",
-            hint="Check the path and that it is UTF-8 text.",
-            path=str(path),
-        ) from exc
-    return parse_modelfile(content, base_dir=path.absolute().parent)
 
 
 def _could_be_stored_name(text: str) -> bool:
